@@ -1,0 +1,36 @@
+/**
+ * @daemoneye/core — the public entry: the EventSource contract, SourceCaps flags, the
+ * CollectionEvent model, the Collector runtime, configuration, health, telemetry and errors.
+ */
+export { CollectorError, ErrorCodes, describeError, isCollectorError } from './errors.ts';
+export type { CollectorErrorOptions, ErrorCode, ErrorDetails } from './errors.ts';
+export { defineFlags } from './flags.ts';
+export type { FlagSpec, Flags, FlagsType } from './flags.ts';
+export {
+  SourceCaps,
+  SourceCapsFlags,
+  SourceCapsLabels,
+  capabilityLabels,
+  hasCapabilities,
+  parseCapabilities,
+} from './source-caps.ts';
+export type { SourceCapsBits } from './source-caps.ts';
+export { CollectionEvent, EVENT_KINDS, MAX_TRIGGER_METADATA, TriggerPriority } from './event.ts';
+export type {
+  AnalysisResultEvent,
+  AnalysisType,
+  EventKind,
+  FilesystemEvent,
+  FilesystemOperation,
+  NetworkEvent,
+  PerformanceEvent,
+  PlatformMetadata,
+  ProcessEvent,
+  ProcessEventSubtype,
+  TriggerRequestEvent,
+} from './event.ts';
+export { HealthStatus, worstHealth } from './health.ts';
+export type { CollectorHealth, SinkHealth, SourceHealth, SourceState } from './health.ts';
+export { silentLogger } from './logger.ts';
+export type { LogFn, Logger } from './logger.ts';
+export type { EventSender, EventSink, EventSource, OverflowPolicy, SinkOptions } from './source.ts';
