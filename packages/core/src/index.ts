@@ -34,3 +34,25 @@ export type { CollectorHealth, SinkHealth, SourceHealth, SourceState } from './h
 export { silentLogger } from './logger.ts';
 export type { LogFn, Logger } from './logger.ts';
 export type { EventSender, EventSink, EventSource, OverflowPolicy, SinkOptions } from './source.ts';
+export { parseByteSize, parseDuration, formatDuration } from './duration.ts';
+export {
+  coerceValue,
+  collectorConfigSchema,
+  field,
+  formatValue,
+  isField,
+  schemaFields,
+} from './config-schema.ts';
+export type { Coerced, ConfigField, ConfigSchema, ConfigValue, FieldType } from './config-schema.ts';
+export { ENV_PREFIX, defaultConfigPaths, loadConfig } from './config-loader.ts';
+export type { ConfigLayer, LoadConfigOptions, LoadedConfig, ValueOrigin } from './config-loader.ts';
+export { CollectorConfig, DEFAULT_COLLECTOR_SETTINGS, SETTING_KEYS } from './config.ts';
+export type { CollectorSettings, ResolvedSettings } from './config.ts';
+export { Collector } from './collector.ts';
+export type { CollectorOptions, CollectorStats, RunOptions, ShutdownReport } from './collector.ts';
+export type { SinkStats } from './sink-queue.ts';
+export type { SourceCounters } from './source-runner.ts';
+export type { FlushCause } from './pipeline.ts';
+export { SelfTelemetry, TELEMETRY_HISTORY } from './telemetry.ts';
+export type { TelemetrySample } from './telemetry.ts';
+export type { LatencySummary } from './counters.ts';

@@ -1,0 +1,173 @@
+/**
+ * The bounded event channel between sources and the batcher: a ring buffer of `capacity` events with
+ * a backpressure threshold. `trySend` accepts until the buffer is full and never waits; `send`
+ * accepts below the threshold and otherwise waits in FIFO order for room, up to `maxWait`, then
+ * drops. Every offered event is accounted for: `offered = accepted + dropped + waiting`. The channel
+ * does not batch or deliver; it calls `onPush` so the pipeline can.
+ */
+import type { CollectionEvent } from './event.ts';
+import { ReasonCounter } from './counters.ts';
+
+/** Why the channel refused an event. */
+export type ChannelDropReason = 'channel_full' | 'backpressure_timeout' | 'closed';
+
+interface Waiter {
+  readonly event: CollectionEvent;
+  readonly resolve: (accepted: boolean) => void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  done: boolean;
+}
+
+const ACCEPTED: Promise<boolean> = Promise.resolve(true);
+const REFUSED: Promise<boolean> = Promise.resolve(false);
+
+/** Options of {@link EventChannel}. */
+export interface EventChannelOptions {
+  readonly capacity: number;
+  readonly threshold: number;
+  readonly maxWait: number;
+  /** Called after events were added (with the new depth). */
+  readonly onPush: (depth: number) => void;
+}
+
+/** A bounded FIFO of events with backpressure and exact accounting. */
+export class EventChannel {
+  readonly capacity: number;
+  readonly threshold: number;
+  readonly #maxWait: number;
+  readonly #onPush: (depth: number) => void;
+  readonly #ring: (CollectionEvent | undefined)[];
+  #head = 0;
+  #size = 0;
+  #closed = false;
+  readonly #waiters: Waiter[] = [];
+  #waiterHead = 0;
+  offered = 0;
+  accepted = 0;
+  highWater = 0;
+  readonly dropped = new ReasonCounter();
+
+  constructor(options: EventChannelOptions) {
+    this.capacity = options.capacity;
+    this.threshold = options.threshold;
+    this.#maxWait = options.maxWait;
+    this.#onPush = options.onPush;
+    this.#ring = new Array<CollectionEvent | undefined>(options.capacity);
+  }
+
+  /** Events currently buffered. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Senders currently waiting for room. */
+  get waiting(): number {
+    return this.#waiters.length - this.#waiterHead;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #push(event: CollectionEvent): void {
+    this.#ring[(this.#head + this.#size) % this.capacity] = event;
+    this.#size++;
+    this.accepted++;
+    if (this.#size > this.highWater) this.highWater = this.#size;
+  }
+
+  /** Adds an event if the buffer has room; never waits. */
+  trySend(event: CollectionEvent): boolean {
+    this.offered++;
+    if (this.#closed) {
+      this.dropped.add('closed');
+      return false;
+    }
+    if (this.#size >= this.capacity) {
+      this.dropped.add('channel_full');
+      return false;
+    }
+    this.#push(event);
+    this.#onPush(this.#size);
+    return true;
+  }
+
+  /** Adds an event, waiting under backpressure up to `maxWait`; resolves whether it was accepted. */
+  send(event: CollectionEvent): Promise<boolean> {
+    this.offered++;
+    if (this.#closed) {
+      this.dropped.add('closed');
+      return REFUSED;
+    }
+    if (this.#size < this.threshold && this.waiting === 0) {
+      this.#push(event);
+      this.#onPush(this.#size);
+      return ACCEPTED;
+    }
+    return new Promise<boolean>((resolve) => {
+      const waiter: Waiter = { event, resolve, timer: undefined, done: false };
+      waiter.timer = setTimeout(() => {
+        if (waiter.done) return;
+        waiter.done = true;
+        this.dropped.add('backpressure_timeout');
+        resolve(false);
+        this.#compactWaiters();
+      }, this.#maxWait);
+      this.#waiters.push(waiter);
+    });
+  }
+
+  #compactWaiters(): void {
+    while (this.#waiterHead < this.#waiters.length && this.#waiters[this.#waiterHead]?.done === true) this.#waiterHead++;
+    if (this.#waiterHead > 1024 && this.#waiterHead * 2 > this.#waiters.length) {
+      this.#waiters.splice(0, this.#waiterHead);
+      this.#waiterHead = 0;
+    }
+  }
+
+  /** Removes and returns up to `max` events in arrival order, then admits waiting senders. */
+  take(max: number): CollectionEvent[] {
+    const n = Math.min(max, this.#size);
+    const out = new Array<CollectionEvent>(n);
+    for (let i = 0; i < n; i++) {
+      const idx = (this.#head + i) % this.capacity;
+      out[i] = this.#ring[idx] as CollectionEvent;
+      this.#ring[idx] = undefined;
+    }
+    this.#head = (this.#head + n) % this.capacity;
+    this.#size -= n;
+    this.#admitWaiters();
+    return out;
+  }
+
+  #admitWaiters(): void {
+    let admitted = false;
+    while (this.#size < this.threshold && this.#waiterHead < this.#waiters.length) {
+      const w = this.#waiters[this.#waiterHead++] as Waiter;
+      if (w.done) continue;
+      w.done = true;
+      clearTimeout(w.timer);
+      this.#push(w.event);
+      w.resolve(true);
+      admitted = true;
+    }
+    this.#compactWaiters();
+    if (admitted) this.#onPush(this.#size);
+  }
+
+  /** Stops accepting events; waiting senders are refused (counted as `closed`). Buffered events stay. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (let i = this.#waiterHead; i < this.#waiters.length; i++) {
+      const w = this.#waiters[i] as Waiter;
+      if (w.done) continue;
+      w.done = true;
+      clearTimeout(w.timer);
+      this.dropped.add('closed');
+      w.resolve(false);
+    }
+    this.#waiters.length = 0;
+    this.#waiterHead = 0;
+  }
+}

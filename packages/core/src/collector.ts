@@ -1,0 +1,320 @@
+/**
+ * `Collector`: the runtime that owns the sources, the bounded channel, the batcher and the sinks.
+ * `register` sources and `addSink` sinks, then `run()`: sources are started and supervised, events
+ * flow in batches to every sink, and `shutdown()` (or SIGINT/SIGTERM when asked) aborts the sources,
+ * calls `stop()` in reverse registration order, drains the channel and batcher into the sinks and
+ * closes them — all within `shutdownTimeout`; what could not be drained is counted and reported.
+ * Health and statistics are available at any time.
+ */
+import { CollectorConfig, type ResolvedSettings } from './config.ts';
+import { CollectorError, describeError } from './errors.ts';
+import { HealthStatus, type CollectorHealth, worstHealth } from './health.ts';
+import { type Logger, silentLogger } from './logger.ts';
+import { Pipeline } from './pipeline.ts';
+import { SinkQueue, type SinkStats } from './sink-queue.ts';
+import type { EventSink, EventSource, SinkOptions } from './source.ts';
+import { SourceRunner, type SourceCounters } from './source-runner.ts';
+import type { SourceCapsBits } from './source-caps.ts';
+import { SelfTelemetry, type TelemetrySample } from './telemetry.ts';
+
+/** Options of the {@link Collector} constructor beyond the config. */
+export interface CollectorOptions {
+  /** A pino-compatible logger; silent by default. */
+  readonly logger?: Logger;
+}
+
+/** Options of {@link Collector.run}. */
+export interface RunOptions {
+  /** Shut down gracefully on SIGINT and SIGTERM (handlers removed after shutdown). */
+  readonly handleSignals?: boolean;
+}
+
+/** What a shutdown achieved. */
+export interface ShutdownReport {
+  /** True when every accepted event reached every sink (delivered or counted as failed by the sink). */
+  readonly drained: boolean;
+  /** Events that could not be delivered before the deadline (counted as `shutdown_timeout`). */
+  readonly undelivered: number;
+  readonly durationMs: number;
+  /** Sources whose `stop()` ran. */
+  readonly stoppedSources: readonly string[];
+}
+
+/** Collector-wide event counters. `offered = accepted + dropped(ingress) + waiting`. */
+export interface CollectorStats {
+  readonly state: 'idle' | 'running' | 'stopping' | 'stopped';
+  readonly uptimeMs: number;
+  readonly events: {
+    readonly offered: number;
+    readonly accepted: number;
+    readonly waiting: number;
+    readonly buffered: number;
+    readonly batched: number;
+    readonly dropped: Readonly<Record<string, number>>;
+  };
+  readonly channel: { readonly capacity: number; readonly threshold: number; readonly depth: number; readonly highWater: number };
+  readonly batches: {
+    readonly count: number;
+    readonly flushCauses: Readonly<Record<string, number>>;
+    readonly sizes: Readonly<Record<string, number>>;
+  };
+  readonly sources: Readonly<Record<string, SourceCounters>>;
+  readonly sinks: readonly SinkStats[];
+  readonly telemetry: TelemetrySample | undefined;
+}
+
+type State = CollectorStats['state'];
+
+/** The collector runtime, as in the seed. Supports `await using`. */
+export class Collector implements AsyncDisposable {
+  readonly config: CollectorConfig;
+  readonly settings: ResolvedSettings;
+  readonly #log: Logger;
+  readonly #pipeline: Pipeline;
+  readonly #runners: SourceRunner[] = [];
+  readonly #telemetry = new SelfTelemetry();
+  readonly #abort = new AbortController();
+  #state: State = 'idle';
+  #startedAt = 0;
+  #requestShutdown: (() => void) | undefined;
+  #shutdownRequested = false;
+  #done: Promise<ShutdownReport> | undefined;
+  #report: ShutdownReport | undefined;
+
+  /** Validates the config (throws `ERR_CONFIG_INVALID` naming the field) and builds the pipeline. */
+  constructor(config: CollectorConfig = new CollectorConfig(), options: CollectorOptions = {}) {
+    this.config = config;
+    this.settings = config.validate();
+    const base = options.logger ?? silentLogger;
+    this.#log = base.child({ component: this.settings.componentName });
+    this.#pipeline = new Pipeline({
+      capacity: this.settings.eventBufferSize,
+      threshold: this.settings.backpressureThreshold,
+      maxWait: this.settings.maxBackpressureWait,
+      maxBatchSize: this.settings.maxBatchSize,
+      batchTimeout: this.settings.batchTimeout,
+    });
+  }
+
+  /**
+   * Adds a source. Throws `ERR_SOURCE_DUPLICATE` for a name already registered, `ERR_SOURCE_LIMIT`
+   * beyond `maxEventSources`, `ERR_SOURCE_INVALID` for an object that is not an EventSource, and
+   * `ERR_COLLECTOR_STATE` once the collector runs.
+   */
+  register(source: EventSource): void {
+    for (const m of ['name', 'capabilities', 'start', 'stop', 'healthCheck'] as const) {
+      if (typeof (source as unknown as Record<string, unknown>)[m] !== 'function') {
+        throw new CollectorError('ERR_SOURCE_INVALID', `event source has no ${m}() method`);
+      }
+    }
+    const name = source.name();
+    if (this.#state !== 'idle') {
+      throw new CollectorError('ERR_COLLECTOR_STATE', `cannot register source "${name}": the collector is ${this.#state}`);
+    }
+    if (this.#runners.some((r) => r.name === name)) {
+      throw new CollectorError('ERR_SOURCE_DUPLICATE', `an event source named "${name}" is already registered`, { details: { source: name } });
+    }
+    if (this.#runners.length >= this.settings.maxEventSources) {
+      throw new CollectorError(
+        'ERR_SOURCE_LIMIT',
+        `cannot register "${name}": max_event_sources is ${this.settings.maxEventSources}`,
+        { details: { source: name, limit: this.settings.maxEventSources } },
+      );
+    }
+    this.#runners.push(new SourceRunner(source, { channel: this.#pipeline.channel, settings: this.settings, logger: this.#log }));
+  }
+
+  /** Names of the registered sources, in registration order. */
+  sourceNames(): string[] {
+    return this.#runners.map((r) => r.name);
+  }
+
+  /** The union of the registered sources' capabilities. */
+  capabilities(): SourceCapsBits {
+    return this.#runners.reduce((caps, r) => (caps | r.source.capabilities()) >>> 0, 0);
+  }
+
+  /**
+   * Adds a sink with its own bounded queue (`queueCapacity` events, default the event buffer size,
+   * at least `maxBatchSize`) and overflow policy (default `block`). Names must be unique.
+   */
+  addSink(sink: EventSink, options: SinkOptions = {}): void {
+    if (typeof sink?.name !== 'function' || typeof sink.write !== 'function') {
+      throw new CollectorError('ERR_SINK_INVALID', 'a sink needs name() and write(batch) methods');
+    }
+    const name = sink.name();
+    if (this.#state === 'stopping' || this.#state === 'stopped') {
+      throw new CollectorError('ERR_COLLECTOR_STATE', `cannot add sink "${name}": the collector is ${this.#state}`);
+    }
+    if (this.#pipeline.sinks.some((s) => s.name === name)) {
+      throw new CollectorError('ERR_SINK_DUPLICATE', `a sink named "${name}" is already added`);
+    }
+    const capacity = options.queueCapacity ?? this.settings.eventBufferSize;
+    if (!Number.isInteger(capacity) || capacity < this.settings.maxBatchSize) {
+      throw new CollectorError(
+        'ERR_CONFIG_INVALID',
+        `sink "${name}" queueCapacity ${capacity} must be an integer of at least max_batch_size (${this.settings.maxBatchSize})`,
+        { details: { field: 'queueCapacity', value: capacity, layer: 'api', source: 'addSink()' } },
+      );
+    }
+    const overflow = options.overflow ?? 'block';
+    if (!['block', 'drop-oldest', 'drop-newest'].includes(overflow)) {
+      throw new CollectorError('ERR_CONFIG_INVALID', `sink "${name}" overflow must be block, drop-oldest or drop-newest`, {
+        details: { field: 'overflow', value: overflow, layer: 'api', source: 'addSink()' },
+      });
+    }
+    this.#pipeline.sinks.push(new SinkQueue(sink, { capacity, overflow, logger: this.#log }));
+  }
+
+  /**
+   * Starts every source and runs until `shutdown()` (or a signal, with `handleSignals`). Resolves with
+   * the shutdown report after the graceful shutdown finished. Throws `ERR_COLLECTOR_STATE` if called twice.
+   */
+  async run(options: RunOptions = {}): Promise<ShutdownReport> {
+    if (this.#state !== 'idle') throw new CollectorError('ERR_COLLECTOR_STATE', `run() called while the collector is ${this.#state}`);
+    this.#state = 'running';
+    this.#startedAt = performance.now();
+    const s = this.settings;
+    this.#log.info({ sources: this.sourceNames(), sinks: this.#pipeline.sinks.map((q) => q.name) }, 'collector starting');
+    if (s.enableTelemetry) {
+      this.#telemetry.start(s.telemetryInterval, (sample) => this.#log.info({ telemetry: sample, events: this.stats().events }, 'telemetry'));
+    }
+    const loops = this.#runners.map((r) => r.run(this.#abort.signal).catch((e: unknown) => this.#log.error({ err: describeError(e), source: r.name }, 'supervisor failed')));
+    const requested = new Promise<void>((resolve) => {
+      this.#requestShutdown = resolve;
+      if (this.#shutdownRequested) resolve();
+    });
+    const onSignal = (sig: NodeJS.Signals): void => {
+      this.#log.info({ signal: sig }, 'signal received; shutting down');
+      this.#shutdownRequested = true;
+      this.#requestShutdown?.();
+    };
+    if (options.handleSignals === true) {
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+    }
+    this.#done = requested.then(() => this.#shutdown(loops));
+    try {
+      return await this.#done;
+    } finally {
+      if (options.handleSignals === true) {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    }
+  }
+
+  async #shutdown(loops: Promise<unknown>[]): Promise<ShutdownReport> {
+    this.#state = 'stopping';
+    const t0 = performance.now();
+    const deadline = AbortSignal.timeout(this.settings.shutdownTimeout);
+    const remaining = (): number => Math.max(1, this.settings.shutdownTimeout - (performance.now() - t0));
+    this.#log.info({ timeoutMs: this.settings.shutdownTimeout }, 'collector shutting down');
+    this.#abort.abort();
+    const stopped: string[] = [];
+    for (const r of [...this.#runners].reverse()) {
+      await r.stopOnce(remaining());
+      stopped.push(r.name);
+    }
+    await Promise.race([Promise.all(loops), new Promise((resolve) => setTimeout(resolve, remaining()).unref())]);
+    for (const r of this.#runners) r.markStopped();
+    this.#pipeline.channel.close();
+    const drained = await this.#pipeline.drain(deadline);
+    let undelivered = 0;
+    if (!drained) {
+      undelivered += this.#abandonChannel();
+      for (const q of this.#pipeline.sinks) undelivered += q.abandon('shutdown_timeout');
+      this.#log.error({ undelivered }, 'shutdown timeout: events could not be delivered');
+    }
+    for (const q of this.#pipeline.sinks) {
+      if (q.sink.close === undefined) continue;
+      try {
+        await Promise.race([q.sink.close(), new Promise((resolve) => setTimeout(resolve, Math.min(remaining(), 5000)).unref())]);
+      } catch (e) {
+        this.#log.error({ sink: q.name, err: describeError(e) }, 'sink close failed');
+      }
+    }
+    this.#telemetry.stop();
+    this.#state = 'stopped';
+    const report: ShutdownReport = { drained, undelivered, durationMs: performance.now() - t0, stoppedSources: stopped };
+    this.#report = report;
+    this.#log.info({ ...report, events: this.stats().events }, 'collector stopped');
+    return report;
+  }
+
+  #abandonChannel(): number {
+    const ch = this.#pipeline.channel;
+    const left = ch.take(ch.size).length;
+    if (left > 0) ch.dropped.add('shutdown_timeout', left);
+    // These were accepted, so move them from accepted to dropped to keep the ledger exact.
+    ch.accepted -= left;
+    return left;
+  }
+
+  /**
+   * Requests a graceful shutdown and resolves with its report once it finished. Idempotent. Before
+   * `run()`, the collector just becomes stopped.
+   */
+  async shutdown(): Promise<ShutdownReport> {
+    if (this.#state === 'idle') {
+      this.#state = 'stopped';
+      this.#report = { drained: true, undelivered: 0, durationMs: 0, stoppedSources: [] };
+      return this.#report;
+    }
+    if (this.#report !== undefined) return this.#report;
+    this.#shutdownRequested = true;
+    this.#requestShutdown?.();
+    return (await this.#done) as ShutdownReport;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+
+  /** Overall, per-source and per-sink health, with reasons. */
+  health(): CollectorHealth {
+    const sources = this.#runners.map((r) => r.health());
+    const sinks = this.#pipeline.sinks.map((q) => q.health());
+    const reasons: string[] = [];
+    for (const s of sources) if (s.status !== HealthStatus.Healthy) reasons.push(`source ${s.name}: ${s.reason ?? s.status}`);
+    for (const s of sinks) if (s.status !== HealthStatus.Healthy) reasons.push(`sink ${s.name}: ${s.reason ?? s.status}`);
+    let status = worstHealth([...sources.map((s) => s.status), ...sinks.map((s) => s.status)]);
+    // One bad part of several makes the collector Degraded, not Unhealthy.
+    const parts = sources.length + sinks.length;
+    const unhealthy = [...sources, ...sinks].filter((p) => p.status === HealthStatus.Unhealthy).length;
+    if (status === HealthStatus.Unhealthy && unhealthy < parts) status = HealthStatus.Degraded;
+    if (this.#state === 'stopped' || this.#state === 'stopping') {
+      reasons.push(`collector is ${this.#state}`);
+      status = HealthStatus.Unhealthy;
+    }
+    return { status, reasons, sources, sinks };
+  }
+
+  /** Event counters, queue depths, batch statistics, per-source and per-sink figures, telemetry. */
+  stats(): CollectorStats {
+    const ch = this.#pipeline.channel;
+    const p = this.#pipeline;
+    const dropped = { ...ch.dropped.toObject() };
+    for (const [k, v] of Object.entries(p.discarded.toObject())) dropped[k] = (dropped[k] ?? 0) + v;
+    return {
+      state: this.#state,
+      uptimeMs: this.#startedAt === 0 ? 0 : performance.now() - this.#startedAt,
+      events: { offered: ch.offered, accepted: ch.accepted, waiting: ch.waiting, buffered: ch.size, batched: p.batched, dropped },
+      channel: { capacity: ch.capacity, threshold: ch.threshold, depth: ch.size, highWater: ch.highWater },
+      batches: { count: p.batches, flushCauses: { ...p.flushCauses }, sizes: p.batchSizes.toObject() },
+      sources: Object.fromEntries(this.#runners.map((r) => [r.name, r.counters()])),
+      sinks: p.sinks.map((q) => q.stats()),
+      telemetry: this.#telemetry.latest(),
+    };
+  }
+
+  /** Takes a telemetry sample now (CPU, RSS, event-loop delay) and returns it. */
+  sampleTelemetry(): TelemetrySample {
+    return this.#telemetry.sample();
+  }
+
+  /** The retained telemetry samples, oldest first. */
+  telemetryHistory(): readonly TelemetrySample[] {
+    return this.#telemetry.history();
+  }
+}

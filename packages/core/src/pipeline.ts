@@ -1,0 +1,158 @@
+/**
+ * The batcher and fan-out between the channel and the sinks. Events leave the channel in batches of
+ * at most `maxBatchSize`: at once when that many are buffered (cause `size`), or when the oldest
+ * pending event has waited `batchTimeout` (cause `timeout`), or on drain (cause `shutdown`). Each
+ * batch is offered to every sink's own queue; only a full `block`-policy sink makes the batcher wait,
+ * which lets the channel fill and backpressure reach the sources. It owns no sources or sinks' lifecycles.
+ */
+import { EventChannel } from './channel.ts';
+import { ReasonCounter, SizeHistogram } from './counters.ts';
+import type { CollectionEvent } from './event.ts';
+import type { SinkQueue } from './sink-queue.ts';
+
+/** Why a batch was flushed. */
+export type FlushCause = 'size' | 'timeout' | 'shutdown';
+
+/** Options of {@link Pipeline}. */
+export interface PipelineOptions {
+  readonly capacity: number;
+  readonly threshold: number;
+  readonly maxWait: number;
+  readonly maxBatchSize: number;
+  readonly batchTimeout: number;
+}
+
+/** Channel + batcher + fan-out. */
+export class Pipeline {
+  readonly channel: EventChannel;
+  readonly sinks: SinkQueue[] = [];
+  readonly #maxBatch: number;
+  readonly #timeout: number;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerDue = false;
+  #pumping = false;
+  #scheduled = false;
+  #draining = false;
+  #blockedOn: Promise<unknown> | undefined;
+  batches = 0;
+  batched = 0;
+  readonly flushCauses: Record<FlushCause, number> = { size: 0, timeout: 0, shutdown: 0 };
+  readonly batchSizes = new SizeHistogram();
+  /** Events batched while no sink was attached. */
+  readonly discarded = new ReasonCounter();
+
+  constructor(options: PipelineOptions) {
+    this.#maxBatch = options.maxBatchSize;
+    this.#timeout = options.batchTimeout;
+    this.channel = new EventChannel({
+      capacity: options.capacity,
+      threshold: options.threshold,
+      maxWait: options.maxWait,
+      onPush: (depth) => this.#onPush(depth),
+    });
+  }
+
+  #onPush(depth: number): void {
+    if (depth >= this.#maxBatch) this.#schedule();
+    else if (this.#timer === undefined && !this.#timerDue) this.#armTimer();
+  }
+
+  #armTimer(): void {
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerDue = true;
+      this.#schedule();
+    }, this.#timeout);
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#pumping) return;
+    this.#scheduled = true;
+    queueMicrotask(() => {
+      this.#scheduled = false;
+      void this.#pump();
+    });
+  }
+
+  #nextCause(): FlushCause | undefined {
+    const size = this.channel.size;
+    if (size >= this.#maxBatch) return 'size';
+    if (size === 0) return undefined;
+    if (this.#draining) return 'shutdown';
+    if (this.#timerDue) return 'timeout';
+    return undefined;
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      for (let cause = this.#nextCause(); cause !== undefined; cause = this.#nextCause()) {
+        if (cause !== 'size') this.#timerDue = false;
+        const batch = this.channel.take(this.#maxBatch);
+        this.batches++;
+        this.batched += batch.length;
+        this.flushCauses[cause]++;
+        this.batchSizes.record(batch.length);
+        const blocked = this.#dispatch(batch);
+        if (blocked !== undefined) {
+          this.#blockedOn = blocked;
+          await blocked;
+          this.#blockedOn = undefined;
+        }
+      }
+      this.#timerDue = false;
+    } finally {
+      this.#pumping = false;
+    }
+    if (this.channel.size > 0) {
+      if (this.channel.size >= this.#maxBatch || this.#draining) this.#schedule();
+      else if (this.#timer === undefined) this.#armTimer();
+    } else if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  #dispatch(batch: readonly CollectionEvent[]): Promise<unknown> | undefined {
+    if (this.sinks.length === 0) {
+      this.discarded.add('no_sink', batch.length);
+      return undefined;
+    }
+    let waits: Promise<void>[] | undefined;
+    for (const sink of this.sinks) {
+      const w = sink.offer(batch);
+      if (w !== undefined) (waits ??= []).push(w);
+    }
+    if (waits === undefined) return undefined;
+    return waits.length === 1 ? waits[0] : Promise.all(waits);
+  }
+
+  /** True while the batcher waits for a full `block` sink. */
+  get blocked(): boolean {
+    return this.#blockedOn !== undefined;
+  }
+
+  /**
+   * Flushes everything buffered (partial batches included) into the sink queues, then waits for the
+   * queues to be written. Resolves `true` when all of it was written, `false` if `signal` aborted first.
+   */
+  async drain(signal: AbortSignal): Promise<boolean> {
+    this.#draining = true;
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    const aborted = new Promise<'aborted'>((resolve) => {
+      if (signal.aborted) resolve('aborted');
+      else signal.addEventListener('abort', () => resolve('aborted'), { once: true });
+    });
+    while (this.channel.size > 0 || this.#pumping || this.#scheduled) {
+      if (signal.aborted) return false;
+      if (!this.#pumping) await this.#pump();
+      else if ((await Promise.race([this.#blockedOn ?? new Promise((r) => setImmediate(r)), aborted])) === 'aborted') return false;
+    }
+    const idle = Promise.all(this.sinks.map((s) => s.whenIdle()));
+    return (await Promise.race([idle, aborted])) !== 'aborted';
+  }
+}
