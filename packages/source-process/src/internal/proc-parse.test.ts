@@ -1,0 +1,141 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  PF_KTHREAD,
+  parseBootTime,
+  parseCgroup,
+  parseCmdline,
+  parseExeLink,
+  parsePasswd,
+  parseStat,
+  parseStatus,
+  parseUptime,
+  processName,
+} from './proc-parse.ts';
+
+const TAIL =
+  'S 1 3636 2435 0 -1 4194304 134 0 0 0 7 3 0 0 20 0 1 0 36864 2990080 424 18446744073709551615 1 1 0 0 0 0 0 6 0 1 0 0 17 1 0';
+
+describe('parseStat', () => {
+  it('takes comm between the first ( and the last ), spaces and parens included', () => {
+    const s = parseStat(`3642 (a b) (c) ${TAIL}`);
+    expect(s).toEqual({
+      pid: 3642,
+      comm: 'a b) (c',
+      state: 'S',
+      ppid: 1,
+      flags: 4194304,
+      utime: 7,
+      stime: 3,
+      numThreads: 1,
+      startTicks: 36864,
+      rssPages: 424,
+    });
+  });
+
+  it('keeps any comm intact (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 15 }), fc.nat(), (comm, pid) => {
+        const s = parseStat(`${pid} (${comm}) ${TAIL}`);
+        expect(s?.comm).toBe(comm);
+        expect(s?.pid).toBe(pid);
+        expect(s?.ppid).toBe(1);
+        expect(s?.startTicks).toBe(36864);
+      }),
+    );
+  });
+
+  it('rejects truncated or garbage text', () => {
+    expect(parseStat('')).toBeUndefined();
+    expect(parseStat('12 (x) S 1 2')).toBeUndefined();
+    expect(parseStat('no parens at all')).toBeUndefined();
+  });
+
+  it('exposes PF_KTHREAD in flags of a kernel thread', () => {
+    const s = parseStat('2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 18 0 0 1 0 0 0 0 0 0 0 2147483647 0');
+    expect(((s?.flags ?? 0) & PF_KTHREAD) !== 0).toBe(true);
+  });
+});
+
+describe('parseStatus', () => {
+  it('reads real uid, effective uid, VmRSS in bytes and threads', () => {
+    const text = 'Name:\tx\nUid:\t1000\t0\t0\t0\nGid:\t1\t1\t1\t1\nVmRSS:\t    1864 kB\nThreads:\t3\n';
+    expect(parseStatus(text)).toEqual({ realUid: 1000, effectiveUid: 0, vmRssBytes: 1864 * 1024, threads: 3 });
+  });
+  it('leaves out what a kernel thread lacks', () => {
+    expect(parseStatus('Name:\tkthreadd\nUid:\t0\t0\t0\t0\nThreads:\t1\n')).toEqual({
+      realUid: 0,
+      effectiveUid: 0,
+      threads: 1,
+    });
+  });
+});
+
+describe('parseCmdline', () => {
+  it('splits on NUL, drops only the final terminator', () => {
+    expect(parseCmdline('sh\0-c\0sleep 2\0')).toEqual(['sh', '-c', 'sleep 2']);
+    expect(parseCmdline('a\0\0b\0')).toEqual(['a', '', 'b']);
+    expect(parseCmdline('')).toEqual([]);
+    expect(parseCmdline('no-terminator')).toEqual(['no-terminator']);
+  });
+  it('round-trips any argv without NUL (property)', () => {
+    const arg = fc.string().filter((s) => !s.includes('\0'));
+    fc.assert(
+      fc.property(fc.array(arg, { minLength: 1 }), (argv) => {
+        expect(parseCmdline(`${argv.join('\0')}\0`)).toEqual(argv);
+      }),
+    );
+  });
+});
+
+describe('parseExeLink', () => {
+  it('strips the deleted marker and says so', () => {
+    expect(parseExeLink('/tmp/fx/gone (deleted)')).toEqual({ path: '/tmp/fx/gone', deleted: true });
+    expect(parseExeLink('/usr/bin/sleep')).toEqual({ path: '/usr/bin/sleep', deleted: false });
+  });
+});
+
+describe('parseCgroup', () => {
+  const id = '4f3c2a1b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a';
+  it('prefers the unified path and finds no container on a host', () => {
+    expect(parseCgroup('1:cpu:/\n0::/user.slice/session-1.scope\n')).toEqual({ path: '/user.slice/session-1.scope' });
+    expect(parseCgroup('4:memory:/user.slice/abc0123456789abcdef0123456789abcd\n')).toEqual({
+      path: '/user.slice/abc0123456789abcdef0123456789abcd',
+    });
+  });
+  it.each([
+    [`0::/system.slice/docker-${id}.scope`],
+    [`0::/docker/${id}`],
+    [`0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-${id}.scope`],
+    [`0::/machine.slice/libpod-${id}.scope/container`],
+    [`0::/kubepods/besteffort/pod7/crio-${id}.scope`],
+  ])('finds the container id in %s', (line) => {
+    expect(parseCgroup(`${line}\n`)?.containerId).toBe(id);
+  });
+  it('looks at v1 lines when the unified path has none', () => {
+    expect(parseCgroup(`12:pids:/docker/${id}\n0::/\n`)).toEqual({ path: '/', containerId: id });
+  });
+  it('returns undefined for empty input', () => {
+    expect(parseCgroup('')).toBeUndefined();
+  });
+});
+
+describe('boot time, uptime, passwd, names', () => {
+  it('parses btime and uptime', () => {
+    expect(parseBootTime('cpu  1 2 3\nbtime 1795781991\nprocesses 9\n')).toBe(1795781991);
+    expect(parseBootTime('cpu 1\n')).toBeUndefined();
+    expect(parseUptime('369.42 680.97\n')).toBe(369.42);
+  });
+  it('maps uids to the first name', () => {
+    const users = parsePasswd('root:x:0:0:root:/root:/bin/bash\n# c\ntoor:x:0:0::/:/bin/sh\nnobody:x:65534:65534::/:/x\n');
+    expect([...users]).toEqual([
+      [0, 'root'],
+      [65534, 'nobody'],
+    ]);
+  });
+  it('uses the executable name only when comm was truncated', () => {
+    expect(processName('sleep', '/usr/bin/sleep')).toBe('sleep');
+    expect(processName('systemd-journal', '/usr/lib/systemd/systemd-journald')).toBe('systemd-journald');
+    expect(processName('abcdefghijklmno', '/usr/bin/other')).toBe('abcdefghijklmno');
+  });
+});

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { PROC_SAMPLE, PROC_SAMPLE_AT_MS, fixtureProcReader } from '../../test/fixture-proc-reader.ts';
+import { ProcScanner } from './proc-scan.ts';
+
+const BOOT_MS = PROC_SAMPLE_AT_MS - 369_420;
+
+function scanner(now = PROC_SAMPLE_AT_MS): ProcScanner {
+  return new ProcScanner(fixtureProcReader(PROC_SAMPLE), { now: () => now });
+}
+
+describe('ProcScanner over the recorded sample', () => {
+  it('derives boot time from uptime', () => {
+    expect(scanner().bootTimeMs()).toBe(BOOT_MS);
+  });
+
+  it('lists user processes and leaves kernel threads out by default', () => {
+    const pids = scanner()
+      .scan(false)
+      .map((p) => p.pid)
+      .sort((a, b) => a - b);
+    expect(pids).toEqual([1, 3642, 3644, 3753, 4242]);
+  });
+
+  it('includes kernel threads on request, marked as such', () => {
+    const all = scanner().scan(true);
+    const k = all.filter((p) => p.kernelThread).map((p) => [p.pid, p.name, p.commandLine.length]);
+    expect(k.sort()).toEqual([
+      [2, 'kthreadd', 0],
+      [4, 'kworker/R-rcu_gp', 0],
+    ]);
+    const kthreadd = all.find((p) => p.pid === 2);
+    expect(kthreadd?.executablePath).toBeUndefined();
+    expect(kthreadd?.fileExists).toBe(false);
+    expect(kthreadd?.accessible).toBe(true);
+  });
+
+  it('reads a comm with spaces and parentheses', () => {
+    const p = scanner().readOne(3642);
+    expect(p).toEqual({
+      pid: 3642,
+      ppid: 1,
+      name: 'a b) (c',
+      executablePath: '/tmp/fx/a b) (c',
+      executableDeleted: false,
+      commandLine: ['/tmp/fx/a b) (c', '300'],
+      startTime: BOOT_MS + 368_640,
+      startTicks: 36864,
+      cpuUsage: 0,
+      memoryUsage: 1864 * 1024,
+      userId: 0,
+      userName: 'root',
+      accessible: true,
+      fileExists: true,
+      threadCount: 1,
+      state: 'S',
+      cwd: '/tmp/fx',
+      cgroup: '/',
+      kernelThread: false,
+    });
+  });
+
+  it('strips the deleted marker and reports the file as missing', () => {
+    const p = scanner().readOne(3644);
+    expect(p?.executablePath).toBe('/tmp/fx/gone');
+    expect(p?.executableDeleted).toBe(true);
+    expect(p?.fileExists).toBe(false);
+    expect(p?.userId).toBe(65534);
+    expect(p?.userName).toBe('nobody');
+  });
+
+  it('keeps empty and UTF-8 arguments', () => {
+    const p = scanner().readOne(3753);
+    expect(p?.commandLine).toEqual(['sh', '-c', 'sleep 302; echo done', '--', '', 'héllo wörld']);
+    expect(p?.ppid).toBe(3750);
+    expect(p?.executablePath).toBe('/usr/bin/dash');
+  });
+
+  it('keeps a process whose exe and cwd are denied, as not accessible', () => {
+    const p = scanner().readOne(1);
+    expect(p?.name).toBe('init');
+    expect(p?.commandLine).toEqual(['/sbin/init']);
+    expect(p?.executablePath).toBeUndefined();
+    expect(p?.accessible).toBe(false);
+    expect(p?.fileExists).toBe(false);
+    expect(p?.fieldErrors).toEqual({ exe: 'EACCES', cwd: 'EACCES' });
+    expect(p?.cgroup).toBe('/init.scope');
+    // 204 ticks over its 369.24 s life.
+    expect(p?.cpuUsage).toBe(0.55);
+  });
+
+  it('finds the container id', () => {
+    const p = scanner().readOne(4242);
+    expect(p?.containerId).toBe('4f3c2a1b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a');
+    expect(p?.cgroup).toBe(
+      '/system.slice/docker-4f3c2a1b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a.scope',
+    );
+  });
+
+  it('returns undefined for a pid that is gone', () => {
+    expect(scanner().readOne(99999)).toBeUndefined();
+  });
+
+  it('computes CPU % from the tick delta between two scans', () => {
+    let now = PROC_SAMPLE_AT_MS;
+    const s = new ProcScanner(fixtureProcReader(PROC_SAMPLE), { now: () => now });
+    s.scan(false);
+    now += 1000;
+    const again = s.scan(false).find((p) => p.pid === 1);
+    // Same tick count one second later: 0 %.
+    expect(again?.cpuUsage).toBe(0);
+  });
+});

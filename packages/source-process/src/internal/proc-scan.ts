@@ -1,0 +1,219 @@
+/**
+ * The /proc scanner: reads every process (or one pid) through a `ProcReader` and turns the parsed
+ * files into `ProcessSnapshot` records. A `ProcScanner` keeps what must survive between scans: the
+ * boot time, the cached user names and the previous CPU tick counts for per-scan CPU %. Errors are
+ * handled per field: a process is only skipped when its `stat` file is gone (it exited before it
+ * could be read). It is synchronous on purpose and belongs in a worker thread or a short main-thread
+ * read of a single pid; it does not hash, diff or emit.
+ */
+import type { ProcessSnapshot } from '../process-snapshot.ts';
+import {
+  PF_KTHREAD,
+  parseBootTime,
+  parseCgroup,
+  parseCmdline,
+  parseExeLink,
+  parsePasswd,
+  parseStat,
+  parseStatus,
+  parseUptime,
+  processName,
+} from './proc-parse.ts';
+import { type ProcReader, errorCode, latin1ToUtf8 } from './proc-reader.ts';
+
+/** Scanner settings. */
+export interface ProcScannerOptions {
+  /** Where procfs is mounted (default `/proc`). */
+  readonly procRoot?: string;
+  /** The passwd file (default `/etc/passwd`). */
+  readonly passwdPath?: string;
+  /** Clock ticks per second (`getconf CLK_TCK`, 100 on Linux). */
+  readonly clockTicks?: number;
+  /** Page size in bytes, used when `status` has no `VmRSS`. */
+  readonly pageSize?: number;
+  /** Wall clock, epoch ms (tests pin it). */
+  readonly now?: () => number;
+}
+
+interface CpuSample {
+  readonly startTicks: number;
+  readonly ticks: number;
+  readonly atMs: number;
+}
+
+/** Reads processes from /proc, keeping boot time, user names and CPU samples between scans. */
+export class ProcScanner {
+  readonly #reader: ProcReader;
+  readonly #root: string;
+  readonly #passwdPath: string;
+  readonly #hz: number;
+  readonly #pageSize: number;
+  readonly #now: () => number;
+  #bootTimeMs: number | undefined;
+  #users = new Map<number, string>();
+  #passwdStamp = Number.NaN;
+  #cpu = new Map<number, CpuSample>();
+
+  constructor(reader: ProcReader, options: ProcScannerOptions = {}) {
+    this.#reader = reader;
+    this.#root = options.procRoot ?? '/proc';
+    this.#passwdPath = options.passwdPath ?? '/etc/passwd';
+    this.#hz = options.clockTicks ?? 100;
+    this.#pageSize = options.pageSize ?? 4096;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Boot time in epoch ms: now minus `/proc/uptime` (10 ms resolution), else `/proc/stat` btime. */
+  bootTimeMs(): number {
+    if (this.#bootTimeMs !== undefined) return this.#bootTimeMs;
+    let boot: number | undefined;
+    try {
+      const up = parseUptime(this.#reader.readFile(`${this.#root}/uptime`));
+      if (up !== undefined) boot = Math.round(this.#now() - up * 1000);
+    } catch {}
+    if (boot === undefined) {
+      try {
+        const bt = parseBootTime(this.#reader.readFile(`${this.#root}/stat`));
+        if (bt !== undefined) boot = bt * 1000;
+      } catch {}
+    }
+    this.#bootTimeMs = boot ?? 0;
+    return this.#bootTimeMs;
+  }
+
+  /** Lists the numeric entries of procfs. */
+  listPids(): number[] {
+    const pids: number[] = [];
+    for (const name of this.#reader.readdir(this.#root)) {
+      const c = name.charCodeAt(0);
+      if (c >= 48 && c <= 57) pids.push(Number(name));
+    }
+    return pids;
+  }
+
+  /**
+   * Reads every process. Kernel threads are left out unless `includeKernelThreads`. CPU samples of
+   * processes that are gone are forgotten.
+   */
+  scan(includeKernelThreads: boolean): ProcessSnapshot[] {
+    this.#refreshUsers();
+    const out: ProcessSnapshot[] = [];
+    const exists = new Map<string, boolean>();
+    const seen = new Set<number>();
+    for (const pid of this.listPids()) {
+      const p = this.#read(pid, exists);
+      if (p === undefined) continue;
+      seen.add(pid);
+      if (p.kernelThread && !includeKernelThreads) continue;
+      out.push(p);
+    }
+    for (const pid of this.#cpu.keys()) if (!seen.has(pid)) this.#cpu.delete(pid);
+    return out;
+  }
+
+  /** Reads one process; `undefined` when it is gone (its `stat` cannot be read). */
+  readOne(pid: number): ProcessSnapshot | undefined {
+    if (this.#users.size === 0) this.#refreshUsers();
+    return this.#read(pid, new Map());
+  }
+
+  /** The user name of a uid, from the cached passwd file. */
+  userName(uid: number): string | undefined {
+    if (this.#users.size === 0) this.#refreshUsers();
+    return this.#users.get(uid);
+  }
+
+  #refreshUsers(): void {
+    try {
+      const stamp = this.#reader.stat(this.#passwdPath).mtimeMs;
+      if (stamp === this.#passwdStamp) return;
+      this.#users = parsePasswd(latin1ToUtf8(this.#reader.readFile(this.#passwdPath)));
+      this.#passwdStamp = stamp;
+    } catch {
+      // No passwd file: user names stay unknown.
+    }
+  }
+
+  #read(pid: number, exists: Map<string, boolean>): ProcessSnapshot | undefined {
+    const dir = `${this.#root}/${pid}`;
+    let statText: string;
+    try {
+      statText = this.#reader.readFile(`${dir}/stat`);
+    } catch {
+      return undefined;
+    }
+    const stat = parseStat(statText);
+    if (stat === undefined) return undefined;
+    const errors: Record<string, string> = {};
+    const field = <T>(name: string, read: () => T): T | undefined => {
+      try {
+        return read();
+      } catch (e) {
+        errors[name] = errorCode(e);
+        return undefined;
+      }
+    };
+    const kernelThread = (stat.flags & PF_KTHREAD) !== 0 || pid === 2 || stat.ppid === 2;
+    const status = field('status', () => parseStatus(this.#reader.readFile(`${dir}/status`)));
+    const cmdText = field('cmdline', () => this.#reader.readFile(`${dir}/cmdline`));
+    const exe = kernelThread ? undefined : field('exe', () => parseExeLink(this.#reader.readlink(`${dir}/exe`)));
+    const cwd = kernelThread ? undefined : field('cwd', () => this.#reader.readlink(`${dir}/cwd`));
+    const cgroup = field('cgroup', () => parseCgroup(this.#reader.readFile(`${dir}/cgroup`)));
+    const exePath = exe === undefined ? undefined : latin1ToUtf8(exe.path);
+    let fileExists = false;
+    if (exePath !== undefined && exe?.deleted === false) {
+      const known = exists.get(exePath);
+      fileExists = known ?? this.#exists(exePath);
+      if (known === undefined) exists.set(exePath, fileExists);
+    }
+    const denied = (code: string | undefined): boolean => code === 'EACCES' || code === 'EPERM';
+    const startTime = this.bootTimeMs() + Math.round((stat.startTicks * 1000) / this.#hz);
+    const uid = status?.realUid;
+    const userName = uid === undefined ? undefined : this.#users.get(uid);
+    const cpuUsage = this.#cpuUsage(pid, stat.startTicks, stat.utime + stat.stime, startTime);
+    return {
+      pid,
+      ppid: stat.ppid,
+      name: processName(latin1ToUtf8(stat.comm), exePath),
+      ...(exePath === undefined ? {} : { executablePath: exePath }),
+      executableDeleted: exe?.deleted === true,
+      commandLine: cmdText === undefined ? [] : parseCmdline(latin1ToUtf8(cmdText)),
+      startTime,
+      startTicks: stat.startTicks,
+      ...(cpuUsage === undefined ? {} : { cpuUsage }),
+      memoryUsage: status?.vmRssBytes ?? stat.rssPages * this.#pageSize,
+      ...(uid === undefined ? {} : { userId: uid }),
+      ...(userName === undefined ? {} : { userName }),
+      accessible: !denied(errors.exe) && !denied(errors.cmdline) && cmdText !== undefined,
+      fileExists,
+      threadCount: status?.threads ?? stat.numThreads,
+      state: stat.state,
+      ...(cwd === undefined ? {} : { cwd: latin1ToUtf8(cwd) }),
+      ...(cgroup === undefined ? {} : { cgroup: cgroup.path }),
+      ...(cgroup?.containerId === undefined ? {} : { containerId: cgroup.containerId }),
+      kernelThread,
+      ...(Object.keys(errors).length === 0 ? {} : { fieldErrors: errors }),
+    };
+  }
+
+  #exists(path: string): boolean {
+    try {
+      this.#reader.stat(path);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  #cpuUsage(pid: number, startTicks: number, ticks: number, startTime: number): number | undefined {
+    const now = this.#now();
+    const prev = this.#cpu.get(pid);
+    this.#cpu.set(pid, { startTicks, ticks, atMs: now });
+    const round = (v: number): number => Math.round(v * 100) / 100;
+    if (prev !== undefined && prev.startTicks === startTicks && now > prev.atMs) {
+      return round(((ticks - prev.ticks) / this.#hz / ((now - prev.atMs) / 1000)) * 100);
+    }
+    const lifeMs = now - startTime;
+    return lifeMs > 0 ? round(((ticks / this.#hz) * 100_000) / lifeMs) : undefined;
+  }
+}
