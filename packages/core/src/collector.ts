@@ -193,10 +193,13 @@ export class Collector implements AsyncDisposable {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
     }
+    // A running collector keeps the process alive, like a listening server, until it shuts down.
+    const keepAlive = setInterval(() => {}, 2 ** 30);
     this.#done = requested.then(() => this.#shutdown(loops));
     try {
       return await this.#done;
     } finally {
+      clearInterval(keepAlive);
       if (options.handleSignals === true) {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
