@@ -1,0 +1,147 @@
+/**
+ * The one place that touches the FFI: loads koffi and libc lazily on first use (never at import
+ * time, so importing the package off Linux does not throw) and exposes typed wrappers for the few
+ * system calls this package needs. Every wrapper returns the kernel's result, or `-errno` on failure,
+ * like a raw system call; turning failures into errors is the caller's business.
+ */
+import { createRequire } from 'node:module';
+import { NativeError } from '../native-error.ts';
+
+type Koffi = typeof import('koffi');
+
+/** Typed system call wrappers; each returns a non-negative result or `-errno`. */
+export interface Libc {
+  socket(domain: number, type: number, protocol: number): number;
+  bind(fd: number, addr: Buffer): number;
+  send(fd: number, buf: Buffer, flags: number): number;
+  recv(fd: number, buf: Buffer, flags: number): number;
+  read(fd: number, buf: Buffer): number;
+  close(fd: number): number;
+  /** poll(2) on one fd for POLLIN; returns the revents bits, 0 on timeout, or `-errno`. */
+  pollIn(fd: number, timeoutMs: number): number;
+  setsockoptInt(fd: number, level: number, name: number, value: number): number;
+  getsockoptInt(fd: number, level: number, name: number): number;
+  /** getsockopt(2) into `out`; returns the length the kernel wrote or `-errno`. */
+  getsockopt(fd: number, level: number, name: number, out: Buffer): number;
+  inotifyInit1(flags: number): number;
+  inotifyAddWatch(fd: number, path: string, mask: number): number;
+  inotifyRmWatch(fd: number, wd: number): number;
+  fanotifyInit(flags: number, eventFlags: number): number;
+  fanotifyMark(fd: number, flags: number, mask: bigint, path: string): number;
+  /** readlink(2) of `path`, or undefined when it fails. */
+  readlink(path: string): string | undefined;
+}
+
+type Raw = (...args: unknown[]) => unknown;
+
+let cached: Libc | undefined;
+let loadError: NativeError | undefined;
+
+function bindLibc(k: Koffi, lib: ReturnType<Koffi['load']>): Libc {
+  const fn = (decl: string): Raw => lib.func(decl) as Raw;
+  const call = (f: Raw, ...args: unknown[]): number => {
+    const r = Number(f(...args));
+    return r < 0 ? -k.errno() : r;
+  };
+  const socket = fn('int socket(int, int, int)');
+  const bindFn = fn('int bind(int, const void *, uint32_t)');
+  const send = fn('intptr_t send(int, const void *, size_t, int)');
+  const recv = fn('intptr_t recv(int, void *, size_t, int)');
+  const read = fn('intptr_t read(int, void *, size_t)');
+  const close = fn('int close(int)');
+  const poll = fn('int poll(void *, unsigned long, int)');
+  const setsockopt = fn('int setsockopt(int, int, int, const void *, uint32_t)');
+  const getsockopt = fn('int getsockopt(int, int, int, void *, void *)');
+  const inotifyInit1 = fn('int inotify_init1(int)');
+  const inotifyAddWatch = fn('int inotify_add_watch(int, const char *, uint32_t)');
+  const inotifyRmWatch = fn('int inotify_rm_watch(int, int)');
+  const fanotifyInit = fn('int fanotify_init(unsigned int, unsigned int)');
+  const fanotifyMark = fn('int fanotify_mark(int, unsigned int, uint64_t, int, const char *)');
+  const readlink = fn('intptr_t readlink(const char *, void *, size_t)');
+  const getsockoptRaw = (fd: number, level: number, name: number, out: Buffer): number => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(out.length);
+    const r = call(getsockopt, fd, level, name, out, len);
+    return r < 0 ? r : len.readUInt32LE(0);
+  };
+  const pfd = Buffer.alloc(8);
+  const linkBuf = Buffer.alloc(4096);
+  return {
+    socket: (d, t, p) => call(socket, d, t, p),
+    bind: (fd, addr) => call(bindFn, fd, addr, addr.length),
+    send: (fd, buf, flags) => call(send, fd, buf, buf.length, flags),
+    recv: (fd, buf, flags) => call(recv, fd, buf, buf.length, flags),
+    read: (fd, buf) => call(read, fd, buf, buf.length),
+    close: (fd) => call(close, fd),
+    pollIn(fd, timeoutMs) {
+      pfd.writeInt32LE(fd, 0);
+      pfd.writeInt16LE(1, 4);
+      pfd.writeInt16LE(0, 6);
+      const r = call(poll, pfd, 1, timeoutMs);
+      return r <= 0 ? r : pfd.readUInt16LE(6);
+    },
+    setsockoptInt(fd, level, name, value) {
+      const v = Buffer.alloc(4);
+      v.writeInt32LE(value | 0);
+      return call(setsockopt, fd, level, name, v, 4);
+    },
+    getsockoptInt(fd, level, name) {
+      const v = Buffer.alloc(4);
+      const r = getsockoptRaw(fd, level, name, v);
+      return r < 0 ? r : v.readInt32LE(0);
+    },
+    getsockopt: getsockoptRaw,
+    inotifyInit1: (flags) => call(inotifyInit1, flags),
+    inotifyAddWatch: (fd, path, mask) => call(inotifyAddWatch, fd, path, mask >>> 0),
+    inotifyRmWatch: (fd, wd) => call(inotifyRmWatch, fd, wd),
+    fanotifyInit: (flags, eventFlags) => call(fanotifyInit, flags, eventFlags),
+    fanotifyMark: (fd, flags, mask, path) => call(fanotifyMark, fd, flags, mask, -100, path),
+    readlink(path) {
+      const n = call(readlink, path, linkBuf, linkBuf.length);
+      return n < 0 ? undefined : linkBuf.toString('utf8', 0, n);
+    },
+  };
+}
+
+/**
+ * Returns the libc bindings, loading koffi and libc on the first call. Throws a NativeError
+ * `ERR_NATIVE_UNAVAILABLE` off Linux or when the FFI cannot load; the failure is remembered.
+ */
+export function libc(): Libc {
+  if (cached) return cached;
+  if (loadError) throw loadError;
+  if (process.platform !== 'linux') {
+    loadError = new NativeError('ERR_NATIVE_UNAVAILABLE', `kernel interfaces need Linux (platform is ${process.platform})`);
+    throw loadError;
+  }
+  try {
+    const k = createRequire(import.meta.url)('koffi') as Koffi;
+    let lib: ReturnType<Koffi['load']>;
+    try {
+      lib = k.load('libc.so.6');
+    } catch {
+      lib = k.load(null);
+    }
+    cached = bindLibc(k, lib);
+    return cached;
+  } catch (cause) {
+    loadError = new NativeError('ERR_NATIVE_UNAVAILABLE', 'cannot load the FFI (koffi) or libc', { cause });
+    throw loadError;
+  }
+}
+
+/** The symbolic name of an errno value (`ENOBUFS`), or `errno N` when unknown. */
+export function errnoName(errno: number): string {
+  const names: Record<number, string> = {
+    1: 'EPERM', 2: 'ENOENT', 4: 'EINTR', 9: 'EBADF', 11: 'EAGAIN', 12: 'ENOMEM', 13: 'EACCES',
+    17: 'EEXIST', 22: 'EINVAL', 24: 'EMFILE', 28: 'ENOSPC', 38: 'ENOSYS', 93: 'EPROTONOSUPPORT',
+    95: 'EOPNOTSUPP', 97: 'EAFNOSUPPORT', 105: 'ENOBUFS', 111: 'ECONNREFUSED',
+  };
+  return names[errno] ?? `errno ${errno}`;
+}
+
+/** A NativeError `ERR_NATIVE_CALL` for a failed system call (`rc` is the `-errno` it returned). */
+export function callError(what: string, rc: number): NativeError {
+  const errno = -rc;
+  return new NativeError('ERR_NATIVE_CALL', `${what} failed: ${errnoName(errno)}`, { errno });
+}

@@ -1,0 +1,94 @@
+/**
+ * The worker-thread side of every reader: a loop that polls one fd for at most 100 ms, drains it
+ * with non-blocking reads, decodes the bytes and posts batches to the host thread. At most
+ * `maxInFlight` batches wait for the host's acknowledgement; beyond that the loop stops reading, so
+ * the kernel queue (not memory) absorbs a slow consumer and its overflow is counted as loss. It does
+ * not open or configure fds: the worker entry scripts do that.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import { Errno, Sock } from './constants.ts';
+import { errnoName, libc } from './libc.ts';
+import type { HostMessage, WorkerMessage } from './worker-protocol.ts';
+
+/** Options for {@link runReaderLoop}. */
+export interface ReaderLoopOptions<T> {
+  readonly port: MessagePort;
+  readonly fd: number;
+  /** `recv` (sockets, MSG_DONTWAIT) or `read` (inotify/fanotify fds opened non-blocking). */
+  readonly mode: 'recv' | 'read';
+  /** Size of the read buffer in bytes. */
+  readonly bufferBytes: number;
+  /** Decodes `buf[0..n)` into `out`. Must not throw on malformed input. */
+  readonly decode: (buf: Buffer, n: number, out: T[]) => void;
+  /** Called once per loop turn after reading, e.g. to flush partial state into `out`. */
+  readonly afterRead?: (out: T[]) => void;
+  /** Called once when the host asks to stop, before the worker ends; releases the fd. */
+  readonly cleanup: () => void;
+  /** Batches awaiting acknowledgement before reading pauses (default 64). */
+  readonly maxInFlight?: number;
+  /** Items per batch at most (default 4096). */
+  readonly maxBatch?: number;
+}
+
+/** Runs the poll/read loop until the host posts `stop`; returns immediately (the loop is scheduled). */
+export function runReaderLoop<T>(opts: ReaderLoopOptions<T>): void {
+  const c = libc();
+  const buf = Buffer.alloc(opts.bufferBytes);
+  const maxInFlight = opts.maxInFlight ?? 64;
+  const maxBatch = opts.maxBatch ?? 4096;
+  const post = (m: WorkerMessage<T>): void => opts.port.postMessage(m);
+  let inFlight = 0;
+  let stopping = false;
+  opts.port.on('message', (m: HostMessage) => {
+    if (m.type === 'ack') inFlight = Math.max(0, inFlight - 1);
+    else stopping = true;
+  });
+
+  const readOnce = (): number =>
+    opts.mode === 'recv' ? c.recv(opts.fd, buf, Sock.MSG_DONTWAIT) : c.read(opts.fd, buf);
+
+  const finish = (): void => {
+    opts.cleanup();
+    opts.port.close();
+  };
+
+  const tick = (): void => {
+    if (stopping) return finish();
+    if (inFlight >= maxInFlight) {
+      setTimeout(tick, 5);
+      return;
+    }
+    const items: T[] = [];
+    const ready = c.pollIn(opts.fd, 100);
+    if (ready < 0 && ready !== -Errno.EINTR) {
+      post({ type: 'error', code: 'ERR_NATIVE_CALL', message: `poll failed: ${errnoName(-ready)}`, errno: -ready, fatal: true });
+      return finish();
+    }
+    if (ready > 0 && (ready & Sock.POLLNVAL) !== 0) {
+      post({ type: 'error', code: 'ERR_NATIVE_CALL', message: 'poll: fd is not open', errno: Errno.EBADF, fatal: true });
+      return finish();
+    }
+    let lost = 0;
+    while (ready > 0 && items.length < maxBatch) {
+      const n = readOnce();
+      if (n === -Errno.ENOBUFS) {
+        lost++;
+        continue;
+      }
+      if (n === -Errno.EAGAIN || n === -Errno.EINTR || n === 0) break;
+      if (n < 0) {
+        post({ type: 'error', code: 'ERR_NATIVE_CALL', message: `read failed: ${errnoName(-n)}`, errno: -n, fatal: true });
+        return finish();
+      }
+      opts.decode(buf, n, items);
+    }
+    opts.afterRead?.(items);
+    if (lost > 0) post({ type: 'loss', reason: 'enobufs', count: lost, at: Date.now() });
+    if (items.length > 0) {
+      inFlight++;
+      post({ type: 'batch', items });
+    }
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+}

@@ -1,0 +1,97 @@
+import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { openProcConnector } from './proc-connector.ts';
+import type { ProcConnectorEvent } from './proc-event.ts';
+import { probeProcConnector } from './probes.ts';
+
+const probe = probeProcConnector();
+if (!probe.available) process.stderr.write(`skipping proc connector tests: ${probe.reason}\n`);
+
+function run(cmd: string, args: readonly string[]): Promise<{ pid: number; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ pid: child.pid ?? -1, code }));
+  });
+}
+
+async function until(pred: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!pred() && Date.now() < end) await sleep(20);
+}
+
+describe.skipIf(!probe.available)('openProcConnector (kernel)', () => {
+  it('sees fork, exec and exit (code 7) of a spawned shell', async () => {
+    const reader = await openProcConnector();
+    const events: ProcConnectorEvent[] = [];
+    reader.onEvents((batch) => events.push(...batch));
+    try {
+      const { pid, code } = await run('/bin/sh', ['-c', 'exit 7']);
+      expect(code).toBe(7);
+      const mine = (): ProcConnectorEvent[] =>
+        events.filter((e) => (e.type === 'fork' ? e.childPid === pid : 'pid' in e && e.pid === pid));
+      await until(() => mine().some((e) => e.type === 'exit'));
+      const seen = mine();
+      expect(seen.map((e) => e.type)).toEqual(['fork', 'exec', 'exit']);
+      const fork = seen[0];
+      expect(fork?.type === 'fork' && fork.parentTgid).toBe(process.pid);
+      const exit = seen[2];
+      expect(exit?.type === 'exit' && { exitCode: exit.exitCode, status: exit.status, termSignal: exit.termSignal, tgid: exit.tgid }).toEqual({
+        exitCode: 7,
+        status: 7 << 8,
+        termSignal: 0,
+        tgid: pid,
+      });
+      expect(reader.stats().receiveBufferBytes).toBe(32 * 1024 * 1024);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('loses nothing in a 300-exec burst with the 32 MiB buffer', async () => {
+    const reader = await openProcConnector();
+    const events: ProcConnectorEvent[] = [];
+    let lost = 0;
+    reader.onEvents((batch) => events.push(...batch));
+    reader.onLoss(() => lost++);
+    try {
+      const { pid, code } = await run('/bin/sh', ['-c', 'i=0; while [ $i -lt 300 ]; do /bin/true; i=$((i+1)); done']);
+      expect(code).toBe(0);
+      const children = (): Set<number> => new Set(events.flatMap((e) => (e.type === 'fork' && e.parentTgid === pid ? [e.childTgid] : [])));
+      const execsOfChildren = (): number => {
+        const kids = children();
+        return events.filter((e) => e.type === 'exec' && kids.has(e.tgid)).length;
+      };
+      const exitsOfChildren = (): number => {
+        const kids = children();
+        return events.filter((e) => e.type === 'exit' && kids.has(e.tgid)).length;
+      };
+      await until(() => exitsOfChildren() >= 300);
+      expect(children().size).toBe(300);
+      expect(execsOfChildren()).toBe(300);
+      expect(exitsOfChildren()).toBe(300);
+      expect(lost).toBe(0);
+      expect(reader.stats().lossEvents).toBe(0);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('close is idempotent and stops delivery', async () => {
+    const reader = await openProcConnector({ receiveBufferBytes: 1 << 20 });
+    let after = 0;
+    let closed = false;
+    reader.onEvents((b) => {
+      if (closed) after += b.length;
+    });
+    const first = reader.close();
+    const second = reader.close();
+    expect(second).toBe(first);
+    await first;
+    closed = true;
+    await run('/bin/true', []);
+    await sleep(200);
+    expect(after).toBe(0);
+  });
+});
