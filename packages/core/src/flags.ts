@@ -55,7 +55,7 @@ export function defineFlags<const S extends FlagSpec>(spec: S): FlagsType<S> {
   const namesOf = (bits: number): (keyof S & string)[] =>
     entries.filter(([, v]) => v !== 0 && ((bits & v) >>> 0) === v).map(([k]) => k);
   const bitOf = (n: keyof S & string): number => {
-    const v = spec[n];
+    const v = Object.hasOwn(spec, n) ? spec[n] : undefined;
     if (v === undefined) throw new CollectorError('ERR_FLAGS_INVALID', `unknown flag ${String(n)}`);
     return v >>> 0;
   };
@@ -96,12 +96,17 @@ export function defineFlags<const S extends FlagSpec>(spec: S): FlagsType<S> {
     of: (...ns) => make(ns.reduce((b, n) => (b | bitOf(n)) >>> 0, 0)),
     parse: (text, labels = {}) => {
       const trimmed = text.trim();
-      if (/^(0x[0-9a-f]+|\d+)$/i.test(trimmed)) return make(Number(trimmed));
+      if (/^(0x[0-9a-f]+|\d+)$/i.test(trimmed)) {
+        const n = Number(trimmed);
+        if (n > 0xffffffff) throw new CollectorError('ERR_FLAGS_INVALID', `flag bits ${trimmed} do not fit in 32 bits`);
+        return make(n);
+      }
       let bits = 0;
       for (const part of trimmed.split(/[|,\s]+/).filter((p) => p.length > 0)) {
-        const byLabel = labels[part.toLowerCase()];
+        const label = part.toLowerCase();
+        const byLabel = Object.hasOwn(labels, label) ? labels[label] : undefined;
         const upper = part.toUpperCase().replace(/-/g, '_');
-        const name = byLabel ?? (upper in spec ? (upper as keyof S & string) : undefined);
+        const name = byLabel ?? (Object.hasOwn(spec, upper) ? (upper as keyof S & string) : undefined);
         if (name === undefined) throw new CollectorError('ERR_FLAGS_INVALID', `unknown flag "${part}" in "${text}"`);
         bits = (bits | bitOf(name)) >>> 0;
       }
