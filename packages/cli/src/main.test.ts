@@ -1,0 +1,127 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { CollectionEvent, type EventSender, type EventSource, SourceCaps, field } from '@daemoneye/core';
+import { describe, expect, it } from 'vitest';
+import { type CommandIo, main } from './main.ts';
+import type { SourceDefinition } from './source-registry.ts';
+
+function capture(env: Record<string, string> = {}): CommandIo & { out: () => string; err: () => string } {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  return { stdout, stderr, env: { XDG_CONFIG_HOME: '/nonexistent', ...env }, out: () => out, err: () => err };
+}
+
+const noSystem = ['--no-system-config'];
+
+describe('daemoneye-collector config', () => {
+  it('prints every value with the layer it came from, flags over env over file over defaults', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'de-cli-'));
+    const file = join(dir, 'collector.toml');
+    writeFileSync(file, 'max_batch_size = 250\nbatch_timeout = "50ms"\nevent_buffer_size = 5000\n[output]\nformat = "pretty"\n');
+    const io = capture({ DAEMONEYE_COLLECTOR_BATCH_TIMEOUT: '75ms' });
+    const code = await main(['config', ...noSystem, '--config', file, '--set', 'max_event_sources=4', '--json'], io, []);
+    expect(code).toBe(0);
+    const parsed = JSON.parse(io.out()) as { entries: { key: string; value: unknown; layer: string; source: string }[] };
+    const byKey = Object.fromEntries(parsed.entries.map((e) => [e.key, e]));
+    expect(byKey.max_batch_size).toEqual({ key: 'max_batch_size', value: 250, layer: 'user', source: file });
+    expect(byKey.batch_timeout).toEqual({ key: 'batch_timeout', value: 75, layer: 'env', source: 'DAEMONEYE_COLLECTOR_BATCH_TIMEOUT' });
+    expect(byKey.max_event_sources).toEqual({ key: 'max_event_sources', value: 4, layer: 'flag', source: '--set max_event_sources=4' });
+    expect(byKey['output.format']).toMatchObject({ value: 'pretty', layer: 'user' });
+    expect(byKey.shutdown_timeout).toEqual({ key: 'shutdown_timeout', value: 30000, layer: 'default', source: 'built-in default' });
+  });
+
+  it('shows the derived backpressure threshold in the table', async () => {
+    const io = capture();
+    expect(await main(['config', ...noSystem, '--set', 'event_buffer_size=2000'], io, [])).toBe(0);
+    expect(io.out()).toMatch(/^backpressure_threshold\s+1600 \(80% of event_buffer_size\)\s+default$/m);
+    expect(io.out()).toMatch(/^event_buffer_size\s+2000\s+flag \(--set event_buffer_size=2000\)$/m);
+  });
+
+  it.each([
+    [['config', '--set', 'max_batch_size=0'], /configuration error: ERR_CONFIG_INVALID: max_batch_size = "0" must be at least 1 \(set by flag --set max_batch_size=0\)/],
+    [['config', '--set', 'no_such_key=1'], /ERR_CONFIG_UNKNOWN_KEY: unknown configuration key "no_such_key" in flag --set no_such_key=1/],
+    [['config', '--set', 'event_buffer_size=100', '--set', 'backpressure_threshold=200'], /backpressure_threshold = 200 must be below event_buffer_size \(100\) \(set by flag --set backpressure_threshold=200\)/],
+    [['run', '--output', 'xml'], /output.format = "xml" must be one of "jsonl", "pretty", "none"/],
+    [['config', '--config', '/nonexistent/collector.toml'], /ERR_CONFIG_PARSE: configuration file \/nonexistent\/collector.toml does not exist/],
+  ])('exits 2 with a one-line reason for %j', async (argv, message) => {
+    const io = capture();
+    expect(await main([...argv, ...noSystem], io, [])).toBe(2);
+    expect(io.err()).toMatch(message);
+    expect(io.err().trim().split('\n')).toHaveLength(1);
+  });
+
+  it('exits 2 with usage for an unknown command or option', async () => {
+    const io = capture();
+    expect(await main(['explode'], io, [])).toBe(2);
+    expect(io.err()).toContain('unknown command "explode"');
+    const io2 = capture();
+    expect(await main(['run', '--bogus'], io2, [])).toBe(2);
+    expect(io2.err()).toContain("Unknown option '--bogus'");
+  });
+});
+
+class CountingSource implements EventSource {
+  readonly #count: number;
+  constructor(count: number) {
+    this.#count = count;
+  }
+  name() {
+    return 'counting';
+  }
+  capabilities() {
+    return SourceCaps.PERFORMANCE;
+  }
+  async start(tx: EventSender, signal: AbortSignal) {
+    for (let i = 0; i < this.#count; i++) await tx.send(CollectionEvent.performance({ metricName: 'n', value: i, unit: 'count', component: 'test', timestamp: 1_700_000_000_000 + i }));
+    await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+  }
+  async stop() {}
+  async healthCheck() {}
+}
+
+const counting: SourceDefinition = {
+  key: 'counting',
+  schema: { enabled: field('boolean', true, 'on'), count: field('integer', 3, 'how many', { min: 0 }) },
+  create: (get) => new CountingSource(Number(get('count'))),
+};
+
+describe('daemoneye-collector run', () => {
+  it('prints the enabled sources\' events as JSON lines and exits 0 on SIGTERM', async () => {
+    const io = capture({ DAEMONEYE_COLLECTOR_SOURCES__COUNTING__COUNT: '5' });
+    const running = main(['run', ...noSystem, '--set', 'batch_timeout=10ms', '--log-level', 'silent'], io, [counting]);
+    await new Promise((r) => setTimeout(r, 300));
+    process.emit('SIGTERM', 'SIGTERM');
+    expect(await running).toBe(0);
+    const lines = io.out().trim().split('\n').map((l) => JSON.parse(l) as { kind: string; value: number });
+    expect(lines.map((l) => [l.kind, l.value])).toEqual([0, 1, 2, 3, 4].map((i) => ['performance', i]));
+  });
+
+  it('runs no disabled source and prints pretty lines', async () => {
+    const io = capture();
+    const running = main(['run', ...noSystem, '-o', 'pretty', '--set', 'sources.counting.enabled=false', '--log-level', 'silent'], io, [counting]);
+    await new Promise((r) => setTimeout(r, 200));
+    process.emit('SIGINT', 'SIGINT');
+    expect(await running).toBe(0);
+    expect(io.out()).toBe('');
+    const io2 = capture();
+    const running2 = main(['run', ...noSystem, '-o', 'pretty', '--set', 'batch_timeout=10ms', '--log-level', 'silent'], io2, [counting]);
+    await new Promise((r) => setTimeout(r, 300));
+    process.emit('SIGINT', 'SIGINT');
+    expect(await running2).toBe(0);
+    expect(io2.out().trim().split('\n')).toEqual([
+      '2023-11-14T22:13:20.000Z performance test.n=0count',
+      '2023-11-14T22:13:20.001Z performance test.n=1count',
+      '2023-11-14T22:13:20.002Z performance test.n=2count',
+    ]);
+  });
+});
