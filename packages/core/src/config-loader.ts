@@ -110,7 +110,7 @@ function walkToml(
 ): void {
   for (const [key, raw] of Object.entries(table)) {
     const path = prefix === '' ? key : `${prefix}.${key}`;
-    const entry = schema[key];
+    const entry = Object.hasOwn(schema, key) ? schema[key] : undefined;
     if (entry === undefined) throw unknownKey(path, origin);
     if (isField(entry)) set(path, entry, raw, false, origin);
     else if (typeof raw === 'object' && raw !== null && !Array.isArray(raw) && !(raw instanceof Date)) {

@@ -106,11 +106,9 @@ export class CollectorConfig {
     return new CollectorConfig(values as Partial<CollectorSettings>, origins);
   }
 
-  #with<K extends Key>(key: K, value: CollectorSettings[K]): CollectorConfig {
-    return new CollectorConfig(
-      { ...this.#values, [key]: value },
-      { ...this.#origins, [key]: { layer: 'api', source: `with${key[0]?.toUpperCase()}${key.slice(1)}()` } },
-    );
+  /** `method` is the setter the caller used, named in errors (defaults to `with<Key>`). */
+  #with<K extends Key>(key: K, value: CollectorSettings[K], method = `with${key[0]?.toUpperCase()}${key.slice(1)}`): CollectorConfig {
+    return new CollectorConfig({ ...this.#values, [key]: value }, { ...this.#origins, [key]: { layer: 'api', source: `${method}()` } });
   }
 
   withComponentName(name: string): CollectorConfig {
@@ -145,7 +143,7 @@ export class CollectorConfig {
     return this.#with('healthCheckInterval', ms);
   }
   withTelemetry(enabled: boolean): CollectorConfig {
-    return this.#with('enableTelemetry', enabled);
+    return this.#with('enableTelemetry', enabled, 'withTelemetry');
   }
   withTelemetryInterval(ms: number): CollectorConfig {
     return this.#with('telemetryInterval', ms);
@@ -155,7 +153,7 @@ export class CollectorConfig {
   }
   /** First and largest delay between restarts of a failed source. */
   withRestartBackoff(baseMs: number, maxMs: number): CollectorConfig {
-    return this.#with('restartBackoffBase', baseMs).#with('restartBackoffMax', maxMs);
+    return this.#with('restartBackoffBase', baseMs, 'withRestartBackoff').#with('restartBackoffMax', maxMs, 'withRestartBackoff');
   }
 
   /** The raw settings (threshold possibly undefined). */
