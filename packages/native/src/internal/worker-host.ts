@@ -52,7 +52,9 @@ export function startReader<T>(script: string, workerData: unknown): Promise<Rea
   return new Promise((resolve, reject) => {
     let worker: Worker;
     try {
-      worker = new Worker(workerScriptUrl(script), { workerData });
+      // flags that only make sense for the main script (e.g. --input-type with --eval) break a worker
+      const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type') && a !== '--eval' && a !== '-e');
+      worker = new Worker(workerScriptUrl(script), { workerData, execArgv });
     } catch (cause) {
       reject(new NativeError('ERR_NATIVE_UNAVAILABLE', `cannot start the ${script} worker`, { cause }));
       return;

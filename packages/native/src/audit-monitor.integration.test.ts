@@ -1,0 +1,160 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listAuditRules, readAuditStatus } from './audit-control.ts';
+import { openAuditExecMonitor, recoverAuditState, type AuditExecMonitor } from './audit-monitor.ts';
+import type { AuditExecRecord } from './audit-record.ts';
+import { isNativeError } from './native-error.ts';
+import { probeAudit } from './probes.ts';
+
+// Audit configuration is global: everything that changes it lives in this one sequential file.
+const probe = probeAudit();
+const daemonRunning = probe.available && readAuditStatus().pid !== 0;
+if (!probe.available) process.stderr.write(`skipping audit tests: ${probe.reason}\n`);
+if (daemonRunning) process.stderr.write('skipping audit tests: an audit daemon is running; these tests need to register as the daemon\n');
+
+const dir = mkdtempSync(join(tmpdir(), 'audit-test-'));
+const stateFile = (name: string): string => join(dir, `${name}.json`);
+
+function run(cmd: string, args: readonly string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', () => resolve(child.pid ?? -1));
+  });
+}
+
+async function execsOf(m: AuditExecMonitor, pid: () => number, action: () => Promise<void>): Promise<AuditExecRecord[]> {
+  const got: AuditExecRecord[] = [];
+  m.onExec((recs) => got.push(...recs));
+  await action();
+  const end = Date.now() + 5000;
+  while (!got.some((r) => r.pid === pid()) && Date.now() < end) await sleep(20);
+  return got.filter((r) => r.pid === pid());
+}
+
+describe.sequential.skipIf(!probe.available || daemonRunning)('audit exec monitor (kernel)', () => {
+  let rulesBefore: string[] = [];
+  let statusBefore = { enabled: -1, pid: -1 };
+
+  beforeAll(() => {
+    rulesBefore = listAuditRules();
+    const s = readAuditStatus();
+    statusBefore = { enabled: s.enabled, pid: s.pid };
+  });
+
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const expectRestored = (): void => {
+    expect(listAuditRules()).toEqual(rulesBefore);
+    const s = readAuditStatus();
+    expect({ enabled: s.enabled, pid: s.pid }).toEqual(statusBefore);
+  };
+
+  it('registers as the daemon, yields exe and argv of /bin/echo hello "a b", and restores everything on close', async () => {
+    const file = stateFile('unicast');
+    const m = await openAuditExecMonitor({ stateFile: file });
+    try {
+      expect(m.mode).toBe('unicast');
+      expect(existsSync(file)).toBe(true);
+      expect(readAuditStatus()).toMatchObject({ enabled: 1, pid: process.pid });
+      expect(listAuditRules()).toEqual([
+        ...rulesBefore,
+        '-a always,exit -F arch=b64 -S 59,322 -F key=daemoneye-exec',
+        '-a always,exit -F arch=b32 -S 11,358 -F key=daemoneye-exec',
+      ]);
+      let pid = -1;
+      const recs = await execsOf(m, () => pid, async () => {
+        pid = await run('/bin/echo', ['hello', 'a b']);
+      });
+      expect(recs.length).toBe(1);
+      expect(recs[0]).toMatchObject({
+        pid,
+        ppid: process.pid,
+        exe: realpathSync('/bin/echo'),
+        comm: 'echo',
+        argv: ['/bin/echo', 'hello', 'a b'],
+        cwd: process.cwd(),
+        success: true,
+        exitCode: 0,
+        key: 'daemoneye-exec',
+        uid: process.getuid?.(),
+      });
+      expect(m.stats().execs).toBeGreaterThanOrEqual(1);
+      expect(m.stats().lost).toBe(0);
+    } finally {
+      await m.close();
+    }
+    await m.close();
+    expectRestored();
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('reads through the multicast group when asked, and restores on close', async () => {
+    const m = await openAuditExecMonitor({ stateFile: stateFile('multicast'), mode: 'multicast', key: 'daemoneye-test-mc' });
+    try {
+      expect(m.mode).toBe('multicast');
+      expect(readAuditStatus().pid).toBe(statusBefore.pid);
+      let pid = -1;
+      const recs = await execsOf(m, () => pid, async () => {
+        pid = await run('/bin/echo', ['multi']);
+      });
+      expect(recs.map((r) => r.argv)).toEqual([['/bin/echo', 'multi']]);
+      expect(recs[0]?.key).toBe('daemoneye-test-mc');
+    } finally {
+      await m.close();
+    }
+    expectRestored();
+  });
+
+  it('refuses unicast beside a registered daemon, and auto falls back to multicast without changing anything', async () => {
+    const first = await openAuditExecMonitor({ stateFile: stateFile('first') });
+    try {
+      const err = await openAuditExecMonitor({ stateFile: stateFile('second'), mode: 'unicast' }).catch((e: unknown) => e);
+      expect(isNativeError(err, 'ERR_AUDIT_BUSY')).toBe(true);
+      const second = await openAuditExecMonitor({ stateFile: stateFile('second') });
+      expect(second.mode).toBe('multicast');
+      expect(existsSync(stateFile('second'))).toBe(false);
+      let pid = -1;
+      const recs = await execsOf(second, () => pid, async () => {
+        pid = await run('/bin/true', ['both']);
+      });
+      expect(recs.map((r) => r.argv)).toEqual([['/bin/true', 'both']]);
+      await second.close();
+      expect(readAuditStatus()).toMatchObject({ enabled: 1, pid: process.pid });
+    } finally {
+      await first.close();
+    }
+    expectRestored();
+  });
+
+  it('recoverAuditState undoes the changes of a process that was killed', async () => {
+    expect(await recoverAuditState(stateFile('none'))).toEqual({ recovered: false });
+    const file = stateFile('crash');
+    const script = [
+      `const m = await import(${JSON.stringify(new URL('../dist/audit-monitor.js', import.meta.url).href)});`,
+      `await m.openAuditExecMonitor({ stateFile: ${JSON.stringify(file)} });`,
+      `process.stdout.write('ready\\n'); setInterval(() => {}, 1000);`,
+    ].join('\n');
+    const child: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout?.on('data', (d: Buffer) => (d.toString().includes('ready') ? resolve() : undefined));
+      child.on('exit', (code) => reject(new Error(`child exited early (${code})`)));
+    });
+    expect(readAuditStatus()).toMatchObject({ enabled: 1, pid: child.pid });
+    // a live owner is not recovered
+    expect(await recoverAuditState(file)).toEqual({ recovered: false });
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    expect(existsSync(file)).toBe(true);
+    expect(listAuditRules().length).toBe(rulesBefore.length + 2);
+    expect(await recoverAuditState(file)).toEqual({ recovered: true });
+    expect(existsSync(file)).toBe(false);
+    expectRestored();
+  });
+});
