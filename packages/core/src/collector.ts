@@ -102,6 +102,9 @@ export class Collector implements AsyncDisposable {
    * `ERR_COLLECTOR_STATE` once the collector runs.
    */
   register(source: EventSource): void {
+    if (typeof source !== 'object' || source === null) {
+      throw new CollectorError('ERR_SOURCE_INVALID', `an event source must be an object, not ${source === null ? 'null' : typeof source}`);
+    }
     for (const m of ['name', 'capabilities', 'start', 'stop', 'healthCheck'] as const) {
       if (typeof (source as unknown as Record<string, unknown>)[m] !== 'function') {
         throw new CollectorError('ERR_SOURCE_INVALID', `event source has no ${m}() method`);
