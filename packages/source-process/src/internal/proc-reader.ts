@@ -4,7 +4,7 @@
  * where synchronous reads are several times faster than promise-based ones. Tests pass a reader over
  * recorded fixtures; production uses `nodeProcReader`. It does no parsing.
  */
-import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 
 /** The parts of a file's metadata the source uses. */
 export interface FileIdentity {
@@ -29,9 +29,35 @@ export interface ProcReader {
   readdir(path: string): string[];
 }
 
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * Reads a whole file into a reused buffer: procfs files report size 0, and open + read + close
+ * without the fstat and allocations of `readFileSync` is about three times faster on /proc.
+ */
+function readWhole(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    let n = 0;
+    for (;;) {
+      if (n === scratch.length) {
+        const bigger = Buffer.allocUnsafe(scratch.length * 2);
+        scratch.copy(bigger, 0, 0, n);
+        scratch = bigger;
+      }
+      const got = readSync(fd, scratch, n, scratch.length - n, null);
+      if (got === 0) break;
+      n += got;
+    }
+    return scratch.toString('latin1', 0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** A {@link ProcReader} over the real file system. */
 export const nodeProcReader: ProcReader = {
-  readFile: (path) => readFileSync(path, 'latin1'),
+  readFile: readWhole,
   readlink: (path) => readlinkSync(path, 'latin1'),
   stat: (path) => {
     const s = statSync(path);

@@ -33,6 +33,16 @@ export interface ProcScannerOptions {
   readonly pageSize?: number;
   /** Wall clock, epoch ms (tests pin it). */
   readonly now?: () => number;
+  /**
+   * Remember CPU ticks per pid so the next scan reports CPU % since this one (default true). Without
+   * it CPU % is the average over each process's life and nothing is kept between reads.
+   */
+  readonly trackCpu?: boolean;
+}
+
+/** A kernel thread that was not read further. */
+interface KernelThreadMark {
+  readonly kernelThread: true;
 }
 
 interface CpuSample {
@@ -49,6 +59,7 @@ export class ProcScanner {
   readonly #hz: number;
   readonly #pageSize: number;
   readonly #now: () => number;
+  readonly #trackCpu: boolean;
   #bootTimeMs: number | undefined;
   #users = new Map<number, string>();
   #passwdStamp = Number.NaN;
@@ -61,6 +72,7 @@ export class ProcScanner {
     this.#hz = options.clockTicks ?? 100;
     this.#pageSize = options.pageSize ?? 4096;
     this.#now = options.now ?? Date.now;
+    this.#trackCpu = options.trackCpu ?? true;
   }
 
   /** Boot time in epoch ms: now minus `/proc/uptime` (10 ms resolution), else `/proc/stat` btime. */
@@ -101,11 +113,10 @@ export class ProcScanner {
     const exists = new Map<string, boolean>();
     const seen = new Set<number>();
     for (const pid of this.listPids()) {
-      const p = this.#read(pid, exists);
+      const p = this.#read(pid, exists, includeKernelThreads);
       if (p === undefined) continue;
       seen.add(pid);
-      if (p.kernelThread && !includeKernelThreads) continue;
-      out.push(p);
+      if ('pid' in p) out.push(p);
     }
     for (const pid of this.#cpu.keys()) if (!seen.has(pid)) this.#cpu.delete(pid);
     return out;
@@ -114,7 +125,8 @@ export class ProcScanner {
   /** Reads one process; `undefined` when it is gone (its `stat` cannot be read). */
   readOne(pid: number): ProcessSnapshot | undefined {
     if (this.#users.size === 0) this.#refreshUsers();
-    return this.#read(pid, new Map());
+    const p = this.#read(pid, new Map(), true);
+    return p !== undefined && 'pid' in p ? p : undefined;
   }
 
   /** The user name of a uid, from the cached passwd file. */
@@ -134,7 +146,7 @@ export class ProcScanner {
     }
   }
 
-  #read(pid: number, exists: Map<string, boolean>): ProcessSnapshot | undefined {
+  #read(pid: number, exists: Map<string, boolean>, withKernelThreads: boolean): ProcessSnapshot | KernelThreadMark | undefined {
     const dir = `${this.#root}/${pid}`;
     let statText: string;
     try {
@@ -154,6 +166,7 @@ export class ProcScanner {
       }
     };
     const kernelThread = (stat.flags & PF_KTHREAD) !== 0 || pid === 2 || stat.ppid === 2;
+    if (kernelThread && !withKernelThreads) return { kernelThread: true };
     const status = field('status', () => parseStatus(this.#reader.readFile(`${dir}/status`)));
     const cmdText = field('cmdline', () => this.#reader.readFile(`${dir}/cmdline`));
     const exe = kernelThread ? undefined : field('exe', () => parseExeLink(this.#reader.readlink(`${dir}/exe`)));
@@ -208,7 +221,7 @@ export class ProcScanner {
   #cpuUsage(pid: number, startTicks: number, ticks: number, startTime: number): number | undefined {
     const now = this.#now();
     const prev = this.#cpu.get(pid);
-    this.#cpu.set(pid, { startTicks, ticks, atMs: now });
+    if (this.#trackCpu) this.#cpu.set(pid, { startTicks, ticks, atMs: now });
     const round = (v: number): number => Math.round(v * 100) / 100;
     if (prev !== undefined && prev.startTicks === startTicks && now > prev.atMs) {
       return round(((ticks - prev.ticks) / this.#hz / ((now - prev.atMs) / 1000)) * 100);

@@ -1,0 +1,26 @@
+/**
+ * The snapshot worker thread's entry: owns a `ProcScanner` over the real /proc and answers `scan`
+ * requests from the main thread with arrays of `ProcessSnapshot` records, so the synchronous reads
+ * never block the main event loop. It keeps the scanner between requests (CPU % deltas, user names).
+ * It does not hash, diff or emit events; the protocol types live in `snapshot-protocol.ts`.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { nodeProcReader } from './proc-reader.ts';
+import { ProcScanner } from './proc-scan.ts';
+import type { SnapshotReply, SnapshotRequest, SnapshotWorkerData } from './snapshot-protocol.ts';
+
+const data = (workerData ?? {}) as SnapshotWorkerData;
+const scanner = new ProcScanner(nodeProcReader, data.procRoot === undefined ? {} : { procRoot: data.procRoot });
+const port = parentPort;
+
+port?.on('message', (request: SnapshotRequest) => {
+  const started = performance.now();
+  let reply: SnapshotReply;
+  try {
+    const processes = scanner.scan(request.includeKernelThreads);
+    reply = { type: 'scan', id: request.id, processes, durationMs: performance.now() - started };
+  } catch (e) {
+    reply = { type: 'error', id: request.id, message: e instanceof Error ? e.message : String(e) };
+  }
+  port.postMessage(reply);
+});

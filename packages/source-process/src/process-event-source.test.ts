@@ -1,0 +1,234 @@
+import { execFileSync } from 'node:child_process';
+import { SourceCaps, isCollectorError } from '@daemoneye/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeKernel, RecordingSender, ScriptedSnapshot, nowNs, snap } from '../test/fakes.ts';
+import { PROC_SAMPLE, fixtureProcReader } from '../test/fixture-proc-reader.ts';
+import { createProcessSource, ProcessEventSource } from './process-event-source.ts';
+import type { ProcessSourceOptions } from './options.ts';
+
+const running: Array<{ source: ProcessEventSource; ctl: AbortController; done: Promise<void> }> = [];
+
+function startSource(options: ProcessSourceOptions) {
+  const source = createProcessSource({ hashing: { enabled: false }, ...options });
+  const tx = new RecordingSender();
+  const ctl = new AbortController();
+  const done = source.start(tx, ctl.signal);
+  running.push({ source, ctl, done });
+  return { source, tx, ctl, done };
+}
+
+afterEach(async () => {
+  for (const r of running.splice(0)) {
+    r.ctl.abort();
+    await r.source.stop();
+    await r.done.catch(() => {});
+  }
+});
+
+const BASE = SourceCaps.PROCESS | SourceCaps.SYSTEM_WIDE;
+const RT = BASE | SourceCaps.REALTIME | SourceCaps.KERNEL_LEVEL;
+
+describe('ProcessEventSource options', () => {
+  it('names the bad field, value and layer', () => {
+    let err: unknown;
+    try {
+      createProcessSource({ pollIntervalMs: 0 });
+    } catch (e) {
+      err = e;
+    }
+    expect(isCollectorError(err, 'ERR_CONFIG_INVALID')).toBe(true);
+    expect((err as Error).message).toBe('ProcessSourceOptions.pollIntervalMs must be an integer >= 10, got 0');
+    expect(() => createProcessSource({ realtime: 'on' as 'auto' })).toThrow(/realtime must be one of auto, off/);
+  });
+  it('has the default name and base capabilities before start', () => {
+    const s = createProcessSource();
+    expect(s.name()).toBe('process');
+    expect(s.capabilities()).toBe(BASE);
+    expect(createProcessSource({ name: 'procs' }).name()).toBe('procs');
+  });
+});
+
+describe('ProcessEventSource polling backend', () => {
+  it('sends a snapshot, then start/exit/exec diffs, and stops cleanly', async () => {
+    const snapshot = new ScriptedSnapshot();
+    snapshot.processes = [snap(10), snap(11)];
+    const { source, tx, ctl, done } = startSource({ realtime: 'off', pollIntervalMs: 20, snapshot });
+    await tx.waitFor((t) => t.process('snapshot').length === 2);
+    expect(tx.readyCalled).toBe(true);
+    expect(source.capabilities()).toBe(BASE);
+    expect(source.backend()).toBe('poll');
+    snapshot.processes = [snap(11, { executablePath: '/usr/bin/other' }), snap(12)];
+    await tx.waitFor((t) => t.process('exit').length === 1 && t.process('start').length === 1 && t.process('exec').length === 1);
+    expect(tx.process('exit').map((e) => [e.pid, e.name])).toEqual([[10, 'p10']]);
+    expect(tx.process('start').map((e) => [e.pid, e.platformMetadata?.detectedBy])).toEqual([[12, 'poll']]);
+    expect(tx.process('exec').map((e) => [e.pid, e.executablePath])).toEqual([[11, '/usr/bin/other']]);
+    ctl.abort();
+    await done;
+    expect(snapshot.closed).toBe(1);
+    await source.stop();
+    expect(snapshot.closed).toBe(1);
+    expect(source.backend()).toBe('idle');
+  });
+
+  it('reports a pid reused by another process as an exit and a start', async () => {
+    const snapshot = new ScriptedSnapshot();
+    snapshot.processes = [snap(20)];
+    const { tx } = startSource({ realtime: 'off', pollIntervalMs: 20, snapshot });
+    await tx.waitFor((t) => t.process('snapshot').length === 1);
+    snapshot.processes = [snap(20, { startTicks: 999, name: 'again' })];
+    await tx.waitFor((t) => t.process('start').length === 1);
+    expect(tx.process().map((e) => `${e.subtype}:${e.name}`)).toEqual(['snapshot:p20', 'exit:p20', 'start:again']);
+  });
+
+  it('hashes executables: sha256 of the file, or a reason', async () => {
+    const snapshot = new ScriptedSnapshot();
+    snapshot.processes = [snap(999_991, { executablePath: '/bin/sleep' }), snap(999_992, { executablePath: '/nope' })];
+    const { tx } = startSource({ realtime: 'off', snapshot, hashing: { enabled: true } });
+    await tx.waitFor((t) => t.process('snapshot').length === 2);
+    const [a, b] = tx.process('snapshot');
+    const expected = execFileSync('sha256sum', ['/bin/sleep'], { encoding: 'utf8' }).split(' ')[0];
+    expect([a?.executableHash, a?.hashAlgorithm]).toEqual([expected, 'sha256']);
+    expect([b?.executableHash, b?.hashAlgorithm, b?.platformMetadata?.hashError]).toEqual([undefined, undefined, 'ENOENT']);
+  });
+
+  it('is unhealthy while snapshots fail, and rejects start when the first one fails', async () => {
+    const snapshot = new ScriptedSnapshot();
+    snapshot.failWith = 'worker died';
+    const source = createProcessSource({ realtime: 'off', snapshot });
+    await expect(source.start(new RecordingSender(), new AbortController().signal)).rejects.toThrow('worker died');
+    expect(snapshot.closed).toBe(1);
+    const s2 = new ScriptedSnapshot();
+    const { source: ok, tx } = startSource({ realtime: 'off', pollIntervalMs: 20, snapshot: s2 });
+    await tx.waitFor((t) => t.readyCalled);
+    await expect(ok.healthCheck()).resolves.toBeUndefined();
+    s2.failWith = 'scan failed: EMFILE';
+    await expect(ok.healthCheck()).rejects.toThrow('process snapshots failing: scan failed: EMFILE');
+  });
+});
+
+describe('ProcessEventSource real-time backend', () => {
+  const reader = fixtureProcReader(PROC_SAMPLE);
+  const parent = snap(3750, { name: 'bash', executablePath: '/usr/bin/bash', commandLine: ['bash'] });
+
+  async function realtime(options: ProcessSourceOptions = {}) {
+    const kernel = new FakeKernel();
+    const snapshot = new ScriptedSnapshot();
+    snapshot.processes = [parent];
+    const started = startSource({ kernel, snapshot, procReader: reader, scanIntervalMs: 60_000, ...options });
+    await started.tx.waitFor((t) => t.process('snapshot').length === 1);
+    return { ...started, kernel, snapshot };
+  }
+
+  it('turns fork/exec/exit of leaders into start/exec/exit, skipping threads', async () => {
+    const { source, tx, kernel } = await realtime({ audit: 'off' });
+    expect(source.capabilities()).toBe(RT);
+    expect(source.backend()).toBe('proc-connector');
+    const ts = nowNs();
+    kernel.events?.([
+      { type: 'fork', timestampNs: ts, parentPid: 3750, parentTgid: 3750, childPid: 3753, childTgid: 3753 },
+      { type: 'fork', timestampNs: ts, parentPid: 3753, parentTgid: 3750, childPid: 3799, childTgid: 3753 },
+      { type: 'exec', timestampNs: ts, pid: 3753, tgid: 3753 },
+      { type: 'exit', timestampNs: ts, pid: 3799, tgid: 3753, exitCode: 0 },
+      { type: 'exit', timestampNs: ts, pid: 3753, tgid: 3753, exitCode: 3, parentTgid: 3750 },
+    ]);
+    await tx.waitFor((t) => t.process('exit').length === 1);
+    const events = tx.process().filter((e) => e.subtype !== 'snapshot');
+    expect(events.map((e) => [e.subtype, e.pid, e.ppid, e.name, e.exitCode])).toEqual([
+      ['start', 3753, 3750, 'sh', undefined],
+      ['exec', 3753, 3750, 'sh', undefined],
+      ['exit', 3753, 3750, 'sh', 3],
+    ]);
+    expect(events[1]?.commandLine).toEqual(['sh', '-c', 'sleep 302; echo done', '--', '', 'héllo wörld']);
+    expect(events[1]?.executablePath).toBe('/usr/bin/dash');
+    expect(Math.abs((events[0]?.timestamp ?? 0) - Date.now())).toBeLessThan(1000);
+  });
+
+  it('still reports a process that was gone before it could be read', async () => {
+    const { tx, kernel } = await realtime({ audit: 'off' });
+    kernel.events?.([
+      { type: 'fork', timestampNs: nowNs(), parentPid: 3750, parentTgid: 3750, childPid: 5000, childTgid: 5000 },
+      { type: 'exec', timestampNs: nowNs(), pid: 5000, tgid: 5000 },
+      { type: 'exit', timestampNs: nowNs(), pid: 5000, tgid: 5000, exitCode: 0 },
+    ]);
+    await tx.waitFor((t) => t.process('exit').length === 1);
+    const [start, exec, exit] = tx.process().filter((e) => e.pid === 5000);
+    expect([start?.subtype, start?.name, start?.ppid, start?.platformMetadata?.enrichment]).toEqual(['start', 'bash', 3750, 'parent']);
+    expect([exec?.subtype, exec?.platformMetadata?.enrichment]).toEqual(['exec', 'none']);
+    expect([exit?.subtype, exit?.exitCode]).toEqual(['exit', 0]);
+  });
+
+  const record = (pid: number, serial: number) => ({
+    serial,
+    timestampMs: Date.now(),
+    pid,
+    ppid: 3750,
+    uid: 65534,
+    euid: 65534,
+    exe: '/usr/bin/true',
+    comm: 'true',
+    argv: ['/bin/true', `--n=${serial}`],
+    cwd: '/srv',
+    success: true,
+  });
+
+  it('merges audit records with connector execs: one exec per exec, whichever comes first', async () => {
+    const { source, tx, kernel } = await realtime({ auditWaitMs: 200 });
+    expect(source.backend()).toBe('proc-connector+audit');
+    kernel.events?.([{ type: 'exec', timestampNs: nowNs(), pid: 5001, tgid: 5001 }]);
+    kernel.execs?.([record(5001, 1), record(5002, 2), { ...record(5003, 3), success: false }]);
+    kernel.events?.([{ type: 'exec', timestampNs: nowNs(), pid: 5002, tgid: 5002 }]);
+    await tx.waitFor((t) => t.process('exec').length === 2);
+    await new Promise((r) => setTimeout(r, 300));
+    const execs = tx.process('exec');
+    expect(execs.map((e) => [e.pid, e.name, e.executablePath, e.commandLine, e.cwd, e.userId, e.userName, e.ppid])).toEqual([
+      [5001, 'true', '/usr/bin/true', ['/bin/true', '--n=1'], '/srv', '65534', 'nobody', 3750],
+      [5002, 'true', '/usr/bin/true', ['/bin/true', '--n=2'], '/srv', '65534', 'nobody', 3750],
+    ]);
+    expect(execs.map((e) => e.platformMetadata?.detectedBy)).toEqual(['connector+audit', 'connector+audit']);
+  });
+
+  it('emits an audit record alone when its connector exec never comes, and skips a late one', async () => {
+    const { tx, kernel } = await realtime();
+    kernel.execs?.([record(5010, 10)]);
+    await tx.waitFor((t) => t.process('exec').length === 1, 3000);
+    kernel.events?.([{ type: 'exec', timestampNs: nowNs(), pid: 5010, tgid: 5010 }]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(tx.process('exec').map((e) => [e.pid, e.platformMetadata?.detectedBy])).toEqual([[5010, 'audit']]);
+  });
+
+  it('reports loss and rescans: missed starts and exits are emitted', async () => {
+    const { tx, kernel, snapshot } = await realtime({ audit: 'off' });
+    snapshot.processes = [snap(6000)];
+    kernel.loss?.({ reason: 'enobufs' });
+    await tx.waitFor((t) => t.process('start').length === 1 && t.process('exit').length === 1);
+    expect(tx.losses).toEqual([{ count: 1, reason: 'proc_connector_enobufs' }]);
+    expect(tx.process('start').map((e) => [e.pid, e.platformMetadata?.detectedBy])).toEqual([[6000, 'rescan']]);
+    expect(tx.process('exit').map((e) => [e.pid, e.exitCode])).toEqual([[3750, undefined]]);
+  });
+
+  it('falls back to polling and reports unhealthy when the connector fails', async () => {
+    const { source, tx, kernel } = await realtime();
+    kernel.error?.(new Error('recv failed: EBADF'));
+    expect(source.backend()).toBe('poll');
+    expect(source.capabilities()).toBe(BASE);
+    await expect(source.healthCheck()).rejects.toThrow('proc connector failed (Error: recv failed: EBADF); polling every 1000 ms instead');
+    expect(tx.losses).toEqual([]);
+  });
+
+  it('closes the kernel readers once, whichever stop comes first', async () => {
+    const { source, ctl, done, kernel } = await realtime();
+    ctl.abort();
+    await Promise.all([source.stop(), source.stop(), done]);
+    expect([kernel.connectorClosed, kernel.auditClosed]).toEqual([1, 1]);
+  });
+
+  it('polls when the connector cannot open', async () => {
+    const kernel = new FakeKernel();
+    kernel.connectorFails = 'ERR_NATIVE_UNAVAILABLE: needs CAP_NET_ADMIN';
+    const snapshot = new ScriptedSnapshot();
+    const { source, tx } = startSource({ kernel, snapshot });
+    await tx.waitFor((t) => t.readyCalled);
+    expect(source.backend()).toBe('poll');
+    expect(source.capabilities()).toBe(BASE);
+  });
+});

@@ -1,0 +1,264 @@
+/**
+ * `ProcessEventSource`: the process event source. `start` sends a snapshot of every process, then
+ * follows process starts, execs and exits — in real time through the proc connector (plus audit exec
+ * records when available) with periodic reconciling rescans, or, where the connector cannot open, by
+ * diffing snapshots every `pollIntervalMs`. Losses are reported to the collector and followed by a
+ * rescan, so a gap is never silent. It owns its worker, kernel readers and hasher; `stop` releases them.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  CollectorError,
+  type EventSender,
+  type EventSource,
+  type Logger,
+  SourceCaps,
+  type SourceCapsBits,
+  describeError,
+  silentLogger,
+} from '@daemoneye/core';
+import { EventPublisher } from './internal/event-publisher.ts';
+import { ExecCorrelator } from './internal/exec-correlator.ts';
+import { ExecutableHasher } from './internal/exe-hasher.ts';
+import type { AuditExecPort, KernelPorts, ProcConnectorPort } from './internal/kernel-port.ts';
+import { loadNativeKernelPorts } from './internal/native-kernel.ts';
+import { nodeProcReader } from './internal/proc-reader.ts';
+import { ProcScanner } from './internal/proc-scan.ts';
+import { ProcessTable } from './internal/process-table.ts';
+import { RealtimeBackend } from './internal/realtime-backend.ts';
+import { Reconciler } from './internal/reconciler.ts';
+import { SystemInformationSnapshot } from './internal/si-snapshot.ts';
+import { SnapshotWorkerClient } from './internal/snapshot-client.ts';
+import type { SnapshotPort } from './internal/snapshot-port.ts';
+import { type ProcessSourceOptions, type ResolvedProcessSourceOptions, resolveProcessSourceOptions } from './options.ts';
+
+/** The audit rule key the source installs for exec records. */
+const AUDIT_KEY = 'daemoneye-exec';
+
+/** Which backend produces the source's events. */
+export type ProcessBackend = 'idle' | 'proc-connector' | 'proc-connector+audit' | 'poll';
+
+/** What the source has done so far in the current run. */
+export interface ProcessSourceStats {
+  readonly backend: ProcessBackend;
+  readonly knownProcesses: number;
+  readonly scans: number;
+  readonly lastScanMs: number;
+  readonly eventsSent: number;
+  readonly eventsDropped: number;
+  readonly lossReports: number;
+  readonly recoveredStarts: number;
+  readonly recoveredExits: number;
+  readonly recoveredExecs: number;
+}
+
+interface Run {
+  readonly abort: AbortController;
+  readonly snapshot: SnapshotPort;
+  readonly hasher: ExecutableHasher | undefined;
+  readonly table: ProcessTable;
+  readonly publisher: EventPublisher;
+  readonly reconciler: Reconciler;
+  connector?: ProcConnectorPort;
+  audit?: AuditExecPort;
+  correlator?: ExecCorrelator;
+  lossReports: number;
+}
+
+/** The process event source. Construct with {@link createProcessSource} or `new`. */
+export class ProcessEventSource implements EventSource {
+  readonly #o: ResolvedProcessSourceOptions;
+  readonly #log: Logger;
+  #run: Run | undefined;
+  #backend: ProcessBackend = 'idle';
+  #connectorError: string | undefined;
+  #releasing: Promise<void> | undefined;
+
+  /** Throws `ERR_CONFIG_INVALID` naming the bad option. */
+  constructor(options: ProcessSourceOptions = {}) {
+    this.#o = resolveProcessSourceOptions(options);
+    this.#log = (this.#o.logger ?? silentLogger).child({ source: this.#o.name });
+  }
+
+  name(): string {
+    return this.#o.name;
+  }
+
+  /** PROCESS | SYSTEM_WIDE, plus REALTIME | KERNEL_LEVEL while the proc connector delivers events. */
+  capabilities(): SourceCapsBits {
+    const base = SourceCaps.PROCESS | SourceCaps.SYSTEM_WIDE;
+    return this.#backend.startsWith('proc-connector') ? base | SourceCaps.REALTIME | SourceCaps.KERNEL_LEVEL : base;
+  }
+
+  /** The backend in use (`idle` before start and after stop). */
+  backend(): ProcessBackend {
+    return this.#backend;
+  }
+
+  /** Counters of the current run. */
+  stats(): ProcessSourceStats {
+    const r = this.#run;
+    const s = r?.reconciler.stats;
+    return {
+      backend: this.#backend,
+      knownProcesses: r?.table.size ?? 0,
+      scans: s?.scans ?? 0,
+      lastScanMs: s?.lastScanMs ?? 0,
+      eventsSent: r?.publisher.stats.sent ?? 0,
+      eventsDropped: r?.publisher.stats.dropped ?? 0,
+      lossReports: r?.lossReports ?? 0,
+      recoveredStarts: s?.recoveredStarts ?? 0,
+      recoveredExits: s?.recoveredExits ?? 0,
+      recoveredExecs: s?.recoveredExecs ?? 0,
+    };
+  }
+
+  /**
+   * Sends a `snapshot` event per process (awaiting `tx.send`), then follows process activity until
+   * `shutdownSignal` aborts or `stop()` is called, and resolves. Rejects (after releasing everything)
+   * when the first snapshot cannot be taken, or when called while already running.
+   */
+  async start(tx: EventSender, shutdownSignal: AbortSignal): Promise<void> {
+    if (this.#run !== undefined) throw new CollectorError('ERR_COLLECTOR_STATE', `source ${this.#o.name} is already running`);
+    const run = this.#createRun(tx);
+    this.#run = run;
+    this.#connectorError = undefined;
+    const signal = AbortSignal.any([shutdownSignal, run.abort.signal]);
+    try {
+      await this.#openRealtime(run, tx);
+      const count = await run.reconciler.initial(() => tx.ready());
+      this.#log.info({ processes: count, backend: this.#backend }, 'process snapshot sent');
+      while (!signal.aborted) {
+        const interval = this.#backend === 'poll' ? this.#o.pollIntervalMs : this.#o.scanIntervalMs;
+        await sleep(interval, undefined, { signal }).catch(() => {});
+        if (!signal.aborted) await run.reconciler.requestRescan();
+      }
+    } finally {
+      await this.#release(run);
+    }
+  }
+
+  /** Releases the worker, kernel readers and hasher, and makes `start` return. Idempotent. */
+  async stop(): Promise<void> {
+    const run = this.#run;
+    if (run !== undefined) await this.#release(run);
+    else await this.#releasing;
+  }
+
+  /** Rejects with the reason when the snapshot worker died or the proc connector failed. */
+  async healthCheck(): Promise<void> {
+    const failure = this.#run?.snapshot.failure();
+    if (failure !== undefined) throw new CollectorError('ERR_SOURCE_FAILED', `process snapshots failing: ${failure}`);
+    if (this.#connectorError !== undefined) {
+      throw new CollectorError(
+        'ERR_SOURCE_FAILED',
+        `proc connector failed (${this.#connectorError}); polling every ${this.#o.pollIntervalMs} ms instead`,
+      );
+    }
+  }
+
+  #createRun(tx: EventSender): Run {
+    const o = this.#o;
+    const snapshot = o.snapshot ?? (process.platform === 'linux' ? new SnapshotWorkerClient() : new SystemInformationSnapshot());
+    const hasher = o.hashing.enabled
+      ? new ExecutableHasher({ maxFileBytes: o.hashing.maxFileBytes, timeoutMs: o.hashing.timeoutMs })
+      : undefined;
+    const table = new ProcessTable();
+    const publisher = new EventPublisher({ tx, hasher, logger: this.#log });
+    const reconciler = new Reconciler({
+      snapshot,
+      table,
+      publisher,
+      includeKernelThreads: o.includeKernelThreads,
+      logger: this.#log,
+      kernelFed: () => this.#backend !== 'poll',
+    });
+    return { abort: new AbortController(), snapshot, hasher, table, publisher, reconciler, lossReports: 0 };
+  }
+
+  async #openRealtime(run: Run, tx: EventSender): Promise<void> {
+    this.#backend = 'poll';
+    if (this.#o.realtime === 'off') return;
+    const kernel: KernelPorts | undefined = this.#o.kernel ?? (await loadNativeKernelPorts(this.#log));
+    if (kernel === undefined) return;
+    try {
+      run.connector = await kernel.openProcConnector({ receiveBufferBytes: this.#o.receiveBufferBytes });
+    } catch (e) {
+      this.#log.info({ reason: describeError(e) }, 'proc connector unavailable; polling');
+      return;
+    }
+    const reader = this.#o.procReader ?? nodeProcReader;
+    const backend = new RealtimeBackend({
+      scanner: new ProcScanner(reader, { trackCpu: false }),
+      table: run.table,
+      publisher: run.publisher,
+      includeKernelThreads: this.#o.includeKernelThreads,
+      logger: this.#log,
+      exists: (path) => {
+        try {
+          reader.stat(path);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+    });
+    const lost = (count: number, reason: string): void => {
+      run.lossReports++;
+      tx.reportLoss(count, reason);
+      this.#log.warn({ count, reason }, 'process events lost; rescanning');
+      void run.reconciler.requestRescan();
+    };
+    run.connector.onEvents((events) => backend.handleConnector(events));
+    run.connector.onLoss((info) => lost(1, `proc_connector_${info.reason}`));
+    run.connector.onError((err) => {
+      this.#connectorError = describeError(err);
+      this.#backend = 'poll';
+      this.#log.error({ err }, 'proc connector failed; polling');
+      void run.reconciler.requestRescan();
+    });
+    this.#backend = 'proc-connector';
+    if (this.#o.audit === 'off' || kernel.openAuditExecMonitor === undefined) return;
+    try {
+      run.audit = await kernel.openAuditExecMonitor({ key: AUDIT_KEY });
+    } catch (e) {
+      this.#log.info({ reason: describeError(e) }, 'audit exec monitor unavailable; exec details from /proc only');
+      return;
+    }
+    const correlator = new ExecCorrelator({ waitMs: this.#o.auditWaitMs, onOrphan: (r) => backend.emitAuditOnly(r) });
+    run.correlator = correlator;
+    backend.useCorrelator(correlator);
+    run.audit.onExec((records) => {
+      for (const r of records) correlator.auditExec(r);
+    });
+    run.audit.onLoss((info) => lost(info.count, `audit_${info.reason}`));
+    run.audit.onError?.((err) => {
+      this.#log.warn({ err }, 'audit exec monitor failed; exec details from /proc only');
+      backend.useCorrelator(undefined);
+      correlator.close();
+      this.#backend = this.#backend === 'proc-connector+audit' ? 'proc-connector' : this.#backend;
+    });
+    this.#backend = 'proc-connector+audit';
+  }
+
+  #release(run: Run): Promise<void> {
+    if (this.#run !== run) return this.#releasing ?? Promise.resolve();
+    this.#run = undefined;
+    this.#releasing = this.#closeRun(run);
+    return this.#releasing;
+  }
+
+  async #closeRun(run: Run): Promise<void> {
+    this.#backend = 'idle';
+    run.abort.abort();
+    run.correlator?.close();
+    const closing = [run.connector?.close(), run.audit?.close(), run.snapshot.close()];
+    const results = await Promise.allSettled(closing);
+    for (const r of results) if (r.status === 'rejected') this.#log.warn({ err: r.reason }, 'closing a process reader failed');
+    run.hasher?.close();
+  }
+}
+
+/** Creates a process event source; throws `ERR_CONFIG_INVALID` naming a bad option. */
+export function createProcessSource(options: ProcessSourceOptions = {}): ProcessEventSource {
+  return new ProcessEventSource(options);
+}

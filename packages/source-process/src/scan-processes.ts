@@ -1,0 +1,59 @@
+/**
+ * One-shot and repeated process snapshots without the event source: `scanProcesses` returns every
+ * process once; `openProcessScanner` keeps a worker (and its CPU samples) for repeated scans, as
+ * benchmarks and tools need. On Linux they read /proc; elsewhere they use systeminformation. They do
+ * not hash executables or emit events.
+ */
+import type { ProcessSnapshot } from './process-snapshot.ts';
+import { nodeProcReader } from './internal/proc-reader.ts';
+import { ProcScanner } from './internal/proc-scan.ts';
+import { SystemInformationSnapshot } from './internal/si-snapshot.ts';
+import { SnapshotWorkerClient } from './internal/snapshot-client.ts';
+import type { SnapshotPort, SnapshotResult } from './internal/snapshot-port.ts';
+
+/** Options of {@link scanProcesses} and {@link openProcessScanner}. */
+export interface ScanProcessesOptions {
+  /** Report kernel threads too (default false). */
+  readonly includeKernelThreads?: boolean;
+  /**
+   * Where the synchronous /proc reads run: `'worker'` (default) keeps the event loop free;
+   * `'current'` reads on the calling thread, which is faster for a single scan but blocks it.
+   */
+  readonly thread?: 'worker' | 'current';
+}
+
+/** A scanner kept open for repeated scans. */
+export interface ProcessScanner {
+  /** Scans every process; CPU % is relative to the previous scan of this scanner. */
+  scan(): Promise<SnapshotResult>;
+  /** Releases the worker. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Opens a scanner for repeated scans (a worker thread on Linux). */
+export function openProcessScanner(options: ScanProcessesOptions = {}): ProcessScanner {
+  const include = options.includeKernelThreads ?? false;
+  if (process.platform === 'linux' && options.thread === 'current') {
+    const scanner = new ProcScanner(nodeProcReader);
+    return {
+      scan: async () => {
+        const started = performance.now();
+        const processes = scanner.scan(include);
+        return { processes, durationMs: performance.now() - started };
+      },
+      close: async () => {},
+    };
+  }
+  const port: SnapshotPort = process.platform === 'linux' ? new SnapshotWorkerClient() : new SystemInformationSnapshot();
+  return { scan: () => port.scan(include), close: () => port.close() };
+}
+
+/** Takes one snapshot of every process. Rejects when the scan cannot run. */
+export async function scanProcesses(options: ScanProcessesOptions = {}): Promise<ProcessSnapshot[]> {
+  const scanner = openProcessScanner(options);
+  try {
+    return [...(await scanner.scan()).processes];
+  } finally {
+    await scanner.close();
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * Test doubles for the process source: a recording `EventSender`, a scripted `SnapshotPort`, and
+ * kernel ports whose events the test pushes by hand. Test support only.
+ */
+import type { CollectionEvent, EventSender, ProcessEvent } from '@daemoneye/core';
+import type {
+  AuditExecPort,
+  AuditExecRecord,
+  ConnectorEvent,
+  KernelPorts,
+  ProcConnectorPort,
+} from '../src/internal/kernel-port.ts';
+import type { SnapshotPort, SnapshotResult } from '../src/internal/snapshot-port.ts';
+import type { ProcessSnapshot } from '../src/process-snapshot.ts';
+
+/** A sender that keeps every event and loss report. */
+export class RecordingSender implements EventSender {
+  readonly events: CollectionEvent[] = [];
+  readonly losses: Array<{ count: number; reason: string }> = [];
+  readyCalled = false;
+  closed = false;
+  underPressure = false;
+  /** When false, trySend drops. */
+  accept = true;
+
+  async send(e: CollectionEvent): Promise<boolean> {
+    this.events.push(e);
+    return true;
+  }
+  trySend(e: CollectionEvent): boolean {
+    if (!this.accept) return false;
+    this.events.push(e);
+    return true;
+  }
+  pressure(): number {
+    return 0;
+  }
+  ready(): void {
+    this.readyCalled = true;
+  }
+  reportLoss(count: number, reason: string): void {
+    this.losses.push({ count, reason });
+  }
+  process(subtype?: ProcessEvent['subtype']): ProcessEvent[] {
+    return this.events.filter((e): e is ProcessEvent => e.kind === 'process' && (subtype === undefined || e.subtype === subtype));
+  }
+  async waitFor(pred: (s: this) => boolean, ms = 3000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!pred(this)) {
+      if (Date.now() > end) throw new Error(`condition not met; events: ${JSON.stringify(this.events.map((e) => (e.kind === 'process' ? `${e.subtype}:${e.pid}` : e.kind)))}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+}
+
+/** A minimal snapshot record. */
+export function snap(pid: number, over: Partial<ProcessSnapshot> = {}): ProcessSnapshot {
+  return {
+    pid,
+    ppid: 1,
+    name: `p${pid}`,
+    executablePath: `/usr/bin/p${pid}`,
+    executableDeleted: false,
+    commandLine: [`p${pid}`],
+    startTime: 1_700_000_000_000 + pid,
+    startTicks: pid * 10,
+    memoryUsage: 4096,
+    userId: 0,
+    userName: 'root',
+    accessible: true,
+    fileExists: true,
+    threadCount: 1,
+    state: 'S',
+    kernelThread: false,
+    ...over,
+  };
+}
+
+/** A snapshot port that returns whatever `processes` holds at each scan. */
+export class ScriptedSnapshot implements SnapshotPort {
+  processes: ProcessSnapshot[] = [];
+  scans = 0;
+  failWith: string | undefined;
+  closed = 0;
+  async scan(): Promise<SnapshotResult> {
+    this.scans++;
+    if (this.failWith !== undefined) throw new Error(this.failWith);
+    return { processes: [...this.processes], durationMs: 1 };
+  }
+  failure(): string | undefined {
+    return this.failWith;
+  }
+  async close(): Promise<void> {
+    this.closed++;
+  }
+}
+
+type Cb<T> = ((v: T) => void) | undefined;
+
+/** Kernel ports driven by the test. */
+export class FakeKernel implements KernelPorts {
+  events: Cb<readonly ConnectorEvent[]>;
+  loss: Cb<{ reason: string }>;
+  error: Cb<Error>;
+  execs: Cb<readonly AuditExecRecord[]>;
+  auditLoss: Cb<{ reason: string; count: number }>;
+  connectorClosed = 0;
+  auditClosed = 0;
+  withAudit = true;
+  connectorFails: string | undefined;
+
+  async openProcConnector(): Promise<ProcConnectorPort> {
+    if (this.connectorFails !== undefined) throw new Error(this.connectorFails);
+    return {
+      onEvents: (cb) => {
+        this.events = cb;
+      },
+      onLoss: (cb) => {
+        this.loss = cb;
+      },
+      onError: (cb) => {
+        this.error = cb;
+      },
+      close: async () => {
+        this.connectorClosed++;
+      },
+    };
+  }
+
+  async openAuditExecMonitor(): Promise<AuditExecPort> {
+    if (!this.withAudit) throw new Error('audit unavailable');
+    return {
+      onExec: (cb) => {
+        this.execs = cb;
+      },
+      onLoss: (cb) => {
+        this.auditLoss = cb;
+      },
+      close: async () => {
+        this.auditClosed++;
+      },
+    };
+  }
+}
+
+/** CLOCK_MONOTONIC now, in ns (what the connector stamps). */
+export const nowNs = (): bigint => process.hrtime.bigint();
