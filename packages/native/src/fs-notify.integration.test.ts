@@ -1,0 +1,117 @@
+import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FanotifyMask, InotifyMask, type FsNotifyEvent } from './fs-notify-event.ts';
+import { openFanotify, openInotify } from './fs-notify.ts';
+import { isNativeError } from './native-error.ts';
+import { probeFanotify, probeInotify } from './probes.ts';
+
+const inotifyProbe = probeInotify();
+const fanotifyProbe = probeFanotify();
+if (!inotifyProbe.available) process.stderr.write(`skipping inotify tests: ${inotifyProbe.reason}\n`);
+if (!fanotifyProbe.available) process.stderr.write(`skipping fanotify tests: ${fanotifyProbe.reason}\n`);
+
+const mask = (...names: string[]): number => names.reduce((m, n) => (m | (InotifyMask[n] ?? 0)) >>> 0, 0);
+
+async function until(pred: () => boolean, timeoutMs = 3000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!pred() && Date.now() < end) await sleep(20);
+}
+
+let dir = '';
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'fsnotify-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe.skipIf(!inotifyProbe.available)('openInotify (kernel)', () => {
+  it('sees a file create, a rename pair and a directory create in a temp dir', async () => {
+    const ino = await openInotify();
+    const events: FsNotifyEvent[] = [];
+    ino.onEvents((e) => events.push(...e));
+    try {
+      ino.addWatch(dir, mask('CREATE', 'MOVED_FROM', 'MOVED_TO'));
+      writeFileSync(join(dir, 'a.txt'), 'x');
+      renameSync(join(dir, 'a.txt'), join(dir, 'b.txt'));
+      mkdirSync(join(dir, 'sub'));
+      await until(() => events.length >= 4);
+      expect(events.map((e) => [e.path, e.names])).toEqual([
+        [join(dir, 'a.txt'), ['CREATE']],
+        [join(dir, 'a.txt'), ['MOVED_FROM']],
+        [join(dir, 'b.txt'), ['MOVED_TO']],
+        [join(dir, 'sub'), ['CREATE', 'ISDIR']],
+      ]);
+      expect(events[1]?.cookie).toBeGreaterThan(0);
+      expect(events[2]?.cookie).toBe(events[1]?.cookie);
+      expect(events[0]?.cookie).toBeUndefined();
+    } finally {
+      await ino.close();
+    }
+  });
+
+  it('stops reporting after removeWatch (IN_IGNORED arrives) and rejects addWatch after close', async () => {
+    const ino = await openInotify();
+    const events: FsNotifyEvent[] = [];
+    ino.onEvents((e) => events.push(...e));
+    const wd = ino.addWatch(dir, mask('CREATE'));
+    ino.removeWatch(wd);
+    ino.removeWatch(wd);
+    await until(() => events.length >= 1);
+    writeFileSync(join(dir, 'late.txt'), 'x');
+    await sleep(200);
+    expect(events.map((e) => e.names)).toEqual([['IGNORED']]);
+    await ino.close();
+    await ino.close();
+    let err: unknown;
+    try {
+      ino.addWatch(dir, mask('CREATE'));
+    } catch (e) {
+      err = e;
+    }
+    expect(isNativeError(err, 'ERR_NATIVE_CALL')).toBe(true);
+  });
+
+  it('throws ERR_NATIVE_CALL with ENOENT for a missing path', async () => {
+    const ino = await openInotify();
+    try {
+      let err: unknown;
+      try {
+        ino.addWatch(join(dir, 'missing'), mask('CREATE'));
+      } catch (e) {
+        err = e;
+      }
+      expect(isNativeError(err, 'ERR_NATIVE_CALL') && err.errno).toBe(2);
+    } finally {
+      await ino.close();
+    }
+  });
+});
+
+describe.skipIf(!fanotifyProbe.available)('openFanotify (kernel, root)', () => {
+  it('sees a modify of a file in a marked directory, with our pid', async () => {
+    const file = join(dir, 'f.txt');
+    writeFileSync(file, 'start');
+    const fan = await openFanotify({ mask: (FanotifyMask.MODIFY ?? 0n) | (FanotifyMask.CLOSE_WRITE ?? 0n), paths: [dir] });
+    const events: FsNotifyEvent[] = [];
+    fan.onEvents((e) => events.push(...e));
+    try {
+      appendFileSync(file, 'more');
+      await until(() => events.some((e) => e.path === file && e.names.includes('CLOSE_WRITE')));
+      const mine = events.filter((e) => e.path === file);
+      expect(mine.length).toBeGreaterThan(0);
+      expect(mine.some((e) => e.names.includes('MODIFY'))).toBe(true);
+      expect(mine.every((e) => e.pid === process.pid)).toBe(true);
+    } finally {
+      await fan.close();
+    }
+  });
+
+  it('rejects marks the kernel refuses with ERR_NATIVE_CALL', async () => {
+    const err = await openFanotify({ mask: FanotifyMask.MODIFY ?? 0n, paths: [join(dir, 'missing')] }).catch((e: unknown) => e);
+    expect(isNativeError(err, 'ERR_NATIVE_CALL') && err.errno).toBe(2);
+  });
+});
