@@ -305,7 +305,9 @@ export class Collector implements AsyncDisposable {
     return {
       state: this.#state,
       uptimeMs: this.#startedAt === 0 ? 0 : performance.now() - this.#startedAt,
-      events: { offered: ch.offered, accepted: ch.accepted, waiting: ch.waiting, buffered: ch.size, batched: p.batched, dropped },
+      // Events discarded after acceptance (no sink) are in `dropped`, so they leave `accepted`, as
+      // shutdown_timeout drops do, to keep offered = accepted + dropped + waiting exact.
+      events: { offered: ch.offered, accepted: ch.accepted - p.discarded.total(), waiting: ch.waiting, buffered: ch.size, batched: p.batched, dropped },
       channel: { capacity: ch.capacity, threshold: ch.threshold, depth: ch.size, highWater: ch.highWater },
       batches: { count: p.batches, flushCauses: { ...p.flushCauses }, sizes: p.batchSizes.toObject() },
       sources: Object.fromEntries(this.#runners.map((r) => [r.name, r.counters()])),
