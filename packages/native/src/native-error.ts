@@ -30,7 +30,7 @@ const BRAND = Symbol.for('@daemoneye/core/CollectorError');
  */
 export class NativeError extends Error {
   readonly code: NativeErrorCode;
-  readonly errno?: number;
+  declare readonly errno?: number;
   readonly details: Readonly<Record<string, unknown>>;
 
   constructor(code: NativeErrorCode, message: string, options: NativeErrorOptions = {}) {

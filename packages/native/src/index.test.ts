@@ -1,0 +1,69 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import * as native from './index.ts';
+
+describe('public surface', () => {
+  it('exports exactly the documented values', () => {
+    expect(Object.keys(native).sort()).toEqual(
+      [
+        'DEFAULT_AUDIT_KEY',
+        'DEFAULT_AUDIT_STATE_FILE',
+        'DEFAULT_PROC_CONNECTOR_BUFFER',
+        'FanotifyMask',
+        'InotifyMask',
+        'NativeError',
+        'getPeerCredentials',
+        'isNativeError',
+        'listAuditRules',
+        'openAuditExecMonitor',
+        'openFanotify',
+        'openInotify',
+        'openProcConnector',
+        'probeAudit',
+        'probeFanotify',
+        'probeInotify',
+        'probeProcConnector',
+        'probeSockDiag',
+        'readAuditStatus',
+        'recoverAuditState',
+        'sockDiagDump',
+      ].sort(),
+    );
+    expect(native.InotifyMask.CREATE).toBe(0x100);
+    expect(native.FanotifyMask.MODIFY).toBe(2n);
+  });
+
+  it('NativeError carries the catalog brand, code and errno', () => {
+    const e = new native.NativeError('ERR_AUDIT_LOCKED', 'locked', { errno: 1 });
+    const brand = Symbol.for('@daemoneye/core/CollectorError');
+    expect((e as unknown as Record<symbol, unknown>)[brand]).toBe(true);
+    expect([e.code, e.errno, e.message, e.name]).toEqual(['ERR_AUDIT_LOCKED', 1, 'locked', 'NativeError']);
+    expect(native.isNativeError(e, 'ERR_AUDIT_LOCKED')).toBe(true);
+    expect(native.isNativeError(e, 'ERR_AUDIT_BUSY')).toBe(false);
+    expect(native.isNativeError(new Error('x'))).toBe(false);
+    expect('errno' in new native.NativeError('ERR_NATIVE_CALL', 'x')).toBe(false);
+  });
+
+  it('off Linux: imports cleanly, every probe says not_linux and open calls reject ERR_NATIVE_UNAVAILABLE', () => {
+    // A separate process that believes it runs on macOS imports the built package.
+    const entry = new URL('../dist/index.js', import.meta.url).href;
+    const script = `
+      Object.defineProperty(process, 'platform', { value: 'darwin' });
+      const m = await import(${JSON.stringify(entry)});
+      const probes = [m.probeProcConnector(), m.probeAudit(), m.probeSockDiag(), m.probeFanotify(), m.probeInotify()].map((p) => p.code);
+      const opens = [];
+      for (const open of [() => m.openProcConnector(), () => m.openAuditExecMonitor(), () => m.openInotify(), () => m.openFanotify({ mask: 2n, paths: ['/'] })]) {
+        opens.push(await open().then(() => 'opened', (e) => e.code));
+      }
+      let dump; try { m.sockDiagDump({ family: 4, protocol: 'tcp' }); dump = 'ok'; } catch (e) { dump = e.code; }
+      process.stdout.write(JSON.stringify({ probes, opens, dump }));
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({
+      probes: ['not_linux', 'not_linux', 'not_linux', 'not_linux', 'not_linux'],
+      opens: ['ERR_NATIVE_UNAVAILABLE', 'ERR_NATIVE_UNAVAILABLE', 'ERR_NATIVE_UNAVAILABLE', 'ERR_NATIVE_UNAVAILABLE'],
+      dump: 'ERR_NATIVE_UNAVAILABLE',
+    });
+  });
+});
