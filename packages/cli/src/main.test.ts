@@ -52,6 +52,7 @@ describe('daemoneye-collector config', () => {
     [['config', '--set', 'no_such_key=1'], /ERR_CONFIG_UNKNOWN_KEY: unknown configuration key "no_such_key" in flag --set no_such_key=1/],
     [['config', '--set', 'event_buffer_size=100', '--set', 'backpressure_threshold=200'], /backpressure_threshold = 200 must be below event_buffer_size \(100\) \(set by flag --set backpressure_threshold=200\)/],
     [['run', '--output', 'xml'], /output.format = "xml" must be one of "jsonl", "pretty", "none"/],
+    [['run', '--set', 'output.queue_capacity=10'], /output.queue_capacity = 10 must be at least max_batch_size \(1000\) \(set by flag --set output.queue_capacity=10\)/],
     [['config', '--config', '/nonexistent/collector.toml'], /ERR_CONFIG_PARSE: configuration file \/nonexistent\/collector.toml does not exist/],
   ])('exits 2 with a one-line reason for %j', async (argv, message) => {
     const io = capture();

@@ -122,8 +122,17 @@ async function runCollector(loaded: LoadedConfig, sources: readonly SourceDefini
         void collector.shutdown();
       }
     });
+    const queueCapacity = Number(loaded.get('output.queue_capacity'));
+    if (queueCapacity < collector.settings.maxBatchSize) {
+      const origin = loaded.originOf('output.queue_capacity');
+      throw new CollectorError(
+        'ERR_CONFIG_INVALID',
+        `output.queue_capacity = ${queueCapacity} must be at least max_batch_size (${collector.settings.maxBatchSize}) (set by ${origin.layer} ${origin.source})`,
+        { details: { field: 'output.queue_capacity', value: queueCapacity, layer: origin.layer, source: origin.source } },
+      );
+    }
     collector.addSink(new StreamSink(io.stdout, format), {
-      queueCapacity: Math.max(Number(loaded.get('output.queue_capacity')), collector.settings.maxBatchSize),
+      queueCapacity,
       overflow: loaded.get('output.overflow') as 'block' | 'drop-oldest' | 'drop-newest',
     });
   }
@@ -144,7 +153,7 @@ export async function main(
   try {
     parsed = parse(argv, io.env);
   } catch (e) {
-    io.stderr.write(`daemoneye-collector: ${(e as Error).message}\n${USAGE}`);
+    io.stderr.write(`daemoneye-collector: ${isCollectorError(e) ? describeError(e) : (e as Error).message}\n${USAGE}`);
     return ExitCode.Usage;
   }
   if (parsed.help || parsed.command === undefined || parsed.command === 'help') {

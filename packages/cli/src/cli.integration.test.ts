@@ -1,0 +1,81 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+
+interface Line {
+  kind: string;
+  subtype?: string;
+  pid?: number;
+  ppid?: number;
+  commandLine?: string[];
+  executablePath?: string;
+  exitCode?: number;
+}
+
+function startCollector(args: string[]): { child: ChildProcess; lines: Line[]; stderr: () => string } {
+  const child = spawn(process.execPath, [BIN, 'run', '--no-system-config', ...args], {
+    env: { ...process.env, XDG_CONFIG_HOME: '/nonexistent' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Line[] = [];
+  let buf = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl = buf.indexOf('\n');
+    while (nl >= 0) {
+      lines.push(JSON.parse(buf.slice(0, nl)) as Line);
+      buf = buf.slice(nl + 1);
+      nl = buf.indexOf('\n');
+    }
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  return { child, lines, stderr: () => err };
+}
+
+async function until(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end && !cond()) await new Promise((r) => setTimeout(r, 25));
+  return cond();
+}
+
+let running: ChildProcess | undefined;
+afterEach(() => {
+  if (running !== undefined && running.exitCode === null) running.kill('SIGKILL');
+  running = undefined;
+});
+
+describe('daemoneye-collector run (the built command)', () => {
+  it('shows a process started in another shell as JSON lines, then exits 0 on SIGTERM', async () => {
+    const c = startCollector(['--output', 'jsonl', '--log-level', 'warn', '--set', 'batch_timeout=20ms']);
+    running = c.child;
+    expect(await until(() => c.lines.some((l) => l.subtype === 'snapshot' && l.pid === process.pid), 15_000)).toBe(true);
+    // Another shell starts a process with a recognisable argv.
+    const shell = spawn('/bin/sh', ['-c', 'sleep 0.7317; exit 5'], { stdio: 'ignore' });
+    const shellPid = shell.pid as number;
+    await new Promise((r) => shell.on('exit', r));
+    const isSleep = (l: Line): boolean => l.commandLine?.join(' ') === 'sleep 0.7317';
+    expect(await until(() => c.lines.some((l) => isSleep(l) && l.subtype === 'exit'), 5000)).toBe(true);
+    const sleepStart = c.lines.find((l) => isSleep(l) && (l.subtype === 'exec' || l.subtype === 'start'));
+    expect(sleepStart).toMatchObject({ kind: 'process', ppid: shellPid, executablePath: '/usr/bin/sleep' });
+    expect(await until(() => c.lines.some((l) => l.pid === shellPid && l.subtype === 'exit' && l.exitCode === 5), 5000)).toBe(true);
+    c.child.kill('SIGTERM');
+    const code = await new Promise<number | null>((r) => c.child.on('exit', (code) => r(code)));
+    expect(code).toBe(0);
+    expect(c.stderr()).not.toMatch(/"level":(50|60)/);
+  }, 40_000);
+
+  it('exits 2 with a one-line reason on bad configuration', async () => {
+    const c = startCollector(['--set', 'event_buffer_size=-5']);
+    running = c.child;
+    const code = await new Promise<number | null>((r) => c.child.on('exit', (code) => r(code)));
+    expect(code).toBe(2);
+    expect(c.stderr()).toBe(
+      'daemoneye-collector: configuration error: ERR_CONFIG_INVALID: event_buffer_size = "-5" must be at least 1 (set by flag --set event_buffer_size=-5)\n',
+    );
+  });
+});
