@@ -4,8 +4,9 @@
  * call opens its own short-lived socket and needs CAP_AUDIT_CONTROL; failures throw NativeError.
  * It does not read audit records: that is the monitor's worker.
  */
+
+import { type AuditRule, decodeAuditRule, formatAuditRule } from './internal/audit-rule.ts';
 import { Audit, Netlink } from './internal/constants.ts';
-import { decodeAuditRule, formatAuditRule, type AuditRule } from './internal/audit-rule.ts';
 import { netlinkRequest } from './internal/netlink.ts';
 import { AuditStatus } from './internal/structs.ts';
 import { NativeError } from './native-error.ts';
@@ -29,9 +30,15 @@ export interface AuditStatusInfo {
  * `ERR_NATIVE_CALL` with errno EPERM without CAP_AUDIT_CONTROL, `ERR_NETLINK_PROTOCOL` on a bad reply.
  */
 export function readAuditStatus(): AuditStatusInfo {
-  const replies = netlinkRequest({ protocol: Netlink.NETLINK_AUDIT, type: Audit.AUDIT_GET, payload: Buffer.alloc(0), until: 'reply' });
+  const replies = netlinkRequest({
+    protocol: Netlink.NETLINK_AUDIT,
+    type: Audit.AUDIT_GET,
+    payload: Buffer.alloc(0),
+    until: 'reply',
+  });
   const m = replies.find((r) => r.type === Audit.AUDIT_GET);
-  if (!m || m.payload.length < AuditStatus.BACKLOG + 4) throw new NativeError('ERR_NETLINK_PROTOCOL', 'AUDIT_GET: no or short status reply');
+  if (!m || m.payload.length < AuditStatus.BACKLOG + 4)
+    throw new NativeError('ERR_NETLINK_PROTOCOL', 'AUDIT_GET: no or short status reply');
   const p = m.payload;
   return {
     enabled: p.readUInt32LE(AuditStatus.ENABLED),
@@ -44,12 +51,18 @@ export function readAuditStatus(): AuditStatusInfo {
 
 /** The current audit rules, decoded (AUDIT_LIST_RULES). Throws like {@link readAuditStatus}. */
 export function readAuditRules(): AuditRule[] {
-  const replies = netlinkRequest({ protocol: Netlink.NETLINK_AUDIT, type: Audit.AUDIT_LIST_RULES, payload: Buffer.alloc(0), until: 'done' });
+  const replies = netlinkRequest({
+    protocol: Netlink.NETLINK_AUDIT,
+    type: Audit.AUDIT_LIST_RULES,
+    payload: Buffer.alloc(0),
+    until: 'done',
+  });
   const rules: AuditRule[] = [];
   for (const m of replies) {
     if (m.type !== Audit.AUDIT_LIST_RULES) continue;
     const r = decodeAuditRule(m.payload);
-    if (!r) throw new NativeError('ERR_NETLINK_PROTOCOL', `AUDIT_LIST_RULES: truncated rule (${m.payload.length} bytes)`);
+    if (!r)
+      throw new NativeError('ERR_NETLINK_PROTOCOL', `AUDIT_LIST_RULES: truncated rule (${m.payload.length} bytes)`);
     rules.push(r);
   }
   return rules;
@@ -57,7 +70,12 @@ export function readAuditRules(): AuditRule[] {
 
 /** The raw struct audit_rule_data of every current rule, in kernel order (used to delete rules exactly). */
 export function readAuditRuleData(): Buffer[] {
-  const replies = netlinkRequest({ protocol: Netlink.NETLINK_AUDIT, type: Audit.AUDIT_LIST_RULES, payload: Buffer.alloc(0), until: 'done' });
+  const replies = netlinkRequest({
+    protocol: Netlink.NETLINK_AUDIT,
+    type: Audit.AUDIT_LIST_RULES,
+    payload: Buffer.alloc(0),
+    until: 'done',
+  });
   return replies.filter((m) => m.type === Audit.AUDIT_LIST_RULES).map((m) => m.payload);
 }
 

@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAuditRules, readAuditStatus } from './audit-control.ts';
-import { openAuditExecMonitor, recoverAuditState, type AuditExecMonitor } from './audit-monitor.ts';
+import { type AuditExecMonitor, openAuditExecMonitor, recoverAuditState } from './audit-monitor.ts';
 import type { AuditExecRecord } from './audit-record.ts';
 import { isNativeError } from './native-error.ts';
 import { probeAudit } from './probes.ts';
@@ -14,7 +14,10 @@ import { probeAudit } from './probes.ts';
 const probe = probeAudit();
 const daemonRunning = probe.available && readAuditStatus().pid !== 0;
 if (!probe.available) process.stderr.write(`skipping audit tests: ${probe.reason}\n`);
-if (daemonRunning) process.stderr.write('skipping audit tests: an audit daemon is running; these tests need to register as the daemon\n');
+if (daemonRunning)
+  process.stderr.write(
+    'skipping audit tests: an audit daemon is running; these tests need to register as the daemon\n',
+  );
 
 const dir = mkdtempSync(join(tmpdir(), 'audit-test-'));
 const stateFile = (name: string): string => join(dir, `${name}.json`);
@@ -27,7 +30,11 @@ function run(cmd: string, args: readonly string[]): Promise<number> {
   });
 }
 
-async function execsOf(m: AuditExecMonitor, pid: () => number, action: () => Promise<void>): Promise<AuditExecRecord[]> {
+async function execsOf(
+  m: AuditExecMonitor,
+  pid: () => number,
+  action: () => Promise<void>,
+): Promise<AuditExecRecord[]> {
   const got: AuditExecRecord[] = [];
   m.onExec((recs) => got.push(...recs));
   await action();
@@ -36,7 +43,7 @@ async function execsOf(m: AuditExecMonitor, pid: () => number, action: () => Pro
   return got.filter((r) => r.pid === pid());
 }
 
-describe.sequential.skipIf(!probe.available || daemonRunning)('audit exec monitor (kernel)', () => {
+describe.skipIf(!probe.available || daemonRunning)('audit exec monitor (kernel)', { sequential: true }, () => {
   let rulesBefore: string[] = [];
   let statusBefore = { enabled: -1, pid: -1 };
 
@@ -69,9 +76,13 @@ describe.sequential.skipIf(!probe.available || daemonRunning)('audit exec monito
         '-a always,exit -F arch=b32 -S 11,358 -F key=daemoneye-exec',
       ]);
       let pid = -1;
-      const recs = await execsOf(m, () => pid, async () => {
-        pid = await run('/bin/echo', ['hello', 'a b']);
-      });
+      const recs = await execsOf(
+        m,
+        () => pid,
+        async () => {
+          pid = await run('/bin/echo', ['hello', 'a b']);
+        },
+      );
       expect(recs.length).toBe(1);
       expect(recs[0]).toMatchObject({
         pid,
@@ -96,14 +107,22 @@ describe.sequential.skipIf(!probe.available || daemonRunning)('audit exec monito
   });
 
   it('reads through the multicast group when asked, and restores on close', async () => {
-    const m = await openAuditExecMonitor({ stateFile: stateFile('multicast'), mode: 'multicast', key: 'daemoneye-test-mc' });
+    const m = await openAuditExecMonitor({
+      stateFile: stateFile('multicast'),
+      mode: 'multicast',
+      key: 'daemoneye-test-mc',
+    });
     try {
       expect(m.mode).toBe('multicast');
       expect(readAuditStatus().pid).toBe(statusBefore.pid);
       let pid = -1;
-      const recs = await execsOf(m, () => pid, async () => {
-        pid = await run('/bin/echo', ['multi']);
-      });
+      const recs = await execsOf(
+        m,
+        () => pid,
+        async () => {
+          pid = await run('/bin/echo', ['multi']);
+        },
+      );
       expect(recs.map((r) => r.argv)).toEqual([['/bin/echo', 'multi']]);
       expect(recs[0]?.key).toBe('daemoneye-test-mc');
     } finally {
@@ -115,15 +134,21 @@ describe.sequential.skipIf(!probe.available || daemonRunning)('audit exec monito
   it('refuses unicast beside a registered daemon, and auto falls back to multicast without changing anything', async () => {
     const first = await openAuditExecMonitor({ stateFile: stateFile('first') });
     try {
-      const err = await openAuditExecMonitor({ stateFile: stateFile('second'), mode: 'unicast' }).catch((e: unknown) => e);
+      const err = await openAuditExecMonitor({ stateFile: stateFile('second'), mode: 'unicast' }).catch(
+        (e: unknown) => e,
+      );
       expect(isNativeError(err, 'ERR_AUDIT_BUSY')).toBe(true);
       const second = await openAuditExecMonitor({ stateFile: stateFile('second') });
       expect(second.mode).toBe('multicast');
       expect(existsSync(stateFile('second'))).toBe(false);
       let pid = -1;
-      const recs = await execsOf(second, () => pid, async () => {
-        pid = await run('/bin/true', ['both']);
-      });
+      const recs = await execsOf(
+        second,
+        () => pid,
+        async () => {
+          pid = await run('/bin/true', ['both']);
+        },
+      );
       expect(recs.map((r) => r.argv)).toEqual([['/bin/true', 'both']]);
       await second.close();
       expect(readAuditStatus()).toMatchObject({ enabled: 1, pid: process.pid });
@@ -141,7 +166,9 @@ describe.sequential.skipIf(!probe.available || daemonRunning)('audit exec monito
       `await m.openAuditExecMonitor({ stateFile: ${JSON.stringify(file)} });`,
       `process.stdout.write('ready\\n'); setInterval(() => {}, 1000);`,
     ].join('\n');
-    const child: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     await new Promise<void>((resolve, reject) => {
       child.stdout?.on('data', (d: Buffer) => (d.toString().includes('ready') ? resolve() : undefined));
       child.on('exit', (code) => reject(new Error(`child exited early (${code})`)));

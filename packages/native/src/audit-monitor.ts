@@ -5,13 +5,28 @@
  * `AuditExecRecord` per exec. Every change is recorded in a state file first and undone on close, or
  * by `recoverAuditState` after a crash. It never touches rules it did not add.
  */
+
+import {
+  addAuditRule,
+  clearAuditDaemon,
+  deleteAuditRule,
+  readAuditRules,
+  readAuditStatus,
+  setAuditEnabled,
+} from './audit-control.ts';
 import type { AuditExecRecord } from './audit-record.ts';
-import { addAuditRule, clearAuditDaemon, deleteAuditRule, readAuditRules, readAuditStatus, setAuditEnabled } from './audit-control.ts';
-import { encodeExecRule, execRuleTargets, formatAuditRule, decodeAuditRule } from './internal/audit-rule.ts';
-import { processStartTime, readAuditState, removeAuditState, stateOwnerAlive, writeAuditState, type AuditState } from './internal/audit-state.ts';
+import { decodeAuditRule, encodeExecRule, execRuleTargets, formatAuditRule } from './internal/audit-rule.ts';
+import {
+  type AuditState,
+  processStartTime,
+  readAuditState,
+  removeAuditState,
+  stateOwnerAlive,
+  writeAuditState,
+} from './internal/audit-state.ts';
 import type { AuditWorkerItem } from './internal/audit-worker.ts';
 import { Errno } from './internal/constants.ts';
-import { startReader, type ReaderHost } from './internal/worker-host.ts';
+import { type ReaderHost, startReader } from './internal/worker-host.ts';
 import { isNativeError, NativeError } from './native-error.ts';
 
 /** A running audit exec monitor. */
@@ -71,7 +86,8 @@ function undo(state: AuditState, upTo: { rules: number; enabled: boolean; regist
       errors.push(e);
     }
   };
-  for (const hex of state.rulesAdded.slice(0, upTo.rules)) step(() => ignoring(Errno.ENOENT, () => deleteAuditRule(Buffer.from(hex, 'hex'))));
+  for (const hex of state.rulesAdded.slice(0, upTo.rules))
+    step(() => ignoring(Errno.ENOENT, () => deleteAuditRule(Buffer.from(hex, 'hex'))));
   if (upTo.enabled && state.enabledChanged) step(() => setAuditEnabled(state.enabledBefore === 1 ? 1 : 0));
   if (upTo.registered && state.registered) {
     step(() => {
@@ -97,9 +113,11 @@ export async function recoverAuditState(stateFile: string = DEFAULT_AUDIT_STATE_
 
 function validate(opts: AuditExecMonitorOptions): { key: string; receiveBufferBytes: number; stateFile: string } {
   const key = opts.key ?? DEFAULT_AUDIT_KEY;
-  if (Buffer.byteLength(key) === 0 || Buffer.byteLength(key) > 256) throw new RangeError(`key must be 1..256 bytes, got ${JSON.stringify(key)}`);
+  if (Buffer.byteLength(key) === 0 || Buffer.byteLength(key) > 256)
+    throw new RangeError(`key must be 1..256 bytes, got ${JSON.stringify(key)}`);
   const receiveBufferBytes = opts.receiveBufferBytes ?? 32 * 1024 * 1024;
-  if (!Number.isInteger(receiveBufferBytes) || receiveBufferBytes <= 0) throw new RangeError(`receiveBufferBytes must be a positive integer, got ${String(receiveBufferBytes)}`);
+  if (!Number.isInteger(receiveBufferBytes) || receiveBufferBytes <= 0)
+    throw new RangeError(`receiveBufferBytes must be a positive integer, got ${String(receiveBufferBytes)}`);
   return { key, receiveBufferBytes, stateFile: opts.stateFile ?? DEFAULT_AUDIT_STATE_FILE };
 }
 
@@ -107,8 +125,14 @@ function readStatusForOpen(): ReturnType<typeof readAuditStatus> {
   try {
     return readAuditStatus();
   } catch (e) {
-    if (isNativeError(e) && (e.errno === Errno.EPERM || e.errno === Errno.ECONNREFUSED || e.code === 'ERR_NATIVE_UNAVAILABLE')) {
-      throw new NativeError('ERR_NATIVE_UNAVAILABLE', `audit is not available: ${e.message}`, { cause: e, ...(e.errno === undefined ? {} : { errno: e.errno }) });
+    if (
+      isNativeError(e) &&
+      (e.errno === Errno.EPERM || e.errno === Errno.ECONNREFUSED || e.code === 'ERR_NATIVE_UNAVAILABLE')
+    ) {
+      throw new NativeError('ERR_NATIVE_UNAVAILABLE', `audit is not available: ${e.message}`, {
+        cause: e,
+        ...(e.errno === undefined ? {} : { errno: e.errno }),
+      });
     }
     throw e;
   }
@@ -121,18 +145,27 @@ function readStatusForOpen(): ReturnType<typeof readAuditStatus> {
  * another daemon is registered, or another live process holds the state file and changes are needed.
  */
 export async function openAuditExecMonitor(opts: AuditExecMonitorOptions = {}): Promise<AuditExecMonitor> {
-  if (process.platform !== 'linux') throw new NativeError('ERR_NATIVE_UNAVAILABLE', `audit needs Linux (platform is ${process.platform})`);
+  if (process.platform !== 'linux')
+    throw new NativeError('ERR_NATIVE_UNAVAILABLE', `audit needs Linux (platform is ${process.platform})`);
   const { key, receiveBufferBytes, stateFile } = validate(opts);
   const targets = execRuleTargets();
-  if (targets.length === 0) throw new NativeError('ERR_NATIVE_UNAVAILABLE', `audit exec rules are not defined for CPU architecture ${process.arch}`);
-  if (openStateFiles.has(stateFile)) throw new NativeError('ERR_AUDIT_BUSY', `an audit exec monitor using ${stateFile} is already open in this process`);
+  if (targets.length === 0)
+    throw new NativeError(
+      'ERR_NATIVE_UNAVAILABLE',
+      `audit exec rules are not defined for CPU architecture ${process.arch}`,
+    );
+  if (openStateFiles.has(stateFile))
+    throw new NativeError('ERR_AUDIT_BUSY', `an audit exec monitor using ${stateFile} is already open in this process`);
   readStatusForOpen();
   await recoverAuditState(stateFile);
   const heldByOther = readAuditState(stateFile) !== undefined;
   const status = readStatusForOpen();
-  if (status.enabled === 2) throw new NativeError('ERR_AUDIT_LOCKED', 'audit configuration is locked (enabled=2) until reboot');
-  const mode = opts.mode === undefined || opts.mode === 'auto' ? (status.pid === 0 ? 'unicast' : 'multicast') : opts.mode;
-  if (mode === 'unicast' && status.pid !== 0) throw new NativeError('ERR_AUDIT_BUSY', `an audit daemon (pid ${status.pid}) is already registered`);
+  if (status.enabled === 2)
+    throw new NativeError('ERR_AUDIT_LOCKED', 'audit configuration is locked (enabled=2) until reboot');
+  const mode =
+    opts.mode === undefined || opts.mode === 'auto' ? (status.pid === 0 ? 'unicast' : 'multicast') : opts.mode;
+  if (mode === 'unicast' && status.pid !== 0)
+    throw new NativeError('ERR_AUDIT_BUSY', `an audit daemon (pid ${status.pid}) is already registered`);
 
   const present = new Set(readAuditRules().map(formatAuditRule));
   const toAdd = targets
@@ -154,7 +187,8 @@ export async function openAuditExecMonitor(opts: AuditExecMonitorOptions = {}): 
     createdAt: new Date().toISOString(),
   };
   const changes = state.enabledChanged || state.registered || toAdd.length > 0;
-  if (changes && heldByOther) throw new NativeError('ERR_AUDIT_BUSY', `another running process holds the audit state file ${stateFile}`);
+  if (changes && heldByOther)
+    throw new NativeError('ERR_AUDIT_BUSY', `another running process holds the audit state file ${stateFile}`);
   if (changes) writeAuditState(stateFile, state);
   openStateFiles.add(stateFile);
 
@@ -184,7 +218,13 @@ export async function openAuditExecMonitor(opts: AuditExecMonitorOptions = {}): 
   return createMonitor({ host, state, stateFile, changes, lostBaseline: status.lost });
 }
 
-function createMonitor(ctx: { host: ReaderHost<AuditWorkerItem>; state: AuditState; stateFile: string; changes: boolean; lostBaseline: number }): AuditExecMonitor {
+function createMonitor(ctx: {
+  host: ReaderHost<AuditWorkerItem>;
+  state: AuditState;
+  stateFile: string;
+  changes: boolean;
+  lostBaseline: number;
+}): AuditExecMonitor {
   const { host, state, stateFile } = ctx;
   const execCbs: ((records: readonly AuditExecRecord[]) => void)[] = [];
   const lossCbs: ((info: { reason: 'enobufs' | 'audit_lost'; count: number }) => void)[] = [];

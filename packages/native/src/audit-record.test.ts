@@ -1,13 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { decodeAuditDatagram, decodeAuditString, decodeExecveArgs, parseAuditRecordText, type AuditExecRecord } from './audit-record.ts';
+import {
+  type AuditExecRecord,
+  decodeAuditDatagram,
+  decodeAuditString,
+  decodeExecveArgs,
+  parseAuditRecordText,
+} from './audit-record.ts';
 import { createAuditAssembler } from './internal/audit-assembler.ts';
 
 interface Fixture {
   pids: number[];
   datagrams: string[];
 }
-const load = (name: string): Fixture => JSON.parse(readFileSync(new URL(`./__fixtures__/${name}`, import.meta.url), 'utf8')) as Fixture;
+const load = (name: string): Fixture =>
+  JSON.parse(readFileSync(new URL(`./__fixtures__/${name}`, import.meta.url), 'utf8')) as Fixture;
 
 function assemble(f: Fixture, key?: string): AuditExecRecord[] {
   const asm = createAuditAssembler(key === undefined ? {} : { key });
@@ -33,7 +40,8 @@ describe('decodeAuditDatagram', () => {
   it('decodes multicast records (nlmsg_len with header) the same way', () => {
     const uni = load('audit-unicast.json');
     const multi = load('audit-multicast.json');
-    const typesOf = (f: Fixture): number[] => f.datagrams.flatMap((h) => decodeAuditDatagram(Buffer.from(h, 'hex')).map((r) => r.type));
+    const typesOf = (f: Fixture): number[] =>
+      f.datagrams.flatMap((h) => decodeAuditDatagram(Buffer.from(h, 'hex')).map((r) => r.type));
     expect(typesOf(multi)).toEqual(typesOf(uni));
   });
 
@@ -103,8 +111,8 @@ describe('value decoding', () => {
   });
 
   it('rebuilds split arguments across records and pads missing ones', () => {
-    const a = parseAuditRecordText(1309, 'audit(1.000:5): argc=3 a0="x" a1_len=6 a1[0]=616263')!;
-    const b = parseAuditRecordText(1309, 'audit(1.000:5):  a1[1]="def"')!;
+    const a = parseAuditRecordText(1309, 'audit(1.000:5): argc=3 a0="x" a1_len=6 a1[0]=616263') ?? expect.fail('parse');
+    const b = parseAuditRecordText(1309, 'audit(1.000:5):  a1[1]="def"') ?? expect.fail('parse');
     expect(decodeExecveArgs([a, b])).toEqual(['x', 'abcdef', '']);
   });
 });

@@ -34,11 +34,13 @@ export const FanotifyMask: Readonly<Record<string, bigint>> = FanotifyMaskBits;
 const isSingleBit = (v: number): boolean => v !== 0 && (v & (v - 1)) === 0;
 
 const INOTIFY_SINGLE = Object.entries(InotifyMaskBits).filter(([, v]) => isSingleBit(v >>> 0));
-const FANOTIFY_SINGLE = Object.entries(FanotifyMaskBits as Readonly<Record<string, bigint>>).filter(([, v]) => v !== 0n && (v & (v - 1n)) === 0n);
+const FANOTIFY_SINGLE = Object.entries(FanotifyMaskBits as Readonly<Record<string, bigint>>).filter(
+  ([, v]) => v !== 0n && (v & (v - 1n)) === 0n,
+);
 
 /** The names of the single-bit inotify flags set in `mask`. */
 export function inotifyMaskNames(mask: number): string[] {
-  return INOTIFY_SINGLE.filter(([, v]) => ((mask & v) >>> 0) === v >>> 0).map(([k]) => k);
+  return INOTIFY_SINGLE.filter(([, v]) => (mask & v) >>> 0 === v >>> 0).map(([k]) => k);
 }
 
 /** The names of the single-bit fanotify flags set in `mask`. */

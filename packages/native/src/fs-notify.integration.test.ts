@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FanotifyMask, InotifyMask, type FsNotifyEvent } from './fs-notify-event.ts';
 import { openFanotify, openInotify } from './fs-notify.ts';
+import { FanotifyMask, type FsNotifyEvent, InotifyMask } from './fs-notify-event.ts';
 import { isNativeError } from './native-error.ts';
 import { probeFanotify, probeInotify } from './probes.ts';
 
@@ -95,7 +95,10 @@ describe.skipIf(!fanotifyProbe.available)('openFanotify (kernel, root)', () => {
   it('sees a modify of a file in a marked directory, with our pid', async () => {
     const file = join(dir, 'f.txt');
     writeFileSync(file, 'start');
-    const fan = await openFanotify({ mask: (FanotifyMask.MODIFY ?? 0n) | (FanotifyMask.CLOSE_WRITE ?? 0n), paths: [dir] });
+    const fan = await openFanotify({
+      mask: (FanotifyMask.MODIFY ?? 0n) | (FanotifyMask.CLOSE_WRITE ?? 0n),
+      paths: [dir],
+    });
     const events: FsNotifyEvent[] = [];
     fan.onEvents((e) => events.push(...e));
     try {
@@ -111,7 +114,9 @@ describe.skipIf(!fanotifyProbe.available)('openFanotify (kernel, root)', () => {
   });
 
   it('rejects marks the kernel refuses with ERR_NATIVE_CALL', async () => {
-    const err = await openFanotify({ mask: FanotifyMask.MODIFY ?? 0n, paths: [join(dir, 'missing')] }).catch((e: unknown) => e);
+    const err = await openFanotify({ mask: FanotifyMask.MODIFY ?? 0n, paths: [join(dir, 'missing')] }).catch(
+      (e: unknown) => e,
+    );
     expect(isNativeError(err, 'ERR_NATIVE_CALL') && err.errno).toBe(2);
   });
 });

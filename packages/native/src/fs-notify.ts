@@ -4,7 +4,7 @@
  * calling thread. Queue overflow (the kernel dropped events) is reported through `onOverflow`, never
  * thrown. This module does not walk directories or add watches recursively.
  */
-import { inotifyMaskNames, InotifyMask, type FsNotifyEvent, type RawInotifyEvent } from './fs-notify-event.ts';
+import { type FsNotifyEvent, InotifyMask, inotifyMaskNames, type RawInotifyEvent } from './fs-notify-event.ts';
 import { Errno } from './internal/constants.ts';
 import { callError, libc } from './internal/libc.ts';
 import { startReader } from './internal/worker-host.ts';
@@ -34,7 +34,8 @@ export interface FanotifyReader {
 }
 
 function requireLinux(what: string): void {
-  if (process.platform !== 'linux') throw new NativeError('ERR_NATIVE_UNAVAILABLE', `${what} needs Linux (platform is ${process.platform})`);
+  if (process.platform !== 'linux')
+    throw new NativeError('ERR_NATIVE_UNAVAILABLE', `${what} needs Linux (platform is ${process.platform})`);
 }
 
 const Q_OVERFLOW = InotifyMask.Q_OVERFLOW ?? 0x4000;
@@ -57,7 +58,11 @@ export async function openInotify(): Promise<InotifyReader> {
         continue;
       }
       const base = watches.get(r.wd) ?? '';
-      const ev: FsNotifyEvent = { path: r.name === '' ? base : `${base}/${r.name}`, mask: r.mask, names: inotifyMaskNames(r.mask) };
+      const ev: FsNotifyEvent = {
+        path: r.name === '' ? base : `${base}/${r.name}`,
+        mask: r.mask,
+        names: inotifyMaskNames(r.mask),
+      };
       if (r.cookie !== 0) ev.cookie = r.cookie;
       events.push(ev);
       if ((r.mask & IGNORED) !== 0) watches.delete(r.wd);
@@ -92,11 +97,20 @@ export async function openInotify(): Promise<InotifyReader> {
  * `filesystemMark` marks the whole filesystem each path lives on. Rejects with NativeError
  * `ERR_NATIVE_UNAVAILABLE` off Linux or without CAP_SYS_ADMIN, `ERR_NATIVE_CALL` (errno) when a mark fails.
  */
-export async function openFanotify(opts: { mask: bigint; paths: string[]; filesystemMark?: boolean }): Promise<FanotifyReader> {
+export async function openFanotify(opts: {
+  mask: bigint;
+  paths: string[];
+  filesystemMark?: boolean;
+}): Promise<FanotifyReader> {
   requireLinux('fanotify');
-  if (typeof opts.mask !== 'bigint' || opts.mask <= 0n) throw new RangeError(`mask must be a positive bigint, got ${String(opts.mask)}`);
+  if (typeof opts.mask !== 'bigint' || opts.mask <= 0n)
+    throw new RangeError(`mask must be a positive bigint, got ${String(opts.mask)}`);
   if (opts.paths.length === 0) throw new RangeError('paths must name at least one path');
-  const host = await startReader<FsNotifyEvent>('fanotify-worker', { mask: opts.mask, paths: [...opts.paths], filesystemMark: opts.filesystemMark === true });
+  const host = await startReader<FsNotifyEvent>('fanotify-worker', {
+    mask: opts.mask,
+    paths: [...opts.paths],
+    filesystemMark: opts.filesystemMark === true,
+  });
   const eventCbs: ((e: readonly FsNotifyEvent[]) => void)[] = [];
   const overflowCbs: (() => void)[] = [];
   host.onItems((items) => {

@@ -28,10 +28,18 @@ describe.skipIf(!linux)('getPeerCredentials (kernel)', () => {
       srv.listen(path);
     });
     await new Promise((r) => setTimeout(r, 50));
-    const child = spawn(process.execPath, ['-e', `require('net').connect(${JSON.stringify(path)}).on('connect', () => setTimeout(() => {}, 5000))`], { stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      ['-e', `require('net').connect(${JSON.stringify(path)}).on('connect', () => setTimeout(() => {}, 5000))`],
+      { stdio: 'ignore' },
+    );
     try {
       const conn = await accepted;
-      expect(getPeerCredentials(fdOf(conn))).toEqual({ pid: child.pid, uid: process.getuid?.(), gid: process.getgid?.() });
+      expect(getPeerCredentials(fdOf(conn))).toEqual({
+        pid: child.pid,
+        uid: process.getuid?.(),
+        gid: process.getgid?.(),
+      });
       conn.destroy();
     } finally {
       child.kill();
@@ -49,7 +57,11 @@ describe.skipIf(!linux)('getPeerCredentials (kernel)', () => {
     await new Promise((r) => client.on('connect', r));
     try {
       const server = await accepted;
-      expect(getPeerCredentials(fdOf(client))).toEqual({ pid: process.pid, uid: process.getuid?.(), gid: process.getgid?.() });
+      expect(getPeerCredentials(fdOf(client))).toEqual({
+        pid: process.pid,
+        uid: process.getuid?.(),
+        gid: process.getgid?.(),
+      });
       expect(getPeerCredentials(fdOf(server)).pid).toBe(process.pid);
       server.destroy();
     } finally {

@@ -3,11 +3,12 @@
  * it would work here, and if not, why. Probes never throw: every failure becomes an
  * `{ available: false, code, reason }` value. They do not keep anything open.
  */
+
+import { readAuditStatus } from './audit-control.ts';
 import { Errno, Fanotify, Inotify, Netlink } from './internal/constants.ts';
 import { errnoName, libc } from './internal/libc.ts';
 import { openNetlinkSocket } from './internal/netlink.ts';
 import { closeProcConnectorSocket, openProcConnectorSocket } from './internal/proc-connector-socket.ts';
-import { readAuditStatus } from './audit-control.ts';
 import { isNativeError } from './native-error.ts';
 
 /** Whether a kernel interface can be used here; when not, a machine-readable `code` and a human `reason`. */
@@ -27,8 +28,14 @@ function notLinux(): Availability | undefined {
 }
 
 function fromErrno(what: string, errno: number | undefined, message: string): Availability {
-  if (errno === Errno.EPERM || errno === Errno.EACCES) return { available: false, code: 'no_permission', reason: `${what}: ${message}` };
-  if (errno === Errno.ENOSYS || errno === Errno.EPROTONOSUPPORT || errno === Errno.EAFNOSUPPORT || errno === Errno.EINVAL) {
+  if (errno === Errno.EPERM || errno === Errno.EACCES)
+    return { available: false, code: 'no_permission', reason: `${what}: ${message}` };
+  if (
+    errno === Errno.ENOSYS ||
+    errno === Errno.EPROTONOSUPPORT ||
+    errno === Errno.EAFNOSUPPORT ||
+    errno === Errno.EINVAL
+  ) {
     return { available: false, code: 'unsupported', reason: `${what}: ${message}` };
   }
   return { available: false, code: 'error', reason: `${what}: ${message}` };
@@ -36,7 +43,8 @@ function fromErrno(what: string, errno: number | undefined, message: string): Av
 
 function fromThrown(what: string, e: unknown): Availability {
   if (isNativeError(e)) {
-    if (e.code === 'ERR_NATIVE_UNAVAILABLE' && e.errno === undefined) return { available: false, code: 'unsupported', reason: `${what}: ${e.message}` };
+    if (e.code === 'ERR_NATIVE_UNAVAILABLE' && e.errno === undefined)
+      return { available: false, code: 'unsupported', reason: `${what}: ${e.message}` };
     return fromErrno(what, e.errno, e.message);
   }
   return { available: false, code: 'error', reason: `${what}: ${e instanceof Error ? e.message : String(e)}` };
@@ -65,11 +73,20 @@ export function probeAudit(): Availability {
   if (off) return off;
   try {
     const s = readAuditStatus();
-    if (s.enabled === 2) return { available: false, code: 'no_permission', reason: 'audit configuration is locked (enabled=2) until reboot' };
+    if (s.enabled === 2)
+      return {
+        available: false,
+        code: 'no_permission',
+        reason: 'audit configuration is locked (enabled=2) until reboot',
+      };
     return AVAILABLE;
   } catch (e) {
     if (isNativeError(e) && e.errno === Errno.ECONNREFUSED) {
-      return { available: false, code: 'unsupported', reason: 'audit: the kernel refuses audit sockets outside the initial network namespace' };
+      return {
+        available: false,
+        code: 'unsupported',
+        reason: 'audit: the kernel refuses audit sockets outside the initial network namespace',
+      };
     }
     return fromThrown('audit', e);
   }
@@ -93,7 +110,10 @@ export function probeFanotify(): Availability {
   if (off) return off;
   try {
     const c = libc();
-    const fd = c.fanotifyInit(Fanotify.FAN_CLASS_NOTIF | Fanotify.FAN_CLOEXEC | Fanotify.FAN_NONBLOCK, Fanotify.O_RDONLY | Fanotify.O_CLOEXEC);
+    const fd = c.fanotifyInit(
+      Fanotify.FAN_CLASS_NOTIF | Fanotify.FAN_CLOEXEC | Fanotify.FAN_NONBLOCK,
+      Fanotify.O_RDONLY | Fanotify.O_CLOEXEC,
+    );
     if (fd < 0) return fromErrno('fanotify_init', -fd, errnoName(-fd));
     c.close(fd);
     return AVAILABLE;
@@ -116,4 +136,3 @@ export function probeInotify(): Availability {
     return fromThrown('inotify', e);
   }
 }
-

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { probeProcConnector } from './probes.ts';
 import { openProcConnector } from './proc-connector.ts';
 import type { ProcConnectorEvent } from './proc-event.ts';
-import { probeProcConnector } from './probes.ts';
 
 const probe = probeProcConnector();
 if (!probe.available) process.stderr.write(`skipping proc connector tests: ${probe.reason}\n`);
@@ -37,7 +37,14 @@ describe.skipIf(!probe.available)('openProcConnector (kernel)', () => {
       const fork = seen[0];
       expect(fork?.type === 'fork' && fork.parentTgid).toBe(process.pid);
       const exit = seen[2];
-      expect(exit?.type === 'exit' && { exitCode: exit.exitCode, status: exit.status, termSignal: exit.termSignal, tgid: exit.tgid }).toEqual({
+      expect(
+        exit?.type === 'exit' && {
+          exitCode: exit.exitCode,
+          status: exit.status,
+          termSignal: exit.termSignal,
+          tgid: exit.tgid,
+        },
+      ).toEqual({
         exitCode: 7,
         status: 7 << 8,
         termSignal: 0,
@@ -58,7 +65,8 @@ describe.skipIf(!probe.available)('openProcConnector (kernel)', () => {
     try {
       const { pid, code } = await run('/bin/sh', ['-c', 'i=0; while [ $i -lt 300 ]; do /bin/true; i=$((i+1)); done']);
       expect(code).toBe(0);
-      const children = (): Set<number> => new Set(events.flatMap((e) => (e.type === 'fork' && e.parentTgid === pid ? [e.childTgid] : [])));
+      const children = (): Set<number> =>
+        new Set(events.flatMap((e) => (e.type === 'fork' && e.parentTgid === pid ? [e.childTgid] : [])));
       const execsOfChildren = (): number => {
         const kids = children();
         return events.filter((e) => e.type === 'exec' && kids.has(e.tgid)).length;

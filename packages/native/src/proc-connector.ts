@@ -4,9 +4,10 @@
  * kernel. Events carry pids only; enriching them from /proc is the caller's job. Loss (ENOBUFS when
  * the receive buffer overflowed) is reported, never thrown: the reader keeps going.
  */
+
+import { startReader } from './internal/worker-host.ts';
 import { NativeError } from './native-error.ts';
 import type { ProcConnectorEvent } from './proc-event.ts';
-import { startReader } from './internal/worker-host.ts';
 
 /** A running proc connector subscription. */
 export interface ProcConnectorReader {

@@ -1,8 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { decodeProcConnectorDatagram, decodeWaitStatus, encodeProcConnectorControl, type ProcConnectorAck, type ProcConnectorEvent } from './proc-event.ts';
+import {
+  decodeProcConnectorDatagram,
+  decodeWaitStatus,
+  encodeProcConnectorControl,
+  type ProcConnectorAck,
+  type ProcConnectorEvent,
+} from './proc-event.ts';
 
-const fixture = JSON.parse(readFileSync(new URL('./__fixtures__/proc-connector.json', import.meta.url), 'utf8')) as { datagrams: string[] };
+const fixture = JSON.parse(readFileSync(new URL('./__fixtures__/proc-connector.json', import.meta.url), 'utf8')) as {
+  datagrams: string[];
+};
 
 function decodeAll(hexes: readonly string[]): (ProcConnectorEvent | ProcConnectorAck)[] {
   const out: (ProcConnectorEvent | ProcConnectorAck)[] = [];
@@ -24,8 +32,30 @@ describe('decodeProcConnectorDatagram', () => {
       { type: 'exec', timestampNs: 510170052373n, pid: 6439, tgid: 6439 },
       { type: 'uid', timestampNs: 510174541861n, pid: 6439, tgid: 6439, ruid: 65534, euid: 65534 },
       { type: 'exec', timestampNs: 510175653793n, pid: 6439, tgid: 6439 },
-      { type: 'exit', timestampNs: 510176954622n, pid: 6439, tgid: 6439, exitCode: 0, termSignal: 0, exitSignal: 17, status: 0, parentPid: 6438, parentTgid: 6438 },
-      { type: 'exit', timestampNs: 510177351984n, pid: 6438, tgid: 6438, exitCode: 137, termSignal: 9, exitSignal: 17, status: 9, parentPid: 6427, parentTgid: 6427 },
+      {
+        type: 'exit',
+        timestampNs: 510176954622n,
+        pid: 6439,
+        tgid: 6439,
+        exitCode: 0,
+        termSignal: 0,
+        exitSignal: 17,
+        status: 0,
+        parentPid: 6438,
+        parentTgid: 6438,
+      },
+      {
+        type: 'exit',
+        timestampNs: 510177351984n,
+        pid: 6438,
+        tgid: 6438,
+        exitCode: 137,
+        termSignal: 9,
+        exitSignal: 17,
+        status: 9,
+        parentPid: 6427,
+        parentTgid: 6427,
+      },
     ]);
   });
 

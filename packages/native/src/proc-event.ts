@@ -42,7 +42,13 @@ export type ProcConnectorEvent =
       readonly ruid: number;
       readonly euid: number;
     }
-  | { readonly type: 'comm'; readonly timestampNs: bigint; readonly pid: number; readonly tgid: number; readonly comm: string };
+  | {
+      readonly type: 'comm';
+      readonly timestampNs: bigint;
+      readonly pid: number;
+      readonly tgid: number;
+      readonly comm: string;
+    };
 
 /** The acknowledgement of a listen/ignore request (`err` is a positive errno, 0 for success). */
 export interface ProcConnectorAck {

@@ -25,12 +25,18 @@ describe.skipIf(!probe.available)('sockDiagDump (kernel)', () => {
     try {
       const ports4 = new Set(v4.map(portOf));
       const ports6 = new Set(v6.map(portOf));
-      const l4 = sockDiagDump({ family: 4, protocol: 'tcp' }).filter((s) => s.stateName === 'LISTEN' && ports4.has(s.srcPort));
-      const l6 = sockDiagDump({ family: 6, protocol: 'tcp' }).filter((s) => s.stateName === 'LISTEN' && ports6.has(s.srcPort));
+      const l4 = sockDiagDump({ family: 4, protocol: 'tcp' }).filter(
+        (s) => s.stateName === 'LISTEN' && ports4.has(s.srcPort),
+      );
+      const l6 = sockDiagDump({ family: 6, protocol: 'tcp' }).filter(
+        (s) => s.stateName === 'LISTEN' && ports6.has(s.srcPort),
+      );
       expect(l4.length).toBe(3);
       expect(l6.length).toBe(2);
       expect(new Set(l4.map((s) => s.srcPort))).toEqual(ports4);
-      expect(l4.every((s) => s.srcAddr === '127.0.0.1' && s.family === 4 && s.uid === process.getuid?.() && s.inode > 0)).toBe(true);
+      expect(
+        l4.every((s) => s.srcAddr === '127.0.0.1' && s.family === 4 && s.uid === process.getuid?.() && s.inode > 0),
+      ).toBe(true);
       expect(l6.every((s) => s.srcAddr === '::1' && s.dstAddr === '::' && s.family === 6)).toBe(true);
     } finally {
       for (const s of [...v4, ...v6]) s.close();
@@ -44,7 +50,9 @@ describe.skipIf(!probe.available)('sockDiagDump (kernel)', () => {
     client.write(Buffer.alloc(4321));
     await sleep(100);
     try {
-      const mine = sockDiagDump({ family: 4, protocol: 'tcp', withInfo: true }).find((s) => s.srcPort === client.localPort && s.dstPort === portOf(srv));
+      const mine = sockDiagDump({ family: 4, protocol: 'tcp', withInfo: true }).find(
+        (s) => s.srcPort === client.localPort && s.dstPort === portOf(srv),
+      );
       expect(mine).toMatchObject({ stateName: 'ESTABLISHED', bytesSent: 4321n, bytesReceived: 0n });
       const plain = sockDiagDump({ family: 4, protocol: 'tcp' }).find((s) => s.srcPort === client.localPort);
       expect(plain?.bytesSent).toBeUndefined();

@@ -39,7 +39,8 @@ export interface InetDiagSocket {
  */
 export function sockDiagDump(opts: { family: 4 | 6; protocol: 'tcp' | 'udp'; withInfo?: boolean }): InetDiagSocket[] {
   if (opts.family !== 4 && opts.family !== 6) throw new RangeError(`family must be 4 or 6, got ${String(opts.family)}`);
-  if (opts.protocol !== 'tcp' && opts.protocol !== 'udp') throw new RangeError(`protocol must be 'tcp' or 'udp', got ${String(opts.protocol)}`);
+  if (opts.protocol !== 'tcp' && opts.protocol !== 'udp')
+    throw new RangeError(`protocol must be 'tcp' or 'udp', got ${String(opts.protocol)}`);
   const replies = netlinkRequest({
     protocol: Netlink.NETLINK_SOCK_DIAG,
     type: SockDiag.SOCK_DIAG_BY_FAMILY,
@@ -51,7 +52,8 @@ export function sockDiagDump(opts: { family: 4 | 6; protocol: 'tcp' | 'udp'; wit
   for (const m of replies) {
     if (m.type !== SockDiag.SOCK_DIAG_BY_FAMILY) continue;
     const s = decodeInetDiagMessage(m.payload, opts.protocol);
-    if (!s) throw new NativeError('ERR_NETLINK_PROTOCOL', `sock_diag: truncated inet_diag_msg (${m.payload.length} bytes)`);
+    if (!s)
+      throw new NativeError('ERR_NETLINK_PROTOCOL', `sock_diag: truncated inet_diag_msg (${m.payload.length} bytes)`);
     out.push(s);
   }
   return out;

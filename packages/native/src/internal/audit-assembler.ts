@@ -4,10 +4,17 @@
  * contributes (SYSCALL, EXECVE, CWD, PATH, PROCTITLE) are kept, in a bounded map (oldest events are
  * evicted and counted). Pure: no system calls.
  */
-import { Audit, ExecSyscalls } from './constants.ts';
-import { decodeAuditString, decodeExecveArgs, type AuditExecRecord, type AuditRecord } from '../audit-record.ts';
 
-const KEPT = new Set<number>([Audit.AUDIT_SYSCALL, Audit.AUDIT_EXECVE, Audit.AUDIT_CWD, Audit.AUDIT_PATH, Audit.AUDIT_PROCTITLE]);
+import { type AuditExecRecord, type AuditRecord, decodeAuditString, decodeExecveArgs } from '../audit-record.ts';
+import { Audit, ExecSyscalls } from './constants.ts';
+
+const KEPT = new Set<number>([
+  Audit.AUDIT_SYSCALL,
+  Audit.AUDIT_EXECVE,
+  Audit.AUDIT_CWD,
+  Audit.AUDIT_PATH,
+  Audit.AUDIT_PROCTITLE,
+]);
 
 /** Options for {@link createAuditAssembler}. */
 export interface AuditAssemblerOptions {

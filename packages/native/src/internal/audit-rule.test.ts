@@ -16,7 +16,9 @@ describe('audit rules', () => {
       syscalls: [59, 322],
       key: 'daemoneye-exec',
     });
-    expect(formatAuditRule(r ?? expect.fail('decode'))).toBe('-a always,exit -F arch=b64 -S 59,322 -F key=daemoneye-exec');
+    expect(formatAuditRule(r ?? expect.fail('decode'))).toBe(
+      '-a always,exit -F arch=b64 -S 59,322 -F key=daemoneye-exec',
+    );
   });
 
   it('targets b64 and b32 execve/execveat on x86_64, b64 on arm64, nothing elsewhere', () => {

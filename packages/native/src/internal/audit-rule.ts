@@ -29,16 +29,54 @@ export interface AuditRule {
 
 const STRING_FIELDS = new Set([13, 14, 15, 16, 17, 19, 20, 21, 22, 23, 105, 107, 112, Audit.AUDIT_FILTERKEY]);
 const FIELD_NAMES: Readonly<Record<number, string>> = {
-  0: 'pid', 1: 'uid', 2: 'euid', 3: 'suid', 4: 'fsuid', 5: 'gid', 6: 'egid', 7: 'sgid', 8: 'fsgid',
-  9: 'auid', 10: 'pers', 11: 'arch', 12: 'msgtype', 18: 'ppid', 100: 'devmajor', 101: 'devminor',
-  102: 'inode', 103: 'exit', 104: 'success', 105: 'path', 106: 'perm', 107: 'dir', 108: 'filetype',
-  109: 'obj_uid', 110: 'obj_gid', 112: 'exe', 210: 'key',
+  0: 'pid',
+  1: 'uid',
+  2: 'euid',
+  3: 'suid',
+  4: 'fsuid',
+  5: 'gid',
+  6: 'egid',
+  7: 'sgid',
+  8: 'fsgid',
+  9: 'auid',
+  10: 'pers',
+  11: 'arch',
+  12: 'msgtype',
+  18: 'ppid',
+  100: 'devmajor',
+  101: 'devminor',
+  102: 'inode',
+  103: 'exit',
+  104: 'success',
+  105: 'path',
+  106: 'perm',
+  107: 'dir',
+  108: 'filetype',
+  109: 'obj_uid',
+  110: 'obj_gid',
+  112: 'exe',
+  210: 'key',
 };
 const OPS: Readonly<Record<number, string>> = {
-  0x08000000: '&', 0x10000000: '<', 0x20000000: '>', 0x30000000: '!=', 0x40000000: '=',
-  0x48000000: '&=', 0x50000000: '<=', 0x60000000: '>=',
+  134217728: '&',
+  268435456: '<',
+  536870912: '>',
+  805306368: '!=',
+  1073741824: '=',
+  1207959552: '&=',
+  1342177280: '<=',
+  1610612736: '>=',
 };
-const LISTS: Readonly<Record<number, string>> = { 0: 'user', 1: 'task', 2: 'entry', 3: 'watch', 4: 'exit', 5: 'exclude', 6: 'filesystem', 7: 'io_uring' };
+const LISTS: Readonly<Record<number, string>> = {
+  0: 'user',
+  1: 'task',
+  2: 'entry',
+  3: 'watch',
+  4: 'exit',
+  5: 'exclude',
+  6: 'filesystem',
+  7: 'io_uring',
+};
 const ACTIONS: Readonly<Record<number, string>> = { 0: 'never', 1: 'possible', 2: 'always' };
 const ARCH_NAMES: Readonly<Record<number, string>> = {
   [Audit.AUDIT_ARCH_X86_64]: 'b64',
@@ -48,7 +86,10 @@ const ARCH_NAMES: Readonly<Record<number, string>> = {
 
 /** The audit architectures and exec syscalls to watch on the running CPU architecture (empty when unknown). */
 export function execRuleTargets(nodeArch: string = process.arch): { arch: number; syscalls: readonly number[] }[] {
-  const pick = (arch: number): { arch: number; syscalls: readonly number[] } => ({ arch, syscalls: ExecSyscalls[arch] ?? [] });
+  const pick = (arch: number): { arch: number; syscalls: readonly number[] } => ({
+    arch,
+    syscalls: ExecSyscalls[arch] ?? [],
+  });
   if (nodeArch === 'x64') return [pick(Audit.AUDIT_ARCH_X86_64), pick(Audit.AUDIT_ARCH_I386)];
   if (nodeArch === 'arm64') return [pick(Audit.AUDIT_ARCH_AARCH64)];
   return [];
@@ -57,13 +98,14 @@ export function execRuleTargets(nodeArch: string = process.arch): { arch: number
 /** Encodes an `always,exit` rule for `syscalls` on `arch` tagged with `key`. */
 export function encodeExecRule(opts: { arch: number; syscalls: readonly number[]; key: string }): Buffer {
   const key = Buffer.from(opts.key, 'utf8');
-  if (key.length === 0 || key.length > Audit.AUDIT_MAX_KEY_LEN) throw new RangeError(`audit key must be 1..256 bytes, got ${key.length}`);
+  if (key.length === 0 || key.length > Audit.AUDIT_MAX_KEY_LEN)
+    throw new RangeError(`audit key must be 1..256 bytes, got ${key.length}`);
   const b = Buffer.alloc(AuditRuleData.BUF + key.length);
   b.writeUInt32LE(Audit.AUDIT_FILTER_EXIT, AuditRuleData.FLAGS);
   b.writeUInt32LE(Audit.AUDIT_ALWAYS, AuditRuleData.ACTION);
   for (const nr of opts.syscalls) {
     const word = AuditRuleData.MASK + Math.floor(nr / 32) * 4;
-    b.writeUInt32LE((b.readUInt32LE(word) | (1 << nr % 32)) >>> 0, word);
+    b.writeUInt32LE((b.readUInt32LE(word) | (1 << (nr % 32))) >>> 0, word);
   }
   const fields: AuditRuleField[] = [
     { field: Audit.AUDIT_ARCH_FIELD, op: Audit.AUDIT_EQUAL, value: opts.arch },
@@ -105,7 +147,12 @@ export function decodeAuditRule(b: Buffer): AuditRule | undefined {
     const word = b.readUInt32LE(AuditRuleData.MASK + w * 4);
     for (let bit = 0; bit < 32; bit++) if ((word >>> bit) & 1) syscalls.push(w * 32 + bit);
   }
-  const rule = { list: b.readUInt32LE(AuditRuleData.FLAGS), action: b.readUInt32LE(AuditRuleData.ACTION), fields, syscalls };
+  const rule = {
+    list: b.readUInt32LE(AuditRuleData.FLAGS),
+    action: b.readUInt32LE(AuditRuleData.ACTION),
+    fields,
+    syscalls,
+  };
   return key === undefined ? rule : { ...rule, key };
 }
 

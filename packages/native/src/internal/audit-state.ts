@@ -50,7 +50,8 @@ export function readAuditState(file: string): AuditState | undefined {
   }
   try {
     const v = JSON.parse(text) as Partial<AuditState>;
-    if (v.version !== 1 || typeof v.pid !== 'number' || typeof v.key !== 'string' || !Array.isArray(v.rulesAdded)) return undefined;
+    if (v.version !== 1 || typeof v.pid !== 'number' || typeof v.key !== 'string' || !Array.isArray(v.rulesAdded))
+      return undefined;
     return v as AuditState;
   } catch {
     return undefined;

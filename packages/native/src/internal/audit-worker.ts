@@ -5,10 +5,10 @@
  * the host, not here. Loaded as a worker script, never imported.
  */
 import { workerData } from 'node:worker_threads';
-import { decodeAuditDatagram, type AuditExecRecord } from '../audit-record.ts';
 import { encodeRegisterDaemon } from '../audit-control.ts';
+import { type AuditExecRecord, decodeAuditDatagram } from '../audit-record.ts';
 import { isNativeError, NativeError } from '../native-error.ts';
-import { createAuditAssembler, type AuditAssembler } from './audit-assembler.ts';
+import { type AuditAssembler, createAuditAssembler } from './audit-assembler.ts';
 import { Audit, Errno, Netlink, Sock } from './constants.ts';
 import { callError, errnoName, libc } from './libc.ts';
 import { openNetlinkSocket, receiveBufferSize } from './netlink.ts';
@@ -18,7 +18,9 @@ import { runWorkerEntry } from './worker-entry.ts';
 import type { WorkerMessage } from './worker-protocol.ts';
 
 /** What the audit worker posts in its batches. */
-export type AuditWorkerItem = { readonly kind: 'exec'; readonly record: AuditExecRecord } | { readonly kind: 'records'; readonly count: number };
+export type AuditWorkerItem =
+  | { readonly kind: 'exec'; readonly record: AuditExecRecord }
+  | { readonly kind: 'records'; readonly count: number };
 
 const data = workerData as { mode: 'unicast' | 'multicast'; receiveBufferBytes: number; key: string };
 
@@ -35,7 +37,10 @@ function decodeInto(asm: AuditAssembler, buf: Buffer, n: number, out: AuditWorke
 function registerDaemon(fd: number, asm: AuditAssembler, early: AuditWorkerItem[]): number {
   const c = libc();
   const seq = 1;
-  const msg = encodeNlMsg({ type: Audit.AUDIT_SET, flags: Netlink.NLM_F_REQUEST | Netlink.NLM_F_ACK, seq }, encodeRegisterDaemon(process.pid));
+  const msg = encodeNlMsg(
+    { type: Audit.AUDIT_SET, flags: Netlink.NLM_F_REQUEST | Netlink.NLM_F_ACK, seq },
+    encodeRegisterDaemon(process.pid),
+  );
   const sent = c.send(fd, msg, 0);
   if (sent < 0) throw callError('AUDIT_SET (register daemon)', sent);
   const buf = Buffer.alloc(1 << 16);
@@ -49,8 +54,14 @@ function registerDaemon(fd: number, asm: AuditAssembler, early: AuditWorkerItem[
     if (type === Netlink.NLMSG_ERROR && buf.readUInt32LE(NlMsgHdr.SEQ) === seq) {
       const err = -buf.readInt32LE(NlMsgHdr.SIZE);
       if (err === 0) return records;
-      if (err === Errno.EEXIST) throw new NativeError('ERR_AUDIT_BUSY', 'another audit daemon is registered', { errno: err });
-      if (err === Errno.EPERM) throw new NativeError('ERR_NATIVE_UNAVAILABLE', 'registering as audit daemon: EPERM (needs CAP_AUDIT_CONTROL)', { errno: err });
+      if (err === Errno.EEXIST)
+        throw new NativeError('ERR_AUDIT_BUSY', 'another audit daemon is registered', { errno: err });
+      if (err === Errno.EPERM)
+        throw new NativeError(
+          'ERR_NATIVE_UNAVAILABLE',
+          'registering as audit daemon: EPERM (needs CAP_AUDIT_CONTROL)',
+          { errno: err },
+        );
       throw new NativeError('ERR_NATIVE_CALL', `registering as audit daemon failed: ${errnoName(err)}`, { errno: err });
     }
     records += decodeInto(asm, buf, n, early);
@@ -69,7 +80,9 @@ runWorkerEntry((port) => {
     });
   } catch (e) {
     if (isNativeError(e) && e.errno === Errno.EPERM) {
-      throw new NativeError('ERR_NATIVE_UNAVAILABLE', `audit ${data.mode} socket: EPERM (needs CAP_AUDIT_READ)`, { errno: e.errno });
+      throw new NativeError('ERR_NATIVE_UNAVAILABLE', `audit ${data.mode} socket: EPERM (needs CAP_AUDIT_READ)`, {
+        errno: e.errno,
+      });
     }
     throw e;
   }
@@ -81,7 +94,11 @@ runWorkerEntry((port) => {
     c.close(fd);
     throw e;
   }
-  port.postMessage({ type: 'ready', fd, receiveBufferBytes: receiveBufferSize(fd) } satisfies WorkerMessage<AuditWorkerItem>);
+  port.postMessage({
+    type: 'ready',
+    fd,
+    receiveBufferBytes: receiveBufferSize(fd),
+  } satisfies WorkerMessage<AuditWorkerItem>);
   if (records > 0) early.push({ kind: 'records', count: records });
   if (early.length > 0) port.postMessage({ type: 'batch', items: early } satisfies WorkerMessage<AuditWorkerItem>);
   let counted = 0;

@@ -6,7 +6,12 @@
  */
 import { statSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
-import { decodeFanotifyEvents, fanotifyMaskNames, type FsNotifyEvent, type RawFanotifyEvent } from '../fs-notify-event.ts';
+import {
+  decodeFanotifyEvents,
+  type FsNotifyEvent,
+  fanotifyMaskNames,
+  type RawFanotifyEvent,
+} from '../fs-notify-event.ts';
 import { NativeError } from '../native-error.ts';
 import { Errno, Fanotify, FanotifyMaskBits } from './constants.ts';
 import { callError, libc } from './libc.ts';
@@ -26,9 +31,16 @@ function isDirectory(path: string): boolean {
 
 runWorkerEntry((port) => {
   const c = libc();
-  const fd = c.fanotifyInit(Fanotify.FAN_CLASS_NOTIF | Fanotify.FAN_CLOEXEC | Fanotify.FAN_NONBLOCK, Fanotify.O_RDONLY | Fanotify.O_CLOEXEC);
-  if (fd === -Errno.EPERM) throw new NativeError('ERR_NATIVE_UNAVAILABLE', 'fanotify_init: EPERM (needs CAP_SYS_ADMIN)', { errno: Errno.EPERM });
-  if (fd === -Errno.ENOSYS) throw new NativeError('ERR_NATIVE_UNAVAILABLE', 'fanotify is not built into this kernel', { errno: Errno.ENOSYS });
+  const fd = c.fanotifyInit(
+    Fanotify.FAN_CLASS_NOTIF | Fanotify.FAN_CLOEXEC | Fanotify.FAN_NONBLOCK,
+    Fanotify.O_RDONLY | Fanotify.O_CLOEXEC,
+  );
+  if (fd === -Errno.EPERM)
+    throw new NativeError('ERR_NATIVE_UNAVAILABLE', 'fanotify_init: EPERM (needs CAP_SYS_ADMIN)', {
+      errno: Errno.EPERM,
+    });
+  if (fd === -Errno.ENOSYS)
+    throw new NativeError('ERR_NATIVE_UNAVAILABLE', 'fanotify is not built into this kernel', { errno: Errno.ENOSYS });
   if (fd < 0) throw callError('fanotify_init', fd);
   try {
     for (const path of data.paths) {

@@ -111,7 +111,10 @@ export function libc(): Libc {
   if (cached) return cached;
   if (loadError) throw loadError;
   if (process.platform !== 'linux') {
-    loadError = new NativeError('ERR_NATIVE_UNAVAILABLE', `kernel interfaces need Linux (platform is ${process.platform})`);
+    loadError = new NativeError(
+      'ERR_NATIVE_UNAVAILABLE',
+      `kernel interfaces need Linux (platform is ${process.platform})`,
+    );
     throw loadError;
   }
   try {
@@ -133,9 +136,23 @@ export function libc(): Libc {
 /** The symbolic name of an errno value (`ENOBUFS`), or `errno N` when unknown. */
 export function errnoName(errno: number): string {
   const names: Record<number, string> = {
-    1: 'EPERM', 2: 'ENOENT', 4: 'EINTR', 9: 'EBADF', 11: 'EAGAIN', 12: 'ENOMEM', 13: 'EACCES',
-    17: 'EEXIST', 22: 'EINVAL', 24: 'EMFILE', 28: 'ENOSPC', 38: 'ENOSYS', 93: 'EPROTONOSUPPORT',
-    95: 'EOPNOTSUPP', 97: 'EAFNOSUPPORT', 105: 'ENOBUFS', 111: 'ECONNREFUSED',
+    1: 'EPERM',
+    2: 'ENOENT',
+    4: 'EINTR',
+    9: 'EBADF',
+    11: 'EAGAIN',
+    12: 'ENOMEM',
+    13: 'EACCES',
+    17: 'EEXIST',
+    22: 'EINVAL',
+    24: 'EMFILE',
+    28: 'ENOSPC',
+    38: 'ENOSYS',
+    93: 'EPROTONOSUPPORT',
+    95: 'EOPNOTSUPP',
+    97: 'EAFNOSUPPORT',
+    105: 'ENOBUFS',
+    111: 'ECONNREFUSED',
   };
   return names[errno] ?? `errno ${errno}`;
 }

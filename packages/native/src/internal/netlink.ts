@@ -4,9 +4,10 @@
  * synchronous request that collects replies until the kernel acknowledges or ends a dump. It knows
  * nothing about any one protocol's payloads.
  */
+
+import { NativeError } from '../native-error.ts';
 import { Errno, Netlink, Sock } from './constants.ts';
 import { callError, libc } from './libc.ts';
-import { NativeError } from '../native-error.ts';
 import { encodeNlMsg, encodeSockaddrNl, NlMsgHdr, nlmsgAlign } from './structs.ts';
 
 /** One netlink message split out of a datagram; `payload` is a view into the datagram buffer. */
@@ -53,7 +54,8 @@ export function openNetlinkSocket(protocol: number, options: NetlinkSocketOption
   const c = libc();
   const fd = c.socket(Sock.AF_NETLINK, Sock.SOCK_RAW | Sock.SOCK_CLOEXEC, protocol);
   if (fd < 0) {
-    const code = fd === -Errno.EPROTONOSUPPORT || fd === -Errno.EAFNOSUPPORT ? 'ERR_NATIVE_UNAVAILABLE' : 'ERR_NATIVE_CALL';
+    const code =
+      fd === -Errno.EPROTONOSUPPORT || fd === -Errno.EAFNOSUPPORT ? 'ERR_NATIVE_UNAVAILABLE' : 'ERR_NATIVE_CALL';
     const err = callError(`socket(AF_NETLINK, ${protocol})`, fd);
     throw code === 'ERR_NATIVE_CALL' ? err : new NativeError(code, err.message, { errno: -fd });
   }
@@ -132,7 +134,8 @@ function collectReplies(fd: number, seq: number, req: NetlinkRequest): NlMessage
   const out: NlMessage[] = [];
   for (;;) {
     const ready = c.pollIn(fd, timeoutMs);
-    if (ready === 0) throw new NativeError('ERR_NETLINK_PROTOCOL', `no netlink reply to type ${req.type} within ${timeoutMs} ms`);
+    if (ready === 0)
+      throw new NativeError('ERR_NETLINK_PROTOCOL', `no netlink reply to type ${req.type} within ${timeoutMs} ms`);
     if (ready < 0 && ready !== -Errno.EINTR) throw callError('poll(netlink)', ready);
     const n = c.recv(fd, buf, Sock.MSG_DONTWAIT);
     if (n === -Errno.EAGAIN || n === -Errno.EINTR) continue;

@@ -3,11 +3,17 @@
  * sized, PROC_CN_MCAST_LISTEN sent and the kernel's acknowledgement checked. Used by the reader's
  * worker and by the availability probe; reading events afterwards is not its concern.
  */
+
+import { isNativeError, NativeError } from '../native-error.ts';
+import {
+  decodeProcConnectorDatagram,
+  encodeProcConnectorControl,
+  type ProcConnectorAck,
+  type ProcConnectorEvent,
+} from '../proc-event.ts';
 import { Errno, Netlink, ProcCn, Sock } from './constants.ts';
 import { errnoName, libc } from './libc.ts';
 import { openNetlinkSocket } from './netlink.ts';
-import { isNativeError, NativeError } from '../native-error.ts';
-import { decodeProcConnectorDatagram, encodeProcConnectorControl, type ProcConnectorAck, type ProcConnectorEvent } from '../proc-event.ts';
 
 /** A subscribed socket and the events that arrived before the acknowledgement. */
 export interface ProcConnectorSocket {
@@ -38,7 +44,10 @@ function waitForAck(fd: number, timeoutMs: number, early: ProcConnectorEvent[]):
  * no CAP_NET_ADMIN), when no acknowledgement comes (another pid/user namespace) or the protocol is
  * missing, and `ERR_NATIVE_CALL` for other failures.
  */
-export function openProcConnectorSocket(opts: { receiveBufferBytes?: number; ackTimeoutMs: number }): ProcConnectorSocket {
+export function openProcConnectorSocket(opts: {
+  receiveBufferBytes?: number;
+  ackTimeoutMs: number;
+}): ProcConnectorSocket {
   const c = libc();
   let fd: number;
   try {
@@ -48,7 +57,9 @@ export function openProcConnectorSocket(opts: { receiveBufferBytes?: number; ack
     });
   } catch (e) {
     if (isNativeError(e) && (e.errno === Errno.EPERM || e.errno === Errno.EACCES)) {
-      throw new NativeError('ERR_NATIVE_UNAVAILABLE', `proc connector: ${e.message} (needs CAP_NET_ADMIN)`, { errno: e.errno });
+      throw new NativeError('ERR_NATIVE_UNAVAILABLE', `proc connector: ${e.message} (needs CAP_NET_ADMIN)`, {
+        errno: e.errno,
+      });
     }
     throw e;
   }
@@ -60,8 +71,10 @@ export function openProcConnectorSocket(opts: { receiveBufferBytes?: number; ack
   if (sent < 0) fail(`proc connector subscribe failed: ${errnoName(-sent)}`, -sent);
   const early: ProcConnectorEvent[] = [];
   const ack = waitForAck(fd, opts.ackTimeoutMs, early);
-  if (ack === undefined) fail('proc connector did not acknowledge the subscription (not in the initial pid/user namespace?)');
-  if (ack !== 0 && ack !== undefined) fail(`proc connector refused the subscription: ${errnoName(ack)} (needs CAP_NET_ADMIN)`, ack);
+  if (ack === undefined)
+    fail('proc connector did not acknowledge the subscription (not in the initial pid/user namespace?)');
+  if (ack !== 0 && ack !== undefined)
+    fail(`proc connector refused the subscription: ${errnoName(ack)} (needs CAP_NET_ADMIN)`, ack);
   return { fd, early };
 }
 

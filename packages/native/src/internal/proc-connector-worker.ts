@@ -15,7 +15,11 @@ const { receiveBufferBytes } = workerData as { receiveBufferBytes: number };
 
 runWorkerEntry((port) => {
   const { fd, early } = openProcConnectorSocket({ receiveBufferBytes, ackTimeoutMs: 1000 });
-  port.postMessage({ type: 'ready', fd, receiveBufferBytes: receiveBufferSize(fd) } satisfies WorkerMessage<ProcConnectorEvent>);
+  port.postMessage({
+    type: 'ready',
+    fd,
+    receiveBufferBytes: receiveBufferSize(fd),
+  } satisfies WorkerMessage<ProcConnectorEvent>);
   if (early.length > 0) port.postMessage({ type: 'batch', items: early } satisfies WorkerMessage<ProcConnectorEvent>);
   runReaderLoop<ProcConnectorEvent>({
     port,

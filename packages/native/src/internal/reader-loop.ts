@@ -52,8 +52,16 @@ export function runReaderLoop<T>(opts: ReaderLoopOptions<T>): void {
     opts.port.close();
   };
 
+  const fail = (message: string, errno: number): void => {
+    post({ type: 'error', code: 'ERR_NATIVE_CALL', message, errno, fatal: true });
+    finish();
+  };
+
   const tick = (): void => {
-    if (stopping) return finish();
+    if (stopping) {
+      finish();
+      return;
+    }
     if (inFlight >= maxInFlight) {
       setTimeout(tick, 5);
       return;
@@ -61,12 +69,12 @@ export function runReaderLoop<T>(opts: ReaderLoopOptions<T>): void {
     const items: T[] = [];
     const ready = c.pollIn(opts.fd, 100);
     if (ready < 0 && ready !== -Errno.EINTR) {
-      post({ type: 'error', code: 'ERR_NATIVE_CALL', message: `poll failed: ${errnoName(-ready)}`, errno: -ready, fatal: true });
-      return finish();
+      fail(`poll failed: ${errnoName(-ready)}`, -ready);
+      return;
     }
     if (ready > 0 && (ready & Sock.POLLNVAL) !== 0) {
-      post({ type: 'error', code: 'ERR_NATIVE_CALL', message: 'poll: fd is not open', errno: Errno.EBADF, fatal: true });
-      return finish();
+      fail('poll: fd is not open', Errno.EBADF);
+      return;
     }
     let lost = 0;
     while (ready > 0 && items.length < maxBatch) {
@@ -77,8 +85,8 @@ export function runReaderLoop<T>(opts: ReaderLoopOptions<T>): void {
       }
       if (n === -Errno.EAGAIN || n === -Errno.EINTR || n === 0) break;
       if (n < 0) {
-        post({ type: 'error', code: 'ERR_NATIVE_CALL', message: `read failed: ${errnoName(-n)}`, errno: -n, fatal: true });
-        return finish();
+        fail(`read failed: ${errnoName(-n)}`, -n);
+        return;
       }
       opts.decode(buf, n, items);
     }

@@ -2,16 +2,68 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeInetDiagMessage, encodeInetDiagRequest, formatIpv6 } from './sock-diag-codec.ts';
 
-const fixture = JSON.parse(readFileSync(new URL('../__fixtures__/sock-diag.json', import.meta.url), 'utf8')) as { payloads: string[] };
+const fixture = JSON.parse(readFileSync(new URL('../__fixtures__/sock-diag.json', import.meta.url), 'utf8')) as {
+  payloads: string[];
+};
 
 describe('decodeInetDiagMessage', () => {
   it('decodes recorded replies, with tcp_info byte counters when present', () => {
     const got = fixture.payloads.map((h) => decodeInetDiagMessage(Buffer.from(h, 'hex'), 'tcp'));
     expect(got).toEqual([
-      { family: 4, protocol: 'tcp', state: 10, stateName: 'LISTEN', srcAddr: '127.0.0.1', srcPort: 33001, dstAddr: '0.0.0.0', dstPort: 0, uid: 0, inode: 45140, bytesSent: 0n, bytesReceived: 0n },
-      { family: 4, protocol: 'tcp', state: 1, stateName: 'ESTABLISHED', srcAddr: '127.0.0.1', srcPort: 33001, dstAddr: '127.0.0.1', dstPort: 34564, uid: 0, inode: 45143, bytesSent: 777n, bytesReceived: 1234n },
-      { family: 4, protocol: 'tcp', state: 1, stateName: 'ESTABLISHED', srcAddr: '127.0.0.1', srcPort: 34564, dstAddr: '127.0.0.1', dstPort: 33001, uid: 0, inode: 45142, bytesSent: 1234n, bytesReceived: 777n },
-      { family: 6, protocol: 'tcp', state: 10, stateName: 'LISTEN', srcAddr: '::1', srcPort: 45015, dstAddr: '::', dstPort: 0, uid: 0, inode: 45141 },
+      {
+        family: 4,
+        protocol: 'tcp',
+        state: 10,
+        stateName: 'LISTEN',
+        srcAddr: '127.0.0.1',
+        srcPort: 33001,
+        dstAddr: '0.0.0.0',
+        dstPort: 0,
+        uid: 0,
+        inode: 45140,
+        bytesSent: 0n,
+        bytesReceived: 0n,
+      },
+      {
+        family: 4,
+        protocol: 'tcp',
+        state: 1,
+        stateName: 'ESTABLISHED',
+        srcAddr: '127.0.0.1',
+        srcPort: 33001,
+        dstAddr: '127.0.0.1',
+        dstPort: 34564,
+        uid: 0,
+        inode: 45143,
+        bytesSent: 777n,
+        bytesReceived: 1234n,
+      },
+      {
+        family: 4,
+        protocol: 'tcp',
+        state: 1,
+        stateName: 'ESTABLISHED',
+        srcAddr: '127.0.0.1',
+        srcPort: 34564,
+        dstAddr: '127.0.0.1',
+        dstPort: 33001,
+        uid: 0,
+        inode: 45142,
+        bytesSent: 1234n,
+        bytesReceived: 777n,
+      },
+      {
+        family: 6,
+        protocol: 'tcp',
+        state: 10,
+        stateName: 'LISTEN',
+        srcAddr: '::1',
+        srcPort: 45015,
+        dstAddr: '::',
+        dstPort: 0,
+        uid: 0,
+        inode: 45141,
+      },
     ]);
   });
 
@@ -28,7 +80,9 @@ describe('encodeInetDiagRequest', () => {
   it('asks for all states, no cookie, and INET_DIAG_INFO only when requested', () => {
     const r = encodeInetDiagRequest({ family: 6, protocol: 'udp', withInfo: false });
     expect(r.length).toBe(56);
-    expect([r[0], r[1], r[2], r.readUInt32LE(4), r.readUInt32LE(48), r.readUInt32LE(52)]).toEqual([10, 17, 0, 0xffffffff, 0xffffffff, 0xffffffff]);
+    expect([r[0], r[1], r[2], r.readUInt32LE(4), r.readUInt32LE(48), r.readUInt32LE(52)]).toEqual([
+      10, 17, 0, 0xffffffff, 0xffffffff, 0xffffffff,
+    ]);
     expect(encodeInetDiagRequest({ family: 4, protocol: 'tcp', withInfo: true })[2]).toBe(2);
   });
 });

@@ -3,9 +3,10 @@
  * decoding inet_diag_msg replies (addresses, ports, state, owner, inode, and the tcp_info byte
  * counters when asked for). Pure: no system calls, tested against recorded kernel bytes.
  */
+
+import type { InetDiagSocket } from '../sock-diag.ts';
 import { Sock, SockDiag, TcpStateNames } from './constants.ts';
 import { InetDiagMsg, InetDiagReqV2, RtAttr, TcpInfo } from './structs.ts';
-import type { InetDiagSocket } from '../sock-diag.ts';
 
 /** Encodes the inet_diag_req_v2 payload of a dump of every socket of `family`/`protocol`. */
 export function encodeInetDiagRequest(opts: { family: 4 | 6; protocol: 'tcp' | 'udp'; withInfo: boolean }): Buffer {
@@ -67,7 +68,10 @@ function readTcpInfo(p: Buffer): { bytesSent: bigint; bytesReceived: bigint } | 
       const size = len - RtAttr.SIZE;
       if (size < TcpInfo.BYTES_RECEIVED + 8) return undefined;
       const sentAt = size >= TcpInfo.BYTES_SENT + 8 ? TcpInfo.BYTES_SENT : TcpInfo.BYTES_ACKED;
-      return { bytesSent: p.readBigUInt64LE(info + sentAt), bytesReceived: p.readBigUInt64LE(info + TcpInfo.BYTES_RECEIVED) };
+      return {
+        bytesSent: p.readBigUInt64LE(info + sentAt),
+        bytesReceived: p.readBigUInt64LE(info + TcpInfo.BYTES_RECEIVED),
+      };
     }
     off += (len + 3) & ~3;
   }

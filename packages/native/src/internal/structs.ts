@@ -109,7 +109,15 @@ export const TcpInfo = { BYTES_ACKED: 120, BYTES_RECEIVED: 128, BYTES_SENT: 200 
 export const InotifyEvent = { SIZE: 16, WD: 0, MASK: 4, COOKIE: 8, LEN: 12 } as const;
 
 /** struct fanotify_event_metadata: event_len u32, vers u8, reserved u8, metadata_len u16, mask u64, fd s32, pid s32. */
-export const FanotifyEventMetadata = { SIZE: 24, EVENT_LEN: 0, VERS: 4, METADATA_LEN: 6, MASK: 8, FD: 16, PID: 20 } as const;
+export const FanotifyEventMetadata = {
+  SIZE: 24,
+  EVENT_LEN: 0,
+  VERS: 4,
+  METADATA_LEN: 6,
+  MASK: 8,
+  FD: 16,
+  PID: 20,
+} as const;
 
 /** Netlink messages are aligned to 4 bytes. */
 export function nlmsgAlign(len: number): number {
