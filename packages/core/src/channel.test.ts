@@ -8,6 +8,7 @@ import type { EventSender, EventSink, EventSource } from './source.ts';
 function ev(i: number): PerformanceEvent {
   return CollectionEvent.performance({ metricName: 'seq', value: i, unit: 'n', component: 'test', timestamp: 1_700_000_000_000 + i });
 }
+const valueOf = (e: CollectionEvent): number => (e as PerformanceEvent).value;
 const sum = (r: Readonly<Record<string, number>>): number => Object.values(r).reduce((a, b) => a + b, 0);
 
 function ledgerHolds(ch: EventChannel): void {
@@ -35,7 +36,7 @@ describe('EventChannel', () => {
     expect(ch.dropped.toObject()).toEqual({ channel_full: 2 });
     expect(pushes).toEqual([1, 2, 3, 4]);
     ledgerHolds(ch);
-    expect(ch.take(10).map((e) => e.value)).toEqual([0, 1, 2, 3]);
+    expect(ch.take(10).map(valueOf)).toEqual([0, 1, 2, 3]);
     expect(ch.size).toBe(0);
     expect(ch.highWater).toBe(4);
   });
@@ -52,19 +53,19 @@ describe('EventChannel', () => {
     ledgerHolds(ch);
     // trySend does not wait and is not blocked by waiting senders while there is room
     expect(ch.trySend(ev(9))).toBe(true);
-    expect(ch.take(2).map((e) => e.value)).toEqual([0, 1]);
+    expect(ch.take(2).map(valueOf)).toEqual([0, 1]);
     // size 1 < threshold 2: one waiter admitted, then size 2 stops the rest
     await Promise.resolve();
     expect(results).toEqual([[2, true]]);
     expect(ch.waiting).toBe(1);
     ledgerHolds(ch);
-    expect(ch.take(2).map((e) => e.value)).toEqual([9, 2]);
+    expect(ch.take(2).map(valueOf)).toEqual([9, 2]);
     await Promise.all([p2, p3]);
     expect(results).toEqual([
       [2, true],
       [3, true],
     ]);
-    expect(ch.take(5).map((e) => e.value)).toEqual([3]);
+    expect(ch.take(5).map(valueOf)).toEqual([3]);
     expect(ch.dropped.total()).toBe(0);
     ledgerHolds(ch);
   });
@@ -86,7 +87,7 @@ describe('EventChannel', () => {
     expect(ch.dropped.toObject()).toEqual({ backpressure_timeout: 1 });
     ledgerHolds(ch);
     // a later take does not resurrect the timed-out event
-    expect(ch.take(10).map((e) => e.value)).toEqual([0, 1]);
+    expect(ch.take(10).map(valueOf)).toEqual([0, 1]);
   });
 
   it('close refuses waiting and later senders, counted as closed; buffered events stay', async () => {
@@ -100,7 +101,7 @@ describe('EventChannel', () => {
     expect(ch.trySend(ev(4))).toBe(false);
     expect(ch.closed).toBe(true);
     expect(ch.dropped.toObject()).toEqual({ closed: 3 });
-    expect(ch.take(10).map((e) => e.value)).toEqual([0, 1]);
+    expect(ch.take(10).map(valueOf)).toEqual([0, 1]);
     ledgerHolds(ch);
   });
 
@@ -109,7 +110,7 @@ describe('EventChannel', () => {
     const out: number[] = [];
     for (let i = 0; i < 20; i++) {
       expect(ch.trySend(ev(i))).toBe(true);
-      if (i % 2 === 1) out.push(...ch.take(2).map((e) => e.value));
+      if (i % 2 === 1) out.push(...ch.take(2).map(valueOf));
     }
     expect(out).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });

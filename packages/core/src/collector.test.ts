@@ -375,4 +375,36 @@ describe('Collector shutdown drains', () => {
     expect(s.sinks[0]).toMatchObject({ received: 20, delivered: 0, dropped: { shutdown_timeout: 20 }, inFlight: 0 });
     expect(sink.writes).toBe(1);
   });
+
+  it('a source that ignores the abort signal does not cost the events already accepted', async () => {
+    const deaf = new TestSource('deaf', {
+      run: async (tx) => {
+        tx.ready();
+        await new Promise(() => {});
+      },
+    });
+    let sent = 0;
+    const seq = new TestSource('seq', {
+      run: async (tx, signal) => {
+        for (let k = 0; k < 100; k++) {
+          await tx.send(ev(k));
+          sent++;
+        }
+        await untilAborted(signal);
+      },
+    });
+    const sink = new RecordingSink('slow', 20);
+    const c = new Collector(testConfig().withEventBufferSize(200).withMaxBatchSize(10).withShutdownTimeout(600));
+    c.register(deaf);
+    c.register(seq);
+    c.addSink(sink, { queueCapacity: 200 });
+    const run = c.run();
+    await waitFor(() => sent === 100, 'all sent');
+    const report = await c.shutdown();
+    await run;
+    expect(deaf.stops).toBe(1);
+    expect(report.undelivered).toBe(0);
+    expect(report.drained).toBe(true);
+    expect(sink.values).toEqual(Array.from({ length: 100 }, (_, k) => k));
+  });
 });

@@ -86,6 +86,27 @@ describe('Pipeline batching', () => {
     expect(p.flushCauses).toEqual({ size: 0, timeout: 0, shutdown: 1 });
   });
 
+  it('drain reports success when everything was already delivered, even at the deadline', async () => {
+    const { p, sink } = pipeline(10, 20);
+    for (let i = 0; i < 10; i++) p.channel.trySend(ev(i));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sink.batches).toHaveLength(1);
+    await expect(p.drain(AbortSignal.abort())).resolves.toBe(true);
+    expect(p.flushCauses).toEqual({ size: 1, timeout: 0, shutdown: 0 });
+  });
+
+  it('drain gives up when the deadline passes with events still pending', async () => {
+    const p = new Pipeline({ capacity: 100, threshold: 80, maxWait: 50, maxBatchSize: 10, batchTimeout: 20 });
+    p.sinks.push(new SinkQueue({ name: () => 'stuck', write: () => new Promise(() => {}) }, { capacity: 10, overflow: 'block', logger: silentLogger }));
+    for (let i = 0; i < 5; i++) p.channel.trySend(ev(i));
+    const ctl = new AbortController();
+    const drained = p.drain(ctl.signal);
+    await vi.advanceTimersByTimeAsync(10);
+    ctl.abort();
+    await expect(drained).resolves.toBe(false);
+    expect(p.sinks[0]?.inFlight).toBe(5);
+  });
+
   it('without a sink, batches are discarded and counted', async () => {
     const p = new Pipeline({ capacity: 100, threshold: 80, maxWait: 50, maxBatchSize: 10, batchTimeout: 20 });
     for (let i = 0; i < 12; i++) p.channel.trySend(ev(i));

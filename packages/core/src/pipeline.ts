@@ -152,6 +152,7 @@ export class Pipeline {
       if (!this.#pumping) await this.#pump();
       else if ((await Promise.race([this.#blockedOn ?? new Promise((r) => setImmediate(r)), aborted])) === 'aborted') return false;
     }
+    if (this.sinks.every((s) => s.inFlight === 0)) return true;
     const idle = Promise.all(this.sinks.map((s) => s.whenIdle()));
     return (await Promise.race([idle, aborted])) !== 'aborted';
   }
