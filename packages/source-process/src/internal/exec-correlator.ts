@@ -1,10 +1,12 @@
 /**
  * `ExecCorrelator`: pairs proc connector exec events with audit exec records by pid, so each exec
- * yields exactly one event. A connector exec waits up to `waitMs` for its audit record (which carries
- * exe, argv and cwd even when the process is already gone); an audit record that comes first waits up
- * to `orphanMs` for its connector exec, and if none comes (the connector lost it) the record alone is
- * emitted and the late connector exec, if any, is skipped. Per pid, pairing is first-in first-out.
- * Both waiting maps are bounded. It only pairs; reading /proc and sending are the caller's.
+ * yields exactly one event. A connector exec waits `waitMs` for its audit record (which carries exe,
+ * argv and cwd even when the process is already gone), and keeps waiting, up to `maxWaitMs`, while
+ * the audit stream lags behind the exec's time (its newest record is older); then it goes ahead
+ * without, and a record that turns up later is dropped. An audit record that comes first waits up to
+ * `orphanMs` for its connector exec; if none comes (the connector lost it) the record alone is emitted
+ * and a late connector exec is skipped. Per pid, pairing is first-in first-out. Every waiting map is
+ * bounded. It only pairs; reading /proc and sending are the caller's.
  */
 import type { AuditExecRecord } from './kernel-port.ts';
 
@@ -17,8 +19,10 @@ export type ConnectorExecPlan =
 
 /** Correlator settings. */
 export interface ExecCorrelatorOptions {
-  /** How long a connector exec waits for its audit record (ms). */
+  /** How long a connector exec waits for its audit record when audit is not lagging (ms). */
   readonly waitMs: number;
+  /** The longest a connector exec waits while audit lags behind it (ms, default 500). */
+  readonly maxWaitMs?: number;
   /** How long an audit record waits for its connector exec before it is emitted alone (ms, default 1,000). */
   readonly orphanMs?: number;
   /** Entries waiting at most, per map (default 65,536). */
@@ -29,7 +33,7 @@ export interface ExecCorrelatorOptions {
 
 interface WaitingExec {
   readonly resolve: (r: AuditExecRecord | undefined) => void;
-  readonly timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout;
 }
 
 interface WaitingRecord {
@@ -38,6 +42,8 @@ interface WaitingRecord {
 }
 
 const SKIP_MEMORY_MS = 10_000;
+/** Audit stamps an exec at syscall entry, before the connector's exec event; allow for clock skew. */
+const CLOCK_SLACK_MS = 5;
 
 function push<T>(map: Map<number, T[]>, pid: number, item: T): void {
   const list = map.get(pid);
@@ -58,6 +64,8 @@ export class ExecCorrelator {
   readonly #execs = new Map<number, WaitingExec[]>();
   readonly #records = new Map<number, WaitingRecord[]>();
   readonly #emittedAlone = new Map<number, number[]>();
+  readonly #wentWithout = new Map<number, number[]>();
+  #watermarkMs = 0;
   #waitingExecs = 0;
   #waitingRecords = 0;
 
@@ -65,8 +73,8 @@ export class ExecCorrelator {
     this.#options = options;
   }
 
-  /** A connector exec for `pid` arrived. */
-  connectorExec(pid: number): ConnectorExecPlan {
+  /** A connector exec for `pid` arrived; `atMs` is its kernel time in epoch ms. */
+  connectorExec(pid: number, atMs: number = Date.now()): ConnectorExecPlan {
     const early = shift(this.#records, pid);
     if (early !== undefined) {
       this.#waitingRecords--;
@@ -79,24 +87,36 @@ export class ExecCorrelator {
       return { skip: false, audit: Promise.resolve(undefined) };
     }
     this.#waitingExecs++;
+    const deadline = performance.now() + (this.#options.maxWaitMs ?? 500);
     const audit = new Promise<AuditExecRecord | undefined>((resolve) => {
-      const timer = setTimeout(() => {
+      const entry: { resolve: (r: AuditExecRecord | undefined) => void; timer: NodeJS.Timeout } = {
+        resolve,
+        timer: setTimeout(() => expire(), this.#options.waitMs),
+      };
+      const expire = (): void => {
+        const lagging = this.#watermarkMs < atMs + CLOCK_SLACK_MS;
+        if (lagging && performance.now() < deadline) {
+          entry.timer = setTimeout(() => expire(), this.#options.waitMs);
+          return;
+        }
         const list = this.#execs.get(pid);
-        const i = list?.findIndex((w) => w.timer === timer) ?? -1;
+        const i = list?.indexOf(entry) ?? -1;
         if (list !== undefined && i >= 0) {
           list.splice(i, 1);
           if (list.length === 0) this.#execs.delete(pid);
           this.#waitingExecs--;
         }
+        this.#remember(this.#wentWithout, pid);
         resolve(undefined);
-      }, this.#options.waitMs);
-      push(this.#execs, pid, { resolve, timer });
+      };
+      push(this.#execs, pid, entry);
     });
     return { skip: false, audit };
   }
 
   /** An audit exec record arrived. Failed execs (no connector exec follows) are ignored. */
   auditExec(record: AuditExecRecord): void {
+    if (record.timestampMs > this.#watermarkMs) this.#watermarkMs = record.timestampMs;
     if (!record.success) return;
     const waiting = shift(this.#execs, record.pid);
     if (waiting !== undefined) {
@@ -105,6 +125,8 @@ export class ExecCorrelator {
       waiting.resolve(record);
       return;
     }
+    const without = shift(this.#wentWithout, record.pid);
+    if (without !== undefined && without > performance.now() - SKIP_MEMORY_MS) return;
     if (this.#waitingRecords >= (this.#options.maxWaiting ?? 65_536)) {
       this.#emitAlone(record);
       return;
@@ -143,11 +165,15 @@ export class ExecCorrelator {
   }
 
   #emitAlone(record: AuditExecRecord): void {
-    push(this.#emittedAlone, record.pid, performance.now());
-    if (this.#emittedAlone.size > (this.#options.maxWaiting ?? 65_536)) {
-      const first = this.#emittedAlone.keys().next().value;
-      if (first !== undefined) this.#emittedAlone.delete(first);
-    }
+    this.#remember(this.#emittedAlone, record.pid);
     this.#options.onOrphan(record);
+  }
+
+  #remember(map: Map<number, number[]>, pid: number): void {
+    push(map, pid, performance.now());
+    if (map.size > (this.#options.maxWaiting ?? 65_536)) {
+      const first = map.keys().next().value;
+      if (first !== undefined) map.delete(first);
+    }
   }
 }

@@ -132,9 +132,9 @@ export class RealtimeBackend {
     const known = table.get(pid);
     if (snap?.kernelThread === true && !this.#o.includeKernelThreads) return;
     if (snap !== undefined) table.set(snap);
-    const plan = correlator === undefined ? { skip: false as const, audit: Promise.resolve(undefined) } : correlator.connectorExec(pid);
-    if (plan.skip) return;
     const at = epochMsOfMonotonicNs(ts);
+    const plan = correlator === undefined ? { skip: false as const, audit: Promise.resolve(undefined) } : correlator.connectorExec(pid, at);
+    if (plan.skip) return;
     publisher.enqueue(pid, async () => {
       const audit = await plan.audit;
       const facts = this.#merge(pid, snap, audit, known);

@@ -1,0 +1,96 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { SnapshotWorkerClient, snapshotWorkerUrl } from './internal/snapshot-client.ts';
+import { scanProcesses } from './scan-processes.ts';
+
+const onLinux = process.platform === 'linux';
+if (!onLinux) console.log(`skipping /proc snapshot tests: platform is ${process.platform}`);
+
+const psPids = (): Set<number> =>
+  new Set(
+    execFileSync('ps', ['-e', '-o', 'pid='], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map(Number),
+  );
+
+const psRows = (): Map<number, { ppid: number; uid: number }> => {
+  const rows = new Map<number, { ppid: number; uid: number }>();
+  for (const line of execFileSync('ps', ['-e', '-o', 'pid=,ppid=,ruid='], { encoding: 'utf8' }).split('\n')) {
+    const [pid, ppid, uid] = line.trim().split(/\s+/).map(Number);
+    if (pid !== undefined && ppid !== undefined && uid !== undefined && Number.isFinite(pid)) rows.set(pid, { ppid, uid });
+  }
+  return rows;
+};
+
+describe.skipIf(!onLinux)('scanProcesses against ps', () => {
+  it('finds exactly the pids ps finds, allowing only for processes that raced', async () => {
+    const before = psPids();
+    const scan = await scanProcesses({ includeKernelThreads: true });
+    const after = psPids();
+    const scanned = new Set(scan.map((p) => p.pid));
+    const stable = [...before].filter((p) => after.has(p));
+    expect(stable.filter((p) => !scanned.has(p))).toEqual([]);
+    expect([...scanned].filter((p) => !before.has(p) && !after.has(p))).toEqual([]);
+    expect(scan.length).toBeGreaterThan(10);
+  });
+
+  it('agrees with ps on ppid and real uid, and leaves kernel threads out by default', async () => {
+    const rows = psRows();
+    const scan = await scanProcesses();
+    const again = psRows();
+    let compared = 0;
+    for (const p of scan) {
+      expect(p.kernelThread).toBe(false);
+      const a = rows.get(p.pid);
+      const b = again.get(p.pid);
+      if (a === undefined || b === undefined || a.ppid !== b.ppid) continue;
+      expect({ pid: p.pid, ppid: p.ppid, uid: p.userId }).toEqual({ pid: p.pid, ppid: a.ppid, uid: a.uid });
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(5);
+    expect(scan.some((p) => p.pid === 2)).toBe(false);
+  });
+
+  it('describes this very process correctly', async () => {
+    const me = (await scanProcesses({ thread: 'current' })).find((p) => p.pid === process.pid);
+    expect(me?.ppid).toBe(process.ppid);
+    expect(me?.executablePath).toBe(process.execPath);
+    expect(me?.fileExists).toBe(true);
+    expect(me?.accessible).toBe(true);
+    expect(me?.commandLine).toEqual(
+      execFileSync('cat', [`/proc/${process.pid}/cmdline`], { encoding: 'latin1' }).split('\0').slice(0, -1),
+    );
+    expect(me?.userId).toBe(process.getuid?.());
+    expect(me?.cwd).toBe(process.cwd());
+    const uptimeStart = Date.now() - process.uptime() * 1000;
+    expect(Math.abs((me?.startTime ?? 0) - uptimeStart)).toBeLessThan(1000);
+    expect(me?.memoryUsage).toBeGreaterThan(10 * 1024 * 1024);
+    expect(me?.threadCount).toBeGreaterThan(1);
+  });
+});
+
+describe.skipIf(!onLinux)('snapshot worker', () => {
+  it('resolves the compiled worker script from source', () => {
+    expect(snapshotWorkerUrl('file:///x/pkg/src/internal/snapshot-client.ts').href).toBe(
+      'file:///x/pkg/dist/internal/snapshot-worker.js',
+    );
+    expect(snapshotWorkerUrl('file:///x/pkg/dist/internal/snapshot-client.js').href).toBe(
+      'file:///x/pkg/dist/internal/snapshot-worker.js',
+    );
+  });
+
+  it('reports a failing scan as a failure reason, and clears it after a good one', async () => {
+    const bad = new SnapshotWorkerClient({ procRoot: '/nonexistent-proc' });
+    await expect(bad.scan(false)).rejects.toThrow(/scan failed: ENOENT/);
+    expect(bad.failure()).toMatch(/scan failed: ENOENT/);
+    await bad.close();
+    const good = new SnapshotWorkerClient();
+    const r = await good.scan(false);
+    expect(r.processes.length).toBeGreaterThan(0);
+    expect(good.failure()).toBeUndefined();
+    await good.close();
+    await good.close();
+    await expect(good.scan(false)).rejects.toThrow('snapshot worker is closed');
+  });
+});
