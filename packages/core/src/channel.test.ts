@@ -6,9 +6,15 @@ import { CollectionEvent, type PerformanceEvent } from './event.ts';
 import type { EventSender, EventSink, EventSource } from './source.ts';
 
 function ev(i: number): PerformanceEvent {
-  return CollectionEvent.performance({ metricName: 'seq', value: i, unit: 'n', component: 'test', timestamp: 1_700_000_000_000 + i });
+  return CollectionEvent.performance({
+    metricName: 'seq',
+    value: i,
+    unit: 'n',
+    component: 'test',
+    timestamp: 1_700_000_000_000 + i,
+  });
 }
-const valueOf = (e: CollectionEvent): number => (e as PerformanceEvent).value;
+const valueNum = (e: CollectionEvent): number => (e as PerformanceEvent).value;
 const sum = (r: Readonly<Record<string, number>>): number => Object.values(r).reduce((a, b) => a + b, 0);
 
 function ledgerHolds(ch: EventChannel): void {
@@ -36,7 +42,7 @@ describe('EventChannel', () => {
     expect(ch.dropped.toObject()).toEqual({ channel_full: 2 });
     expect(pushes).toEqual([1, 2, 3, 4]);
     ledgerHolds(ch);
-    expect(ch.take(10).map(valueOf)).toEqual([0, 1, 2, 3]);
+    expect(ch.take(10).map(valueNum)).toEqual([0, 1, 2, 3]);
     expect(ch.size).toBe(0);
     expect(ch.highWater).toBe(4);
   });
@@ -53,19 +59,19 @@ describe('EventChannel', () => {
     ledgerHolds(ch);
     // trySend does not wait and is not blocked by waiting senders while there is room
     expect(ch.trySend(ev(9))).toBe(true);
-    expect(ch.take(2).map(valueOf)).toEqual([0, 1]);
+    expect(ch.take(2).map(valueNum)).toEqual([0, 1]);
     // size 1 < threshold 2: one waiter admitted, then size 2 stops the rest
     await Promise.resolve();
     expect(results).toEqual([[2, true]]);
     expect(ch.waiting).toBe(1);
     ledgerHolds(ch);
-    expect(ch.take(2).map(valueOf)).toEqual([9, 2]);
+    expect(ch.take(2).map(valueNum)).toEqual([9, 2]);
     await Promise.all([p2, p3]);
     expect(results).toEqual([
       [2, true],
       [3, true],
     ]);
-    expect(ch.take(5).map(valueOf)).toEqual([3]);
+    expect(ch.take(5).map(valueNum)).toEqual([3]);
     expect(ch.dropped.total()).toBe(0);
     ledgerHolds(ch);
   });
@@ -87,7 +93,7 @@ describe('EventChannel', () => {
     expect(ch.dropped.toObject()).toEqual({ backpressure_timeout: 1 });
     ledgerHolds(ch);
     // a later take does not resurrect the timed-out event
-    expect(ch.take(10).map(valueOf)).toEqual([0, 1]);
+    expect(ch.take(10).map(valueNum)).toEqual([0, 1]);
   });
 
   it('close refuses waiting and later senders, counted as closed; buffered events stay', async () => {
@@ -101,7 +107,7 @@ describe('EventChannel', () => {
     expect(ch.trySend(ev(4))).toBe(false);
     expect(ch.closed).toBe(true);
     expect(ch.dropped.toObject()).toEqual({ closed: 3 });
-    expect(ch.take(10).map(valueOf)).toEqual([0, 1]);
+    expect(ch.take(10).map(valueNum)).toEqual([0, 1]);
     ledgerHolds(ch);
   });
 
@@ -110,7 +116,7 @@ describe('EventChannel', () => {
     const out: number[] = [];
     for (let i = 0; i < 20; i++) {
       expect(ch.trySend(ev(i))).toBe(true);
-      if (i % 2 === 1) out.push(...ch.take(2).map(valueOf));
+      if (i % 2 === 1) out.push(...ch.take(2).map(valueNum));
     }
     expect(out).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
@@ -206,7 +212,12 @@ describe('backpressure through the collector', () => {
     });
     expect(s.events.offered).toBe(s.events.accepted + sum(s.events.dropped) + s.events.waiting);
     expect(s.channel).toEqual({ capacity: 40, threshold: 20, depth: 40, highWater: 40 });
-    expect(s.sources.src).toEqual({ offered: 114, accepted: 60, dropped: { channel_full: 51, backpressure_timeout: 3 }, lost: {} });
+    expect(s.sources.src).toEqual({
+      offered: 114,
+      accepted: 60,
+      dropped: { channel_full: 51, backpressure_timeout: 3 },
+      lost: {},
+    });
     expect(s.sinks[0]).toMatchObject({ received: 20, delivered: 0, inFlight: 20, queueDepth: 10 });
 
     const report = await c.shutdown();

@@ -24,7 +24,13 @@ const untilAborted = (signal: AbortSignal): Promise<void> =>
   });
 
 function ev(i: number): PerformanceEvent {
-  return CollectionEvent.performance({ metricName: 'seq', value: i, unit: 'n', component: 'test', timestamp: 1_700_000_000_000 + i });
+  return CollectionEvent.performance({
+    metricName: 'seq',
+    value: i,
+    unit: 'n',
+    component: 'test',
+    timestamp: 1_700_000_000_000 + i,
+  });
 }
 
 const valuesOf = (events: readonly CollectionEvent[]): number[] => events.map((e) => (e as PerformanceEvent).value);
@@ -38,6 +44,11 @@ function testConfig(): CollectorConfig {
     .withShutdownTimeout(2000)
     .withHealthCheckInterval(1000)
     .withTelemetry(false);
+}
+
+function readyUntilAborted(tx: EventSender, signal: AbortSignal): Promise<void> {
+  tx.ready();
+  return untilAborted(signal);
 }
 
 interface SourceScript {
@@ -62,7 +73,7 @@ class TestSource implements EventSource {
   }
   start(tx: EventSender, signal: AbortSignal): Promise<void> {
     this.starts++;
-    return (this.script.run ?? ((t, s) => (t.ready(), untilAborted(s))))(tx, signal);
+    return (this.script.run ?? readyUntilAborted)(tx, signal);
   }
   async stop(): Promise<void> {
     this.stops++;
@@ -183,7 +194,9 @@ describe('Collector.register', () => {
     c.register(new TestSource('n', { caps: SourceCaps.NETWORK | SourceCaps.REALTIME }));
     c.register(new TestSource('k', { caps: SourceCaps.KERNEL_LEVEL }));
     expect(c.capabilities()).toBe(0b110011);
-    expect(c.capabilities()).toBe(SourceCaps.PROCESS | SourceCaps.NETWORK | SourceCaps.REALTIME | SourceCaps.KERNEL_LEVEL);
+    expect(c.capabilities()).toBe(
+      SourceCaps.PROCESS | SourceCaps.NETWORK | SourceCaps.REALTIME | SourceCaps.KERNEL_LEVEL,
+    );
     c.register(new TestSource('hi', { caps: 0x80000000 }));
     expect(c.capabilities()).toBe(0x80000033);
   });
@@ -203,7 +216,9 @@ describe('Collector.addSink', () => {
     const e = failure(() => c.addSink(new RecordingSink('small'), { queueCapacity: 99 }));
     expect(e.code).toBe('ERR_CONFIG_INVALID');
     expect(e.details).toEqual({ field: 'queueCapacity', value: 99, layer: 'api', source: 'addSink()' });
-    expect(failure(() => c.addSink(new RecordingSink('frac'), { queueCapacity: 150.5 })).code).toBe('ERR_CONFIG_INVALID');
+    expect(failure(() => c.addSink(new RecordingSink('frac'), { queueCapacity: 150.5 })).code).toBe(
+      'ERR_CONFIG_INVALID',
+    );
     c.addSink(new RecordingSink('exact'), { queueCapacity: 100 });
     expect(c.stats().sinks.map((s) => [s.name, s.capacity, s.overflow])).toEqual([['exact', 100, 'block']]);
   });
@@ -308,7 +323,14 @@ describe('Collector shutdown drains', () => {
     expect(sink.closes).toBe(1);
     const s = c.stats();
     expect(s.events).toMatchObject({ offered: N, accepted: N, waiting: 0, buffered: 0, batched: N, dropped: {} });
-    expect(s.sinks[0]).toMatchObject({ received: N, delivered: N, dropped: {}, inFlight: 0, queueDepth: 0, failedWrites: 0 });
+    expect(s.sinks[0]).toMatchObject({
+      received: N,
+      delivered: N,
+      dropped: {},
+      inFlight: 0,
+      queueDepth: 0,
+      failedWrites: 0,
+    });
     expect(s.sources.seq).toEqual({ offered: N, accepted: N, dropped: {}, lost: {} });
   });
 
@@ -361,7 +383,12 @@ describe('Collector shutdown drains', () => {
     // batch 1 is being written (forever), batch 2 waits for room, 40 events stay in the channel
     await waitFor(() => sink.writes === 1 && c.stats().events.buffered === 40, 'pipeline blocked');
     expect(c.stats().sinks[0]).toMatchObject({ received: 20, delivered: 0, inFlight: 20 });
-    expect(c.health().sinks[0]).toEqual({ name: 'stalled', status: 'Degraded', reason: 'queue full, pipeline blocked on this sink', consecutiveFailures: 0 });
+    expect(c.health().sinks[0]).toEqual({
+      name: 'stalled',
+      status: 'Degraded',
+      reason: 'queue full, pipeline blocked on this sink',
+      consecutiveFailures: 0,
+    });
     const t0 = performance.now();
     const report = await c.shutdown();
     const took = performance.now() - t0;
@@ -370,7 +397,13 @@ describe('Collector shutdown drains', () => {
     expect(report.drained).toBe(false);
     expect(report.undelivered).toBe(60);
     const s = c.stats();
-    expect(s.events).toMatchObject({ offered: 60, accepted: 20, waiting: 0, buffered: 0, dropped: { shutdown_timeout: 40 } });
+    expect(s.events).toMatchObject({
+      offered: 60,
+      accepted: 20,
+      waiting: 0,
+      buffered: 0,
+      dropped: { shutdown_timeout: 40 },
+    });
     expect(s.events.offered).toBe(s.events.accepted + sum(s.events.dropped) + s.events.waiting);
     expect(s.sinks[0]).toMatchObject({ received: 20, delivered: 0, dropped: { shutdown_timeout: 20 }, inFlight: 0 });
     expect(sink.writes).toBe(1);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ENV_PREFIX, type LoadConfigOptions, defaultConfigPaths, loadConfig } from './config-loader.ts';
+import { defaultConfigPaths, ENV_PREFIX, type LoadConfigOptions, loadConfig } from './config-loader.ts';
 import { type ConfigSchema, collectorConfigSchema, field } from './config-schema.ts';
 import { type CollectorError, isCollectorError } from './errors.ts';
 
@@ -62,7 +62,13 @@ describe('loadConfig precedence', () => {
     );
     writeFileSync(
       userFile,
-      ['event_buffer_size = 3000', 'batch_timeout = "75ms"', '[sources.process]', 'scan_interval = "2s"', 'max_hash_size = "8MiB"'].join('\n'),
+      [
+        'event_buffer_size = 3000',
+        'batch_timeout = "75ms"',
+        '[sources.process]',
+        'scan_interval = "2s"',
+        'max_hash_size = "8MiB"',
+      ].join('\n'),
     );
     const env = {
       PATH: '/usr/bin',
@@ -94,11 +100,17 @@ describe('loadConfig precedence', () => {
     expect(cfg.get('batch_timeout')).toBe(80);
     expect(cfg.originOf('batch_timeout')).toEqual({ layer: 'env', source: 'DAEMONEYE_COLLECTOR_BATCH_TIMEOUT' });
     expect(cfg.get('sources.process.enabled')).toBe(true);
-    expect(cfg.originOf('sources.process.enabled')).toEqual({ layer: 'env', source: 'DAEMONEYE_COLLECTOR_SOURCES__PROCESS__ENABLED' });
+    expect(cfg.originOf('sources.process.enabled')).toEqual({
+      layer: 'env',
+      source: 'DAEMONEYE_COLLECTOR_SOURCES__PROCESS__ENABLED',
+    });
     expect(cfg.get('sources.process.include')).toEqual(['sshd', 'nc', 'bash']);
     // flag over env over user over system
     expect(cfg.get('sources.process.scan_interval')).toBe(4000);
-    expect(cfg.originOf('sources.process.scan_interval')).toEqual({ layer: 'flag', source: '--set sources.process.scan_interval=4s' });
+    expect(cfg.originOf('sources.process.scan_interval')).toEqual({
+      layer: 'flag',
+      source: '--set sources.process.scan_interval=4s',
+    });
     expect(cfg.get('max_event_sources')).toBe(4);
     expect(cfg.originOf('max_event_sources')).toEqual({ layer: 'flag', source: '--set max-event-sources=4' });
 
@@ -134,7 +146,12 @@ describe('loadConfig precedence', () => {
     expect(byPath.get('sources.process.max_hash_size')?.display).toBe('32MiB');
     expect(byPath.get('backpressure_threshold')?.display).toBe('(unset)');
     expect(byPath.get('component_name')?.display).toBe('"collector-core"');
-    expect(cfg.entries().map((e) => e.path).slice(-5)).toEqual([
+    expect(
+      cfg
+        .entries()
+        .map((e) => e.path)
+        .slice(-5),
+    ).toEqual([
       'sources.process.scan_interval',
       'sources.process.mode',
       'sources.process.enabled',
@@ -143,13 +160,25 @@ describe('loadConfig precedence', () => {
     ]);
     const obj = cfg.toObject() as { batch_timeout: number; sources: { process: Record<string, unknown> } };
     expect(obj.batch_timeout).toBe(2000);
-    expect(obj.sources.process).toEqual({ scan_interval: 5000, mode: 'poll', enabled: true, include: [], max_hash_size: 33554432 });
+    expect(obj.sources.process).toEqual({
+      scan_interval: 5000,
+      mode: 'poll',
+      enabled: true,
+      include: [],
+      max_hash_size: 33554432,
+    });
     expect('backpressure_threshold' in obj).toBe(false);
   });
 
   it('uses a readFile port when given', () => {
     const files: Record<string, string> = { '/etc/x.toml': 'max_batch_size = 7' };
-    const cfg = loadConfig({ schema, systemFile: '/etc/x.toml', userFile: '/home/u/x.toml', env: {}, readFile: (p) => files[p] });
+    const cfg = loadConfig({
+      schema,
+      systemFile: '/etc/x.toml',
+      userFile: '/home/u/x.toml',
+      env: {},
+      readFile: (p) => files[p],
+    });
     expect(cfg.get('max_batch_size')).toBe(7);
     expect(cfg.originOf('max_batch_size')).toEqual({ layer: 'system', source: '/etc/x.toml' });
   });
@@ -161,7 +190,9 @@ describe('defaultConfigPaths', () => {
       system: '/etc/daemoneye/collector.toml',
       user: '/xdg/daemoneye/collector.toml',
     });
-    expect(defaultConfigPaths({ XDG_CONFIG_HOME: '', HOME: '/home/u' }).user).toBe('/home/u/.config/daemoneye/collector.toml');
+    expect(defaultConfigPaths({ XDG_CONFIG_HOME: '', HOME: '/home/u' }).user).toBe(
+      '/home/u/.config/daemoneye/collector.toml',
+    );
     expect(defaultConfigPaths({ HOME: '/root' }).user).toBe('/root/.config/daemoneye/collector.toml');
   });
 });
@@ -208,7 +239,13 @@ describe('loadConfig errors', () => {
     const e = failure(() => load());
     expect(e.code).toBe('ERR_CONFIG_INVALID');
     expect(e.message).toBe(`max_batch_size = "lots" must be an integer (set by user ${userFile})`);
-    expect(e.details).toEqual({ field: 'max_batch_size', value: 'lots', problem: 'must be an integer', layer: 'user', source: userFile });
+    expect(e.details).toEqual({
+      field: 'max_batch_size',
+      value: 'lots',
+      problem: 'must be an integer',
+      layer: 'user',
+      source: userFile,
+    });
   });
 
   it('wrong types for other field kinds in TOML', () => {
@@ -218,7 +255,11 @@ describe('loadConfig errors', () => {
       ['component_name = 5', 'component_name', 'must be a string'],
       ['batch_timeout = true', 'batch_timeout', 'must be a duration such as "100ms", "5s" or a number of milliseconds'],
       ['[sources.process]\ninclude = [1, 2]', 'sources.process.include', 'must be a list of strings'],
-      ['[sources.process]\nmax_hash_size = "huge"', 'sources.process.max_hash_size', 'must be a size such as "32MiB" or a number of bytes'],
+      [
+        '[sources.process]\nmax_hash_size = "huge"',
+        'sources.process.max_hash_size',
+        'must be a size such as "32MiB" or a number of bytes',
+      ],
       ['sources = 5', 'sources', 'must be a table (section)'],
       ['[max_batch_size]\nx = 1', 'max_batch_size', 'must be an integer'],
     ];
@@ -261,8 +302,16 @@ describe('loadConfig errors', () => {
 
   it('out of range (max) for a field with a maximum', () => {
     const s = { pct: field('integer', 50, 'percent', { min: 0, max: 100 }) } as const;
-    const e = failure(() => loadConfig({ schema: s, systemFile: null, userFile: null, env: { DAEMONEYE_COLLECTOR_PCT: '101' } }));
-    expect(e.details).toMatchObject({ field: 'pct', value: '101', problem: 'must be at most 100', layer: 'env', source: 'DAEMONEYE_COLLECTOR_PCT' });
+    const e = failure(() =>
+      loadConfig({ schema: s, systemFile: null, userFile: null, env: { DAEMONEYE_COLLECTOR_PCT: '101' } }),
+    );
+    expect(e.details).toMatchObject({
+      field: 'pct',
+      value: '101',
+      problem: 'must be at most 100',
+      layer: 'env',
+      source: 'DAEMONEYE_COLLECTOR_PCT',
+    });
   });
 
   it('bad enum value', () => {
@@ -286,8 +335,12 @@ describe('loadConfig errors', () => {
   });
 
   it('bad boolean and bad integer in env', () => {
-    expect(failure(() => load({ env: { DAEMONEYE_COLLECTOR_DEBUG_LOGGING: 'maybe' } })).details.problem).toBe('must be true or false');
-    expect(failure(() => load({ env: { DAEMONEYE_COLLECTOR_MAX_BATCH_SIZE: '10k' } })).details.problem).toBe('must be an integer');
+    expect(failure(() => load({ env: { DAEMONEYE_COLLECTOR_DEBUG_LOGGING: 'maybe' } })).details.problem).toBe(
+      'must be true or false',
+    );
+    expect(failure(() => load({ env: { DAEMONEYE_COLLECTOR_MAX_BATCH_SIZE: '10k' } })).details.problem).toBe(
+      'must be an integer',
+    );
   });
 
   it('a missing user file is an error only when required', () => {

@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Collector } from './collector.ts';
+import { CollectorConfig, type CollectorSettings, DEFAULT_COLLECTOR_SETTINGS } from './config.ts';
 import { loadConfig } from './config-loader.ts';
 import { collectorConfigSchema } from './config-schema.ts';
-import { CollectorConfig, type CollectorSettings, DEFAULT_COLLECTOR_SETTINGS } from './config.ts';
-import { Collector } from './collector.ts';
 import { type CollectorError, isCollectorError } from './errors.ts';
 
 function failure(fn: () => unknown): CollectorError {
@@ -43,17 +43,34 @@ describe('CollectorConfig defaults', () => {
   });
 
   it('derives the threshold from the configured buffer size', () => {
-    expect(new CollectorConfig().withEventBufferSize(500).withMaxBatchSize(100).validate().backpressureThreshold).toBe(400);
+    expect(new CollectorConfig().withEventBufferSize(500).withMaxBatchSize(100).validate().backpressureThreshold).toBe(
+      400,
+    );
     expect(new CollectorConfig().withEventBufferSize(7).withMaxBatchSize(7).validate().backpressureThreshold).toBe(5);
     expect(new CollectorConfig().withEventBufferSize(1).withMaxBatchSize(1).validate().backpressureThreshold).toBe(1);
-    expect(new CollectorConfig().withEventBufferSize(500).withMaxBatchSize(100).withBackpressureThreshold(499).validate().backpressureThreshold).toBe(499);
+    expect(
+      new CollectorConfig().withEventBufferSize(500).withMaxBatchSize(100).withBackpressureThreshold(499).validate()
+        .backpressureThreshold,
+    ).toBe(499);
   });
 
   it('is an immutable builder recording each with…() call as the origin', () => {
     const a = new CollectorConfig();
-    const b = a.withComponentName('procmond').withMaxBatchSize(50).withBatchTimeout(20).withRestartBackoff(10, 100).withTelemetry(false);
+    const b = a
+      .withComponentName('procmond')
+      .withMaxBatchSize(50)
+      .withBatchTimeout(20)
+      .withRestartBackoff(10, 100)
+      .withTelemetry(false);
     expect(a.settings.componentName).toBe('collector-core');
-    expect(b.settings).toMatchObject({ componentName: 'procmond', maxBatchSize: 50, batchTimeout: 20, restartBackoffBase: 10, restartBackoffMax: 100, enableTelemetry: false });
+    expect(b.settings).toMatchObject({
+      componentName: 'procmond',
+      maxBatchSize: 50,
+      batchTimeout: 20,
+      restartBackoffBase: 10,
+      restartBackoffMax: 100,
+      enableTelemetry: false,
+    });
     expect(b.originOf('maxBatchSize')).toEqual({ layer: 'api', source: 'withMaxBatchSize()' });
     expect(b.originOf('componentName')).toEqual({ layer: 'api', source: 'withComponentName()' });
     expect(b.originOf('eventBufferSize')).toEqual({ layer: 'default', source: 'built-in default' });
@@ -74,14 +91,29 @@ describe('CollectorConfig.validate', () => {
     ['eventBufferSize', 'event_buffer_size', (c, n) => c.withEventBufferSize(n), 'withEventBufferSize()'],
     ['maxBatchSize', 'max_batch_size', (c, n) => c.withMaxBatchSize(n), 'withMaxBatchSize()'],
     ['batchTimeout', 'batch_timeout', (c, n) => c.withBatchTimeout(n), 'withBatchTimeout()'],
-    ['maxBackpressureWait', 'max_backpressure_wait', (c, n) => c.withMaxBackpressureWait(n), 'withMaxBackpressureWait()'],
+    [
+      'maxBackpressureWait',
+      'max_backpressure_wait',
+      (c, n) => c.withMaxBackpressureWait(n),
+      'withMaxBackpressureWait()',
+    ],
     ['startupTimeout', 'startup_timeout', (c, n) => c.withStartupTimeout(n), 'withStartupTimeout()'],
     ['shutdownTimeout', 'shutdown_timeout', (c, n) => c.withShutdownTimeout(n), 'withShutdownTimeout()'],
-    ['healthCheckInterval', 'health_check_interval', (c, n) => c.withHealthCheckInterval(n), 'withHealthCheckInterval()'],
+    [
+      'healthCheckInterval',
+      'health_check_interval',
+      (c, n) => c.withHealthCheckInterval(n),
+      'withHealthCheckInterval()',
+    ],
     ['telemetryInterval', 'telemetry_interval', (c, n) => c.withTelemetryInterval(n), 'withTelemetryInterval()'],
     ['restartBackoffBase', 'restart_backoff_base', (c, n) => c.withRestartBackoff(n, 60_000), 'withRestartBackoff()'],
     ['restartBackoffMax', 'restart_backoff_max', (c, n) => c.withRestartBackoff(1, n), 'withRestartBackoff()'],
-    ['backpressureThreshold', 'backpressure_threshold', (c, n) => c.withBackpressureThreshold(n), 'withBackpressureThreshold()'],
+    [
+      'backpressureThreshold',
+      'backpressure_threshold',
+      (c, n) => c.withBackpressureThreshold(n),
+      'withBackpressureThreshold()',
+    ],
   ];
 
   for (const [key, fileKey, set, method] of positive) {
@@ -113,7 +145,9 @@ describe('CollectorConfig.validate', () => {
         source: 'withBackpressureThreshold()',
       });
     }
-    expect(new CollectorConfig().withEventBufferSize(1000).withBackpressureThreshold(999).validate().backpressureThreshold).toBe(999);
+    expect(
+      new CollectorConfig().withEventBufferSize(1000).withBackpressureThreshold(999).validate().backpressureThreshold,
+    ).toBe(999);
   });
 
   it('batch larger than the buffer', () => {
@@ -132,7 +166,12 @@ describe('CollectorConfig.validate', () => {
     for (const name of ['', '   ']) {
       const e = failure(() => new CollectorConfig().withComponentName(name).validate());
       expect(e.code).toBe('ERR_CONFIG_INVALID');
-      expect(e.details).toMatchObject({ field: 'component_name', value: name, problem: 'must be a non-empty string', layer: 'api' });
+      expect(e.details).toMatchObject({
+        field: 'component_name',
+        value: name,
+        problem: 'must be a non-empty string',
+        layer: 'api',
+      });
     }
   });
 
@@ -171,7 +210,10 @@ describe('CollectorConfig.fromLoaded', () => {
 
   it('takes values and keeps their origins; the threshold is derived from the loaded buffer', () => {
     const user = join(dir, 'collector.toml');
-    writeFileSync(user, 'component_name = "procmond"\nevent_buffer_size = 500\nmax_batch_size = 50\nbatch_timeout = "250ms"');
+    writeFileSync(
+      user,
+      'component_name = "procmond"\nevent_buffer_size = 500\nmax_batch_size = 50\nbatch_timeout = "250ms"',
+    );
     const loaded = loadConfig({
       schema: collectorConfigSchema,
       systemFile: null,
@@ -200,7 +242,9 @@ describe('CollectorConfig.fromLoaded', () => {
   it('carries the file origin into the validation error', () => {
     const user = join(dir, 'collector.toml');
     writeFileSync(user, 'max_batch_size = 20000');
-    const cfg = CollectorConfig.fromLoaded(loadConfig({ schema: collectorConfigSchema, systemFile: null, userFile: user, env: {} }));
+    const cfg = CollectorConfig.fromLoaded(
+      loadConfig({ schema: collectorConfigSchema, systemFile: null, userFile: user, env: {} }),
+    );
     const e = failure(() => cfg.validate());
     expect(e.code).toBe('ERR_CONFIG_INVALID');
     expect(e.message).toBe(`max_batch_size = 20000 must not exceed event_buffer_size (10000) (set by user ${user})`);
@@ -215,9 +259,16 @@ describe('CollectorConfig.fromLoaded', () => {
 
   it('names the environment variable that set a bad threshold', () => {
     const cfg = CollectorConfig.fromLoaded(
-      loadConfig({ schema: collectorConfigSchema, systemFile: null, userFile: null, env: { DAEMONEYE_COLLECTOR_BACKPRESSURE_THRESHOLD: '10000' } }),
+      loadConfig({
+        schema: collectorConfigSchema,
+        systemFile: null,
+        userFile: null,
+        env: { DAEMONEYE_COLLECTOR_BACKPRESSURE_THRESHOLD: '10000' },
+      }),
     );
     const e = failure(() => new Collector(cfg));
-    expect(e.message).toBe('backpressure_threshold = 10000 must be below event_buffer_size (10000) (set by env DAEMONEYE_COLLECTOR_BACKPRESSURE_THRESHOLD)');
+    expect(e.message).toBe(
+      'backpressure_threshold = 10000 must be below event_buffer_size (10000) (set by env DAEMONEYE_COLLECTOR_BACKPRESSURE_THRESHOLD)',
+    );
   });
 });

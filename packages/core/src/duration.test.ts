@@ -19,9 +19,12 @@ describe('parseDuration', () => {
     expect(parseDuration(text)).toBe(ms);
   });
 
-  it.each(['', 'soon', '5x', '-5s', '1e3', '.5s', '5 s s', 's', '5sec', '1,5s', 'ms100', 'NaN'])('%j is malformed', (text) => {
-    expect(parseDuration(text)).toBeUndefined();
-  });
+  it.each(['', 'soon', '5x', '-5s', '1e3', '.5s', '5 s s', 's', '5sec', '1,5s', 'ms100', 'NaN'])(
+    '%j is malformed',
+    (text) => {
+      expect(parseDuration(text)).toBeUndefined();
+    },
+  );
 });
 
 describe('parseByteSize', () => {
@@ -61,9 +64,16 @@ describe('formatDuration', () => {
 
   it('round-trips through parseDuration for every whole number of milliseconds (property)', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.nat(), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.nat(10_000).map((n) => n * 60_000)), (ms) => {
-        expect(parseDuration(formatDuration(ms))).toBe(ms);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.nat(),
+          fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+          fc.nat(10_000).map((n) => n * 60_000),
+        ),
+        (ms) => {
+          expect(parseDuration(formatDuration(ms))).toBe(ms);
+        },
+      ),
     );
   });
 

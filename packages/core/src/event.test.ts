@@ -81,7 +81,14 @@ describe('CollectionEvent constructors', () => {
     expect(ar.data).toEqual({});
     expect(CollectionEvent.eventType(ar)).toBe('analysis_result');
     expect(CollectionEvent.pid(ar)).toBeUndefined();
-    expect(EVENT_KINDS).toEqual(['process', 'network', 'filesystem', 'performance', 'trigger_request', 'analysis_result']);
+    expect(EVENT_KINDS).toEqual([
+      'process',
+      'network',
+      'filesystem',
+      'performance',
+      'trigger_request',
+      'analysis_result',
+    ]);
   });
 
   it('isEvent needs a known kind and a numeric timestamp', () => {
@@ -110,13 +117,21 @@ describe('triggerRequest validation', () => {
     const e = thrown(() => CollectionEvent.triggerRequest(base));
     expect(isCollectorError(e, 'ERR_EVENT_INVALID')).toBe(true);
     expect((e as Error).message).toBe('trigger request trig-1 has neither a target pid nor a path');
-    expect(isCollectorError(thrown(() => CollectionEvent.triggerRequest({ ...base, targetPath: '' })), 'ERR_EVENT_INVALID')).toBe(true);
+    expect(
+      isCollectorError(
+        thrown(() => CollectionEvent.triggerRequest({ ...base, targetPath: '' })),
+        'ERR_EVENT_INVALID',
+      ),
+    ).toBe(true);
   });
 
   it('accepts 100 metadata entries and rejects 101', () => {
-    const meta = (n: number): Record<string, string> => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, `v${i}`]));
+    const meta = (n: number): Record<string, string> =>
+      Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, `v${i}`]));
     expect(MAX_TRIGGER_METADATA).toBe(100);
-    expect(Object.keys(CollectionEvent.triggerRequest({ ...base, targetPid: 1, metadata: meta(100) }).metadata)).toHaveLength(100);
+    expect(
+      Object.keys(CollectionEvent.triggerRequest({ ...base, targetPid: 1, metadata: meta(100) }).metadata),
+    ).toHaveLength(100);
     const e = thrown(() => CollectionEvent.triggerRequest({ ...base, targetPid: 1, metadata: meta(101) }));
     expect(isCollectorError(e, 'ERR_EVENT_INVALID')).toBe(true);
     expect((e as Error).message).toBe('trigger request trig-1 carries 101 metadata entries, more than 100');
@@ -145,9 +160,13 @@ describe('errors', () => {
   });
 
   it('recognises an error branded by another copy of the package', () => {
-    const other = Object.defineProperty(Object.assign(new Error('dup'), { code: 'ERR_SOURCE_DUPLICATE' }), Symbol.for('@daemoneye/core/CollectorError'), {
-      value: true,
-    });
+    const other = Object.defineProperty(
+      Object.assign(new Error('dup'), { code: 'ERR_SOURCE_DUPLICATE' }),
+      Symbol.for('@daemoneye/core/CollectorError'),
+      {
+        value: true,
+      },
+    );
     expect(isCollectorError(other, 'ERR_SOURCE_DUPLICATE')).toBe(true);
   });
 

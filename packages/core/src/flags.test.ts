@@ -2,13 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isCollectorError } from './errors.ts';
 import { defineFlags } from './flags.ts';
-import {
-  SourceCaps,
-  SourceCapsFlags,
-  capabilityLabels,
-  hasCapabilities,
-  parseCapabilities,
-} from './source-caps.ts';
+import { capabilityLabels, hasCapabilities, parseCapabilities, SourceCaps, SourceCapsFlags } from './source-caps.ts';
 
 const Perm = defineFlags({ READ: 1, WRITE: 2, MID: 1 << 15, HIGH: 0x80000000 });
 type PermName = keyof typeof Perm.spec;

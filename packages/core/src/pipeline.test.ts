@@ -9,7 +9,13 @@ import { SinkQueue } from './sink-queue.ts';
 import type { EventSender, EventSink, EventSource } from './source.ts';
 
 function ev(i: number): PerformanceEvent {
-  return CollectionEvent.performance({ metricName: 'seq', value: i, unit: 'n', component: 'test', timestamp: 1_700_000_000_000 + i });
+  return CollectionEvent.performance({
+    metricName: 'seq',
+    value: i,
+    unit: 'n',
+    component: 'test',
+    timestamp: 1_700_000_000_000 + i,
+  });
 }
 
 class RecordingSink implements EventSink {
@@ -97,7 +103,12 @@ describe('Pipeline batching', () => {
 
   it('drain gives up when the deadline passes with events still pending', async () => {
     const p = new Pipeline({ capacity: 100, threshold: 80, maxWait: 50, maxBatchSize: 10, batchTimeout: 20 });
-    p.sinks.push(new SinkQueue({ name: () => 'stuck', write: () => new Promise(() => {}) }, { capacity: 10, overflow: 'block', logger: silentLogger }));
+    p.sinks.push(
+      new SinkQueue(
+        { name: () => 'stuck', write: () => new Promise(() => {}) },
+        { capacity: 10, overflow: 'block', logger: silentLogger },
+      ),
+    );
     for (let i = 0; i < 5; i++) p.channel.trySend(ev(i));
     const ctl = new AbortController();
     const drained = p.drain(ctl.signal);

@@ -22,7 +22,13 @@ const untilAborted = (signal: AbortSignal): Promise<void> =>
   });
 
 function ev(i: number): PerformanceEvent {
-  return CollectionEvent.performance({ metricName: 'seq', value: i, unit: 'n', component: 'test', timestamp: 1_700_000_000_000 + i });
+  return CollectionEvent.performance({
+    metricName: 'seq',
+    value: i,
+    unit: 'n',
+    component: 'test',
+    timestamp: 1_700_000_000_000 + i,
+  });
 }
 
 const sum = (r: Readonly<Record<string, number>>): number => Object.values(r).reduce((a, b) => a + b, 0);
@@ -133,7 +139,12 @@ describe('a stalled sink does not block a healthy one', () => {
     });
     expect(st?.received).toBe((st?.delivered ?? 0) + sum(st?.dropped ?? {}) + (st?.inFlight ?? 0));
     expect(stalled.writes).toEqual([Array.from({ length: B }, (_, i) => i)]);
-    expect(s.sinks.find((q) => q.name === 'healthy')).toMatchObject({ received: N, delivered: N, dropped: {}, inFlight: 0 });
+    expect(s.sinks.find((q) => q.name === 'healthy')).toMatchObject({
+      received: N,
+      delivered: N,
+      dropped: {},
+      inFlight: 0,
+    });
     expect(s.events).toMatchObject({ offered: N, accepted: N, dropped: {}, waiting: 0 });
 
     const report = await c.shutdown();
@@ -141,7 +152,12 @@ describe('a stalled sink does not block a healthy one', () => {
     expect(report.drained).toBe(false);
     expect(report.undelivered).toBe(kept);
     const after = c.stats().sinks.find((q) => q.name === 'stalled');
-    expect(after).toMatchObject({ received: N, delivered: 0, dropped: { [reason]: N - kept, shutdown_timeout: kept }, inFlight: 0 });
+    expect(after).toMatchObject({
+      received: N,
+      delivered: 0,
+      dropped: { [reason]: N - kept, shutdown_timeout: kept },
+      inFlight: 0,
+    });
     expect(c.stats().sinks.find((q) => q.name === 'healthy')?.delivered).toBe(N);
   });
 
@@ -158,7 +174,13 @@ describe('a stalled sink does not block a healthy one', () => {
     const run = c.run();
     await waitFor(() => healthy.values.length === 95, 'healthy sink has every event');
     const st = c.stats().sinks[0];
-    expect(st).toMatchObject({ received: 95, delivered: 0, dropped: { queue_full: 70 }, inFlight: 25, queueHighWater: 25 });
+    expect(st).toMatchObject({
+      received: 95,
+      delivered: 0,
+      dropped: { queue_full: 70 },
+      inFlight: 25,
+      queueHighWater: 25,
+    });
     expect(c.stats().batches.flushCauses).toEqual({ size: 9, timeout: 1, shutdown: 0 });
     await c.shutdown();
     await run;
@@ -177,7 +199,14 @@ describe('failing sink', () => {
     const run = c.run();
     await waitFor(() => failing.attempts === 3 && healthy.values.length === 30, 'three failed writes');
     await waitFor(() => c.stats().sinks[0]?.inFlight === 0, 'failing sink idle');
-    expect(c.stats().sinks[0]).toMatchObject({ received: 30, delivered: 0, dropped: { sink_error: 30 }, inFlight: 0, writes: 3, failedWrites: 3 });
+    expect(c.stats().sinks[0]).toMatchObject({
+      received: 30,
+      delivered: 0,
+      dropped: { sink_error: 30 },
+      inFlight: 0,
+      writes: 3,
+      failedWrites: 3,
+    });
     expect(c.health().sinks[0]).toEqual({
       name: 'failing',
       status: 'Unhealthy',

@@ -22,7 +22,13 @@ const untilAborted = (signal: AbortSignal): Promise<void> =>
   });
 
 function ev(i: number): PerformanceEvent {
-  return CollectionEvent.performance({ metricName: 'seq', value: i, unit: 'n', component: 'test', timestamp: 1_700_000_000_000 + i });
+  return CollectionEvent.performance({
+    metricName: 'seq',
+    value: i,
+    unit: 'n',
+    component: 'test',
+    timestamp: 1_700_000_000_000 + i,
+  });
 }
 
 function testConfig(): CollectorConfig {
@@ -34,6 +40,11 @@ function testConfig(): CollectorConfig {
     .withShutdownTimeout(2000)
     .withHealthCheckInterval(1000)
     .withTelemetry(false);
+}
+
+function readyUntilAborted(tx: EventSender, signal: AbortSignal): Promise<void> {
+  tx.ready();
+  return untilAborted(signal);
 }
 
 interface SourceScript {
@@ -63,7 +74,7 @@ class TestSource implements EventSource {
   start(tx: EventSender, signal: AbortSignal): Promise<void> {
     this.startTimes.push(performance.now());
     this.signals.push(signal);
-    return (this.script.run ?? ((t, s) => (t.ready(), untilAborted(s))))(tx, signal, this.startTimes.length);
+    return (this.script.run ?? readyUntilAborted)(tx, signal, this.startTimes.length);
   }
   async stop(): Promise<void> {
     this.stops++;
@@ -110,7 +121,11 @@ afterEach(async () => {
   collectors = [];
 });
 
-function start(config: CollectorConfig, sources: EventSource[], sink: EventSink = new RecordingSink()): { c: Collector; run: Promise<unknown> } {
+function start(
+  config: CollectorConfig,
+  sources: EventSource[],
+  sink: EventSink = new RecordingSink(),
+): { c: Collector; run: Promise<unknown> } {
   const c = new Collector(config);
   collectors.push(c);
   for (const s of sources) c.register(s);
@@ -143,9 +158,18 @@ describe('source supervision', () => {
     const h = c.health();
     expect(h.status).toBe(HealthStatus.Degraded);
     const badHealth = h.sources.find((s) => s.name === 'bad');
-    expect(badHealth).toMatchObject({ status: 'Unhealthy', state: 'restarting', reason: 'start() failed: Error: boom', lastError: 'start() failed: Error: boom' });
+    expect(badHealth).toMatchObject({
+      status: 'Unhealthy',
+      state: 'restarting',
+      reason: 'start() failed: Error: boom',
+      lastError: 'start() failed: Error: boom',
+    });
     expect(badHealth?.restarts).toBeGreaterThanOrEqual(3);
-    expect(h.sources.find((s) => s.name === 'good')).toMatchObject({ status: 'Healthy', state: 'running', restarts: 0 });
+    expect(h.sources.find((s) => s.name === 'good')).toMatchObject({
+      status: 'Healthy',
+      state: 'running',
+      restarts: 0,
+    });
     expect(h.reasons).toEqual(['source bad: start() failed: Error: boom']);
 
     // the healthy source keeps delivering, losslessly and in order
@@ -262,7 +286,8 @@ describe('source supervision', () => {
     await waitFor(() => src.checkTimes.length >= 5, 'five health checks');
     // the first check is the readiness probe; the rest come from the interval
     const interval = src.checkTimes.slice(1);
-    for (let i = 1; i < interval.length; i++) expect((interval[i] as number) - (interval[i - 1] as number)).toBeGreaterThanOrEqual(38);
+    for (let i = 1; i < interval.length; i++)
+      expect((interval[i] as number) - (interval[i - 1] as number)).toBeGreaterThanOrEqual(38);
 
     healthy = false;
     await waitFor(() => c.health().sources[0]?.status === 'Unhealthy', 'unhealthy source');
