@@ -1,8 +1,8 @@
 /**
- * Synchronous audit configuration over NETLINK_AUDIT: reading the status (AUDIT_GET), listing rules,
- * and the internal setters the exec monitor uses (enable flag, daemon pid, add/delete rule). Each
- * call opens its own short-lived socket and needs CAP_AUDIT_CONTROL; failures throw NativeError.
- * It does not read audit records: that is the monitor's worker.
+ * Reading the audit configuration over NETLINK_AUDIT: the status (AUDIT_GET) and the rule list
+ * (AUDIT_LIST_RULES). Each call opens its own short-lived socket and needs CAP_AUDIT_CONTROL;
+ * failures throw NativeError. Changing the configuration is `internal/audit-config.ts`; reading
+ * audit records is the monitor's worker.
  */
 
 import { type AuditRule, decodeAuditRule, formatAuditRule } from './internal/audit-rule.ts';
@@ -68,57 +68,10 @@ export function readAuditRules(): AuditRule[] {
   return rules;
 }
 
-/** The raw struct audit_rule_data of every current rule, in kernel order (used to delete rules exactly). */
-export function readAuditRuleData(): Buffer[] {
-  const replies = netlinkRequest({
-    protocol: Netlink.NETLINK_AUDIT,
-    type: Audit.AUDIT_LIST_RULES,
-    payload: Buffer.alloc(0),
-    until: 'done',
-  });
-  return replies.filter((m) => m.type === Audit.AUDIT_LIST_RULES).map((m) => m.payload);
-}
-
 /**
  * The current audit rules as auditctl-like lines (`-a always,exit -F arch=b64 -S 59,322 -F key=k`),
  * in kernel order. Equal arrays mean equal rule sets. Throws like {@link readAuditStatus}.
  */
 export function listAuditRules(): string[] {
   return readAuditRules().map(formatAuditRule);
-}
-
-function setStatus(mask: number, fields: { enabled?: number; pid?: number }): void {
-  const s = Buffer.alloc(AuditStatus.SIZE);
-  s.writeUInt32LE(mask, AuditStatus.MASK);
-  s.writeUInt32LE(fields.enabled ?? 0, AuditStatus.ENABLED);
-  s.writeUInt32LE(fields.pid ?? 0, AuditStatus.PID);
-  netlinkRequest({ protocol: Netlink.NETLINK_AUDIT, type: Audit.AUDIT_SET, payload: s, until: 'ack' });
-}
-
-/** Sets the audit enabled flag (0 or 1). Throws NativeError on failure (EPERM when locked). */
-export function setAuditEnabled(enabled: 0 | 1): void {
-  setStatus(Audit.AUDIT_STATUS_ENABLED, { enabled });
-}
-
-/** Unregisters the audit daemon (pid 0). Only the registered process (or anyone, when it is gone) may. */
-export function clearAuditDaemon(): void {
-  setStatus(Audit.AUDIT_STATUS_PID, { pid: 0 });
-}
-
-/** Encodes the AUDIT_SET payload that registers `pid` as the audit daemon (sent on the reading socket). */
-export function encodeRegisterDaemon(pid: number): Buffer {
-  const s = Buffer.alloc(AuditStatus.SIZE);
-  s.writeUInt32LE(Audit.AUDIT_STATUS_PID, AuditStatus.MASK);
-  s.writeUInt32LE(pid, AuditStatus.PID);
-  return s;
-}
-
-/** Adds a rule (struct audit_rule_data). Throws NativeError; errno EEXIST when an identical rule exists. */
-export function addAuditRule(rule: Buffer): void {
-  netlinkRequest({ protocol: Netlink.NETLINK_AUDIT, type: Audit.AUDIT_ADD_RULE, payload: rule, until: 'ack' });
-}
-
-/** Deletes the rule identical to `rule`. Throws NativeError; errno ENOENT when no such rule exists. */
-export function deleteAuditRule(rule: Buffer): void {
-  netlinkRequest({ protocol: Netlink.NETLINK_AUDIT, type: Audit.AUDIT_DEL_RULE, payload: rule, until: 'ack' });
 }

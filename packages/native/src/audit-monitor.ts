@@ -6,15 +6,9 @@
  * by `recoverAuditState` after a crash. It never touches rules it did not add.
  */
 
-import {
-  addAuditRule,
-  clearAuditDaemon,
-  deleteAuditRule,
-  readAuditRules,
-  readAuditStatus,
-  setAuditEnabled,
-} from './audit-control.ts';
+import { readAuditRules, readAuditStatus } from './audit-control.ts';
 import type { AuditExecRecord } from './audit-record.ts';
+import { addAuditRule, clearAuditDaemon, deleteAuditRule, setAuditEnabled } from './internal/audit-config.ts';
 import { decodeAuditRule, encodeExecRule, execRuleTargets, formatAuditRule } from './internal/audit-rule.ts';
 import {
   type AuditState,

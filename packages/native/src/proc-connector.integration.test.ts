@@ -86,6 +86,30 @@ describe.skipIf(!probe.available)('openProcConnector (kernel)', () => {
     }
   });
 
+  it('reports ENOBUFS loss with a tiny buffer and keeps delivering afterwards', async () => {
+    const reader = await openProcConnector({ receiveBufferBytes: 4096 });
+    const events: ProcConnectorEvent[] = [];
+    let lossReports = 0;
+    reader.onEvents((batch) => events.push(...batch));
+    reader.onLoss((info) => {
+      expect(info.reason).toBe('enobufs');
+      lossReports++;
+    });
+    try {
+      const burst = 'i=0; while [ $i -lt 200 ]; do /bin/true & i=$((i+1)); done; wait';
+      await Promise.all([run('/bin/sh', ['-c', burst]), run('/bin/sh', ['-c', burst]), run('/bin/sh', ['-c', burst])]);
+      await sleep(200);
+      expect(lossReports).toBeGreaterThan(0);
+      expect(reader.stats().lossEvents).toBeGreaterThanOrEqual(lossReports);
+      const { pid } = await run('/bin/sh', ['-c', 'exit 3']);
+      await until(() => events.some((e) => e.type === 'exit' && e.pid === pid));
+      const exit = events.find((e) => e.type === 'exit' && e.pid === pid);
+      expect(exit?.type === 'exit' && exit.exitCode).toBe(3);
+    } finally {
+      await reader.close();
+    }
+  });
+
   it('close is idempotent and stops delivery', async () => {
     const reader = await openProcConnector({ receiveBufferBytes: 1 << 20 });
     let after = 0;

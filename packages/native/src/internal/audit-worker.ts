@@ -5,10 +5,10 @@
  * the host, not here. Loaded as a worker script, never imported.
  */
 import { workerData } from 'node:worker_threads';
-import { encodeRegisterDaemon } from '../audit-control.ts';
 import { type AuditExecRecord, decodeAuditDatagram } from '../audit-record.ts';
 import { isNativeError, NativeError } from '../native-error.ts';
 import { type AuditAssembler, createAuditAssembler } from './audit-assembler.ts';
+import { encodeRegisterDaemon } from './audit-config.ts';
 import { Audit, Errno, Netlink, Sock } from './constants.ts';
 import { callError, errnoName, libc } from './libc.ts';
 import { openNetlinkSocket, receiveBufferSize } from './netlink.ts';
