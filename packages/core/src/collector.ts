@@ -219,10 +219,12 @@ export class Collector implements AsyncDisposable {
     this.#abort.abort();
     const stopped: string[] = [];
     for (const r of [...this.#runners].reverse()) {
-      await r.stopOnce(remaining());
+      await r.stopOnce(remaining() / 2);
       stopped.push(r.name);
     }
-    await Promise.race([Promise.all(loops), new Promise((resolve) => setTimeout(resolve, remaining()).unref())]);
+    // Sources get half of what is left to return from start(); a source that ignores its signal must
+    // not eat the time the sinks need to drain what was already accepted.
+    await Promise.race([Promise.all(loops), new Promise((resolve) => setTimeout(resolve, remaining() / 2).unref())]);
     for (const r of this.#runners) r.markStopped();
     this.#pipeline.channel.close();
     const drained = await this.#pipeline.drain(deadline);

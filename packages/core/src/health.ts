@@ -10,7 +10,7 @@ export const HealthStatus = { Healthy: 'Healthy', Degraded: 'Degraded', Unhealth
 export type HealthStatus = (typeof HealthStatus)[keyof typeof HealthStatus];
 
 /** Where a source is in its lifecycle. */
-export type SourceState = 'registered' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped' | 'failed';
+export type SourceState = 'registered' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
 
 /** Health of one source. */
 export interface SourceHealth {

@@ -221,3 +221,22 @@ describe('failing sink', () => {
     expect(report).toMatchObject({ drained: true, undelivered: 0 });
   });
 });
+
+describe('SinkQueue drop-oldest bound', () => {
+  it('never holds more than its capacity: a batch that cannot fit beside the one being written is refused', async () => {
+    const { SinkQueue } = await import('./sink-queue.ts');
+    const { silentLogger } = await import('./logger.ts');
+    const stalled: EventSink = { name: () => 'stalled', write: () => new Promise(() => {}) };
+    const q = new SinkQueue(stalled, { capacity: 4, overflow: 'drop-oldest', logger: silentLogger });
+    const batch = (from: number) => [ev(from), ev(from + 1), ev(from + 2), ev(from + 3)];
+    expect(q.offer(batch(0))).toBeUndefined(); // being written: cannot be evicted
+    expect(q.offer(batch(4))).toBeUndefined();
+    q.offer([ev(8), ev(9)]);
+    const s = q.stats();
+    expect(s.queueDepth).toBe(4);
+    expect(s.queueHighWater).toBe(4);
+    expect(s.dropped).toEqual({ queue_full: 6 });
+    expect(s.received).toBe(10);
+    expect(s.received).toBe(s.delivered + sum(s.dropped) + s.inFlight);
+  });
+});

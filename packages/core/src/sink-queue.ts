@@ -99,12 +99,14 @@ export class SinkQueue {
         this.#drop('queue_full', batch.length);
         return undefined;
       case 'drop-oldest':
+        // Evict queued batches, oldest first (never the one being written).
         while (this.#batches.length > 0 && this.#queued + batch.length > this.capacity) {
           const old = this.#batches.shift() as Batch;
           this.#queued -= old.length;
           this.#drop('queue_full_evicted', old.length);
         }
-        this.#enqueue(batch);
+        if (this.#queued + batch.length > this.capacity) this.#drop('queue_full', batch.length);
+        else this.#enqueue(batch);
         return undefined;
       case 'block':
         return new Promise<void>((resolve) => this.#blocked.push({ batch, resolve }));

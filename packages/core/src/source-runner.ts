@@ -84,7 +84,7 @@ export class SourceRunner {
         }
         return channel.send(event).then((ok) => {
           if (ok) runner.#accepted++;
-          else runner.#dropped.add(channel.closed ? 'closed' : 'backpressure_timeout');
+          else runner.#drop(channel.closed ? 'closed' : 'backpressure_timeout');
           return ok;
         });
       },
@@ -93,7 +93,7 @@ export class SourceRunner {
         if (!runner.#ready) markReady();
         const ok = channel.trySend(event);
         if (ok) runner.#accepted++;
-        else runner.#dropped.add(channel.closed ? 'closed' : 'channel_full');
+        else runner.#drop(channel.closed ? 'closed' : 'channel_full');
         return ok;
       },
       pressure: () => channel.size / channel.capacity,
@@ -112,6 +112,14 @@ export class SourceRunner {
         runner.#log.warn({ lost: count, reason }, 'source reported lost events');
       },
     };
+  }
+
+  /** Counts a refused event; the first of each reason is logged (counts are in `stats()`). */
+  #drop(reason: string): void {
+    this.#dropped.add(reason);
+    if (this.#dropped.get(reason) === 1 && reason !== 'closed') {
+      this.#log.warn({ reason }, 'collector refusing events from this source (logged once per reason; see stats for counts)');
+    }
   }
 
   #markReady(): void {
@@ -165,7 +173,7 @@ export class SourceRunner {
       this.#state = 'restarting';
       this.#setHealth(HealthStatus.Unhealthy, failure);
       this.#log.error({ restarts: this.#restarts, reason: failure }, 'source failed; restarting with backoff');
-      ctl.abort(new CollectorError('ERR_SOURCE_FAILED', failure));
+      ctl.abort(new CollectorError(outcome === 'timeout' ? 'ERR_SOURCE_STARTUP_TIMEOUT' : 'ERR_SOURCE_FAILED', failure));
       await this.stopOnce(this.#settings.startupTimeout);
       await Promise.race([settled, sleep(this.#settings.startupTimeout, signal)]);
       if (performance.now() - startedAt > this.#settings.restartBackoffMax) failures = 0;
@@ -211,15 +219,21 @@ export class SourceRunner {
   async #check(): Promise<boolean> {
     const limit = Math.max(1000, Math.min(this.#settings.healthCheckInterval, 30_000));
     this.#lastCheckAt = Date.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await Promise.race([
         this.source.healthCheck(),
-        new Promise((_, reject) => setTimeout(() => reject(new Error(`health check took longer than ${limit} ms`)), limit).unref()),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`health check took longer than ${limit} ms`)), limit);
+          timer.unref();
+        }),
       ]);
       return true;
     } catch (e) {
       this.#lastError = describeError(e);
       return false;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
