@@ -2,13 +2,7 @@
  * The seed's "Custom Event Source", in TypeScript: a source declares its capabilities, sends events
  * through the sender until its shutdown signal aborts, and answers health checks.
  */
-import {
-  CollectionEvent,
-  type EventSender,
-  type EventSource,
-  SourceCaps,
-  type SourceCapsBits,
-} from '@daemoneye/core';
+import { CollectionEvent, type EventSender, type EventSource, SourceCaps, type SourceCapsBits } from '@daemoneye/core';
 
 export class CustomEventSource implements EventSource {
   readonly #name: string;

@@ -21,7 +21,9 @@ describe('seed examples', () => {
 
   it('the custom source delivers ordered counter events to a sink', async () => {
     const { Collector, CollectorConfig } = await import('@daemoneye/core');
-    const collector = new Collector(new CollectorConfig().withMaxBatchSize(10).withEventBufferSize(100).withBatchTimeout(20));
+    const collector = new Collector(
+      new CollectorConfig().withMaxBatchSize(10).withEventBufferSize(100).withBatchTimeout(20),
+    );
     collector.register(new CustomEventSource('custom-source', 1));
     const seen: CollectionEvent[] = [];
     collector.addSink({ name: () => 'memory', write: async (batch) => void seen.push(...batch) });

@@ -53,7 +53,9 @@ describe('daemoneye-collector run (the built command)', () => {
   it('shows a process started in another shell as JSON lines, then exits 0 on SIGTERM', async () => {
     const c = startCollector(['--output', 'jsonl', '--log-level', 'warn', '--set', 'batch_timeout=20ms']);
     running = c.child;
-    expect(await until(() => c.lines.some((l) => l.subtype === 'snapshot' && l.pid === process.pid), 15_000)).toBe(true);
+    expect(await until(() => c.lines.some((l) => l.subtype === 'snapshot' && l.pid === process.pid), 15_000)).toBe(
+      true,
+    );
     // Another shell starts a process with a recognisable argv.
     const shell = spawn('/bin/sh', ['-c', 'sleep 0.7317; exit 5'], { stdio: 'ignore' });
     const shellPid = shell.pid as number;
@@ -62,7 +64,9 @@ describe('daemoneye-collector run (the built command)', () => {
     expect(await until(() => c.lines.some((l) => isSleep(l) && l.subtype === 'exit'), 5000)).toBe(true);
     const sleepStart = c.lines.find((l) => isSleep(l) && (l.subtype === 'exec' || l.subtype === 'start'));
     expect(sleepStart).toMatchObject({ kind: 'process', ppid: shellPid, executablePath: '/usr/bin/sleep' });
-    expect(await until(() => c.lines.some((l) => l.pid === shellPid && l.subtype === 'exit' && l.exitCode === 5), 5000)).toBe(true);
+    expect(
+      await until(() => c.lines.some((l) => l.pid === shellPid && l.subtype === 'exit' && l.exitCode === 5), 5000),
+    ).toBe(true);
     c.child.kill('SIGTERM');
     const code = await new Promise<number | null>((r) => c.child.on('exit', (code) => r(code)));
     expect(code).toBe(0);

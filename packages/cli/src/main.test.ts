@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { CollectionEvent, type EventSender, type EventSource, SourceCaps, field } from '@daemoneye/core';
+import { CollectionEvent, type EventSender, type EventSource, field, SourceCaps } from '@daemoneye/core';
 import { describe, expect, it } from 'vitest';
 import { type CommandIo, main } from './main.ts';
 import type { SourceDefinition } from './source-registry.ts';
@@ -27,17 +27,41 @@ describe('daemoneye-collector config', () => {
   it('prints every value with the layer it came from, flags over env over file over defaults', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'de-cli-'));
     const file = join(dir, 'collector.toml');
-    writeFileSync(file, 'max_batch_size = 250\nbatch_timeout = "50ms"\nevent_buffer_size = 5000\n[output]\nformat = "pretty"\n');
+    writeFileSync(
+      file,
+      'max_batch_size = 250\nbatch_timeout = "50ms"\nevent_buffer_size = 5000\n[output]\nformat = "pretty"\n',
+    );
     const io = capture({ DAEMONEYE_COLLECTOR_BATCH_TIMEOUT: '75ms' });
-    const code = await main(['config', ...noSystem, '--config', file, '--set', 'max_event_sources=4', '--json'], io, []);
+    const code = await main(
+      ['config', ...noSystem, '--config', file, '--set', 'max_event_sources=4', '--json'],
+      io,
+      [],
+    );
     expect(code).toBe(0);
-    const parsed = JSON.parse(io.out()) as { entries: { key: string; value: unknown; layer: string; source: string }[] };
+    const parsed = JSON.parse(io.out()) as {
+      entries: { key: string; value: unknown; layer: string; source: string }[];
+    };
     const byKey = Object.fromEntries(parsed.entries.map((e) => [e.key, e]));
     expect(byKey.max_batch_size).toEqual({ key: 'max_batch_size', value: 250, layer: 'user', source: file });
-    expect(byKey.batch_timeout).toEqual({ key: 'batch_timeout', value: 75, layer: 'env', source: 'DAEMONEYE_COLLECTOR_BATCH_TIMEOUT' });
-    expect(byKey.max_event_sources).toEqual({ key: 'max_event_sources', value: 4, layer: 'flag', source: '--set max_event_sources=4' });
+    expect(byKey.batch_timeout).toEqual({
+      key: 'batch_timeout',
+      value: 75,
+      layer: 'env',
+      source: 'DAEMONEYE_COLLECTOR_BATCH_TIMEOUT',
+    });
+    expect(byKey.max_event_sources).toEqual({
+      key: 'max_event_sources',
+      value: 4,
+      layer: 'flag',
+      source: '--set max_event_sources=4',
+    });
     expect(byKey['output.format']).toMatchObject({ value: 'pretty', layer: 'user' });
-    expect(byKey.shutdown_timeout).toEqual({ key: 'shutdown_timeout', value: 30000, layer: 'default', source: 'built-in default' });
+    expect(byKey.shutdown_timeout).toEqual({
+      key: 'shutdown_timeout',
+      value: 30000,
+      layer: 'default',
+      source: 'built-in default',
+    });
   });
 
   it('shows the derived backpressure threshold in the table', async () => {
@@ -48,12 +72,27 @@ describe('daemoneye-collector config', () => {
   });
 
   it.each([
-    [['config', '--set', 'max_batch_size=0'], /configuration error: ERR_CONFIG_INVALID: max_batch_size = "0" must be at least 1 \(set by flag --set max_batch_size=0\)/],
-    [['config', '--set', 'no_such_key=1'], /ERR_CONFIG_UNKNOWN_KEY: unknown configuration key "no_such_key" in flag --set no_such_key=1/],
-    [['config', '--set', 'event_buffer_size=100', '--set', 'backpressure_threshold=200'], /backpressure_threshold = 200 must be below event_buffer_size \(100\) \(set by flag --set backpressure_threshold=200\)/],
+    [
+      ['config', '--set', 'max_batch_size=0'],
+      /configuration error: ERR_CONFIG_INVALID: max_batch_size = "0" must be at least 1 \(set by flag --set max_batch_size=0\)/,
+    ],
+    [
+      ['config', '--set', 'no_such_key=1'],
+      /ERR_CONFIG_UNKNOWN_KEY: unknown configuration key "no_such_key" in flag --set no_such_key=1/,
+    ],
+    [
+      ['config', '--set', 'event_buffer_size=100', '--set', 'backpressure_threshold=200'],
+      /backpressure_threshold = 200 must be below event_buffer_size \(100\) \(set by flag --set backpressure_threshold=200\)/,
+    ],
     [['run', '--output', 'xml'], /output.format = "xml" must be one of "jsonl", "pretty", "none"/],
-    [['run', '--set', 'output.queue_capacity=10'], /output.queue_capacity = 10 must be at least max_batch_size \(1000\) \(set by flag --set output.queue_capacity=10\)/],
-    [['config', '--config', '/nonexistent/collector.toml'], /ERR_CONFIG_PARSE: configuration file \/nonexistent\/collector.toml does not exist/],
+    [
+      ['run', '--set', 'output.queue_capacity=10'],
+      /output.queue_capacity = 10 must be at least max_batch_size \(1000\) \(set by flag --set output.queue_capacity=10\)/,
+    ],
+    [
+      ['config', '--config', '/nonexistent/collector.toml'],
+      /ERR_CONFIG_PARSE: configuration file \/nonexistent\/collector.toml does not exist/,
+    ],
   ])('exits 2 with a one-line reason for %j', async (argv, message) => {
     const io = capture();
     expect(await main([...argv, ...noSystem], io, [])).toBe(2);
@@ -83,7 +122,16 @@ class CountingSource implements EventSource {
     return SourceCaps.PERFORMANCE;
   }
   async start(tx: EventSender, signal: AbortSignal) {
-    for (let i = 0; i < this.#count; i++) await tx.send(CollectionEvent.performance({ metricName: 'n', value: i, unit: 'count', component: 'test', timestamp: 1_700_000_000_000 + i }));
+    for (let i = 0; i < this.#count; i++)
+      await tx.send(
+        CollectionEvent.performance({
+          metricName: 'n',
+          value: i,
+          unit: 'count',
+          component: 'test',
+          timestamp: 1_700_000_000_000 + i,
+        }),
+      );
     await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
   }
   async stop() {}
@@ -97,25 +145,37 @@ const counting: SourceDefinition = {
 };
 
 describe('daemoneye-collector run', () => {
-  it('prints the enabled sources\' events as JSON lines and exits 0 on SIGTERM', async () => {
+  it("prints the enabled sources' events as JSON lines and exits 0 on SIGTERM", async () => {
     const io = capture({ DAEMONEYE_COLLECTOR_SOURCES__COUNTING__COUNT: '5' });
     const running = main(['run', ...noSystem, '--set', 'batch_timeout=10ms', '--log-level', 'silent'], io, [counting]);
     await new Promise((r) => setTimeout(r, 300));
     process.emit('SIGTERM', 'SIGTERM');
     expect(await running).toBe(0);
-    const lines = io.out().trim().split('\n').map((l) => JSON.parse(l) as { kind: string; value: number });
+    const lines = io
+      .out()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; value: number });
     expect(lines.map((l) => [l.kind, l.value])).toEqual([0, 1, 2, 3, 4].map((i) => ['performance', i]));
   });
 
   it('runs no disabled source and prints pretty lines', async () => {
     const io = capture();
-    const running = main(['run', ...noSystem, '-o', 'pretty', '--set', 'sources.counting.enabled=false', '--log-level', 'silent'], io, [counting]);
+    const running = main(
+      ['run', ...noSystem, '-o', 'pretty', '--set', 'sources.counting.enabled=false', '--log-level', 'silent'],
+      io,
+      [counting],
+    );
     await new Promise((r) => setTimeout(r, 200));
     process.emit('SIGINT', 'SIGINT');
     expect(await running).toBe(0);
     expect(io.out()).toBe('');
     const io2 = capture();
-    const running2 = main(['run', ...noSystem, '-o', 'pretty', '--set', 'batch_timeout=10ms', '--log-level', 'silent'], io2, [counting]);
+    const running2 = main(
+      ['run', ...noSystem, '-o', 'pretty', '--set', 'batch_timeout=10ms', '--log-level', 'silent'],
+      io2,
+      [counting],
+    );
     await new Promise((r) => setTimeout(r, 300));
     process.emit('SIGINT', 'SIGINT');
     expect(await running2).toBe(0);

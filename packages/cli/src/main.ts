@@ -9,17 +9,17 @@ import {
   Collector,
   CollectorConfig,
   CollectorError,
-  type LoadedConfig,
-  type Logger,
   describeError,
   isCollectorError,
+  type LoadedConfig,
+  type Logger,
   loadConfig,
 } from '@daemoneye/core';
 import { createLogger, type LogFormat } from './logging.ts';
 import { type OutputFormat, StreamSink } from './output-sink.ts';
 import { cliConfigSchema } from './schema.ts';
-import { DEFAULT_SOURCES } from './sources.ts';
 import { createEnabledSources, type SourceDefinition } from './source-registry.ts';
+import { DEFAULT_SOURCES } from './sources.ts';
 
 /** Exit codes of the command. */
 export const ExitCode = { Ok: 0, Failure: 1, Usage: 2 } as const;
@@ -96,19 +96,33 @@ function parse(argv: readonly string[], env: Readonly<Record<string, string | un
 function printConfig(loaded: LoadedConfig, json: boolean, out: NodeJS.WritableStream): void {
   const threshold = CollectorConfig.fromLoaded(loaded).validate().backpressureThreshold;
   const derived = (path: string, display: string): string =>
-    path === 'backpressure_threshold' && loaded.get(path) === undefined ? `${threshold} (80% of event_buffer_size)` : display;
+    path === 'backpressure_threshold' && loaded.get(path) === undefined
+      ? `${threshold} (80% of event_buffer_size)`
+      : display;
   if (json) {
-    const entries = loaded.entries().map((e) => ({ key: e.path, value: e.value ?? null, layer: e.origin.layer, source: e.origin.source }));
+    const entries = loaded
+      .entries()
+      .map((e) => ({ key: e.path, value: e.value ?? null, layer: e.origin.layer, source: e.origin.source }));
     out.write(`${JSON.stringify({ files: loaded.files, values: loaded.toObject(), entries }, null, 2)}\n`);
     return;
   }
-  const rows = loaded.entries().map((e) => [e.path, derived(e.path, e.display), `${e.origin.layer}${e.origin.layer === 'default' ? '' : ` (${e.origin.source})`}`]);
+  const rows = loaded
+    .entries()
+    .map((e) => [
+      e.path,
+      derived(e.path, e.display),
+      `${e.origin.layer}${e.origin.layer === 'default' ? '' : ` (${e.origin.source})`}`,
+    ]);
   const w0 = Math.max(...rows.map((r) => r[0]?.length ?? 0));
   const w1 = Math.max(...rows.map((r) => r[1]?.length ?? 0));
   for (const [k, v, l] of rows) out.write(`${(k ?? '').padEnd(w0)}  ${(v ?? '').padEnd(w1)}  ${l}\n`);
 }
 
-async function runCollector(loaded: LoadedConfig, sources: readonly SourceDefinition[], io: CommandIo): Promise<number> {
+async function runCollector(
+  loaded: LoadedConfig,
+  sources: readonly SourceDefinition[],
+  io: CommandIo,
+): Promise<number> {
   const debug = loaded.get('debug_logging') === true;
   const level = debug && loaded.originOf('log.level').layer === 'default' ? 'debug' : String(loaded.get('log.level'));
   const logger: Logger = createLogger(level, loaded.get('log.format') as LogFormat);
@@ -128,7 +142,9 @@ async function runCollector(loaded: LoadedConfig, sources: readonly SourceDefini
       throw new CollectorError(
         'ERR_CONFIG_INVALID',
         `output.queue_capacity = ${queueCapacity} must be at least max_batch_size (${collector.settings.maxBatchSize}) (set by ${origin.layer} ${origin.source})`,
-        { details: { field: 'output.queue_capacity', value: queueCapacity, layer: origin.layer, source: origin.source } },
+        {
+          details: { field: 'output.queue_capacity', value: queueCapacity, layer: origin.layer, source: origin.source },
+        },
       );
     }
     collector.addSink(new StreamSink(io.stdout, format), {
@@ -173,7 +189,9 @@ export async function main(
     return await runCollector(loaded, sources, io);
   } catch (e) {
     const configError =
-      isCollectorError(e, 'ERR_CONFIG_INVALID') || isCollectorError(e, 'ERR_CONFIG_PARSE') || isCollectorError(e, 'ERR_CONFIG_UNKNOWN_KEY');
+      isCollectorError(e, 'ERR_CONFIG_INVALID') ||
+      isCollectorError(e, 'ERR_CONFIG_PARSE') ||
+      isCollectorError(e, 'ERR_CONFIG_UNKNOWN_KEY');
     io.stderr.write(`daemoneye-collector: ${configError ? 'configuration error: ' : ''}${describeError(e)}\n`);
     return configError ? ExitCode.Usage : ExitCode.Failure;
   }

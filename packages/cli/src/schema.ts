@@ -15,7 +15,9 @@ export const commandSchema = {
     }),
   },
   log: {
-    level: field('enum', 'info', 'Log level (stderr)', { values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] }),
+    level: field('enum', 'info', 'Log level (stderr)', {
+      values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
+    }),
     format: field('enum', 'json', 'Log format', { values: ['json', 'pretty'] }),
   },
 } as const satisfies ConfigSchema;

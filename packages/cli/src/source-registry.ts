@@ -21,7 +21,11 @@ export function sourcesSchema(defs: readonly SourceDefinition[]): ConfigSchema {
 }
 
 /** Creates the enabled sources, in definition order. */
-export function createEnabledSources(defs: readonly SourceDefinition[], loaded: LoadedConfig, logger: Logger): EventSource[] {
+export function createEnabledSources(
+  defs: readonly SourceDefinition[],
+  loaded: LoadedConfig,
+  logger: Logger,
+): EventSource[] {
   const out: EventSource[] = [];
   for (const d of defs) {
     const get = (key: string): unknown => loaded.get(`sources.${d.key}.${key}`);

@@ -12,12 +12,16 @@ export const processSourceDefinition: SourceDefinition = {
   schema: {
     enabled: field('boolean', true, 'Run the process source'),
     scan_interval: field('duration', 60_000, 'Full /proc rescan to reconcile the real-time backend', { min: 100 }),
-    poll_interval: field('duration', 1000, 'Snapshot diff interval when no real-time backend is available', { min: 10 }),
+    poll_interval: field('duration', 1000, 'Snapshot diff interval when no real-time backend is available', {
+      min: 10,
+    }),
     include_kernel_threads: field('boolean', false, 'Report kernel threads too'),
     hashing: field('boolean', true, 'SHA-256 of each executable (cached by device, inode, size, mtime)'),
     hash_max_file_size: field('bytes', 256 * 1024 * 1024, 'Executables larger than this are not hashed', { min: 1 }),
     hash_timeout: field('duration', 5000, 'A hash taking longer is abandoned', { min: 1 }),
-    realtime: field('enum', 'auto', 'Use the kernel proc connector when permitted (auto) or poll (off)', { values: ['auto', 'off'] }),
+    realtime: field('enum', 'auto', 'Use the kernel proc connector when permitted (auto) or poll (off)', {
+      values: ['auto', 'off'],
+    }),
     audit: field('enum', 'auto', 'Use the audit netlink for exec details when permitted (auto) or not (off)', {
       values: ['auto', 'off'],
     }),

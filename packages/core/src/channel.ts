@@ -5,8 +5,9 @@
  * drops. Every offered event is accounted for: `offered = accepted + dropped + waiting`. The channel
  * does not batch or deliver; it calls `onPush` so the pipeline can.
  */
-import type { CollectionEvent } from './event.ts';
+
 import { ReasonCounter } from './counters.ts';
+import type { CollectionEvent } from './event.ts';
 
 /** Why the channel refused an event. */
 export type ChannelDropReason = 'channel_full' | 'backpressure_timeout' | 'closed';
@@ -118,7 +119,8 @@ export class EventChannel {
   }
 
   #compactWaiters(): void {
-    while (this.#waiterHead < this.#waiters.length && this.#waiters[this.#waiterHead]?.done === true) this.#waiterHead++;
+    while (this.#waiterHead < this.#waiters.length && this.#waiters[this.#waiterHead]?.done === true)
+      this.#waiterHead++;
     if (this.#waiterHead > 1024 && this.#waiterHead * 2 > this.#waiters.length) {
       this.#waiters.splice(0, this.#waiterHead);
       this.#waiterHead = 0;

@@ -8,13 +8,13 @@
  */
 import { CollectorConfig, type ResolvedSettings } from './config.ts';
 import { CollectorError, describeError } from './errors.ts';
-import { HealthStatus, type CollectorHealth, worstHealth } from './health.ts';
+import { type CollectorHealth, HealthStatus, worstHealth } from './health.ts';
 import { type Logger, silentLogger } from './logger.ts';
 import { Pipeline } from './pipeline.ts';
 import { SinkQueue, type SinkStats } from './sink-queue.ts';
 import type { EventSink, EventSource, SinkOptions } from './source.ts';
-import { SourceRunner, type SourceCounters } from './source-runner.ts';
 import type { SourceCapsBits } from './source-caps.ts';
+import { type SourceCounters, SourceRunner } from './source-runner.ts';
 import { SelfTelemetry, type TelemetrySample } from './telemetry.ts';
 
 /** Options of the {@link Collector} constructor beyond the config. */
@@ -52,7 +52,12 @@ export interface CollectorStats {
     readonly batched: number;
     readonly dropped: Readonly<Record<string, number>>;
   };
-  readonly channel: { readonly capacity: number; readonly threshold: number; readonly depth: number; readonly highWater: number };
+  readonly channel: {
+    readonly capacity: number;
+    readonly threshold: number;
+    readonly depth: number;
+    readonly highWater: number;
+  };
   readonly batches: {
     readonly count: number;
     readonly flushCauses: Readonly<Record<string, number>>;
@@ -103,7 +108,10 @@ export class Collector implements AsyncDisposable {
    */
   register(source: EventSource): void {
     if (typeof source !== 'object' || source === null) {
-      throw new CollectorError('ERR_SOURCE_INVALID', `an event source must be an object, not ${source === null ? 'null' : typeof source}`);
+      throw new CollectorError(
+        'ERR_SOURCE_INVALID',
+        `an event source must be an object, not ${source === null ? 'null' : typeof source}`,
+      );
     }
     for (const m of ['name', 'capabilities', 'start', 'stop', 'healthCheck'] as const) {
       if (typeof (source as unknown as Record<string, unknown>)[m] !== 'function') {
@@ -112,10 +120,15 @@ export class Collector implements AsyncDisposable {
     }
     const name = source.name();
     if (this.#state !== 'idle') {
-      throw new CollectorError('ERR_COLLECTOR_STATE', `cannot register source "${name}": the collector is ${this.#state}`);
+      throw new CollectorError(
+        'ERR_COLLECTOR_STATE',
+        `cannot register source "${name}": the collector is ${this.#state}`,
+      );
     }
     if (this.#runners.some((r) => r.name === name)) {
-      throw new CollectorError('ERR_SOURCE_DUPLICATE', `an event source named "${name}" is already registered`, { details: { source: name } });
+      throw new CollectorError('ERR_SOURCE_DUPLICATE', `an event source named "${name}" is already registered`, {
+        details: { source: name },
+      });
     }
     if (this.#runners.length >= this.settings.maxEventSources) {
       throw new CollectorError(
@@ -124,7 +137,9 @@ export class Collector implements AsyncDisposable {
         { details: { source: name, limit: this.settings.maxEventSources } },
       );
     }
-    this.#runners.push(new SourceRunner(source, { channel: this.#pipeline.channel, settings: this.settings, logger: this.#log }));
+    this.#runners.push(
+      new SourceRunner(source, { channel: this.#pipeline.channel, settings: this.settings, logger: this.#log }),
+    );
   }
 
   /** Names of the registered sources, in registration order. */
@@ -162,9 +177,13 @@ export class Collector implements AsyncDisposable {
     }
     const overflow = options.overflow ?? 'block';
     if (!['block', 'drop-oldest', 'drop-newest'].includes(overflow)) {
-      throw new CollectorError('ERR_CONFIG_INVALID', `sink "${name}" overflow must be block, drop-oldest or drop-newest`, {
-        details: { field: 'overflow', value: overflow, layer: 'api', source: 'addSink()' },
-      });
+      throw new CollectorError(
+        'ERR_CONFIG_INVALID',
+        `sink "${name}" overflow must be block, drop-oldest or drop-newest`,
+        {
+          details: { field: 'overflow', value: overflow, layer: 'api', source: 'addSink()' },
+        },
+      );
     }
     this.#pipeline.sinks.push(new SinkQueue(sink, { capacity, overflow, logger: this.#log }));
   }
@@ -174,15 +193,25 @@ export class Collector implements AsyncDisposable {
    * the shutdown report after the graceful shutdown finished. Throws `ERR_COLLECTOR_STATE` if called twice.
    */
   async run(options: RunOptions = {}): Promise<ShutdownReport> {
-    if (this.#state !== 'idle') throw new CollectorError('ERR_COLLECTOR_STATE', `run() called while the collector is ${this.#state}`);
+    if (this.#state !== 'idle')
+      throw new CollectorError('ERR_COLLECTOR_STATE', `run() called while the collector is ${this.#state}`);
     this.#state = 'running';
     this.#startedAt = performance.now();
     const s = this.settings;
-    this.#log.info({ sources: this.sourceNames(), sinks: this.#pipeline.sinks.map((q) => q.name) }, 'collector starting');
+    this.#log.info(
+      { sources: this.sourceNames(), sinks: this.#pipeline.sinks.map((q) => q.name) },
+      'collector starting',
+    );
     if (s.enableTelemetry) {
-      this.#telemetry.start(s.telemetryInterval, (sample) => this.#log.info({ telemetry: sample, events: this.stats().events }, 'telemetry'));
+      this.#telemetry.start(s.telemetryInterval, (sample) =>
+        this.#log.info({ telemetry: sample, events: this.stats().events }, 'telemetry'),
+      );
     }
-    const loops = this.#runners.map((r) => r.run(this.#abort.signal).catch((e: unknown) => this.#log.error({ err: describeError(e), source: r.name }, 'supervisor failed')));
+    const loops = this.#runners.map((r) =>
+      r
+        .run(this.#abort.signal)
+        .catch((e: unknown) => this.#log.error({ err: describeError(e), source: r.name }, 'supervisor failed')),
+    );
     const requested = new Promise<void>((resolve) => {
       this.#requestShutdown = resolve;
       if (this.#shutdownRequested) resolve();
@@ -237,14 +266,22 @@ export class Collector implements AsyncDisposable {
     for (const q of this.#pipeline.sinks) {
       if (q.sink.close === undefined) continue;
       try {
-        await Promise.race([q.sink.close(), new Promise((resolve) => setTimeout(resolve, Math.min(remaining(), 5000)).unref())]);
+        await Promise.race([
+          q.sink.close(),
+          new Promise((resolve) => setTimeout(resolve, Math.min(remaining(), 5000)).unref()),
+        ]);
       } catch (e) {
         this.#log.error({ sink: q.name, err: describeError(e) }, 'sink close failed');
       }
     }
     this.#telemetry.stop();
     this.#state = 'stopped';
-    const report: ShutdownReport = { drained, undelivered, durationMs: performance.now() - t0, stoppedSources: stopped };
+    const report: ShutdownReport = {
+      drained,
+      undelivered,
+      durationMs: performance.now() - t0,
+      stoppedSources: stopped,
+    };
     this.#report = report;
     this.#log.info({ ...report, events: this.stats().events }, 'collector stopped');
     return report;
@@ -284,8 +321,10 @@ export class Collector implements AsyncDisposable {
     const sources = this.#runners.map((r) => r.health());
     const sinks = this.#pipeline.sinks.map((q) => q.health());
     const reasons: string[] = [];
-    for (const s of sources) if (s.status !== HealthStatus.Healthy) reasons.push(`source ${s.name}: ${s.reason ?? s.status}`);
-    for (const s of sinks) if (s.status !== HealthStatus.Healthy) reasons.push(`sink ${s.name}: ${s.reason ?? s.status}`);
+    for (const s of sources)
+      if (s.status !== HealthStatus.Healthy) reasons.push(`source ${s.name}: ${s.reason ?? s.status}`);
+    for (const s of sinks)
+      if (s.status !== HealthStatus.Healthy) reasons.push(`sink ${s.name}: ${s.reason ?? s.status}`);
     let status = worstHealth([...sources.map((s) => s.status), ...sinks.map((s) => s.status)]);
     // One bad part of several makes the collector Degraded, not Unhealthy.
     const parts = sources.length + sinks.length;
@@ -309,7 +348,14 @@ export class Collector implements AsyncDisposable {
       uptimeMs: this.#startedAt === 0 ? 0 : performance.now() - this.#startedAt,
       // Events discarded after acceptance (no sink) are in `dropped`, so they leave `accepted`, as
       // shutdown_timeout drops do, to keep offered = accepted + dropped + waiting exact.
-      events: { offered: ch.offered, accepted: ch.accepted - p.discarded.total(), waiting: ch.waiting, buffered: ch.size, batched: p.batched, dropped },
+      events: {
+        offered: ch.offered,
+        accepted: ch.accepted - p.discarded.total(),
+        waiting: ch.waiting,
+        buffered: ch.size,
+        batched: p.batched,
+        dropped,
+      },
       channel: { capacity: ch.capacity, threshold: ch.threshold, depth: ch.size, highWater: ch.highWater },
       batches: { count: p.batches, flushCauses: { ...p.flushCauses }, sizes: p.batchSizes.toObject() },
       sources: Object.fromEntries(this.#runners.map((r) => [r.name, r.counters()])),

@@ -68,7 +68,13 @@ export interface LoadedConfig {
   /** Where the value at a dotted path came from. */
   originOf(path: string): ValueOrigin;
   /** Every field, in schema order, with value, display form and origin. */
-  entries(): { path: string; value: ConfigValue | undefined; display: string; origin: ValueOrigin; field: ConfigField }[];
+  entries(): {
+    path: string;
+    value: ConfigValue | undefined;
+    display: string;
+    origin: ValueOrigin;
+    field: ConfigField;
+  }[];
   /** A nested plain object of all set values (for JSON output). */
   toObject(): Record<string, unknown>;
   /** The files that were read, by layer. */
@@ -96,9 +102,13 @@ function invalid(path: string, raw: unknown, problem: string, origin: ValueOrigi
 }
 
 function unknownKey(path: string, origin: ValueOrigin): CollectorError {
-  return new CollectorError('ERR_CONFIG_UNKNOWN_KEY', `unknown configuration key "${path}" in ${origin.layer} ${origin.source}`, {
-    details: { field: path, layer: origin.layer, source: origin.source },
-  });
+  return new CollectorError(
+    'ERR_CONFIG_UNKNOWN_KEY',
+    `unknown configuration key "${path}" in ${origin.layer} ${origin.source}`,
+    {
+      details: { field: path, layer: origin.layer, source: origin.source },
+    },
+  );
 }
 
 function walkToml(
@@ -151,7 +161,9 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     const text = read(path);
     if (text === undefined) {
       if (layer === 'user' && options.userFileRequired === true) {
-        throw new CollectorError('ERR_CONFIG_PARSE', `configuration file ${path} does not exist`, { details: { file: path } });
+        throw new CollectorError('ERR_CONFIG_PARSE', `configuration file ${path} does not exist`, {
+          details: { file: path },
+        });
       }
       continue;
     }
@@ -160,7 +172,10 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
       table = parseToml(text) as Record<string, unknown>;
     } catch (e) {
       const first = ((e as Error).message.split('\n')[0] ?? '').trim();
-      throw new CollectorError('ERR_CONFIG_PARSE', `${path} is not valid TOML: ${first}`, { cause: e, details: { file: path } });
+      throw new CollectorError('ERR_CONFIG_PARSE', `${path} is not valid TOML: ${first}`, {
+        cause: e,
+        details: { file: path },
+      });
     }
     files[layer] = path;
     walkToml(schema, table, '', { layer, source: path }, set);
@@ -210,7 +225,10 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
       for (const [path, value] of values) {
         const parts = path.split('.');
         let node = root;
-        for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
+        for (const p of parts.slice(0, -1)) {
+          node[p] ??= {};
+          node = node[p] as Record<string, unknown>;
+        }
         node[parts[parts.length - 1] as string] = value;
       }
       return root;

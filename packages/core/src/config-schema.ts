@@ -60,7 +60,9 @@ export function schemaFields(schema: ConfigSchema, prefix = ''): [string, Config
 }
 
 /** The result of coercing a raw value: the typed value, or a message saying what is wrong. */
-export type Coerced = { readonly ok: true; readonly value: ConfigValue } | { readonly ok: false; readonly problem: string };
+export type Coerced =
+  | { readonly ok: true; readonly value: ConfigValue }
+  | { readonly ok: false; readonly problem: string };
 
 function numeric(f: ConfigField, n: number): Coerced {
   if (!Number.isFinite(n)) return { ok: false, problem: 'is not a finite number' };
@@ -93,7 +95,10 @@ export function coerceValue(f: ConfigField, raw: unknown, fromText: boolean): Co
       }
       return {
         ok: false,
-        problem: f.type === 'duration' ? 'must be a duration such as "100ms", "5s" or a number of milliseconds' : 'must be a size such as "32MiB" or a number of bytes',
+        problem:
+          f.type === 'duration'
+            ? 'must be a duration such as "100ms", "5s" or a number of milliseconds'
+            : 'must be a size such as "32MiB" or a number of bytes',
       };
     }
     case 'boolean': {
@@ -116,7 +121,13 @@ export function coerceValue(f: ConfigField, raw: unknown, fromText: boolean): Co
     case 'string[]': {
       if (Array.isArray(raw) && raw.every((x) => typeof x === 'string')) return { ok: true, value: raw as string[] };
       if (fromText && typeof raw === 'string') {
-        return { ok: true, value: raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0) };
+        return {
+          ok: true,
+          value: raw
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s.length > 0),
+        };
       }
       return { ok: false, problem: 'must be a list of strings' };
     }

@@ -82,7 +82,9 @@ const POSITIVE_INTEGERS: readonly Key[] = [
 ];
 
 /** The effective settings after validation, with the derived threshold filled in. */
-export type ResolvedSettings = Omit<CollectorSettings, 'backpressureThreshold'> & { readonly backpressureThreshold: number };
+export type ResolvedSettings = Omit<CollectorSettings, 'backpressureThreshold'> & {
+  readonly backpressureThreshold: number;
+};
 
 /** Collector configuration: an immutable builder. Each `with…` returns a new config. */
 export class CollectorConfig {
@@ -107,8 +109,15 @@ export class CollectorConfig {
   }
 
   /** `method` is the setter the caller used, named in errors (defaults to `with<Key>`). */
-  #with<K extends Key>(key: K, value: CollectorSettings[K], method = `with${key[0]?.toUpperCase()}${key.slice(1)}`): CollectorConfig {
-    return new CollectorConfig({ ...this.#values, [key]: value }, { ...this.#origins, [key]: { layer: 'api', source: `${method}()` } });
+  #with<K extends Key>(
+    key: K,
+    value: CollectorSettings[K],
+    method = `with${key[0]?.toUpperCase()}${key.slice(1)}`,
+  ): CollectorConfig {
+    return new CollectorConfig(
+      { ...this.#values, [key]: value },
+      { ...this.#origins, [key]: { layer: 'api', source: `${method}()` } },
+    );
   }
 
   withComponentName(name: string): CollectorConfig {
@@ -153,7 +162,11 @@ export class CollectorConfig {
   }
   /** First and largest delay between restarts of a failed source. */
   withRestartBackoff(baseMs: number, maxMs: number): CollectorConfig {
-    return this.#with('restartBackoffBase', baseMs, 'withRestartBackoff').#with('restartBackoffMax', maxMs, 'withRestartBackoff');
+    return this.#with('restartBackoffBase', baseMs, 'withRestartBackoff').#with(
+      'restartBackoffMax',
+      maxMs,
+      'withRestartBackoff',
+    );
   }
 
   /** The raw settings (threshold possibly undefined). */
@@ -194,7 +207,8 @@ export class CollectorConfig {
     }
     const threshold = v.backpressureThreshold ?? Math.max(1, Math.floor(v.eventBufferSize * 0.8));
     if (v.backpressureThreshold !== undefined) {
-      if (!Number.isInteger(threshold) || threshold <= 0) throw this.#problem('backpressureThreshold', 'must be an integer > 0');
+      if (!Number.isInteger(threshold) || threshold <= 0)
+        throw this.#problem('backpressureThreshold', 'must be an integer > 0');
       if (threshold >= v.eventBufferSize && v.eventBufferSize > 1) {
         throw this.#problem('backpressureThreshold', `must be below event_buffer_size (${v.eventBufferSize})`);
       }

@@ -193,7 +193,12 @@ export const CollectionEvent = {
     return { ...data, kind: 'performance', timestamp: now(data.timestamp) };
   },
   triggerRequest(data: Input<TriggerRequestEvent, 'timestamp' | 'metadata'>): TriggerRequestEvent {
-    return checkTrigger({ ...data, kind: 'trigger_request', metadata: data.metadata ?? {}, timestamp: now(data.timestamp) });
+    return checkTrigger({
+      ...data,
+      kind: 'trigger_request',
+      metadata: data.metadata ?? {},
+      timestamp: now(data.timestamp),
+    });
   },
   analysisResult(data: Input<AnalysisResultEvent, 'timestamp' | 'data'>): AnalysisResultEvent {
     return { ...data, kind: 'analysis_result', data: data.data ?? {}, timestamp: now(data.timestamp) };

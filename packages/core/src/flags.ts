@@ -53,7 +53,7 @@ export function defineFlags<const S extends FlagSpec>(spec: S): FlagsType<S> {
   }
   const all = entries.reduce((b, [, v]) => (b | v) >>> 0, 0);
   const namesOf = (bits: number): (keyof S & string)[] =>
-    entries.filter(([, v]) => v !== 0 && ((bits & v) >>> 0) === v).map(([k]) => k);
+    entries.filter(([, v]) => v !== 0 && (bits & v) >>> 0 === v).map(([k]) => k);
   const bitOf = (n: keyof S & string): number => {
     const v = Object.hasOwn(spec, n) ? spec[n] : undefined;
     if (v === undefined) throw new CollectorError('ERR_FLAGS_INVALID', `unknown flag ${String(n)}`);
@@ -63,9 +63,9 @@ export function defineFlags<const S extends FlagSpec>(spec: S): FlagsType<S> {
     const bits = raw >>> 0;
     const flags: Flags<S> = {
       bits,
-      has: (...ns) => ns.every((n) => ((bits & bitOf(n)) >>> 0) === bitOf(n)),
-      intersects: (o) => ((bits & toBits(o)) >>> 0) !== 0,
-      contains: (o) => ((bits & toBits(o)) >>> 0) === toBits(o),
+      has: (...ns) => ns.every((n) => (bits & bitOf(n)) >>> 0 === bitOf(n)),
+      intersects: (o) => (bits & toBits(o)) >>> 0 !== 0,
+      contains: (o) => (bits & toBits(o)) >>> 0 === toBits(o),
       with: (...ns) => make(ns.reduce((b, n) => (b | bitOf(n)) >>> 0, bits)),
       without: (...ns) => make(ns.reduce((b, n) => (b & ~bitOf(n)) >>> 0, bits)),
       union: (o) => make((bits | toBits(o)) >>> 0),
@@ -88,7 +88,7 @@ export function defineFlags<const S extends FlagSpec>(spec: S): FlagsType<S> {
       if (!Number.isInteger(bits) || bits < 0 || bits > 0xffffffff) {
         throw new CollectorError('ERR_FLAGS_INVALID', `flag bits ${bits} are not an unsigned 32-bit integer`);
       }
-      if (strict && ((bits & ~all) >>> 0) !== 0) {
+      if (strict && (bits & ~all) >>> 0 !== 0) {
         throw new CollectorError('ERR_FLAGS_INVALID', `unknown flag bits 0x${((bits & ~all) >>> 0).toString(16)}`);
       }
       return make(bits);

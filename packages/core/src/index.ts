@@ -2,20 +2,26 @@
  * @daemoneye/core — the public entry: the EventSource contract, SourceCaps flags, the
  * CollectionEvent model, the Collector runtime, configuration, health, telemetry and errors.
  */
-export { CollectorError, ErrorCodes, describeError, isCollectorError } from './errors.ts';
-export type { CollectorErrorOptions, ErrorCode, ErrorDetails } from './errors.ts';
-export { defineFlags } from './flags.ts';
-export type { FlagSpec, Flags, FlagsType } from './flags.ts';
+
+export type { CollectorOptions, CollectorStats, RunOptions, ShutdownReport } from './collector.ts';
+export { Collector } from './collector.ts';
+export type { CollectorSettings, ResolvedSettings } from './config.ts';
+export { CollectorConfig, DEFAULT_COLLECTOR_SETTINGS, SETTING_KEYS } from './config.ts';
+export type { ConfigLayer, LoadConfigOptions, LoadedConfig, ValueOrigin } from './config-loader.ts';
+export { defaultConfigPaths, ENV_PREFIX, loadConfig } from './config-loader.ts';
+export type { Coerced, ConfigField, ConfigSchema, ConfigValue, FieldType } from './config-schema.ts';
 export {
-  SourceCaps,
-  SourceCapsFlags,
-  SourceCapsLabels,
-  capabilityLabels,
-  hasCapabilities,
-  parseCapabilities,
-} from './source-caps.ts';
-export type { SourceCapsBits } from './source-caps.ts';
-export { CollectionEvent, EVENT_KINDS, MAX_TRIGGER_METADATA, TriggerPriority } from './event.ts';
+  coerceValue,
+  collectorConfigSchema,
+  field,
+  formatValue,
+  isField,
+  schemaFields,
+} from './config-schema.ts';
+export type { LatencySummary } from './counters.ts';
+export { formatDuration, parseByteSize, parseDuration } from './duration.ts';
+export type { CollectorErrorOptions, ErrorCode, ErrorDetails } from './errors.ts';
+export { CollectorError, describeError, ErrorCodes, isCollectorError } from './errors.ts';
 export type {
   AnalysisResultEvent,
   AnalysisType,
@@ -29,30 +35,25 @@ export type {
   ProcessEventSubtype,
   TriggerRequestEvent,
 } from './event.ts';
-export { HealthStatus, worstHealth } from './health.ts';
+export { CollectionEvent, EVENT_KINDS, MAX_TRIGGER_METADATA, TriggerPriority } from './event.ts';
+export type { FlagSpec, Flags, FlagsType } from './flags.ts';
+export { defineFlags } from './flags.ts';
 export type { CollectorHealth, SinkHealth, SourceHealth, SourceState } from './health.ts';
-export { silentLogger } from './logger.ts';
+export { HealthStatus, worstHealth } from './health.ts';
 export type { LogFn, Logger } from './logger.ts';
-export type { EventSender, EventSink, EventSource, OverflowPolicy, SinkOptions } from './source.ts';
-export { parseByteSize, parseDuration, formatDuration } from './duration.ts';
-export {
-  coerceValue,
-  collectorConfigSchema,
-  field,
-  formatValue,
-  isField,
-  schemaFields,
-} from './config-schema.ts';
-export type { Coerced, ConfigField, ConfigSchema, ConfigValue, FieldType } from './config-schema.ts';
-export { ENV_PREFIX, defaultConfigPaths, loadConfig } from './config-loader.ts';
-export type { ConfigLayer, LoadConfigOptions, LoadedConfig, ValueOrigin } from './config-loader.ts';
-export { CollectorConfig, DEFAULT_COLLECTOR_SETTINGS, SETTING_KEYS } from './config.ts';
-export type { CollectorSettings, ResolvedSettings } from './config.ts';
-export { Collector } from './collector.ts';
-export type { CollectorOptions, CollectorStats, RunOptions, ShutdownReport } from './collector.ts';
-export type { SinkStats } from './sink-queue.ts';
-export type { SourceCounters } from './source-runner.ts';
+export { silentLogger } from './logger.ts';
 export type { FlushCause } from './pipeline.ts';
-export { SelfTelemetry, TELEMETRY_HISTORY } from './telemetry.ts';
+export type { SinkStats } from './sink-queue.ts';
+export type { EventSender, EventSink, EventSource, OverflowPolicy, SinkOptions } from './source.ts';
+export type { SourceCapsBits } from './source-caps.ts';
+export {
+  capabilityLabels,
+  hasCapabilities,
+  parseCapabilities,
+  SourceCaps,
+  SourceCapsFlags,
+  SourceCapsLabels,
+} from './source-caps.ts';
+export type { SourceCounters } from './source-runner.ts';
 export type { TelemetrySample } from './telemetry.ts';
-export type { LatencySummary } from './counters.ts';
+export { SelfTelemetry, TELEMETRY_HISTORY } from './telemetry.ts';

@@ -122,7 +122,9 @@ export class Pipeline {
     let waits: Promise<void>[] | undefined;
     for (const sink of this.sinks) {
       const w = sink.offer(batch);
-      if (w !== undefined) (waits ??= []).push(w);
+      if (w === undefined) continue;
+      waits ??= [];
+      waits.push(w);
     }
     if (waits === undefined) return undefined;
     return waits.length === 1 ? waits[0] : Promise.all(waits);
@@ -150,7 +152,8 @@ export class Pipeline {
     while (this.channel.size > 0 || this.#pumping || this.#scheduled) {
       if (signal.aborted) return false;
       if (!this.#pumping) await this.#pump();
-      else if ((await Promise.race([this.#blockedOn ?? new Promise((r) => setImmediate(r)), aborted])) === 'aborted') return false;
+      else if ((await Promise.race([this.#blockedOn ?? new Promise((r) => setImmediate(r)), aborted])) === 'aborted')
+        return false;
     }
     if (this.sinks.every((s) => s.inFlight === 0)) return true;
     const idle = Promise.all(this.sinks.map((s) => s.whenIdle()));

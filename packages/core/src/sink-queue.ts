@@ -7,8 +7,8 @@
  * events; the pipeline does.
  */
 import { LatencyReservoir, ReasonCounter } from './counters.ts';
-import type { CollectionEvent } from './event.ts';
 import { describeError } from './errors.ts';
+import type { CollectionEvent } from './event.ts';
 import { HealthStatus, type SinkHealth } from './health.ts';
 import type { Logger } from './logger.ts';
 import type { EventSink, OverflowPolicy } from './source.ts';
@@ -45,7 +45,6 @@ export class SinkQueue {
   readonly #log: Logger;
   readonly #batches: Batch[] = [];
   #queued = 0;
-  #writing: Batch | undefined;
   #abandoned = false;
   readonly #blocked: Blocked[] = [];
   #running = false;
@@ -127,7 +126,6 @@ export class SinkQueue {
     this.#running = true;
     while (this.#batches.length > 0 && !this.#abandoned) {
       const batch = this.#batches.shift() as Batch;
-      this.#writing = batch;
       const t0 = performance.now();
       try {
         await this.sink.write(batch);
@@ -144,7 +142,6 @@ export class SinkQueue {
       }
       this.#writes++;
       this.#latency.record(performance.now() - t0);
-      this.#writing = undefined;
       this.#queued -= batch.length;
       this.#admitBlocked();
     }
@@ -179,7 +176,6 @@ export class SinkQueue {
     if (n > 0) this.#drop(reason, n);
     this.#batches.length = 0;
     this.#queued = 0;
-    this.#writing = undefined;
     for (const b of this.#blocked.splice(0)) b.resolve();
     const idle = this.#idle;
     this.#idle = [];
@@ -189,13 +185,28 @@ export class SinkQueue {
 
   health(): SinkHealth {
     if (this.#consecutiveFailures >= 3) {
-      return { name: this.name, status: HealthStatus.Unhealthy, reason: `last ${this.#consecutiveFailures} writes failed: ${this.#lastError}`, consecutiveFailures: this.#consecutiveFailures };
+      return {
+        name: this.name,
+        status: HealthStatus.Unhealthy,
+        reason: `last ${this.#consecutiveFailures} writes failed: ${this.#lastError}`,
+        consecutiveFailures: this.#consecutiveFailures,
+      };
     }
     if (this.#consecutiveFailures > 0) {
-      return { name: this.name, status: HealthStatus.Degraded, reason: `last write failed: ${this.#lastError}`, consecutiveFailures: this.#consecutiveFailures };
+      return {
+        name: this.name,
+        status: HealthStatus.Degraded,
+        reason: `last write failed: ${this.#lastError}`,
+        consecutiveFailures: this.#consecutiveFailures,
+      };
     }
     if (this.#blocked.length > 0) {
-      return { name: this.name, status: HealthStatus.Degraded, reason: 'queue full, pipeline blocked on this sink', consecutiveFailures: 0 };
+      return {
+        name: this.name,
+        status: HealthStatus.Degraded,
+        reason: 'queue full, pipeline blocked on this sink',
+        consecutiveFailures: 0,
+      };
     }
     return { name: this.name, status: HealthStatus.Healthy, consecutiveFailures: 0 };
   }

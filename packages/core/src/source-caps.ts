@@ -58,5 +58,5 @@ export function parseCapabilities(text: string): SourceCapsBits {
 
 /** True when every bit of `wanted` is set in `caps`. */
 export function hasCapabilities(caps: SourceCapsBits, wanted: SourceCapsBits): boolean {
-  return ((caps & wanted) >>> 0) === wanted >>> 0;
+  return (caps & wanted) >>> 0 === wanted >>> 0;
 }

@@ -7,13 +7,13 @@
  * stop in reverse order); this runner only stops it around restarts.
  */
 import type { EventChannel } from './channel.ts';
+import type { ResolvedSettings } from './config.ts';
 import { ReasonCounter } from './counters.ts';
 import { CollectorError, describeError } from './errors.ts';
 import type { CollectionEvent } from './event.ts';
 import { HealthStatus, type SourceHealth, type SourceState } from './health.ts';
 import type { Logger } from './logger.ts';
 import type { EventSender, EventSource } from './source.ts';
-import type { ResolvedSettings } from './config.ts';
 
 /** Per-source event counters. */
 export interface SourceCounters {
@@ -72,28 +72,27 @@ export class SourceRunner {
   #makeSender(): EventSender {
     const channel = this.#channel;
     const markReady = (): void => this.#markReady();
-    const runner = this;
     return {
       send: (event: CollectionEvent): Promise<boolean> => {
-        runner.#offered++;
-        if (!runner.#ready) markReady();
+        this.#offered++;
+        if (!this.#ready) markReady();
         if (!channel.closed && channel.size < channel.threshold && channel.waiting === 0) {
           channel.trySend(event);
-          runner.#accepted++;
+          this.#accepted++;
           return ACCEPTED;
         }
         return channel.send(event).then((ok) => {
-          if (ok) runner.#accepted++;
-          else runner.#drop(channel.closed ? 'closed' : 'backpressure_timeout');
+          if (ok) this.#accepted++;
+          else this.#drop(channel.closed ? 'closed' : 'backpressure_timeout');
           return ok;
         });
       },
       trySend: (event: CollectionEvent): boolean => {
-        runner.#offered++;
-        if (!runner.#ready) markReady();
+        this.#offered++;
+        if (!this.#ready) markReady();
         const ok = channel.trySend(event);
-        if (ok) runner.#accepted++;
-        else runner.#drop(channel.closed ? 'closed' : 'channel_full');
+        if (ok) this.#accepted++;
+        else this.#drop(channel.closed ? 'closed' : 'channel_full');
         return ok;
       },
       pressure: () => channel.size / channel.capacity,
@@ -106,10 +105,10 @@ export class SourceRunner {
       ready: markReady,
       reportLoss: (count: number, reason: string): void => {
         if (!Number.isFinite(count) || count <= 0) return;
-        runner.#lost.add(reason, count);
+        this.#lost.add(reason, count);
         channel.dropped.add(`source_lost:${reason}`, count);
         channel.offered += count;
-        runner.#log.warn({ lost: count, reason }, 'source reported lost events');
+        this.#log.warn({ lost: count, reason }, 'source reported lost events');
       },
     };
   }
@@ -118,7 +117,10 @@ export class SourceRunner {
   #drop(reason: string): void {
     this.#dropped.add(reason);
     if (this.#dropped.get(reason) === 1 && reason !== 'closed') {
-      this.#log.warn({ reason }, 'collector refusing events from this source (logged once per reason; see stats for counts)');
+      this.#log.warn(
+        { reason },
+        'collector refusing events from this source (logged once per reason; see stats for counts)',
+      );
     }
   }
 
@@ -158,7 +160,9 @@ export class SourceRunner {
         const end = await settled;
         this.#stopHealthChecks();
         if (signal.aborted) break;
-        failure = end.ok ? 'start() returned while the collector was running' : `start() failed: ${describeError(end.error)}`;
+        failure = end.ok
+          ? 'start() returned while the collector was running'
+          : `start() failed: ${describeError(end.error)}`;
       } else if (outcome === 'timeout') {
         failure = `not ready within startup timeout of ${this.#settings.startupTimeout} ms`;
       } else if (outcome === 'aborted') {
@@ -166,14 +170,18 @@ export class SourceRunner {
         break;
       } else {
         if (signal.aborted) break;
-        failure = outcome.ok ? 'start() returned before the source was ready' : `start() failed: ${describeError(outcome.error)}`;
+        failure = outcome.ok
+          ? 'start() returned before the source was ready'
+          : `start() failed: ${describeError(outcome.error)}`;
       }
       // A failed run: stop it, back off, try again.
       this.#lastError = failure;
       this.#state = 'restarting';
       this.#setHealth(HealthStatus.Unhealthy, failure);
       this.#log.error({ restarts: this.#restarts, reason: failure }, 'source failed; restarting with backoff');
-      ctl.abort(new CollectorError(outcome === 'timeout' ? 'ERR_SOURCE_STARTUP_TIMEOUT' : 'ERR_SOURCE_FAILED', failure));
+      ctl.abort(
+        new CollectorError(outcome === 'timeout' ? 'ERR_SOURCE_STARTUP_TIMEOUT' : 'ERR_SOURCE_FAILED', failure),
+      );
       await this.stopOnce(this.#settings.startupTimeout);
       await Promise.race([settled, sleep(this.#settings.startupTimeout, signal)]);
       if (performance.now() - startedAt > this.#settings.restartBackoffMax) failures = 0;
@@ -197,7 +205,9 @@ export class SourceRunner {
     });
     const ctl = new AbortController();
     const local = AbortSignal.any([signal, ctl.signal]);
-    const timeout = sleep(this.#settings.startupTimeout, local).then((): 'aborted' | 'timeout' => (signal.aborted ? 'aborted' : 'timeout'));
+    const timeout = sleep(this.#settings.startupTimeout, local).then((): 'aborted' | 'timeout' =>
+      signal.aborted ? 'aborted' : 'timeout',
+    );
     const probe = (async (): Promise<'ready' | 'aborted'> => {
       const every = Math.max(10, Math.min(100, Math.floor(this.#settings.startupTimeout / 10)));
       while (!local.aborted) {
@@ -292,6 +302,11 @@ export class SourceRunner {
   }
 
   counters(): SourceCounters {
-    return { offered: this.#offered, accepted: this.#accepted, dropped: this.#dropped.toObject(), lost: this.#lost.toObject() };
+    return {
+      offered: this.#offered,
+      accepted: this.#accepted,
+      dropped: this.#dropped.toObject(),
+      lost: this.#lost.toObject(),
+    };
   }
 }

@@ -4,7 +4,7 @@
  * an interval into a bounded history. It measures the process it runs in; event counters live with
  * the pipeline.
  */
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 
 /** One telemetry sample. CPU is percent of one core; sizes are bytes; delays are milliseconds. */
 export interface TelemetrySample {

@@ -5,12 +5,13 @@
  * match the declared capabilities, a clean run under a real Collector, and a restart after a stop. It
  * is framework-neutral: it returns a report that a test asserts on (`expect(report.failures).toEqual([])`).
  */
-import { CollectionEvent, type EventKind } from '../event.ts';
+
 import { describeError } from '../errors.ts';
+import { CollectionEvent, type EventKind } from '../event.ts';
 import type { EventSender, EventSource } from '../source.ts';
-import { SourceCaps, SourceCapsFlags, type SourceCapsBits } from '../source-caps.ts';
-import { createTestConfig } from './test-config.ts';
+import { SourceCaps, type SourceCapsBits, SourceCapsFlags } from '../source-caps.ts';
 import { TestCollector } from './test-collector.ts';
+import { createTestConfig } from './test-config.ts';
 
 /** Options of {@link checkSourceConformance}. */
 export interface ConformanceOptions {
@@ -67,7 +68,10 @@ function recordingSender(events: CollectionEvent[]): EventSender & { readyCalled
 }
 
 const timeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
-  Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms).unref())]);
+  Promise.race([
+    p,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms).unref()),
+  ]);
 
 async function until(cond: () => boolean, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
@@ -87,7 +91,8 @@ function eventProblems(events: readonly CollectionEvent[], caps: SourceCapsBits)
       continue;
     }
     const need = KIND_CAP[e.kind];
-    if (need !== undefined && ((caps & need) >>> 0) === 0) problems.push(`${e.kind} event from a source without the ${e.kind} capability`);
+    if (need !== undefined && (caps & need) >>> 0 === 0)
+      problems.push(`${e.kind} event from a source without the ${e.kind} capability`);
     if (Math.abs(e.timestamp - now) > DAY) problems.push(`timestamp ${e.timestamp} is not epoch milliseconds near now`);
     if (problems.length >= 5) break;
   }
@@ -125,7 +130,7 @@ export async function checkSourceConformance(
   await run('capabilities() are known unsigned bits', async () => {
     const caps = create().capabilities();
     if (!Number.isInteger(caps) || caps < 0 || caps > 0xffffffff) return `capabilities() returned ${caps}`;
-    if (((caps & ~SourceCapsFlags.all) >>> 0) !== 0) return `unknown capability bits in ${caps}`;
+    if ((caps & ~SourceCapsFlags.all) >>> 0 !== 0) return `unknown capability bits in ${caps}`;
     return (caps & (SourceCaps.PROCESS | SourceCaps.NETWORK | SourceCaps.FILESYSTEM | SourceCaps.PERFORMANCE)) === 0
       ? 'declares no monitoring domain (process, network, filesystem or performance)'
       : undefined;
@@ -191,16 +196,19 @@ export async function checkSourceConformance(
   await run('runs under a Collector and shuts down cleanly', async () => {
     const tc = new TestCollector(createTestConfig({ startupTimeout: waitMs, shutdownTimeout: stopMs * 2 }));
     tc.register(create()).start();
+    let problem: string | undefined;
     try {
       if (minEvents > 0) await tc.waitForEvents(minEvents, waitMs);
       else await new Promise((r) => setTimeout(r, 200));
-      const health = tc.collector.health();
-      const src = health.sources[0];
-      if (src !== undefined && src.state !== 'running') return `source state is ${src.state} (${src.reason ?? 'no reason'})`;
-    } finally {
-      const report = await tc.stop();
-      if (!report.drained) return `shutdown did not drain (${report.undelivered} undelivered)`;
+      const src = tc.collector.health().sources[0];
+      if (src !== undefined && src.state !== 'running')
+        problem = `source state is ${src.state} (${src.reason ?? 'no reason'})`;
+    } catch (e) {
+      problem = describeError(e);
     }
+    const report = await tc.stop();
+    if (problem !== undefined) return problem;
+    if (!report.drained) return `shutdown did not drain (${report.undelivered} undelivered)`;
     const restarts = tc.collector.health().sources[0]?.restarts ?? 0;
     if (restarts > 0) return `the source was restarted ${restarts} times`;
     const problems = eventProblems(tc.events, tc.collector.capabilities());

@@ -55,7 +55,8 @@ export class MockEventSource implements EventSource {
     this.calls.push('start');
     if (this.startCalls <= (this.#options.failStarts ?? 0)) throw new Error(`mock start failure ${this.startCalls}`);
     if (this.#options.startDelayMs !== undefined) await new Promise((r) => setTimeout(r, this.#options.startDelayMs));
-    const list = typeof this.#options.events === 'function' ? this.#options.events(this.startCalls) : (this.#options.events ?? []);
+    const list =
+      typeof this.#options.events === 'function' ? this.#options.events(this.startCalls) : (this.#options.events ?? []);
     tx.ready();
     for (const e of list) {
       if (shutdownSignal.aborted) break;
