@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { listAuditRules, probeAudit, probeProcConnector, readAuditStatus } from '@daemoneye/native';
-import { SourceCaps } from '@daemoneye/core';
+import { type Logger, SourceCaps } from '@daemoneye/core';
 import { checkSourceConformance } from '@daemoneye/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RecordingSender } from '../test/fakes.ts';
@@ -21,8 +21,16 @@ afterEach(async () => {
   }
 });
 
+/** What the sources logged (reasons a backend was unavailable show up here). */
+const logged: string[] = [];
+const noop = (): void => {};
+const record = (obj: object | string, msg?: string): void => {
+  logged.push(typeof obj === 'string' ? obj : `${msg ?? ''} ${JSON.stringify(obj)}`);
+};
+const logger: Logger = { trace: noop, debug: noop, info: record, warn: record, error: record, fatal: record, child: () => logger };
+
 async function startLive(): Promise<{ source: ProcessEventSource; tx: RecordingSender; stop: () => Promise<void> }> {
-  const source = createProcessSource({ scanIntervalMs: 60_000 });
+  const source = createProcessSource({ scanIntervalMs: 60_000, logger });
   const tx = new RecordingSender();
   const ctl = new AbortController();
   const done = source.start(tx, ctl.signal);
@@ -98,7 +106,7 @@ describe.skipIf(!connector.available)('ProcessEventSource on the real kernel', (
       const statusBefore = readAuditStatus();
       const rulesBefore = listAuditRules();
       const { source, tx, stop } = await startLive();
-      expect(source.backend()).toBe('proc-connector+audit');
+      expect(source.backend(), logged.join('\n')).toBe('proc-connector+audit');
       const { pid: shell } = await run('sh', ['-c', 'i=0; while [ $i -lt 1000 ]; do /bin/true; i=$((i+1)); done']);
       const isTrue = (e: { subtype: string; ppid?: number; commandLine: readonly string[] }): boolean =>
         e.subtype === 'exec' && e.ppid === shell && e.commandLine[0] === '/bin/true';

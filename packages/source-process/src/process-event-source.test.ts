@@ -222,6 +222,21 @@ describe('ProcessEventSource real-time backend', () => {
     expect([kernel.connectorClosed, kernel.auditClosed]).toEqual([1, 1]);
   });
 
+  it('closes a reader that finished opening after stop, and start resolves', async () => {
+    const kernel = new FakeKernel();
+    kernel.openDelayMs = 100;
+    const source = createProcessSource({ kernel, snapshot: new ScriptedSnapshot(), hashing: { enabled: false } });
+    const ctl = new AbortController();
+    const done = source.start(new RecordingSender(), ctl.signal);
+    await new Promise((r) => setTimeout(r, 20));
+    ctl.abort();
+    await source.stop();
+    await done;
+    await new Promise((r) => setTimeout(r, 150));
+    expect([kernel.connectorClosed, kernel.auditClosed]).toEqual([1, 1]);
+    expect(source.backend()).toBe('idle');
+  });
+
   it('polls when the connector cannot open', async () => {
     const kernel = new FakeKernel();
     kernel.connectorFails = 'ERR_NATIVE_UNAVAILABLE: needs CAP_NET_ADMIN';

@@ -132,6 +132,9 @@ export class ProcessEventSource implements EventSource {
         await sleep(interval, undefined, { signal }).catch(() => {});
         if (!signal.aborted) await run.reconciler.requestRescan();
       }
+    } catch (e) {
+      // Stopped while starting: the readers were closed under us; that is a normal end.
+      if (!signal.aborted) throw e;
     } finally {
       await this.#release(run);
     }
@@ -179,9 +182,12 @@ export class ProcessEventSource implements EventSource {
     this.#backend = 'poll';
     if (this.#o.realtime === 'off') return;
     const kernel: KernelPorts | undefined = this.#o.kernel ?? (await loadNativeKernelPorts(this.#log));
-    if (kernel === undefined) return;
+    if (kernel === undefined || run.abort.signal.aborted) return;
     try {
-      run.connector = await kernel.openProcConnector({ receiveBufferBytes: this.#o.receiveBufferBytes });
+      const connector = await kernel.openProcConnector({ receiveBufferBytes: this.#o.receiveBufferBytes });
+      // Stopped while opening: the run is already released, so close what just opened.
+      if (run.abort.signal.aborted) return void (await connector.close());
+      run.connector = connector;
     } catch (e) {
       this.#log.info({ reason: describeError(e) }, 'proc connector unavailable; polling');
       return;
@@ -219,7 +225,9 @@ export class ProcessEventSource implements EventSource {
     this.#backend = 'proc-connector';
     if (this.#o.audit === 'off' || kernel.openAuditExecMonitor === undefined) return;
     try {
-      run.audit = await kernel.openAuditExecMonitor({ key: AUDIT_KEY });
+      const audit = await kernel.openAuditExecMonitor({ key: AUDIT_KEY });
+      if (run.abort.signal.aborted) return void (await audit.close());
+      run.audit = audit;
     } catch (e) {
       this.#log.info({ reason: describeError(e) }, 'audit exec monitor unavailable; exec details from /proc only');
       return;

@@ -6,7 +6,7 @@
  */
 import type { ProcessSnapshot } from './process-snapshot.ts';
 import { nodeProcReader } from './internal/proc-reader.ts';
-import { ProcScanner } from './internal/proc-scan.ts';
+import { ProcScanner, SNAPSHOT_SCANNER_SETTINGS } from './internal/proc-scan.ts';
 import { SystemInformationSnapshot } from './internal/si-snapshot.ts';
 import { SnapshotWorkerClient } from './internal/snapshot-client.ts';
 import type { SnapshotPort, SnapshotResult } from './internal/snapshot-port.ts';
@@ -34,7 +34,7 @@ export interface ProcessScanner {
 export function openProcessScanner(options: ScanProcessesOptions = {}): ProcessScanner {
   const include = options.includeKernelThreads ?? false;
   if (process.platform === 'linux' && options.thread === 'current') {
-    const scanner = new ProcScanner(nodeProcReader);
+    const scanner = new ProcScanner(nodeProcReader, SNAPSHOT_SCANNER_SETTINGS);
     return {
       scan: async () => {
         const started = performance.now();

@@ -127,7 +127,11 @@ export class FakeKernel implements KernelPorts {
     };
   }
 
+  /** Delay before open calls resolve (ms). */
+  openDelayMs = 0;
+
   async openAuditExecMonitor(): Promise<AuditExecPort> {
+    if (this.openDelayMs > 0) await new Promise((r) => setTimeout(r, this.openDelayMs));
     if (!this.withAudit) throw new Error('audit unavailable');
     return {
       onExec: (cb) => {

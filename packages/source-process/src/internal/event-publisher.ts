@@ -44,7 +44,7 @@ export class EventPublisher {
   async hash(target: { pid?: number; path?: string }): Promise<HashOutcome | undefined> {
     const h = this.#options.hasher;
     if (h === undefined || (target.pid === undefined && target.path === undefined)) return undefined;
-    return h.hash(target);
+    return h.cached(target) ?? h.hash(target);
   }
 
   /**

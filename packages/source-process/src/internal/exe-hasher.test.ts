@@ -74,3 +74,13 @@ describe('ExecutableHasher', () => {
     expect(await h.hash({ path: '/bin/ls' })).toEqual({ ok: false, reason: 'closed' });
   });
 });
+
+describe('ExecutableHasher.cached', () => {
+  it('answers from the cache synchronously once a file was hashed, and undefined before', async () => {
+    const h = new ExecutableHasher(limits);
+    expect(h.cached({ path: '/bin/sleep' })).toBeUndefined();
+    await h.hash({ path: '/bin/sleep' });
+    expect(h.cached({ pid: 999_999, path: '/bin/sleep' })).toEqual({ ok: true, hash: sha256sum('/bin/sleep'), cached: true });
+    expect(h.cached({ path: '/nonexistent' })).toBeUndefined();
+  });
+});

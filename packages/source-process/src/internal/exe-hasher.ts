@@ -7,6 +7,7 @@
  * reason — never a throw. It does not decide when to hash; the source does.
  */
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { errorCode } from './proc-reader.ts';
 
@@ -59,6 +60,26 @@ export class ExecutableHasher {
   /** Number of cached identities. */
   get cacheSize(): number {
     return this.#cache.size;
+  }
+
+  /**
+   * The cached hash of the target's executable, found with one synchronous `stat` (no thread-pool
+   * round trip), or `undefined` when it is not cached yet. Never throws.
+   */
+  cached(target: HashTarget): HashOutcome | undefined {
+    if (this.#closed) return undefined;
+    for (const path of candidates(target)) {
+      let st: ReturnType<typeof statSync>;
+      try {
+        st = statSync(path, { throwIfNoEntry: false });
+      } catch {
+        continue;
+      }
+      if (st === undefined) continue;
+      const hit = st.isFile() ? this.#cache.get(`${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`) : undefined;
+      return hit === undefined ? undefined : { ok: true, hash: hit, cached: true };
+    }
+    return undefined;
   }
 
   /** Hashes the target's executable. Never rejects. */
@@ -149,13 +170,16 @@ export class ExecutableHasher {
   }
 }
 
-async function openFirst(target: HashTarget): Promise<{ handle: FileHandle } | { reason: string }> {
-  const candidates = [
+function candidates(target: HashTarget): string[] {
+  return [
     ...(target.pid === undefined ? [] : [`/proc/${target.pid}/exe`]),
     ...(target.path === undefined ? [] : [target.path]),
   ];
+}
+
+async function openFirst(target: HashTarget): Promise<{ handle: FileHandle } | { reason: string }> {
   let reason = 'ERR_PROCESS_GONE';
-  for (const path of candidates) {
+  for (const path of candidates(target)) {
     try {
       return { handle: await open(path, 'r') };
     } catch (e) {

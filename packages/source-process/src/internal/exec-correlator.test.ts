@@ -85,3 +85,20 @@ describe('ExecCorrelator', () => {
     expect(orphans).toEqual([]);
   });
 });
+
+describe('ExecCorrelator without waiting', () => {
+  it('goes ahead at once when told not to wait, and drops the record that follows', async () => {
+    const { c, orphans } = correlator(1000, 5000);
+    const plan = c.connectorExec(14, Date.now(), false);
+    if (!plan.skip) expect(await plan.audit).toBeUndefined();
+    c.auditExec(rec(14, Date.now()));
+    await sleep(150);
+    expect(orphans).toEqual([]);
+  });
+  it('still uses a record that is already here', async () => {
+    const { c } = correlator();
+    c.auditExec(rec(15, Date.now()));
+    const plan = c.connectorExec(15, Date.now(), false);
+    if (!plan.skip) expect((await plan.audit)?.pid).toBe(15);
+  });
+});

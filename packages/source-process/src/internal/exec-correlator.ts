@@ -1,6 +1,6 @@
 /**
  * `ExecCorrelator`: pairs proc connector exec events with audit exec records by pid, so each exec
- * yields exactly one event. A connector exec waits `waitMs` for its audit record (which carries exe,
+ * yields exactly one event. A connector exec whose process could not be read from /proc waits `waitMs` for its audit record (which carries exe,
  * argv and cwd even when the process is already gone), and keeps waiting, up to `maxWaitMs`, while
  * the audit stream lags behind the exec's time (its newest record is older); then it goes ahead
  * without, and a record that turns up later is dropped. An audit record that comes first waits up to
@@ -73,8 +73,12 @@ export class ExecCorrelator {
     this.#options = options;
   }
 
-  /** A connector exec for `pid` arrived; `atMs` is its kernel time in epoch ms. */
-  connectorExec(pid: number, atMs: number = Date.now()): ConnectorExecPlan {
+  /**
+   * A connector exec for `pid` arrived; `atMs` is its kernel time in epoch ms. With `wait: false`
+   * (the caller already read everything from /proc) a record that is already here is still used,
+   * but none is waited for, and the one that comes later is dropped.
+   */
+  connectorExec(pid: number, atMs: number = Date.now(), wait = true): ConnectorExecPlan {
     const early = shift(this.#records, pid);
     if (early !== undefined) {
       this.#waitingRecords--;
@@ -83,6 +87,10 @@ export class ExecCorrelator {
     }
     const alone = shift(this.#emittedAlone, pid);
     if (alone !== undefined && alone > performance.now() - SKIP_MEMORY_MS) return { skip: true };
+    if (!wait) {
+      this.#remember(this.#wentWithout, pid);
+      return { skip: false, audit: Promise.resolve(undefined) };
+    }
     if (this.#waitingExecs >= (this.#options.maxWaiting ?? 65_536)) {
       return { skip: false, audit: Promise.resolve(undefined) };
     }

@@ -46,7 +46,7 @@ describe('ProcScanner over the recorded sample', () => {
       startTime: BOOT_MS + 368_640,
       startTicks: 36864,
       cpuUsage: 0,
-      memoryUsage: 1864 * 1024,
+      memoryUsage: 424 * 4096,
       userId: 0,
       userName: 'root',
       accessible: true,
@@ -108,5 +108,29 @@ describe('ProcScanner over the recorded sample', () => {
     const again = s.scan(false).find((p) => p.pid === 1);
     // Same tick count one second later: 0 %.
     expect(again?.cpuUsage).toBe(0);
+  });
+});
+
+describe('ProcScanner reuse of slow fields', () => {
+  it('reuses uid, exe and cgroup while pid, start, comm and argv are unchanged, and rereads after reuseMs', () => {
+    const base = fixtureProcReader(PROC_SAMPLE);
+    const reads: string[] = [];
+    const reader = { ...base, readFile: (p: string) => (reads.push(p), base.readFile(p)), readlink: (p: string) => (reads.push(p), base.readlink(p)) };
+    let now = PROC_SAMPLE_AT_MS;
+    const s = new ProcScanner(reader, { now: () => now, reuseMs: 10_000, withCwd: false });
+    const first = s.scan(false);
+    const slowReads = (): number => reads.filter((p) => /\/(status|exe|cgroup|cwd)$/.test(p)).length;
+    expect(slowReads()).toBe(15);
+    reads.length = 0;
+    now += 1000;
+    const second = s.scan(false);
+    expect(slowReads()).toBe(0);
+    expect(second.map((p) => [p.pid, p.userId, p.executablePath, p.containerId])).toEqual(
+      first.map((p) => [p.pid, p.userId, p.executablePath, p.containerId]),
+    );
+    expect(second.every((p) => p.cwd === undefined)).toBe(true);
+    now += 10_000;
+    s.scan(false);
+    expect(slowReads()).toBe(15);
   });
 });

@@ -8,7 +8,9 @@
  */
 import type { ProcessSnapshot } from '../process-snapshot.ts';
 import {
+  type CgroupInfo,
   PF_KTHREAD,
+  type ProcStat,
   parseBootTime,
   parseCgroup,
   parseCmdline,
@@ -20,6 +22,9 @@ import {
   processName,
 } from './proc-parse.ts';
 import { type ProcReader, errorCode, latin1ToUtf8 } from './proc-reader.ts';
+
+/** The settings of full-snapshot scanners: reuse slow fields for 10 s, no cwd. */
+export const SNAPSHOT_SCANNER_SETTINGS = { reuseMs: 10_000, withCwd: false } as const;
 
 /** Scanner settings. */
 export interface ProcScannerOptions {
@@ -38,11 +43,37 @@ export interface ProcScannerOptions {
    * it CPU % is the average over each process's life and nothing is kept between reads.
    */
   readonly trackCpu?: boolean;
+  /**
+   * Reuse a process's real uid, executable, cgroup and cwd from a scan younger than this (ms) while
+   * its pid, start time, comm and command line are unchanged (default 0: always read).
+   */
+  readonly reuseMs?: number;
+  /** Read each process's working directory (default true). */
+  readonly withCwd?: boolean;
 }
 
 /** A kernel thread that was not read further. */
 interface KernelThreadMark {
   readonly kernelThread: true;
+}
+
+/** Fields read from `status`, `exe`, `cwd` and `cgroup`, with their errors. */
+interface SlowFields {
+  readonly uid?: number;
+  readonly exePath?: string;
+  readonly deleted: boolean;
+  readonly fileExists: boolean;
+  readonly cwd?: string;
+  readonly cgroup?: CgroupInfo;
+  readonly errors: Readonly<Record<string, string>>;
+}
+
+interface SlowEntry {
+  readonly startTicks: number;
+  readonly comm: string;
+  readonly cmdText: string | undefined;
+  readonly at: number;
+  readonly fields: SlowFields;
 }
 
 interface CpuSample {
@@ -60,6 +91,9 @@ export class ProcScanner {
   readonly #pageSize: number;
   readonly #now: () => number;
   readonly #trackCpu: boolean;
+  readonly #reuseMs: number;
+  readonly #withCwd: boolean;
+  readonly #slow = new Map<number, SlowEntry>();
   #bootTimeMs: number | undefined;
   #users = new Map<number, string>();
   #passwdStamp = Number.NaN;
@@ -73,6 +107,8 @@ export class ProcScanner {
     this.#pageSize = options.pageSize ?? 4096;
     this.#now = options.now ?? Date.now;
     this.#trackCpu = options.trackCpu ?? true;
+    this.#reuseMs = options.reuseMs ?? 0;
+    this.#withCwd = options.withCwd ?? true;
   }
 
   /** Boot time in epoch ms: now minus `/proc/uptime` (10 ms resolution), else `/proc/stat` btime. */
@@ -119,6 +155,7 @@ export class ProcScanner {
       if ('pid' in p) out.push(p);
     }
     for (const pid of this.#cpu.keys()) if (!seen.has(pid)) this.#cpu.delete(pid);
+    for (const pid of this.#slow.keys()) if (!seen.has(pid)) this.#slow.delete(pid);
     return out;
   }
 
@@ -156,6 +193,72 @@ export class ProcScanner {
     }
     const stat = parseStat(statText);
     if (stat === undefined) return undefined;
+    const kernelThread = (stat.flags & PF_KTHREAD) !== 0 || pid === 2 || stat.ppid === 2;
+    if (kernelThread && !withKernelThreads) return { kernelThread: true };
+    let cmdText: string | undefined;
+    let cmdError: string | undefined;
+    try {
+      cmdText = this.#reader.readFile(`${dir}/cmdline`);
+    } catch (e) {
+      cmdError = errorCode(e);
+    }
+    const slow = this.#slowFields(pid, stat, cmdText, kernelThread, exists);
+    const errors = cmdError === undefined ? slow.errors : { ...slow.errors, cmdline: cmdError };
+    const denied = (code: string | undefined): boolean => code === 'EACCES' || code === 'EPERM';
+    const startTime = this.bootTimeMs() + Math.round((stat.startTicks * 1000) / this.#hz);
+    const uid = slow.uid;
+    const userName = uid === undefined ? undefined : this.#users.get(uid);
+    const cpuUsage = this.#cpuUsage(pid, stat.startTicks, stat.utime + stat.stime, startTime);
+    const exePath = slow.exePath;
+    return {
+      pid,
+      ppid: stat.ppid,
+      name: processName(latin1ToUtf8(stat.comm), exePath),
+      ...(exePath === undefined ? {} : { executablePath: exePath }),
+      executableDeleted: slow.deleted,
+      commandLine: cmdText === undefined ? [] : parseCmdline(latin1ToUtf8(cmdText)),
+      startTime,
+      startTicks: stat.startTicks,
+      ...(cpuUsage === undefined ? {} : { cpuUsage }),
+      memoryUsage: stat.rssPages * this.#pageSize,
+      ...(uid === undefined ? {} : { userId: uid }),
+      ...(userName === undefined ? {} : { userName }),
+      accessible: !denied(errors.exe) && !denied(errors.cmdline) && cmdText !== undefined,
+      fileExists: slow.fileExists,
+      threadCount: stat.numThreads,
+      state: stat.state,
+      ...(slow.cwd === undefined ? {} : { cwd: slow.cwd }),
+      ...(slow.cgroup === undefined ? {} : { cgroup: slow.cgroup.path }),
+      ...(slow.cgroup?.containerId === undefined ? {} : { containerId: slow.cgroup.containerId }),
+      kernelThread,
+      ...(Object.keys(errors).length === 0 ? {} : { fieldErrors: errors }),
+    };
+  }
+
+  /**
+   * The fields that rarely change while a process runs (real uid, executable, cgroup, cwd): reused
+   * from the previous scan while the process (pid + start ticks), its comm and its command line are
+   * the same and the entry is younger than `reuseMs`; read otherwise.
+   */
+  #slowFields(
+    pid: number,
+    stat: ProcStat,
+    cmdText: string | undefined,
+    kernelThread: boolean,
+    exists: Map<string, boolean>,
+  ): SlowFields {
+    const now = this.#now();
+    const hit = this.#slow.get(pid);
+    if (
+      hit !== undefined &&
+      hit.startTicks === stat.startTicks &&
+      hit.comm === stat.comm &&
+      hit.cmdText === cmdText &&
+      now - hit.at < this.#reuseMs
+    ) {
+      return hit.fields;
+    }
+    const dir = `${this.#root}/${pid}`;
     const errors: Record<string, string> = {};
     const field = <T>(name: string, read: () => T): T | undefined => {
       try {
@@ -165,12 +268,9 @@ export class ProcScanner {
         return undefined;
       }
     };
-    const kernelThread = (stat.flags & PF_KTHREAD) !== 0 || pid === 2 || stat.ppid === 2;
-    if (kernelThread && !withKernelThreads) return { kernelThread: true };
     const status = field('status', () => parseStatus(this.#reader.readFile(`${dir}/status`)));
-    const cmdText = field('cmdline', () => this.#reader.readFile(`${dir}/cmdline`));
     const exe = kernelThread ? undefined : field('exe', () => parseExeLink(this.#reader.readlink(`${dir}/exe`)));
-    const cwd = kernelThread ? undefined : field('cwd', () => this.#reader.readlink(`${dir}/cwd`));
+    const cwd = kernelThread || !this.#withCwd ? undefined : field('cwd', () => this.#reader.readlink(`${dir}/cwd`));
     const cgroup = field('cgroup', () => parseCgroup(this.#reader.readFile(`${dir}/cgroup`)));
     const exePath = exe === undefined ? undefined : latin1ToUtf8(exe.path);
     let fileExists = false;
@@ -179,34 +279,21 @@ export class ProcScanner {
       fileExists = known ?? this.#exists(exePath);
       if (known === undefined) exists.set(exePath, fileExists);
     }
-    const denied = (code: string | undefined): boolean => code === 'EACCES' || code === 'EPERM';
-    const startTime = this.bootTimeMs() + Math.round((stat.startTicks * 1000) / this.#hz);
-    const uid = status?.realUid;
-    const userName = uid === undefined ? undefined : this.#users.get(uid);
-    const cpuUsage = this.#cpuUsage(pid, stat.startTicks, stat.utime + stat.stime, startTime);
-    return {
-      pid,
-      ppid: stat.ppid,
-      name: processName(latin1ToUtf8(stat.comm), exePath),
-      ...(exePath === undefined ? {} : { executablePath: exePath }),
-      executableDeleted: exe?.deleted === true,
-      commandLine: cmdText === undefined ? [] : parseCmdline(latin1ToUtf8(cmdText)),
-      startTime,
-      startTicks: stat.startTicks,
-      ...(cpuUsage === undefined ? {} : { cpuUsage }),
-      memoryUsage: status?.vmRssBytes ?? stat.rssPages * this.#pageSize,
-      ...(uid === undefined ? {} : { userId: uid }),
-      ...(userName === undefined ? {} : { userName }),
-      accessible: !denied(errors.exe) && !denied(errors.cmdline) && cmdText !== undefined,
+    const fields: SlowFields = {
+      ...(status?.realUid === undefined ? {} : { uid: status.realUid }),
+      ...(exePath === undefined ? {} : { exePath }),
+      deleted: exe?.deleted === true,
       fileExists,
-      threadCount: status?.threads ?? stat.numThreads,
-      state: stat.state,
       ...(cwd === undefined ? {} : { cwd: latin1ToUtf8(cwd) }),
-      ...(cgroup === undefined ? {} : { cgroup: cgroup.path }),
-      ...(cgroup?.containerId === undefined ? {} : { containerId: cgroup.containerId }),
-      kernelThread,
-      ...(Object.keys(errors).length === 0 ? {} : { fieldErrors: errors }),
+      ...(cgroup === undefined ? {} : { cgroup }),
+      errors,
     };
+    if (this.#reuseMs > 0) {
+      // Spread refreshes over time so entries read in one scan do not all expire in the same later one.
+      const at = now - Math.random() * this.#reuseMs * 0.5;
+      this.#slow.set(pid, { startTicks: stat.startTicks, comm: stat.comm, cmdText, at, fields });
+    }
+    return fields;
   }
 
   #exists(path: string): boolean {

@@ -133,7 +133,12 @@ export class RealtimeBackend {
     if (snap?.kernelThread === true && !this.#o.includeKernelThreads) return;
     if (snap !== undefined) table.set(snap);
     const at = epochMsOfMonotonicNs(ts);
-    const plan = correlator === undefined ? { skip: false as const, audit: Promise.resolve(undefined) } : correlator.connectorExec(pid, at);
+    // Audit is needed only when /proc no longer shows the new image (the process already exited).
+    const complete = snap !== undefined && snap.executablePath !== undefined && snap.commandLine.length > 0;
+    const plan =
+      correlator === undefined
+        ? { skip: false as const, audit: Promise.resolve(undefined) }
+        : correlator.connectorExec(pid, at, !complete);
     if (plan.skip) return;
     publisher.enqueue(pid, async () => {
       const audit = await plan.audit;

@@ -6,11 +6,14 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { nodeProcReader } from './proc-reader.ts';
-import { ProcScanner } from './proc-scan.ts';
+import { ProcScanner, SNAPSHOT_SCANNER_SETTINGS } from './proc-scan.ts';
 import type { SnapshotReply, SnapshotRequest, SnapshotWorkerData } from './snapshot-protocol.ts';
 
 const data = (workerData ?? {}) as SnapshotWorkerData;
-const scanner = new ProcScanner(nodeProcReader, data.procRoot === undefined ? {} : { procRoot: data.procRoot });
+const scanner = new ProcScanner(nodeProcReader, {
+  ...SNAPSHOT_SCANNER_SETTINGS,
+  ...(data.procRoot === undefined ? {} : { procRoot: data.procRoot }),
+});
 const port = parentPort;
 
 port?.on('message', (request: SnapshotRequest) => {

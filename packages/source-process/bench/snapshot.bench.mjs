@@ -1,0 +1,217 @@
+// Process source benchmark: snapshot speed against `ps` and systeminformation at the current process
+// count and at ~5,000 processes, exec-to-sink latency through the proc connector, and the source's
+// CPU use at idle. Runs against the built package (`npx tsc -b packages/source-process` first), prints
+// a table and writes JSON to bench-results/. Needs root for the real-time parts.
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import si from 'systeminformation';
+import { createProcessSource, openProcessScanner } from '../dist/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const run = promisify(execFile);
+const out = (s = '') => process.stdout.write(`${s}\n`);
+const results = { when: new Date().toISOString(), node: process.version, cpus: 2, sections: {} };
+
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+const median = (xs) => pct(xs, 50);
+const procCount = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).length;
+
+async function timeIt(fn, n, gapMs = 0) {
+  await fn();
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    // systeminformation answers from a cache when called again within 500 ms: keep runs apart.
+    if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
+    const t = performance.now();
+    await fn();
+    times.push(performance.now() - t);
+  }
+  return { medianMs: +median(times).toFixed(2), p90Ms: +pct(times, 90).toFixed(2), runs: n };
+}
+
+async function snapshotSection(label, n, siRuns) {
+  const warm = openProcessScanner({ thread: 'current', includeKernelThreads: true });
+  const worker = openProcessScanner({ includeKernelThreads: true });
+  let count = 0;
+  const rows = {
+    processes: procCount(),
+    // A new scanner every run: every file of every process is read.
+    scanColdInThread: await timeIt(async () => {
+      const cold = openProcessScanner({ thread: 'current', includeKernelThreads: true });
+      count = (await cold.scan()).processes.length;
+      await cold.close();
+    }, n),
+    // The same scanner again within 10 s: uid, exe and cgroup reused for unchanged processes.
+    scanWarmInThread: await timeIt(() => warm.scan(), n),
+    // What the source does: the warm scan in its worker thread, plus the message round trip.
+    scanWarmViaWorker: await timeIt(() => worker.scan(), n),
+    ps: await timeIt(() => run('ps', ['-e', '-o', 'pid,ppid,uid,lstart,comm,args'], { maxBuffer: 64 << 20 }), n),
+    systeminformation: siRuns > 0 ? await timeIt(() => si.processes(), siRuns, 600) : undefined,
+  };
+  rows.scanned = count;
+  await warm.close();
+  await worker.close();
+  const load = (await run('cat', ['/proc/loadavg'])).stdout.trim();
+  rows.loadavg = load;
+  results.sections[label] = rows;
+  out(`\n${label}: ${rows.processes} processes in /proc (${count} scanned, kernel threads included), loadavg ${load}`);
+  out('| method | median ms | p90 ms | runs |');
+  out('| --- | ---: | ---: | ---: |');
+  for (const [k, v] of Object.entries(rows)) {
+    if (v && typeof v === 'object') out(`| ${k} | ${v.medianMs} | ${v.p90Ms} | ${v.runs} |`);
+  }
+  return rows;
+}
+
+async function spawnSleepers(target) {
+  const children = [];
+  while (procCount() < target) {
+    const batch = [];
+    for (let i = 0; i < 200; i++) {
+      const c = spawn('sleep', ['120'], { stdio: 'ignore' });
+      children.push(c);
+      batch.push(new Promise((r) => c.once('spawn', r)));
+    }
+    await Promise.all(batch);
+  }
+  return children;
+}
+
+async function killSleepers(children) {
+  const gone = children.map((c) =>
+    c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)),
+  );
+  for (const c of children) if (c.pid !== undefined) process.kill(c.pid, 'SIGTERM');
+  await Promise.all(gone);
+}
+
+function timingSender(onExec) {
+  return {
+    closed: false,
+    underPressure: false,
+    pressure: () => 0,
+    ready: () => {},
+    reportLoss: () => {},
+    send: async () => true,
+    trySend: (e) => {
+      if (e.kind === 'process' && e.subtype === 'exec') onExec(e, performance.now());
+      return true;
+    },
+  };
+}
+
+async function latencySection(label, audit, n) {
+  const arrivals = new Map();
+  const kernelToSink = [];
+  const source = createProcessSource({ audit, scanIntervalMs: 600_000 });
+  const ctl = new AbortController();
+  const done = source.start(
+    timingSender((e, at) => {
+      arrivals.set(e.pid, at);
+      if (e.commandLine[0] === '/bin/true') kernelToSink.push(Date.now() - e.timestamp);
+    }),
+    ctl.signal,
+  );
+  await new Promise((r) => setTimeout(r, 3000));
+  const backend = source.backend();
+  const lat = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    const child = spawn('/bin/true', [], { stdio: 'ignore' });
+    await new Promise((r) => child.once('exit', r));
+    const end = performance.now() + 1000;
+    while (!arrivals.has(child.pid) && performance.now() < end) await new Promise((r) => setImmediate(r));
+    if (arrivals.has(child.pid)) lat.push(arrivals.get(child.pid) - t);
+  }
+  ctl.abort();
+  await source.stop();
+  await done;
+  const row = {
+    backend,
+    execs: n,
+    delivered: lat.length,
+    p50Ms: +pct(lat, 50).toFixed(2),
+    p99Ms: +pct(lat, 99).toFixed(2),
+    maxMs: +Math.max(...lat).toFixed(2),
+    kernelToSinkP50Ms: pct(kernelToSink, 50),
+    kernelToSinkP99Ms: pct(kernelToSink, 99),
+  };
+  results.sections[label] = row;
+  return row;
+}
+
+async function idleSection(seconds) {
+  const source = createProcessSource({ scanIntervalMs: 600_000 });
+  const ctl = new AbortController();
+  let events = 0;
+  const done = source.start(
+    timingSender(() => {}),
+    ctl.signal,
+  );
+  await new Promise((r) => setTimeout(r, 4000));
+  const sentBefore = source.stats().eventsSent;
+  const before = process.cpuUsage();
+  const t = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const used = process.cpuUsage(before);
+  const wallMs = performance.now() - t;
+  const backend = source.backend();
+  events = source.stats().eventsSent - sentBefore;
+  ctl.abort();
+  await source.stop();
+  await done;
+  const row = {
+    backend,
+    seconds,
+    eventsDuringWindow: events,
+    cpuPercentOfOneCore: +(((used.user + used.system) / 1000 / wallMs) * 100).toFixed(3),
+  };
+  results.sections.idleCpu = row;
+  return row;
+}
+
+// `--only=snapshot|latency|idle` runs one part.
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
+const want = (part) => only === undefined || only === part;
+out(`process source benchmark — ${results.when}, node ${process.version}`);
+if (want('snapshot')) {
+  await snapshotSection('snapshot-current', 20, 3);
+  const sleepers = await spawnSleepers(5000);
+  try {
+    await snapshotSection('snapshot-5000', 10, 1);
+  } finally {
+    await killSleepers(sleepers);
+  }
+}
+if (want('latency')) {
+  out('\nexec-to-sink latency (spawn → exec event at the sender), /bin/true one at a time');
+  out('| backend | execs | delivered | spawn→sink p50 ms | p99 ms | max ms | kernel exec→sink p50 ms | p99 ms |');
+  out('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const [label, audit] of [
+    ['latency-connector', 'off'],
+    ['latency-connector+audit', 'auto'],
+  ]) {
+    const r = await latencySection(label, audit, 300);
+    out(
+      `| ${r.backend} | ${r.execs} | ${r.delivered} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.kernelToSinkP50Ms} | ${r.kernelToSinkP99Ms} |`,
+    );
+  }
+}
+if (want('idle')) {
+  const idle = await idleSection(10);
+  out(
+    `\nidle CPU with ${idle.backend} over ${idle.seconds} s: ${idle.cpuPercentOfOneCore} % of one core (whole process, ${idle.eventsDuringWindow} events in the window)`,
+  );
+}
+
+const dir = join(here, '..', 'bench-results');
+mkdirSync(dir, { recursive: true });
+const file = join(dir, `snapshot-${results.when.replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+out(`\nwrote ${file}`);
