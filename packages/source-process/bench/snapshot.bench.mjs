@@ -38,6 +38,7 @@ async function timeIt(fn, n, gapMs = 0) {
 async function snapshotSection(label, n, siRuns) {
   const warm = openProcessScanner({ thread: 'current', includeKernelThreads: true });
   const worker = openProcessScanner({ includeKernelThreads: true });
+  const coldWorker = openProcessScanner({ includeKernelThreads: true, reuseFieldsMs: 0 });
   let count = 0;
   const rows = {
     processes: procCount(),
@@ -49,14 +50,16 @@ async function snapshotSection(label, n, siRuns) {
     }, n),
     // The same scanner again within 10 s: uid, exe and cgroup reused for unchanged processes.
     scanWarmInThread: await timeIt(() => warm.scan(), n),
-    // What the source does: the warm scan in its worker thread, plus the message round trip.
-    scanWarmViaWorker: await timeIt(() => worker.scan(), n),
+    // What the source does: scans in its worker threads (one per core, up to 2), plus the round trip.
+    scanColdViaWorkers: await timeIt(() => coldWorker.scan(), n),
+    scanWarmViaWorkers: await timeIt(() => worker.scan(), n),
     ps: await timeIt(() => run('ps', ['-e', '-o', 'pid,ppid,uid,lstart,comm,args'], { maxBuffer: 64 << 20 }), n),
     systeminformation: siRuns > 0 ? await timeIt(() => si.processes(), siRuns, 600) : undefined,
   };
   rows.scanned = count;
   await warm.close();
   await worker.close();
+  await coldWorker.close();
   const load = (await run('cat', ['/proc/loadavg'])).stdout.trim();
   rows.loadavg = load;
   results.sections[label] = rows;
@@ -146,8 +149,8 @@ async function latencySection(label, audit, n) {
   return row;
 }
 
-async function idleSection(seconds) {
-  const source = createProcessSource({ scanIntervalMs: 600_000 });
+async function idleSection(seconds, audit) {
+  const source = createProcessSource({ scanIntervalMs: 600_000, audit });
   const ctl = new AbortController();
   let events = 0;
   const done = source.start(
@@ -172,7 +175,7 @@ async function idleSection(seconds) {
     eventsDuringWindow: events,
     cpuPercentOfOneCore: +(((used.user + used.system) / 1000 / wallMs) * 100).toFixed(3),
   };
-  results.sections.idleCpu = row;
+  results.sections[`idleCpu-audit-${audit}`] = row;
   return row;
 }
 
@@ -204,10 +207,12 @@ if (want('latency')) {
   }
 }
 if (want('idle')) {
-  const idle = await idleSection(10);
-  out(
-    `\nidle CPU with ${idle.backend} over ${idle.seconds} s: ${idle.cpuPercentOfOneCore} % of one core (whole process, ${idle.eventsDuringWindow} events in the window)`,
-  );
+  for (const audit of ['off', 'auto']) {
+    const idle = await idleSection(10, audit);
+    out(
+      `\nidle CPU with ${idle.backend} over ${idle.seconds} s: ${idle.cpuPercentOfOneCore} % of one core (whole process, ${idle.eventsDuringWindow} events in the window)`,
+    );
+  }
 }
 
 const dir = join(here, '..', 'bench-results');

@@ -81,9 +81,13 @@ export interface ResolvedProcessSourceOptions {
 const LAYER = 'ProcessSourceOptions';
 
 function invalid(field: string, value: unknown, expected: string): never {
-  throw new CollectorError('ERR_CONFIG_INVALID', `${LAYER}.${field} must be ${expected}, got ${JSON.stringify(value)}`, {
-    details: { field, value, layer: LAYER },
-  });
+  throw new CollectorError(
+    'ERR_CONFIG_INVALID',
+    `${LAYER}.${field} must be ${expected}, got ${JSON.stringify(value)}`,
+    {
+      details: { field, value, layer: LAYER },
+    },
+  );
 }
 
 function positiveInt(field: string, value: unknown, fallback: number, min = 1): number {

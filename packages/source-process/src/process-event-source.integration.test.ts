@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
-import { listAuditRules, probeAudit, probeProcConnector, readAuditStatus } from '@daemoneye/native';
 import { type Logger, SourceCaps } from '@daemoneye/core';
 import { checkSourceConformance } from '@daemoneye/core/testing';
+import { listAuditRules, probeAudit, probeProcConnector, readAuditStatus } from '@daemoneye/native';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RecordingSender } from '../test/fakes.ts';
 import { createProcessSource, type ProcessEventSource } from './process-event-source.ts';
@@ -27,7 +27,15 @@ const noop = (): void => {};
 const record = (obj: object | string, msg?: string): void => {
   logged.push(typeof obj === 'string' ? obj : `${msg ?? ''} ${JSON.stringify(obj)}`);
 };
-const logger: Logger = { trace: noop, debug: noop, info: record, warn: record, error: record, fatal: record, child: () => logger };
+const logger: Logger = {
+  trace: noop,
+  debug: noop,
+  info: record,
+  warn: record,
+  error: record,
+  fatal: record,
+  child: () => logger,
+};
 
 async function startLive(): Promise<{ source: ProcessEventSource; tx: RecordingSender; stop: () => Promise<void> }> {
   const source = createProcessSource({ scanIntervalMs: 60_000, logger });
@@ -118,7 +126,9 @@ describe.skipIf(!connector.available)('ProcessEventSource on the real kernel', (
       expect(execs.length).toBeLessThanOrEqual(1000);
       if (execs.length < 1000) expect(lost).toBeGreaterThan(0);
       expect(new Set(execs.map((e) => e.pid)).size).toBe(execs.length);
-      expect(execs.every((e) => e.executablePath === realpathSync('/bin/true') && e.commandLine.length === 1)).toBe(true);
+      expect(execs.every((e) => e.executablePath === realpathSync('/bin/true') && e.commandLine.length === 1)).toBe(
+        true,
+      );
       await stop();
       const statusAfter = readAuditStatus();
       expect(listAuditRules()).toEqual(rulesBefore);

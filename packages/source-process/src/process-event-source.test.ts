@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { SourceCaps, isCollectorError } from '@daemoneye/core';
+import { isCollectorError, SourceCaps } from '@daemoneye/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeKernel, RecordingSender, ScriptedSnapshot, nowNs, snap } from '../test/fakes.ts';
-import { PROC_SAMPLE, fixtureProcReader } from '../test/fixture-proc-reader.ts';
-import { createProcessSource, ProcessEventSource } from './process-event-source.ts';
+import { FakeKernel, nowNs, RecordingSender, ScriptedSnapshot, snap } from '../test/fakes.ts';
+import { fixtureProcReader, PROC_SAMPLE } from '../test/fixture-proc-reader.ts';
 import type { ProcessSourceOptions } from './options.ts';
+import { createProcessSource, type ProcessEventSource } from './process-event-source.ts';
 
 const running: Array<{ source: ProcessEventSource; ctl: AbortController; done: Promise<void> }> = [];
 
@@ -58,7 +58,9 @@ describe('ProcessEventSource polling backend', () => {
     expect(source.capabilities()).toBe(BASE);
     expect(source.backend()).toBe('poll');
     snapshot.processes = [snap(11, { executablePath: '/usr/bin/other' }), snap(12)];
-    await tx.waitFor((t) => t.process('exit').length === 1 && t.process('start').length === 1 && t.process('exec').length === 1);
+    await tx.waitFor(
+      (t) => t.process('exit').length === 1 && t.process('start').length === 1 && t.process('exec').length === 1,
+    );
     expect(tx.process('exit').map((e) => [e.pid, e.name])).toEqual([[10, 'p10']]);
     expect(tx.process('start').map((e) => [e.pid, e.platformMetadata?.detectedBy])).toEqual([[12, 'poll']]);
     expect(tx.process('exec').map((e) => [e.pid, e.executablePath])).toEqual([[11, '/usr/bin/other']]);
@@ -88,7 +90,11 @@ describe('ProcessEventSource polling backend', () => {
     const [a, b] = tx.process('snapshot');
     const expected = execFileSync('sha256sum', ['/bin/sleep'], { encoding: 'utf8' }).split(' ')[0];
     expect([a?.executableHash, a?.hashAlgorithm]).toEqual([expected, 'sha256']);
-    expect([b?.executableHash, b?.hashAlgorithm, b?.platformMetadata?.hashError]).toEqual([undefined, undefined, 'ENOENT']);
+    expect([b?.executableHash, b?.hashAlgorithm, b?.platformMetadata?.hashError]).toEqual([
+      undefined,
+      undefined,
+      'ENOENT',
+    ]);
   });
 
   it('is unhealthy while snapshots fail, and rejects start when the first one fails', async () => {
@@ -152,7 +158,12 @@ describe('ProcessEventSource real-time backend', () => {
     ]);
     await tx.waitFor((t) => t.process('exit').length === 1);
     const [start, exec, exit] = tx.process().filter((e) => e.pid === 5000);
-    expect([start?.subtype, start?.name, start?.ppid, start?.platformMetadata?.enrichment]).toEqual(['start', 'bash', 3750, 'parent']);
+    expect([start?.subtype, start?.name, start?.ppid, start?.platformMetadata?.enrichment]).toEqual([
+      'start',
+      'bash',
+      3750,
+      'parent',
+    ]);
     expect([exec?.subtype, exec?.platformMetadata?.enrichment]).toEqual(['exec', 'none']);
     expect([exit?.subtype, exit?.exitCode]).toEqual(['exit', 0]);
   });
@@ -180,7 +191,9 @@ describe('ProcessEventSource real-time backend', () => {
     await tx.waitFor((t) => t.process('exec').length === 2);
     await new Promise((r) => setTimeout(r, 300));
     const execs = tx.process('exec');
-    expect(execs.map((e) => [e.pid, e.name, e.executablePath, e.commandLine, e.cwd, e.userId, e.userName, e.ppid])).toEqual([
+    expect(
+      execs.map((e) => [e.pid, e.name, e.executablePath, e.commandLine, e.cwd, e.userId, e.userName, e.ppid]),
+    ).toEqual([
       [5001, 'true', '/usr/bin/true', ['/bin/true', '--n=1'], '/srv', '65534', 'nobody', 3750],
       [5002, 'true', '/usr/bin/true', ['/bin/true', '--n=2'], '/srv', '65534', 'nobody', 3750],
     ]);
@@ -211,7 +224,9 @@ describe('ProcessEventSource real-time backend', () => {
     kernel.error?.(new Error('recv failed: EBADF'));
     expect(source.backend()).toBe('poll');
     expect(source.capabilities()).toBe(BASE);
-    await expect(source.healthCheck()).rejects.toThrow('proc connector failed (Error: recv failed: EBADF); polling every 1000 ms instead');
+    await expect(source.healthCheck()).rejects.toThrow(
+      'proc connector failed (Error: recv failed: EBADF); polling every 1000 ms instead',
+    );
     expect(tx.losses).toEqual([]);
   });
 

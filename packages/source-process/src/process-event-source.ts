@@ -8,17 +8,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CollectorError,
+  describeError,
   type EventSender,
   type EventSource,
   type Logger,
   SourceCaps,
   type SourceCapsBits,
-  describeError,
   silentLogger,
 } from '@daemoneye/core';
 import { EventPublisher } from './internal/event-publisher.ts';
-import { ExecCorrelator } from './internal/exec-correlator.ts';
 import { ExecutableHasher } from './internal/exe-hasher.ts';
+import { ExecCorrelator } from './internal/exec-correlator.ts';
 import type { AuditExecPort, KernelPorts, ProcConnectorPort } from './internal/kernel-port.ts';
 import { loadNativeKernelPorts } from './internal/native-kernel.ts';
 import { nodeProcReader } from './internal/proc-reader.ts';
@@ -29,7 +29,11 @@ import { Reconciler } from './internal/reconciler.ts';
 import { SystemInformationSnapshot } from './internal/si-snapshot.ts';
 import { SnapshotWorkerClient } from './internal/snapshot-client.ts';
 import type { SnapshotPort } from './internal/snapshot-port.ts';
-import { type ProcessSourceOptions, type ResolvedProcessSourceOptions, resolveProcessSourceOptions } from './options.ts';
+import {
+  type ProcessSourceOptions,
+  type ResolvedProcessSourceOptions,
+  resolveProcessSourceOptions,
+} from './options.ts';
 
 /** The audit rule key the source installs for exec records. */
 const AUDIT_KEY = 'daemoneye-exec';
@@ -118,7 +122,8 @@ export class ProcessEventSource implements EventSource {
    * when the first snapshot cannot be taken, or when called while already running.
    */
   async start(tx: EventSender, shutdownSignal: AbortSignal): Promise<void> {
-    if (this.#run !== undefined) throw new CollectorError('ERR_COLLECTOR_STATE', `source ${this.#o.name} is already running`);
+    if (this.#run !== undefined)
+      throw new CollectorError('ERR_COLLECTOR_STATE', `source ${this.#o.name} is already running`);
     const run = this.#createRun(tx);
     this.#run = run;
     this.#connectorError = undefined;
@@ -161,7 +166,8 @@ export class ProcessEventSource implements EventSource {
 
   #createRun(tx: EventSender): Run {
     const o = this.#o;
-    const snapshot = o.snapshot ?? (process.platform === 'linux' ? new SnapshotWorkerClient() : new SystemInformationSnapshot());
+    const snapshot =
+      o.snapshot ?? (process.platform === 'linux' ? new SnapshotWorkerClient() : new SystemInformationSnapshot());
     const hasher = o.hashing.enabled
       ? new ExecutableHasher({ maxFileBytes: o.hashing.maxFileBytes, timeoutMs: o.hashing.timeoutMs })
       : undefined;
@@ -261,7 +267,8 @@ export class ProcessEventSource implements EventSource {
     run.correlator?.close();
     const closing = [run.connector?.close(), run.audit?.close(), run.snapshot.close()];
     const results = await Promise.allSettled(closing);
-    for (const r of results) if (r.status === 'rejected') this.#log.warn({ err: r.reason }, 'closing a process reader failed');
+    for (const r of results)
+      if (r.status === 'rejected') this.#log.warn({ err: r.reason }, 'closing a process reader failed');
     run.hasher?.close();
   }
 }

@@ -18,7 +18,8 @@ const psRows = (): Map<number, { ppid: number; uid: number }> => {
   const rows = new Map<number, { ppid: number; uid: number }>();
   for (const line of execFileSync('ps', ['-e', '-o', 'pid=,ppid=,ruid='], { encoding: 'utf8' }).split('\n')) {
     const [pid, ppid, uid] = line.trim().split(/\s+/).map(Number);
-    if (pid !== undefined && ppid !== undefined && uid !== undefined && Number.isFinite(pid)) rows.set(pid, { ppid, uid });
+    if (pid !== undefined && ppid !== undefined && uid !== undefined && Number.isFinite(pid))
+      rows.set(pid, { ppid, uid });
   }
   return rows;
 };
@@ -59,7 +60,9 @@ describe.skipIf(!onLinux)('scanProcesses against ps', () => {
     expect(me?.fileExists).toBe(true);
     expect(me?.accessible).toBe(true);
     expect(me?.commandLine).toEqual(
-      execFileSync('cat', [`/proc/${process.pid}/cmdline`], { encoding: 'latin1' }).split('\0').slice(0, -1),
+      execFileSync('cat', [`/proc/${process.pid}/cmdline`], { encoding: 'latin1' })
+        .split('\0')
+        .slice(0, -1),
     );
     expect(me?.userId).toBe(process.getuid?.());
     // Full scans leave the working directory out (exec events carry it).

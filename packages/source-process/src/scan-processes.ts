@@ -4,12 +4,13 @@
  * benchmarks and tools need. On Linux they read /proc; elsewhere they use systeminformation. They do
  * not hash executables or emit events.
  */
-import type { ProcessSnapshot } from './process-snapshot.ts';
+
 import { nodeProcReader } from './internal/proc-reader.ts';
 import { ProcScanner, SNAPSHOT_SCANNER_SETTINGS } from './internal/proc-scan.ts';
 import { SystemInformationSnapshot } from './internal/si-snapshot.ts';
 import { SnapshotWorkerClient } from './internal/snapshot-client.ts';
 import type { SnapshotPort, SnapshotResult } from './internal/snapshot-port.ts';
+import type { ProcessSnapshot } from './process-snapshot.ts';
 
 /** Options of {@link scanProcesses} and {@link openProcessScanner}. */
 export interface ScanProcessesOptions {
@@ -20,6 +21,11 @@ export interface ScanProcessesOptions {
    * `'current'` reads on the calling thread, which is faster for a single scan but blocks it.
    */
   readonly thread?: 'worker' | 'current';
+  /**
+   * A repeated scan reuses a process's real uid, executable and cgroup from a scan younger than this
+   * (ms) while its pid, start time, comm and command line are unchanged (default 10,000; 0 = never).
+   */
+  readonly reuseFieldsMs?: number;
 }
 
 /** A scanner kept open for repeated scans. */
@@ -34,7 +40,8 @@ export interface ProcessScanner {
 export function openProcessScanner(options: ScanProcessesOptions = {}): ProcessScanner {
   const include = options.includeKernelThreads ?? false;
   if (process.platform === 'linux' && options.thread === 'current') {
-    const scanner = new ProcScanner(nodeProcReader, SNAPSHOT_SCANNER_SETTINGS);
+    const reuse = options.reuseFieldsMs === undefined ? {} : { reuseMs: options.reuseFieldsMs };
+    const scanner = new ProcScanner(nodeProcReader, { ...SNAPSHOT_SCANNER_SETTINGS, ...reuse });
     return {
       scan: async () => {
         const started = performance.now();
@@ -44,7 +51,10 @@ export function openProcessScanner(options: ScanProcessesOptions = {}): ProcessS
       close: async () => {},
     };
   }
-  const port: SnapshotPort = process.platform === 'linux' ? new SnapshotWorkerClient() : new SystemInformationSnapshot();
+  const port: SnapshotPort =
+    process.platform === 'linux'
+      ? new SnapshotWorkerClient(options.reuseFieldsMs === undefined ? {} : { reuseMs: options.reuseFieldsMs })
+      : new SystemInformationSnapshot();
   return { scan: () => port.scan(include), close: () => port.close() };
 }
 

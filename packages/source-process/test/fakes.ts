@@ -42,12 +42,17 @@ export class RecordingSender implements EventSender {
     this.losses.push({ count, reason });
   }
   process(subtype?: ProcessEvent['subtype']): ProcessEvent[] {
-    return this.events.filter((e): e is ProcessEvent => e.kind === 'process' && (subtype === undefined || e.subtype === subtype));
+    return this.events.filter(
+      (e): e is ProcessEvent => e.kind === 'process' && (subtype === undefined || e.subtype === subtype),
+    );
   }
   async waitFor(pred: (s: this) => boolean, ms = 3000): Promise<void> {
     const end = Date.now() + ms;
     while (!pred(this)) {
-      if (Date.now() > end) throw new Error(`condition not met; events: ${JSON.stringify(this.events.map((e) => (e.kind === 'process' ? `${e.subtype}:${e.pid}` : e.kind)))}`);
+      if (Date.now() > end)
+        throw new Error(
+          `condition not met; events: ${JSON.stringify(this.events.map((e) => (e.kind === 'process' ? `${e.subtype}:${e.pid}` : e.kind)))}`,
+        );
       await new Promise((r) => setTimeout(r, 5));
     }
   }

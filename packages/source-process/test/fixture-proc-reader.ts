@@ -3,7 +3,7 @@
  * under the fixture root, `<name>.errno` files make a read fail with that code, `<name>.link` holds a link's target, and `stat.json`
  * lists the paths a stat finds. Test support only.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FileIdentity, ProcReader } from '../src/internal/proc-reader.ts';
 

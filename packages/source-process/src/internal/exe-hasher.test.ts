@@ -24,7 +24,11 @@ describe('ExecutableHasher', () => {
 
   it('hashes a large binary (node) correctly', async () => {
     const h = new ExecutableHasher(limits);
-    expect(await h.hash({ path: process.execPath })).toEqual({ ok: true, hash: sha256sum(process.execPath), cached: false });
+    expect(await h.hash({ path: process.execPath })).toEqual({
+      ok: true,
+      hash: sha256sum(process.execPath),
+      cached: false,
+    });
   });
 
   it('hashes a running process whose file was deleted, through its exe link', async () => {
@@ -80,7 +84,11 @@ describe('ExecutableHasher.cached', () => {
     const h = new ExecutableHasher(limits);
     expect(h.cached({ path: '/bin/sleep' })).toBeUndefined();
     await h.hash({ path: '/bin/sleep' });
-    expect(h.cached({ pid: 999_999, path: '/bin/sleep' })).toEqual({ ok: true, hash: sha256sum('/bin/sleep'), cached: true });
+    expect(h.cached({ pid: 999_999, path: '/bin/sleep' })).toEqual({
+      ok: true,
+      hash: sha256sum('/bin/sleep'),
+      cached: true,
+    });
     expect(h.cached({ path: '/nonexistent' })).toBeUndefined();
   });
 });

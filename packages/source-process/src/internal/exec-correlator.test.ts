@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import type { AuditExecRecord } from './kernel-port.ts';
 import { ExecCorrelator } from './exec-correlator.ts';
+import type { AuditExecRecord } from './kernel-port.ts';
 
 const rec = (pid: number, timestampMs: number, serial = pid): AuditExecRecord => ({
   serial,

@@ -34,7 +34,13 @@ export type ConnectorEvent =
       readonly ruid: number;
       readonly euid: number;
     }
-  | { readonly type: 'comm'; readonly timestampNs: bigint; readonly pid: number; readonly tgid: number; readonly comm: string };
+  | {
+      readonly type: 'comm';
+      readonly timestampNs: bigint;
+      readonly pid: number;
+      readonly tgid: number;
+      readonly comm: string;
+    };
 
 /** A running proc connector subscription. */
 export interface ProcConnectorPort {

@@ -52,7 +52,9 @@ describe('parseStat', () => {
   });
 
   it('exposes PF_KTHREAD in flags of a kernel thread', () => {
-    const s = parseStat('2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 18 0 0 1 0 0 0 0 0 0 0 2147483647 0');
+    const s = parseStat(
+      '2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 18 0 0 1 0 0 0 0 0 0 0 2147483647 0',
+    );
     expect(((s?.flags ?? 0) & PF_KTHREAD) !== 0).toBe(true);
   });
 });
@@ -127,7 +129,9 @@ describe('boot time, uptime, passwd, names', () => {
     expect(parseUptime('369.42 680.97\n')).toBe(369.42);
   });
   it('maps uids to the first name', () => {
-    const users = parsePasswd('root:x:0:0:root:/root:/bin/bash\n# c\ntoor:x:0:0::/:/bin/sh\nnobody:x:65534:65534::/:/x\n');
+    const users = parsePasswd(
+      'root:x:0:0:root:/root:/bin/bash\n# c\ntoor:x:0:0::/:/bin/sh\nnobody:x:65534:65534::/:/x\n',
+    );
     expect([...users]).toEqual([
       [0, 'root'],
       [65534, 'nobody'],

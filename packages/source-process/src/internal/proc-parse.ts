@@ -31,7 +31,10 @@ export function parseStat(text: string): ProcStat | undefined {
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) return undefined;
   const pid = Number(text.slice(0, open).trim());
-  const f = text.slice(close + 2).trim().split(' ');
+  const f = text
+    .slice(close + 2)
+    .trim()
+    .split(' ');
   if (f.length < 22 || !Number.isInteger(pid)) return undefined;
   const num = (i: number): number => Number(f[i]);
   const stat: ProcStat = {

@@ -4,7 +4,7 @@
  * where synchronous reads are several times faster than promise-based ones. Tests pass a reader over
  * recorded fixtures; production uses `nodeProcReader`. It does no parsing.
  */
-import { closeSync, openSync, readSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readlinkSync, readSync, statSync } from 'node:fs';
 
 /** The parts of a file's metadata the source uses. */
 export interface FileIdentity {

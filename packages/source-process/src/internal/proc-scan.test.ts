@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PROC_SAMPLE, PROC_SAMPLE_AT_MS, fixtureProcReader } from '../../test/fixture-proc-reader.ts';
+import { fixtureProcReader, PROC_SAMPLE, PROC_SAMPLE_AT_MS } from '../../test/fixture-proc-reader.ts';
 import { ProcScanner } from './proc-scan.ts';
 
 const BOOT_MS = PROC_SAMPLE_AT_MS - 369_420;
@@ -115,7 +115,17 @@ describe('ProcScanner reuse of slow fields', () => {
   it('reuses uid, exe and cgroup while pid, start, comm and argv are unchanged, and rereads after reuseMs', () => {
     const base = fixtureProcReader(PROC_SAMPLE);
     const reads: string[] = [];
-    const reader = { ...base, readFile: (p: string) => (reads.push(p), base.readFile(p)), readlink: (p: string) => (reads.push(p), base.readlink(p)) };
+    const reader = {
+      ...base,
+      readFile: (p: string) => {
+        reads.push(p);
+        return base.readFile(p);
+      },
+      readlink: (p: string) => {
+        reads.push(p);
+        return base.readlink(p);
+      },
+    };
     let now = PROC_SAMPLE_AT_MS;
     const s = new ProcScanner(reader, { now: () => now, reuseMs: 10_000, withCwd: false });
     const first = s.scan(false);

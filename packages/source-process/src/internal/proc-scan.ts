@@ -21,7 +21,7 @@ import {
   parseUptime,
   processName,
 } from './proc-parse.ts';
-import { type ProcReader, errorCode, latin1ToUtf8 } from './proc-reader.ts';
+import { errorCode, latin1ToUtf8, type ProcReader } from './proc-reader.ts';
 
 /** The settings of full-snapshot scanners: reuse slow fields for 10 s, no cwd. */
 export const SNAPSHOT_SCANNER_SETTINGS = { reuseMs: 10_000, withCwd: false } as const;
@@ -140,15 +140,20 @@ export class ProcScanner {
   }
 
   /**
-   * Reads every process. Kernel threads are left out unless `includeKernelThreads`. CPU samples of
-   * processes that are gone are forgotten.
+   * Reads every process (or, with `part`, those whose pid modulo `shards` is `shard`, so several
+   * scanners can share one scan). Kernel threads are left out unless `includeKernelThreads`. Samples
+   * of processes that are gone are forgotten.
    */
-  scan(includeKernelThreads: boolean): ProcessSnapshot[] {
+  scan(
+    includeKernelThreads: boolean,
+    part: { shard: number; shards: number } = { shard: 0, shards: 1 },
+  ): ProcessSnapshot[] {
     this.#refreshUsers();
     const out: ProcessSnapshot[] = [];
     const exists = new Map<string, boolean>();
     const seen = new Set<number>();
     for (const pid of this.listPids()) {
+      if (part.shards > 1 && pid % part.shards !== part.shard) continue;
       const p = this.#read(pid, exists, includeKernelThreads);
       if (p === undefined) continue;
       seen.add(pid);
@@ -183,7 +188,11 @@ export class ProcScanner {
     }
   }
 
-  #read(pid: number, exists: Map<string, boolean>, withKernelThreads: boolean): ProcessSnapshot | KernelThreadMark | undefined {
+  #read(
+    pid: number,
+    exists: Map<string, boolean>,
+    withKernelThreads: boolean,
+  ): ProcessSnapshot | KernelThreadMark | undefined {
     const dir = `${this.#root}/${pid}`;
     let statText: string;
     try {

@@ -82,7 +82,8 @@ export class ProcessTable {
     const fresh: ProcessSnapshot[] = [];
     for (const p of scan) {
       const mark = this.#exited.get(p.pid);
-      if (mark !== undefined && mark.at >= scanStartedAt && (mark.startTicks ?? p.startTicks) === p.startTicks) continue;
+      if (mark !== undefined && mark.at >= scanStartedAt && (mark.startTicks ?? p.startTicks) === p.startTicks)
+        continue;
       const k = this.#procs.get(p.pid);
       if (k === undefined || k.seenAt < scanStartedAt) this.#procs.set(p.pid, { ...p, seenAt: scanStartedAt });
       fresh.push(p);

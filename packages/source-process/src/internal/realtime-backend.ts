@@ -80,9 +80,16 @@ export class RealtimeBackend {
   emitAuditOnly(record: AuditExecRecord): void {
     const facts = this.#merge(record.pid, undefined, record);
     this.#o.publisher.enqueue(record.pid, async () => {
-      const hash = await this.#o.publisher.hash(facts.executablePath === undefined ? {} : { path: facts.executablePath });
+      const hash = await this.#o.publisher.hash(
+        facts.executablePath === undefined ? {} : { path: facts.executablePath },
+      );
       this.#o.publisher.trySend(
-        processEvent(facts, 'exec', { hash, timestamp: record.timestampMs, detectedBy: 'audit', metadata: auditMeta(record) }),
+        processEvent(facts, 'exec', {
+          hash,
+          timestamp: record.timestampMs,
+          detectedBy: 'audit',
+          metadata: auditMeta(record),
+        }),
       );
     });
   }
@@ -143,7 +150,10 @@ export class RealtimeBackend {
     publisher.enqueue(pid, async () => {
       const audit = await plan.audit;
       const facts = this.#merge(pid, snap, audit, known);
-      const target = { ...(snap === undefined ? {} : { pid }), ...(facts.executablePath === undefined ? {} : { path: facts.executablePath }) };
+      const target = {
+        ...(snap === undefined ? {} : { pid }),
+        ...(facts.executablePath === undefined ? {} : { path: facts.executablePath }),
+      };
       const hash = await publisher.hash(target);
       if (table.get(pid) !== undefined) {
         table.update(pid, { ...facts, ...(hash?.ok === true ? { executableHash: hash.hash } : {}) });
@@ -153,14 +163,29 @@ export class RealtimeBackend {
         this.#exited.set(pid, { ...facts, ...(hash?.ok === true ? { executableHash: hash.hash } : {}) });
       }
       const detectedBy = audit === undefined ? 'connector' : 'connector+audit';
-      const meta = { ...(audit === undefined ? {} : auditMeta(audit)), ...(snap === undefined ? { enrichment: audit === undefined ? 'none' : 'audit' } : {}) };
+      const meta = {
+        ...(audit === undefined ? {} : auditMeta(audit)),
+        ...(snap === undefined ? { enrichment: audit === undefined ? 'none' : 'audit' } : {}),
+      };
       publisher.trySend(processEvent(facts, 'exec', { hash, timestamp: at, detectedBy, metadata: meta }));
     });
   }
 
-  #merge(pid: number, snap: ProcessSnapshot | undefined, audit: AuditExecRecord | undefined, known?: ProcessFacts): ProcessFacts {
+  #merge(
+    pid: number,
+    snap: ProcessSnapshot | undefined,
+    audit: AuditExecRecord | undefined,
+    known?: ProcessFacts,
+  ): ProcessFacts {
     if (audit === undefined) {
-      return snap ?? { pid, name: known?.name ?? '', ...(known?.ppid === undefined ? {} : { ppid: known.ppid }), ...(known?.startTime === undefined ? {} : { startTime: known.startTime }) };
+      return (
+        snap ?? {
+          pid,
+          name: known?.name ?? '',
+          ...(known?.ppid === undefined ? {} : { ppid: known.ppid }),
+          ...(known?.startTime === undefined ? {} : { startTime: known.startTime }),
+        }
+      );
     }
     const exe = audit.exe ?? snap?.executablePath;
     const userName = this.#o.scanner.userName(audit.uid);
@@ -202,12 +227,24 @@ export class RealtimeBackend {
       const h = exitFacts.executableHash;
       const hash = h === undefined ? undefined : { ok: true as const, hash: h, cached: true };
       publisher.trySend(
-        processEvent(exitFacts, 'exit', { exitCode: ev.exitCode, timestamp: at, detectedBy: 'connector', metadata: meta, ...(hash === undefined ? {} : { hash }) }),
+        processEvent(exitFacts, 'exit', {
+          exitCode: ev.exitCode,
+          timestamp: at,
+          detectedBy: 'connector',
+          metadata: meta,
+          ...(hash === undefined ? {} : { hash }),
+        }),
       );
     });
   }
 
-  #change(pid: number, subtype: 'uid_change' | 'comm_change', patch: Partial<ProcessFacts>, ts: bigint, euid?: number): void {
+  #change(
+    pid: number,
+    subtype: 'uid_change' | 'comm_change',
+    patch: Partial<ProcessFacts>,
+    ts: bigint,
+    euid?: number,
+  ): void {
     const { table, publisher } = this.#o;
     const known = table.get(pid);
     if (known === undefined) return;
@@ -218,7 +255,11 @@ export class RealtimeBackend {
     const at = epochMsOfMonotonicNs(ts);
     publisher.enqueue(pid, async () => {
       publisher.trySend(
-        processEvent(facts, subtype, { timestamp: at, detectedBy: 'connector', metadata: euid === undefined ? {} : { euid } }),
+        processEvent(facts, subtype, {
+          timestamp: at,
+          detectedBy: 'connector',
+          metadata: euid === undefined ? {} : { euid },
+        }),
       );
     });
   }

@@ -10,8 +10,8 @@ import type { ProcessSnapshot } from '../process-snapshot.ts';
 import { processEvent } from './event-mapping.ts';
 import type { EventPublisher } from './event-publisher.ts';
 import type { HashOutcome } from './exe-hasher.ts';
-import type { SnapshotPort } from './snapshot-port.ts';
 import type { KnownProcess, ProcessTable, TableDiff } from './process-table.ts';
+import type { SnapshotPort } from './snapshot-port.ts';
 
 /** Reconciler wiring. */
 export interface ReconcilerOptions {
@@ -112,18 +112,33 @@ export class Reconciler {
     this.stats.recoveredExits += diff.exited.length;
     this.stats.recoveredExecs += diff.execed.length;
     const detectedBy = this.#o.kernelFed() ? 'rescan' : 'poll';
-    const jobs: Array<{ pid: number; build: (h: HashOutcome | undefined) => ProcessEvent; target?: ProcessSnapshot }> = [
-      ...diff.exited.map((k: KnownProcess) => ({
-        pid: k.pid,
-        build: () => processEvent(k, 'exit', { detectedBy, ...hashOf(k) }),
-      })),
-      ...diff.started.map((p) => ({ pid: p.pid, target: p, build: (hash: HashOutcome | undefined) => processEvent(p, 'start', { hash, detectedBy }) })),
-      ...diff.execed.map((p) => ({ pid: p.pid, target: p, build: (hash: HashOutcome | undefined) => processEvent(p, 'exec', { hash, detectedBy }) })),
-    ];
+    const jobs: Array<{ pid: number; build: (h: HashOutcome | undefined) => ProcessEvent; target?: ProcessSnapshot }> =
+      [
+        ...diff.exited.map((k: KnownProcess) => ({
+          pid: k.pid,
+          build: () => processEvent(k, 'exit', { detectedBy, ...hashOf(k) }),
+        })),
+        ...diff.started.map((p) => ({
+          pid: p.pid,
+          target: p,
+          build: (hash: HashOutcome | undefined) => processEvent(p, 'start', { hash, detectedBy }),
+        })),
+        ...diff.execed.map((p) => ({
+          pid: p.pid,
+          target: p,
+          build: (hash: HashOutcome | undefined) => processEvent(p, 'exec', { hash, detectedBy }),
+        })),
+      ];
     for (const job of jobs) {
       const run = async (): Promise<void> => {
         const t = job.target;
-        const hash = t === undefined ? undefined : await this.#o.publisher.hash({ pid: t.pid, ...(t.executablePath === undefined ? {} : { path: t.executablePath }) });
+        const hash =
+          t === undefined
+            ? undefined
+            : await this.#o.publisher.hash({
+                pid: t.pid,
+                ...(t.executablePath === undefined ? {} : { path: t.executablePath }),
+              });
         if (hash?.ok === true) this.#o.table.update(job.pid, { executableHash: hash.hash });
         await this.#o.publisher.send(job.build(hash));
       };

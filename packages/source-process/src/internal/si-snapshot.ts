@@ -14,7 +14,8 @@ type SiProcess = Awaited<ReturnType<typeof si.processes>>['list'][number];
 /** Maps one systeminformation process. */
 export function fromSystemInformation(p: SiProcess): ProcessSnapshot {
   const started = Date.parse(p.started.replace(' ', 'T'));
-  const path = p.path === '' ? undefined : p.path.endsWith(p.name) ? p.path : `${p.path.replace(/[/\\]$/, '')}/${p.name}`;
+  const path =
+    p.path === '' ? undefined : p.path.endsWith(p.name) ? p.path : `${p.path.replace(/[/\\]$/, '')}/${p.name}`;
   const args = p.params === '' ? [] : p.params.split(' ').filter((a) => a !== '');
   return {
     pid: p.pid,

@@ -1,11 +1,14 @@
 /**
- * `SnapshotWorkerClient`: the main-thread side of the snapshot worker. It starts the worker lazily,
- * sends scan requests, matches replies by id, bounds each scan with a timeout, and remembers why the
- * worker died so health checks can say so; the next scan starts a fresh worker. The worker is only
- * referenced while a scan is pending, so an idle client never keeps the process alive. Node cannot
- * run a `.ts` worker file: the worker script is always the compiled one under `dist/`.
+ * `SnapshotWorkerClient`: the main-thread side of the snapshot workers. It starts the workers lazily
+ * (one per shard: each scans the pids congruent to its index, so a scan of thousands of processes uses
+ * several cores), sends scan requests, merges the replies by id, bounds each scan with a timeout, and
+ * remembers why a worker died so health checks can say so; the next scan starts fresh workers. Workers
+ * are only referenced while a scan is pending, so an idle client never keeps the process alive. Node
+ * cannot run a `.ts` worker file: the worker script is always the compiled one under `dist/`.
  */
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type { ProcessSnapshot } from '../process-snapshot.ts';
 import type { SnapshotPort, SnapshotResult } from './snapshot-port.ts';
 import type { SnapshotReply, SnapshotRequest, SnapshotWorkerData } from './snapshot-protocol.ts';
 
@@ -22,20 +25,28 @@ export function snapshotWorkerUrl(moduleUrl: string = import.meta.url): URL {
 /** Client settings. */
 export interface SnapshotWorkerClientOptions {
   readonly procRoot?: string;
-  /** A scan taking longer fails and the worker is replaced (default 30 s). */
+  /** Reuse of slow fields between scans in ms (default 10,000; 0 reads everything every time). */
+  readonly reuseMs?: number;
+  /** A scan taking longer fails and the workers are replaced (default 30 s). */
   readonly scanTimeoutMs?: number;
+  /** Worker threads sharing each scan (default: 2, or 1 on a single-core host). */
+  readonly workers?: number;
 }
 
 interface Pending {
+  readonly parts: ProcessSnapshot[][];
+  readonly started: number;
+  remaining: number;
   readonly resolve: (r: SnapshotResult) => void;
   readonly reject: (e: Error) => void;
   readonly timer: NodeJS.Timeout;
 }
 
-/** Runs /proc scans in a worker thread. */
+/** Runs /proc scans in worker threads. */
 export class SnapshotWorkerClient implements SnapshotPort {
   readonly #options: SnapshotWorkerClientOptions;
-  #worker: Worker | undefined;
+  readonly #shards: number;
+  #workers: Worker[] | undefined;
   #nextId = 1;
   #pending = new Map<number, Pending>();
   #failure: string | undefined;
@@ -43,6 +54,7 @@ export class SnapshotWorkerClient implements SnapshotPort {
 
   constructor(options: SnapshotWorkerClientOptions = {}) {
     this.#options = options;
+    this.#shards = Math.max(1, options.workers ?? Math.min(2, availableParallelism()));
   }
 
   /** Why the last worker died or failed a scan; `undefined` after a later scan succeeded. */
@@ -51,69 +63,86 @@ export class SnapshotWorkerClient implements SnapshotPort {
   }
 
   /**
-   * Scans /proc in the worker. Rejects when the client is closed, the worker dies or exits, the scan
-   * throws inside the worker, or it exceeds the timeout (the worker is then terminated).
+   * Scans /proc in the workers. Rejects when the client is closed, a worker dies or exits, the scan
+   * throws inside a worker, or it exceeds the timeout (the workers are then terminated).
    */
   scan(includeKernelThreads: boolean): Promise<SnapshotResult> {
     if (this.#closed) return Promise.reject(new Error('snapshot worker is closed'));
-    const worker = this.#ensureWorker();
+    const workers = this.#ensureWorkers();
     const id = this.#nextId++;
     return new Promise<SnapshotResult>((resolve, reject) => {
       const timeoutMs = this.#options.scanTimeoutMs ?? 30_000;
-      const timer = setTimeout(() => {
-        this.#fail(`scan took longer than ${timeoutMs} ms`);
-        void worker.terminate();
-      }, timeoutMs);
-      this.#pending.set(id, { resolve, reject, timer });
-      worker.ref();
-      const request: SnapshotRequest = { type: 'scan', id, includeKernelThreads };
-      worker.postMessage(request);
+      const timer = setTimeout(() => this.#fail(`scan took longer than ${timeoutMs} ms`, workers), timeoutMs);
+      const started = performance.now();
+      this.#pending.set(id, { parts: [], started, remaining: workers.length, resolve, reject, timer });
+      for (const [shard, worker] of workers.entries()) {
+        worker.ref();
+        const request: SnapshotRequest = { type: 'scan', id, includeKernelThreads, shard, shards: workers.length };
+        worker.postMessage(request);
+      }
     });
   }
 
-  /** Terminates the worker and rejects pending scans. Idempotent. */
+  /** Terminates the workers and rejects pending scans. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const worker = this.#worker;
-    this.#worker = undefined;
+    const workers = this.#workers ?? [];
+    this.#workers = undefined;
     this.#rejectAll(new Error('snapshot worker is closed'));
-    if (worker !== undefined) await worker.terminate();
+    await Promise.all(workers.map((w) => w.terminate()));
   }
 
-  #ensureWorker(): Worker {
-    if (this.#worker !== undefined) return this.#worker;
-    const data: SnapshotWorkerData = this.#options.procRoot === undefined ? {} : { procRoot: this.#options.procRoot };
-    const worker = new Worker(snapshotWorkerUrl(), { workerData: data, name: 'daemoneye-process-snapshot' });
-    worker.on('message', (reply: SnapshotReply) => this.#onReply(reply));
-    worker.on('error', (e) => this.#fail(`snapshot worker failed: ${e.message}`, worker));
-    worker.on('exit', (code) => {
-      if (!this.#closed) this.#fail(`snapshot worker exited with code ${code}`, worker);
-    });
-    worker.unref();
-    this.#worker = worker;
-    return worker;
+  #ensureWorkers(): Worker[] {
+    if (this.#workers !== undefined) return this.#workers;
+    const o = this.#options;
+    const data: SnapshotWorkerData = {
+      ...(o.procRoot === undefined ? {} : { procRoot: o.procRoot }),
+      ...(o.reuseMs === undefined ? {} : { reuseMs: o.reuseMs }),
+    };
+    const workers: Worker[] = [];
+    for (let i = 0; i < this.#shards; i++) {
+      const worker = new Worker(snapshotWorkerUrl(), { workerData: data, name: `daemoneye-process-snapshot-${i}` });
+      worker.on('message', (reply: SnapshotReply) => this.#onReply(reply));
+      worker.on('error', (e) => this.#fail(`snapshot worker failed: ${e.message}`, workers));
+      worker.on('exit', (code) => {
+        if (!this.#closed) this.#fail(`snapshot worker exited with code ${code}`, workers);
+      });
+      worker.unref();
+      workers.push(worker);
+    }
+    this.#workers = workers;
+    return workers;
   }
 
   #onReply(reply: SnapshotReply): void {
     const p = this.#pending.get(reply.id);
     if (p === undefined) return;
-    this.#pending.delete(reply.id);
-    clearTimeout(p.timer);
-    if (this.#pending.size === 0) this.#worker?.unref();
     if (reply.type === 'error') {
+      this.#settle(reply.id, p);
       this.#failure = `scan failed: ${reply.message}`;
       p.reject(new Error(this.#failure));
-    } else {
-      this.#failure = undefined;
-      p.resolve({ processes: reply.processes, durationMs: reply.durationMs });
+      return;
     }
+    p.parts.push(reply.processes);
+    if (--p.remaining > 0) return;
+    this.#settle(reply.id, p);
+    this.#failure = undefined;
+    const processes = p.parts.length === 1 ? (p.parts[0] ?? []) : p.parts.flat().sort((a, b) => a.pid - b.pid);
+    p.resolve({ processes, durationMs: performance.now() - p.started });
   }
 
-  #fail(reason: string, worker: Worker | undefined = this.#worker): void {
-    if (worker !== this.#worker) return;
+  #settle(id: number, p: Pending): void {
+    this.#pending.delete(id);
+    clearTimeout(p.timer);
+    if (this.#pending.size === 0) for (const w of this.#workers ?? []) w.unref();
+  }
+
+  #fail(reason: string, workers: Worker[]): void {
+    if (workers !== this.#workers) return;
     this.#failure = reason;
-    this.#worker = undefined;
+    this.#workers = undefined;
+    for (const w of workers) void w.terminate();
     this.#rejectAll(new Error(reason));
   }
 

@@ -7,6 +7,8 @@ import type { ProcessSnapshot } from '../process-snapshot.ts';
 /** Data given to the worker at creation. */
 export interface SnapshotWorkerData {
   readonly procRoot?: string;
+  /** Reuse of slow fields between scans (ms); see `ProcScannerOptions.reuseMs`. */
+  readonly reuseMs?: number;
 }
 
 /** Main thread → worker. */
@@ -14,6 +16,9 @@ export interface SnapshotRequest {
   readonly type: 'scan';
   readonly id: number;
   readonly includeKernelThreads: boolean;
+  /** Scan only pids with `pid % shards === shard`. */
+  readonly shard: number;
+  readonly shards: number;
 }
 
 /** Worker → main thread. */

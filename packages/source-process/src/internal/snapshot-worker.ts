@@ -13,6 +13,7 @@ const data = (workerData ?? {}) as SnapshotWorkerData;
 const scanner = new ProcScanner(nodeProcReader, {
   ...SNAPSHOT_SCANNER_SETTINGS,
   ...(data.procRoot === undefined ? {} : { procRoot: data.procRoot }),
+  ...(data.reuseMs === undefined ? {} : { reuseMs: data.reuseMs }),
 });
 const port = parentPort;
 
@@ -20,7 +21,7 @@ port?.on('message', (request: SnapshotRequest) => {
   const started = performance.now();
   let reply: SnapshotReply;
   try {
-    const processes = scanner.scan(request.includeKernelThreads);
+    const processes = scanner.scan(request.includeKernelThreads, { shard: request.shard, shards: request.shards });
     reply = { type: 'scan', id: request.id, processes, durationMs: performance.now() - started };
   } catch (e) {
     reply = { type: 'error', id: request.id, message: e instanceof Error ? e.message : String(e) };
