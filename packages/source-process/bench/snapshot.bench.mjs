@@ -157,7 +157,13 @@ async function idleSection(seconds, audit) {
     timingSender(() => {}),
     ctl.signal,
   );
-  await new Promise((r) => setTimeout(r, 4000));
+  // Let the first snapshot (and its hashing) finish: no event sent for 2 s, or 20 s at most.
+  let last = -1;
+  const until = performance.now() + 20_000;
+  while (last !== source.stats().eventsSent && performance.now() < until) {
+    last = source.stats().eventsSent;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
   const sentBefore = source.stats().eventsSent;
   const before = process.cpuUsage();
   const t = performance.now();
