@@ -30,7 +30,7 @@ export function createEnabledSources(
   for (const d of defs) {
     const get = (key: string): unknown => loaded.get(`sources.${d.key}.${key}`);
     if (get('enabled') === false) continue;
-    out.push(d.create(get, logger.child({ source: d.key })));
+    out.push(d.create(get, logger));
   }
   return out;
 }

@@ -216,7 +216,12 @@ export class RealtimeBackend {
       if (!this.#o.includeKernelThreads && ev.parentTgid === 2) return;
       const late = scanner.readOne(pid);
       if (late?.kernelThread === true && !this.#o.includeKernelThreads) return;
-      facts = late ?? { pid, name: '', ...(ev.parentTgid === undefined ? {} : { ppid: ev.parentTgid }) };
+      // The kernel reports parent 0 when the parent is already gone: leave ppid unknown then.
+      facts = late ?? {
+        pid,
+        name: '',
+        ...(ev.parentTgid === undefined || ev.parentTgid === 0 ? {} : { ppid: ev.parentTgid }),
+      };
     }
     const at = epochMsOfMonotonicNs(ev.timestampNs);
     const meta = ev.termSignal !== undefined && ev.termSignal !== 0 ? { termSignal: ev.termSignal } : {};
