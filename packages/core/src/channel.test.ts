@@ -1,21 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ev, sum } from './__test__/support.ts';
 import { EventChannel } from './channel.ts';
 import { Collector } from './collector.ts';
 import { CollectorConfig } from './config.ts';
-import { CollectionEvent, type PerformanceEvent } from './event.ts';
+import type { CollectionEvent, PerformanceEvent } from './event.ts';
 import type { EventSender, EventSink, EventSource } from './source.ts';
 
-function ev(i: number): PerformanceEvent {
-  return CollectionEvent.performance({
-    metricName: 'seq',
-    value: i,
-    unit: 'n',
-    component: 'test',
-    timestamp: 1_700_000_000_000 + i,
-  });
-}
 const valueNum = (e: CollectionEvent): number => (e as PerformanceEvent).value;
-const sum = (r: Readonly<Record<string, number>>): number => Object.values(r).reduce((a, b) => a + b, 0);
 
 function ledgerHolds(ch: EventChannel): void {
   expect(ch.offered).toBe(ch.accepted + ch.dropped.total() + ch.waiting);

@@ -1,37 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { ev, sleep, sum, untilAborted, waitFor } from './__test__/support.ts';
 import { Collector } from './collector.ts';
 import { CollectorConfig } from './config.ts';
 import { type CollectorError, isCollectorError } from './errors.ts';
-import { CollectionEvent, type PerformanceEvent } from './event.ts';
+import type { CollectionEvent, PerformanceEvent } from './event.ts';
 import { HealthStatus } from './health.ts';
 import type { EventSender, EventSink, EventSource } from './source.ts';
 import { SourceCaps } from './source-caps.ts';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const t0 = performance.now();
-  while (!cond()) {
-    if (performance.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(2);
-  }
-}
-
-const untilAborted = (signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => resolve(), { once: true });
-  });
-
-function ev(i: number): PerformanceEvent {
-  return CollectionEvent.performance({
-    metricName: 'seq',
-    value: i,
-    unit: 'n',
-    component: 'test',
-    timestamp: 1_700_000_000_000 + i,
-  });
-}
 
 const valuesOf = (events: readonly CollectionEvent[]): number[] => events.map((e) => (e as PerformanceEvent).value);
 
@@ -127,8 +102,6 @@ function failure(fn: () => unknown): CollectorError {
   }
   throw new Error('expected a CollectorError');
 }
-
-const sum = (r: Readonly<Record<string, number>>): number => Object.values(r).reduce((a, b) => a + b, 0);
 
 describe('Collector.register', () => {
   it('rejects a duplicate name', () => {

@@ -1,22 +1,13 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ev } from './__test__/support.ts';
 import { Collector } from './collector.ts';
 import { CollectorConfig } from './config.ts';
-import { CollectionEvent, type PerformanceEvent } from './event.ts';
+import type { CollectionEvent, PerformanceEvent } from './event.ts';
 import { silentLogger } from './logger.ts';
 import { Pipeline } from './pipeline.ts';
 import { SinkQueue } from './sink-queue.ts';
 import type { EventSender, EventSink, EventSource } from './source.ts';
-
-function ev(i: number): PerformanceEvent {
-  return CollectionEvent.performance({
-    metricName: 'seq',
-    value: i,
-    unit: 'n',
-    component: 'test',
-    timestamp: 1_700_000_000_000 + i,
-  });
-}
 
 class RecordingSink implements EventSink {
   readonly batches: number[][] = [];
