@@ -77,7 +77,7 @@ async function spawnSleepers(target) {
   while (procCount() < target) {
     const batch = [];
     for (let i = 0; i < 200; i++) {
-      const c = spawn('sleep', ['120'], { stdio: 'ignore' });
+      const c = spawn('sleep', ['900'], { stdio: 'ignore' });
       children.push(c);
       batch.push(new Promise((r) => c.once('spawn', r)));
     }
@@ -90,7 +90,14 @@ async function killSleepers(children) {
   const gone = children.map((c) =>
     c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)),
   );
-  for (const c of children) if (c.pid !== undefined) process.kill(c.pid, 'SIGTERM');
+  for (const c of children) {
+    if (c.pid === undefined || c.exitCode !== null || c.signalCode !== null) continue;
+    try {
+      process.kill(c.pid, 'SIGTERM');
+    } catch (e) {
+      if (e.code !== 'ESRCH') throw e; // exited meanwhile
+    }
+  }
   await Promise.all(gone);
 }
 
