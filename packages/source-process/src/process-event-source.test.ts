@@ -168,6 +168,26 @@ describe('ProcessEventSource real-time backend', () => {
     expect([exit?.subtype, exit?.exitCode]).toEqual(['exit', 0]);
   });
 
+  it('skips the exit of a kernel thread whose fork it skipped (the kernel reports parent 0 at exit)', async () => {
+    const { tx, kernel } = await realtime({ audit: 'off' });
+    kernel.events?.([
+      { type: 'fork', timestampNs: nowNs(), parentPid: 2, parentTgid: 2, childPid: 6001, childTgid: 6001 },
+      { type: 'exit', timestampNs: nowNs(), pid: 6001, tgid: 6001, exitCode: 0, parentTgid: 0 },
+      { type: 'fork', timestampNs: nowNs(), parentPid: 3750, parentTgid: 3750, childPid: 6002, childTgid: 6002 },
+      { type: 'exit', timestampNs: nowNs(), pid: 6002, tgid: 6002, exitCode: 0, parentTgid: 0 },
+    ]);
+    await tx.waitFor((t) => t.process('exit').length === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    const seen = tx
+      .process()
+      .filter((e) => e.subtype !== 'snapshot')
+      .map((e) => [e.subtype, e.pid, e.ppid]);
+    expect(seen).toEqual([
+      ['start', 6002, 3750],
+      ['exit', 6002, 3750],
+    ]);
+  });
+
   const record = (pid: number, serial: number) => ({
     serial,
     timestampMs: Date.now(),

@@ -42,6 +42,8 @@ export class RealtimeBackend {
   readonly #o: RealtimeBackendOptions;
   /** Details learnt by an exec task after the process had exited, for its exit event. */
   readonly #exited = new Map<number, ProcessFacts & { executableHash?: string }>();
+  /** Kernel threads whose fork was skipped, so their exits are skipped too (the kernel reports parent 0 then). */
+  readonly #skippedKernel = new Set<number>();
   #correlator: ExecCorrelator | undefined;
 
   constructor(options: RealtimeBackendOptions) {
@@ -102,7 +104,11 @@ export class RealtimeBackend {
   #fork(pid: number, ppid: number, ts: bigint): void {
     const { scanner, table, publisher } = this.#o;
     const snap = scanner.readOne(pid);
-    if (this.#skipKernel(snap, ppid)) return;
+    if (this.#skipKernel(snap, ppid)) {
+      if (this.#skippedKernel.size > 65_536) this.#skippedKernel.clear();
+      this.#skippedKernel.add(pid);
+      return;
+    }
     const parent = table.get(ppid);
     const at = epochMsOfMonotonicNs(ts);
     const facts: ProcessFacts = snap ?? {
@@ -210,6 +216,7 @@ export class RealtimeBackend {
   #exit(ev: Extract<ConnectorEvent, { type: 'exit' }>): void {
     const { table, publisher, scanner } = this.#o;
     const pid = ev.tgid;
+    if (this.#skippedKernel.delete(pid)) return;
     const known = table.exit(pid);
     let facts: ProcessFacts | undefined = known;
     if (facts === undefined) {
