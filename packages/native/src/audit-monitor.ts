@@ -24,6 +24,9 @@ import { type ReaderHost, startReader } from './internal/worker-host.ts';
 import { isNativeError, NativeError } from './native-error.ts';
 
 /** A running audit exec monitor. */
+
+/** How often the kernel's audit `lost` counter is read to detect loss (a netlink round trip each). */
+const AUDIT_LOST_POLL_MS = 5000;
 export interface AuditExecMonitor {
   /** `unicast`: registered as the audit daemon (none was running); `multicast`: READLOG group beside a running daemon. */
   readonly mode: 'unicast' | 'multicast';
@@ -251,10 +254,10 @@ function createMonitor(ctx: {
       lastLost = lost;
     } catch (e) {
       if (pollFailed) return;
-      pollFailed = true; // reported once, not every second
+      pollFailed = true; // reported once, not on every poll
       for (const cb of errorCbs) cb(e instanceof Error ? e : new Error(String(e)));
     }
-  }, 1000);
+  }, AUDIT_LOST_POLL_MS);
   timer.unref();
   let closing: Promise<void> | undefined;
   return {

@@ -28,6 +28,12 @@ export const Sock = {
 } as const;
 
 /** errno values (asm-generic/errno.h) this package branches on. */
+/** eventfd(2) flags. */
+export const EventFd = {
+  EFD_CLOEXEC: 0o2000000,
+  EFD_NONBLOCK: 0o4000,
+} as const;
+
 export const Errno = {
   EPERM: 1,
   ENOENT: 2,

@@ -19,6 +19,15 @@ export interface Libc {
   close(fd: number): number;
   /** poll(2) on one fd for POLLIN; returns the revents bits, 0 on timeout, or `-errno`. */
   pollIn(fd: number, timeoutMs: number): number;
+  /**
+   * poll(2) for input on `fd` and on the wake-up `wakeFd` together: the revents of `fd`, plus
+   * {@link WOKEN} when `wakeFd` became readable (its counter is then drained); `-errno` on failure.
+   */
+  pollWake(fd: number, wakeFd: number, timeoutMs: number): number;
+  /** eventfd(2); returns the fd or `-errno`. */
+  eventfd(initval: number, flags: number): number;
+  /** Adds 1 to an eventfd's counter, waking a poller. */
+  wake(fd: number): number;
   setsockoptInt(fd: number, level: number, name: number, value: number): number;
   getsockoptInt(fd: number, level: number, name: number): number;
   /** getsockopt(2) into `out`; returns the length the kernel wrote or `-errno`. */
@@ -33,6 +42,9 @@ export interface Libc {
 }
 
 type Raw = (...args: unknown[]) => unknown;
+
+/** Flag in {@link Libc.pollWake}'s result: the wake-up fd fired. */
+export const WOKEN = 0x10000;
 
 let cached: Libc | undefined;
 let loadError: NativeError | undefined;
@@ -50,6 +62,8 @@ function bindLibc(k: Koffi, lib: ReturnType<Koffi['load']>): Libc {
   const read = fn('intptr_t read(int, void *, size_t)');
   const close = fn('int close(int)');
   const poll = fn('int poll(void *, unsigned long, int)');
+  const eventfd = fn('int eventfd(unsigned int, int)');
+  const write = fn('intptr_t write(int, const void *, size_t)');
   const setsockopt = fn('int setsockopt(int, int, int, const void *, uint32_t)');
   const getsockopt = fn('int getsockopt(int, int, int, void *, void *)');
   const inotifyInit1 = fn('int inotify_init1(int)');
@@ -65,6 +79,9 @@ function bindLibc(k: Koffi, lib: ReturnType<Koffi['load']>): Libc {
     return r < 0 ? r : len.readUInt32LE(0);
   };
   const pfd = Buffer.alloc(8);
+  const pfd2 = Buffer.alloc(16);
+  const counter = Buffer.alloc(8);
+  const one = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
   const linkBuf = Buffer.alloc(4096);
   return {
     socket: (d, t, p) => call(socket, d, t, p),
@@ -80,6 +97,21 @@ function bindLibc(k: Koffi, lib: ReturnType<Koffi['load']>): Libc {
       const r = call(poll, pfd, 1, timeoutMs);
       return r <= 0 ? r : pfd.readUInt16LE(6);
     },
+    pollWake(fd, wakeFd, timeoutMs) {
+      pfd2.writeInt32LE(fd, 0);
+      pfd2.writeInt16LE(1, 4);
+      pfd2.writeInt16LE(0, 6);
+      pfd2.writeInt32LE(wakeFd, 8);
+      pfd2.writeInt16LE(1, 12);
+      pfd2.writeInt16LE(0, 14);
+      const r = call(poll, pfd2, 2, timeoutMs);
+      if (r <= 0) return r;
+      const woken = pfd2.readUInt16LE(14) !== 0;
+      if (woken) call(read, wakeFd, counter, 8);
+      return pfd2.readUInt16LE(6) | (woken ? WOKEN : 0);
+    },
+    eventfd: (initval, flags) => call(eventfd, initval, flags),
+    wake: (fd) => call(write, fd, one, 8),
     setsockoptInt(fd, level, name, value) {
       const v = Buffer.alloc(4);
       v.writeInt32LE(value | 0);

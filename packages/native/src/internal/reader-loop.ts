@@ -1,14 +1,18 @@
 /**
- * The worker-thread side of every reader: a loop that polls one fd for at most 100 ms, drains it
- * with non-blocking reads, decodes the bytes and posts batches to the host thread. At most
+ * The worker-thread side of every reader: a loop that sleeps in poll() on one fd (and the host's
+ * wake-up eventfd), drains it with non-blocking reads, decodes the bytes and posts batches to the
+ * host thread. At most
  * `maxInFlight` batches wait for the host's acknowledgement; beyond that the loop stops reading, so
  * the kernel queue (not memory) absorbs a slow consumer and its overflow is counted as loss. It does
  * not open or configure fds: the worker entry scripts do that.
  */
-import type { MessagePort } from 'node:worker_threads';
+import { type MessagePort, workerData } from 'node:worker_threads';
 import { Errno, Sock } from './constants.ts';
-import { errnoName, libc } from './libc.ts';
+import { errnoName, libc, WOKEN } from './libc.ts';
 import type { HostMessage, WorkerMessage } from './worker-protocol.ts';
+
+/** Longest sleep in poll() when woken by the host's eventfd (a safety net, not a schedule). */
+const IDLE_POLL_MS = 10_000;
 
 /** Options for {@link runReaderLoop}. */
 export interface ReaderLoopOptions<T> {
@@ -39,6 +43,16 @@ export function runReaderLoop<T>(opts: ReaderLoopOptions<T>): void {
   const post = (m: WorkerMessage<T>): void => opts.port.postMessage(m);
   let inFlight = 0;
   let stopping = false;
+  // With the host's wake-up eventfd the loop sleeps in poll() until data arrives or the host stops
+  // it (no periodic wake-ups at idle); without one it polls every 100 ms to see the stop message.
+  const wakeFd = (workerData as { wakeFd?: unknown } | null)?.wakeFd;
+  const wait =
+    typeof wakeFd === 'number' && wakeFd >= 0
+      ? (): number => {
+          const r = c.pollWake(opts.fd, wakeFd, IDLE_POLL_MS);
+          return r < 0 ? r : r & ~WOKEN;
+        }
+      : (): number => c.pollIn(opts.fd, 100);
   opts.port.on('message', (m: HostMessage) => {
     if (m.type === 'ack') inFlight = Math.max(0, inFlight - 1);
     else stopping = true;
@@ -67,7 +81,7 @@ export function runReaderLoop<T>(opts: ReaderLoopOptions<T>): void {
       return;
     }
     const items: T[] = [];
-    const ready = c.pollIn(opts.fd, 100);
+    const ready = wait();
     if (ready < 0 && ready !== -Errno.EINTR) {
       fail(`poll failed: ${errnoName(-ready)}`, -ready);
       return;

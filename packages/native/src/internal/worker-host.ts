@@ -7,6 +7,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import { NativeError } from '../native-error.ts';
+import { EventFd } from './constants.ts';
+import { libc } from './libc.ts';
 import type { HostMessage, ReadyMessage, WorkerMessage } from './worker-protocol.ts';
 
 /**
@@ -51,10 +53,22 @@ function toError(m: WorkerMessage<unknown> & { type: 'error' }): NativeError {
 export function startReader<T>(script: string, workerData: unknown): Promise<ReaderHost<T>> {
   return new Promise((resolve, reject) => {
     let worker: Worker;
+    // An eventfd the worker polls beside its own fd, so it can sleep in poll() until data or stop.
+    let wakeFd = -1;
+    try {
+      wakeFd = libc().eventfd(0, EventFd.EFD_CLOEXEC | EventFd.EFD_NONBLOCK);
+    } catch {
+      wakeFd = -1;
+    }
+    const releaseWake = (): void => {
+      if (wakeFd >= 0) libc().close(wakeFd);
+      wakeFd = -1;
+    };
     try {
       // flags that only make sense for the main script (e.g. --input-type with --eval) break a worker
       const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type') && a !== '--eval' && a !== '-e');
-      worker = new Worker(workerScriptUrl(script), { workerData, execArgv });
+      const data = wakeFd >= 0 ? { ...(workerData as object), wakeFd } : workerData;
+      worker = new Worker(workerScriptUrl(script), { workerData: data, execArgv });
     } catch (cause) {
       reject(new NativeError('ERR_NATIVE_UNAVAILABLE', `cannot start the ${script} worker`, { cause }));
       return;
@@ -112,6 +126,7 @@ export function startReader<T>(script: string, workerData: unknown): Promise<Rea
     });
     worker.on('exit', (code) => {
       exited = true;
+      releaseWake();
       if (ready === undefined) {
         reject(new NativeError('ERR_NATIVE_CALL', `${script} worker exited (code ${code}) before it was ready`));
       } else if (closing === undefined) {
@@ -142,6 +157,7 @@ export function startReader<T>(script: string, workerData: unknown): Promise<Rea
             done();
           });
           post({ type: 'stop' });
+          if (wakeFd >= 0) libc().wake(wakeFd);
         });
         return closing;
       },
