@@ -186,3 +186,21 @@ describe('daemoneye-collector run', () => {
     ]);
   });
 });
+
+describe('docs/configuration.md', () => {
+  it('its complete example collector.toml loads with every key from the user file', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { DEFAULT_SOURCES } = await import('./sources.ts');
+    const doc = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
+    const toml = /```toml\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
+    const dir = mkdtempSync(join(tmpdir(), 'de-doc-'));
+    const file = join(dir, 'collector.toml');
+    writeFileSync(file, toml);
+    const io = capture();
+    expect(await main(['config', ...noSystem, '--config', file, '--json'], io, DEFAULT_SOURCES)).toBe(0);
+    const parsed = JSON.parse(io.out()) as { entries: { key: string; layer: string }[] };
+    const fromFile = parsed.entries.filter((e) => e.layer === 'user').map((e) => e.key);
+    const all = parsed.entries.map((e) => e.key).filter((k) => k !== 'backpressure_threshold');
+    expect(fromFile.sort()).toEqual(all.sort());
+  });
+});
