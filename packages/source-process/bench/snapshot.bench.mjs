@@ -203,8 +203,10 @@ const want = (part) => only === undefined || only === part;
 out(`process source benchmark — ${results.when}, node ${process.version}`);
 if (want('snapshot')) {
   await snapshotSection('snapshot-current', 20, 3);
-  const sleepers = await spawnSleepers(5000);
+  const sleepers = await spawnSleepers(600);
   try {
+    await snapshotSection('snapshot-600', 20, 3);
+    sleepers.push(...(await spawnSleepers(5000)));
     await snapshotSection('snapshot-5000', 10, 1);
   } finally {
     await killSleepers(sleepers);
