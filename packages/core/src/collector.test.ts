@@ -1,30 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ev, sleep, sum, untilAborted, waitFor } from './__test__/support.ts';
+import { ev, failure, readyUntilAborted, sleep, sum, testConfig, untilAborted, waitFor } from './__test__/support.ts';
 import { Collector } from './collector.ts';
-import { CollectorConfig } from './config.ts';
-import { type CollectorError, isCollectorError } from './errors.ts';
 import type { CollectionEvent, PerformanceEvent } from './event.ts';
 import { HealthStatus } from './health.ts';
 import type { EventSender, EventSink, EventSource } from './source.ts';
 import { SourceCaps } from './source-caps.ts';
 
 const valuesOf = (events: readonly CollectionEvent[]): number[] => events.map((e) => (e as PerformanceEvent).value);
-
-function testConfig(): CollectorConfig {
-  return new CollectorConfig()
-    .withComponentName('test')
-    .withBatchTimeout(20)
-    .withRestartBackoff(20, 200)
-    .withStartupTimeout(200)
-    .withShutdownTimeout(2000)
-    .withHealthCheckInterval(1000)
-    .withTelemetry(false);
-}
-
-function readyUntilAborted(tx: EventSender, signal: AbortSignal): Promise<void> {
-  tx.ready();
-  return untilAborted(signal);
-}
 
 interface SourceScript {
   caps?: number;
@@ -91,16 +73,6 @@ class StalledSink implements EventSink {
     this.writes++;
     return new Promise(() => {});
   }
-}
-
-function failure(fn: () => unknown): CollectorError {
-  try {
-    fn();
-  } catch (e) {
-    if (isCollectorError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a CollectorError');
 }
 
 describe('Collector.register', () => {

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { failure } from './__test__/support.ts';
 import { defaultConfigPaths, ENV_PREFIX, type LoadConfigOptions, loadConfig } from './config-loader.ts';
 import { type ConfigSchema, collectorConfigSchema, field } from './config-schema.ts';
-import { type CollectorError, isCollectorError } from './errors.ts';
 
 const schema = {
   ...collectorConfigSchema,
@@ -34,16 +34,6 @@ afterEach(() => {
 
 function load(over: Partial<LoadConfigOptions> = {}) {
   return loadConfig({ schema, systemFile, userFile, env: {}, ...over });
-}
-
-function failure(fn: () => unknown): CollectorError {
-  try {
-    fn();
-  } catch (e) {
-    if (isCollectorError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a CollectorError');
 }
 
 describe('loadConfig precedence', () => {

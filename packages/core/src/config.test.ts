@@ -2,21 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { failure } from './__test__/support.ts';
 import { Collector } from './collector.ts';
 import { CollectorConfig, type CollectorSettings, DEFAULT_COLLECTOR_SETTINGS } from './config.ts';
 import { loadConfig } from './config-loader.ts';
 import { collectorConfigSchema } from './config-schema.ts';
-import { type CollectorError, isCollectorError } from './errors.ts';
-
-function failure(fn: () => unknown): CollectorError {
-  try {
-    fn();
-  } catch (e) {
-    if (isCollectorError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a CollectorError');
-}
 
 describe('CollectorConfig defaults', () => {
   it('has the defaults of DaemonEye code and a derived threshold of 80% of the buffer', () => {

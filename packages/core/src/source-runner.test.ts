@@ -1,29 +1,20 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ev, sleep, untilAborted, waitFor as waitForCondition } from './__test__/support.ts';
+import {
+  ev,
+  readyUntilAborted,
+  sleep,
+  testConfig,
+  untilAborted,
+  waitFor as waitForCondition,
+} from './__test__/support.ts';
 import { Collector } from './collector.ts';
-import { CollectorConfig } from './config.ts';
+import type { CollectorConfig } from './config.ts';
 import type { CollectionEvent, PerformanceEvent } from './event.ts';
 import { HealthStatus } from './health.ts';
 import type { EventSender, EventSink, EventSource } from './source.ts';
 
 const waitFor = (cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> =>
   waitForCondition(cond, what, timeoutMs);
-
-function testConfig(): CollectorConfig {
-  return new CollectorConfig()
-    .withComponentName('test')
-    .withBatchTimeout(20)
-    .withRestartBackoff(20, 200)
-    .withStartupTimeout(200)
-    .withShutdownTimeout(2000)
-    .withHealthCheckInterval(1000)
-    .withTelemetry(false);
-}
-
-function readyUntilAborted(tx: EventSender, signal: AbortSignal): Promise<void> {
-  tx.ready();
-  return untilAborted(signal);
-}
 
 interface SourceScript {
   run?: (tx: EventSender, signal: AbortSignal, attempt: number) => Promise<void>;

@@ -2,7 +2,10 @@
  * Helpers shared by core's own tests: sleeping, polling for a condition, waiting for an abort,
  * numbered events and summing drop counters. Not shipped (the build leaves `__test__` out).
  */
+import { CollectorConfig } from '../config.ts';
+import { type CollectorError, isCollectorError } from '../errors.ts';
 import { CollectionEvent, type PerformanceEvent } from '../event.ts';
+import type { EventSender } from '../source.ts';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -35,3 +38,32 @@ export function ev(i: number): PerformanceEvent {
 
 /** The sum of a counter record. */
 export const sum = (r: Readonly<Record<string, number>>): number => Object.values(r).reduce((a, b) => a + b, 0);
+
+/** The CollectorError `fn` throws; fails the test when it throws something else or nothing. */
+export function failure(fn: () => unknown): CollectorError {
+  try {
+    fn();
+  } catch (e) {
+    if (isCollectorError(e)) return e;
+    throw e;
+  }
+  throw new Error('expected a CollectorError');
+}
+
+/** A fast configuration for runtime tests: short batch, restart, startup and shutdown times, no telemetry. */
+export function testConfig(): CollectorConfig {
+  return new CollectorConfig()
+    .withComponentName('test')
+    .withBatchTimeout(20)
+    .withRestartBackoff(20, 200)
+    .withStartupTimeout(200)
+    .withShutdownTimeout(2000)
+    .withHealthCheckInterval(1000)
+    .withTelemetry(false);
+}
+
+/** A source body that says it is ready and runs until aborted. */
+export function readyUntilAborted(tx: EventSender, signal: AbortSignal): Promise<void> {
+  tx.ready();
+  return untilAborted(signal);
+}
