@@ -12,6 +12,8 @@ describe('public surface', () => {
         'FanotifyMask',
         'InotifyMask',
         'NativeError',
+        'createProcfsReader',
+        'errnoName',
         'getPeerCredentials',
         'isNativeError',
         'listAuditRules',

@@ -1,8 +1,9 @@
 /**
  * @daemoneye/native: Linux kernel interfaces for the DaemonEye collector through koffi — proc
  * connector and audit exec events, sock_diag socket dumps, SO_PEERCRED, inotify and fanotify —
- * with worker-thread readers and availability probes. Nothing loads at import time, so importing on
- * another OS is safe: probes say `not_linux` and open calls reject. This is the only public entry.
+ * with worker-thread readers and availability probes, plus a low-overhead /proc file reader. Nothing
+ * loads at import time, so importing on another OS is safe: probes say `not_linux` and open calls
+ * reject. This is the only public entry.
  */
 
 export type { AuditStatusInfo } from './audit-control.ts';
@@ -19,6 +20,7 @@ export type { FanotifyReader, InotifyReader } from './fs-notify.ts';
 export { openFanotify, openInotify } from './fs-notify.ts';
 export type { FsNotifyEvent } from './fs-notify-event.ts';
 export { FanotifyMask, InotifyMask } from './fs-notify-event.ts';
+export { errnoName } from './internal/libc.ts';
 export type { NativeErrorCode, NativeErrorOptions } from './native-error.ts';
 export { isNativeError, NativeError } from './native-error.ts';
 export { getPeerCredentials } from './peer-credentials.ts';
@@ -27,5 +29,7 @@ export { probeAudit, probeFanotify, probeInotify, probeProcConnector, probeSockD
 export type { ProcConnectorOptions, ProcConnectorReader } from './proc-connector.ts';
 export { DEFAULT_PROC_CONNECTOR_BUFFER, openProcConnector } from './proc-connector.ts';
 export type { ProcConnectorEvent } from './proc-event.ts';
+export type { ProcfsReader } from './procfs.ts';
+export { createProcfsReader } from './procfs.ts';
 export type { InetDiagSocket } from './sock-diag.ts';
 export { sockDiagDump } from './sock-diag.ts';

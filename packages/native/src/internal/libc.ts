@@ -5,6 +5,7 @@
  * like a raw system call; turning failures into errors is the caller's business.
  */
 import { createRequire } from 'node:module';
+import { constants } from 'node:os';
 import { NativeError } from '../native-error.ts';
 
 type Koffi = typeof import('koffi');
@@ -16,7 +17,11 @@ export interface Libc {
   send(fd: number, buf: Buffer, flags: number): number;
   recv(fd: number, buf: Buffer, flags: number): number;
   read(fd: number, buf: Buffer): number;
+  /** open(2) of `path` for reading with `flags` added to O_RDONLY; returns the fd or `-errno`. */
+  openRead(path: string, flags: number): number;
   close(fd: number): number;
+  /** close_range(2) of `first`..`last` inclusive; returns 0 or `-errno`. */
+  closeRange(first: number, last: number): number;
   /** poll(2) on one fd for POLLIN; returns the revents bits, 0 on timeout, or `-errno`. */
   pollIn(fd: number, timeoutMs: number): number;
   /**
@@ -39,9 +44,13 @@ export interface Libc {
   fanotifyMark(fd: number, flags: number, mask: bigint, path: string): number;
   /** readlink(2) of `path`, or undefined when it fails. */
   readlink(path: string): string | undefined;
+  /** readlink(2) of `path` into `out`; returns the target's length in bytes or `-errno`. */
+  readlinkInto(path: string, out: Buffer): number;
 }
 
 type Raw = (...args: unknown[]) => unknown;
+
+const ENOSYS = 38;
 
 /** Flag in {@link Libc.pollWake}'s result: the wake-up fd fired. */
 export const WOKEN = 0x10000;
@@ -61,6 +70,14 @@ function bindLibc(k: Koffi, lib: ReturnType<Koffi['load']>): Libc {
   const recv = fn('intptr_t recv(int, void *, size_t, int)');
   const read = fn('intptr_t read(int, void *, size_t)');
   const close = fn('int close(int)');
+  const open = fn('int open(const char *, int)');
+  // close_range is in glibc 2.34 and later: without it, callers close one fd at a time.
+  let closeRange: Raw | undefined;
+  try {
+    closeRange = fn('int close_range(unsigned int, unsigned int, int)');
+  } catch {
+    closeRange = undefined;
+  }
   const poll = fn('int poll(void *, unsigned long, int)');
   const eventfd = fn('int eventfd(unsigned int, int)');
   const write = fn('intptr_t write(int, const void *, size_t)');
@@ -89,7 +106,9 @@ function bindLibc(k: Koffi, lib: ReturnType<Koffi['load']>): Libc {
     send: (fd, buf, flags) => call(send, fd, buf, buf.length, flags),
     recv: (fd, buf, flags) => call(recv, fd, buf, buf.length, flags),
     read: (fd, buf) => call(read, fd, buf, buf.length),
+    openRead: (path, flags) => call(open, path, flags),
     close: (fd) => call(close, fd),
+    closeRange: (first, last) => (closeRange === undefined ? -ENOSYS : call(closeRange, first, last, 0)),
     pollIn(fd, timeoutMs) {
       pfd.writeInt32LE(fd, 0);
       pfd.writeInt16LE(1, 4);
@@ -132,6 +151,7 @@ function bindLibc(k: Koffi, lib: ReturnType<Koffi['load']>): Libc {
       const n = call(readlink, path, linkBuf, linkBuf.length);
       return n < 0 ? undefined : linkBuf.toString('utf8', 0, n);
     },
+    readlinkInto: (path, out) => call(readlink, path, out, out.length),
   };
 }
 
@@ -167,26 +187,23 @@ export function libc(): Libc {
 
 /** The symbolic name of an errno value (`ENOBUFS`), or `errno N` when unknown. */
 export function errnoName(errno: number): string {
-  const names: Record<number, string> = {
-    1: 'EPERM',
-    2: 'ENOENT',
-    4: 'EINTR',
-    9: 'EBADF',
-    11: 'EAGAIN',
-    12: 'ENOMEM',
-    13: 'EACCES',
-    17: 'EEXIST',
-    22: 'EINVAL',
-    24: 'EMFILE',
-    28: 'ENOSPC',
-    38: 'ENOSYS',
-    93: 'EPROTONOSUPPORT',
-    95: 'EOPNOTSUPP',
-    97: 'EAFNOSUPPORT',
-    105: 'ENOBUFS',
-    111: 'ECONNREFUSED',
-  };
-  return names[errno] ?? `errno ${errno}`;
+  return errnoNames().get(errno) ?? `errno ${errno}`;
+}
+
+let names: Map<number, string> | undefined;
+
+/**
+ * Errno names by number, from Node's own table (`os.constants.errno`). Of two names for one number
+ * the first listed wins (EAGAIN over EWOULDBLOCK), except that 95 keeps its Linux name EOPNOTSUPP.
+ */
+function errnoNames(): Map<number, string> {
+  if (names !== undefined) return names;
+  const table = new Map<number, string>();
+  for (const [name, value] of Object.entries(constants.errno)) {
+    if (name !== 'ENOTSUP' && !table.has(value)) table.set(value, name);
+  }
+  names = table;
+  return table;
 }
 
 /** A NativeError `ERR_NATIVE_CALL` for a failed system call (`rc` is the `-errno` it returned). */
