@@ -198,6 +198,7 @@ export class ProcessEventSource implements EventSource {
       this.#log.info({ reason: describeError(e) }, 'proc connector unavailable; polling');
       return;
     }
+    // Single-pid reads on the main thread: the FFI reader pays off over thousands of files, not a few.
     const reader = this.#o.procReader ?? nodeProcReader;
     const backend = new RealtimeBackend({
       scanner: new ProcScanner(reader, { trackCpu: false }),

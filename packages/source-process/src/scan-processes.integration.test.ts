@@ -1,5 +1,11 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import type { ProcessSnapshot } from './index.ts';
+import { buildCgroupIndex } from './internal/cgroup-index.ts';
+import { parseCgroup } from './internal/proc-parse.ts';
+import { loadFastProcReader, nodeProcReader } from './internal/proc-reader.ts';
+import { ProcScanner } from './internal/proc-scan.ts';
 import { SnapshotWorkerClient, snapshotWorkerUrl } from './internal/snapshot-client.ts';
 import { scanProcesses } from './scan-processes.ts';
 
@@ -96,5 +102,52 @@ describe.skipIf(!onLinux)('snapshot worker', () => {
     await good.close();
     await good.close();
     await expect(good.scan(false)).rejects.toThrow('snapshot worker is closed');
+  });
+});
+
+describe.skipIf(!onLinux)('fast reads (kernel)', () => {
+  const stable = (p: ProcessSnapshot) => ({
+    pid: p.pid,
+    ppid: p.ppid,
+    name: p.name,
+    executablePath: p.executablePath,
+    executableDeleted: p.executableDeleted,
+    commandLine: p.commandLine,
+    userId: p.userId,
+    userName: p.userName,
+    accessible: p.accessible,
+    fileExists: p.fileExists,
+    cgroup: p.cgroup,
+    containerId: p.containerId,
+    kernelThread: p.kernelThread,
+    fieldErrors: p.fieldErrors,
+  });
+
+  it('the FFI reader with the cgroup walk sees what Node fs with per-process reads sees', async () => {
+    const fast = new ProcScanner(await loadFastProcReader(), { withCwd: false, cgroupWalkFrom: 0 });
+    const plain = new ProcScanner(nodeProcReader, { withCwd: false, cgroupWalkFrom: Number.POSITIVE_INFINITY });
+    const a = fast.scan(true);
+    const b = new Map(plain.scan(true).map((p) => [p.pid, p]));
+    let compared = 0;
+    for (const p of a) {
+      const q = b.get(p.pid);
+      // The same process in both scans (not replaced, not exec'd in between). Start times are
+      // compared as ticks: each scanner estimates boot time from /proc/uptime to 10 ms.
+      if (q === undefined || q.startTicks !== p.startTicks || q.name !== p.name) continue;
+      expect(stable(p)).toEqual(stable(q));
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(a.length * 0.9);
+  });
+
+  it("learns this host's cgroups from one walk, matching /proc/self/cgroup", async () => {
+    const index = buildCgroupIndex(await loadFastProcReader(), '/proc', 100_000);
+    if (index === undefined) {
+      // Only where a cgroup hierarchy of this process is not mounted whole (some containers).
+      console.log('skipping the cgroup walk check: a cgroup hierarchy of this process is not mounted whole');
+      return;
+    }
+    expect(index.lookup(process.pid)).toEqual(parseCgroup(readFileSync('/proc/self/cgroup', 'latin1')));
+    expect(index.lookup(1)).toEqual(parseCgroup(readFileSync('/proc/1/cgroup', 'latin1')));
   });
 });

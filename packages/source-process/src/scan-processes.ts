@@ -5,7 +5,7 @@
  * not hash executables or emit events.
  */
 
-import { nodeProcReader } from './internal/proc-reader.ts';
+import { loadFastProcReader } from './internal/proc-reader.ts';
 import { ProcScanner, SNAPSHOT_SCANNER_SETTINGS } from './internal/proc-scan.ts';
 import { SystemInformationSnapshot } from './internal/si-snapshot.ts';
 import { SnapshotWorkerClient } from './internal/snapshot-client.ts';
@@ -41,9 +41,10 @@ export function openProcessScanner(options: ScanProcessesOptions = {}): ProcessS
   const include = options.includeKernelThreads ?? false;
   if (process.platform === 'linux' && options.thread === 'current') {
     const reuse = options.reuseFieldsMs === undefined ? {} : { reuseMs: options.reuseFieldsMs };
-    const scanner = new ProcScanner(nodeProcReader, { ...SNAPSHOT_SCANNER_SETTINGS, ...reuse });
+    let scanner: ProcScanner | undefined;
     return {
       scan: async () => {
+        scanner ??= new ProcScanner(await loadFastProcReader(), { ...SNAPSHOT_SCANNER_SETTINGS, ...reuse });
         const started = performance.now();
         const processes = scanner.scan(include);
         return { processes, durationMs: performance.now() - started };

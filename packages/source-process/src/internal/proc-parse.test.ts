@@ -1,9 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  cgroupInfo,
+  containerIdIn,
   PF_KTHREAD,
   parseBootTime,
   parseCgroup,
+  parseCgroupLines,
+  parseCgroupMounts,
   parseCmdline,
   parseExeLink,
   parsePasswd,
@@ -64,6 +68,11 @@ describe('parseStatus', () => {
     const text = 'Name:\tx\nUid:\t1000\t0\t0\t0\nGid:\t1\t1\t1\t1\nVmRSS:\t    1864 kB\nThreads:\t3\n';
     expect(parseStatus(text)).toEqual({ realUid: 1000, effectiveUid: 0, vmRssBytes: 1864 * 1024, threads: 3 });
   });
+  it('finds a field on the first line, and leaves out what is missing or malformed', () => {
+    expect(parseStatus('Uid:\t7\t8\t8\t8\nName:\tx\n')).toEqual({ realUid: 7, effectiveUid: 8 });
+    expect(parseStatus('Name:\tx\nUid:\tz\nThreads:\t\n')).toEqual({});
+    expect(parseStatus('XUid:\t1\t1\t1\t1\nVmRSS:\t4 kB')).toEqual({ vmRssBytes: 4096 });
+  });
   it('leaves out what a kernel thread lacks', () => {
     expect(parseStatus('Name:\tkthreadd\nUid:\t0\t0\t0\t0\nThreads:\t1\n')).toEqual({
       realUid: 0,
@@ -119,6 +128,38 @@ describe('parseCgroup', () => {
   });
   it('returns undefined for empty input', () => {
     expect(parseCgroup('')).toBeUndefined();
+  });
+  it('splits lines into id, controllers and path, keeping colons in the path', () => {
+    expect(parseCgroupLines('9:name=systemd:/\n2:cpu,cpuacct:/a:b\nbad\n0::/x\n')).toEqual([
+      { id: '9', controllers: 'name=systemd', path: '/' },
+      { id: '2', controllers: 'cpu,cpuacct', path: '/a:b' },
+      { id: '0', controllers: '', path: '/x' },
+    ]);
+    expect(containerIdIn(`/docker/${id}/sub`)).toBe(id);
+    expect(containerIdIn('/system.slice/ssh.service')).toBeUndefined();
+    expect(cgroupInfo([])).toBeUndefined();
+  });
+});
+
+describe('parseCgroupMounts', () => {
+  it('lists cgroup and cgroup2 mounts with root, mount point and super options', () => {
+    const text = [
+      '22 1 0:21 / /sys rw,nosuid - sysfs sysfs rw',
+      '30 22 0:26 / /sys/fs/cgroup/unified rw,nosuid shared:9 - cgroup2 cgroup2 rw,nsdelegate',
+      '31 22 0:27 / /sys/fs/cgroup/cpu,cpuacct rw shared:10 master:3 - cgroup cgroup rw,cpu,cpuacct',
+      '32 22 0:28 /docker/abc /mnt/my\\040cgroups rw - cgroup cgroup rw,xattr,name=systemd',
+      'garbage',
+    ].join('\n');
+    expect(parseCgroupMounts(text)).toEqual([
+      { fsType: 'cgroup2', root: '/', mountPoint: '/sys/fs/cgroup/unified', superOptions: ['rw', 'nsdelegate'] },
+      { fsType: 'cgroup', root: '/', mountPoint: '/sys/fs/cgroup/cpu,cpuacct', superOptions: ['rw', 'cpu', 'cpuacct'] },
+      {
+        fsType: 'cgroup',
+        root: '/docker/abc',
+        mountPoint: '/mnt/my cgroups',
+        superOptions: ['rw', 'xattr', 'name=systemd'],
+      },
+    ]);
   });
 });
 

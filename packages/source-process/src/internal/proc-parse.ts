@@ -1,6 +1,7 @@
 /**
  * Pure parsers for the Linux /proc files the process source reads: `stat`, `status`, `cmdline`,
- * `cgroup`, the `exe` link text, `/proc/stat`'s boot time, `/proc/uptime` and `/etc/passwd`. Each
+ * `cgroup`, the `exe` link text, `/proc/stat`'s boot time, `/proc/uptime`, the cgroup mounts of
+ * `mountinfo` and `/etc/passwd`. Each
  * takes text and returns fields, so they are tested against recorded samples without a kernel. They
  * never touch the file system and never throw on odd input: a malformed file yields `undefined`.
  */
@@ -60,24 +61,41 @@ export interface ProcStatus {
   readonly threads?: number;
 }
 
-/** Parses the `Uid:`, `VmRSS:` and `Threads:` lines of `/proc/<pid>/status`. */
+/** The rest of the line that starts with `name` (`Uid:`), or undefined when there is none. */
+function statusField(text: string, name: string): string | undefined {
+  let at: number;
+  if (text.startsWith(name)) at = 0;
+  else {
+    at = text.indexOf(`\n${name}`);
+    if (at < 0) return undefined;
+    at += 1;
+  }
+  const end = text.indexOf('\n', at);
+  return text.slice(at + name.length, end < 0 ? text.length : end);
+}
+
+/**
+ * Parses the `Uid:`, `VmRSS:` and `Threads:` lines of `/proc/<pid>/status`, looking only at those
+ * lines (the file has about 60 and is read for every process).
+ */
 export function parseStatus(text: string): ProcStatus {
   let realUid: number | undefined;
   let effectiveUid: number | undefined;
   let vmRssBytes: number | undefined;
   let threads: number | undefined;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('Uid:')) {
-      const ids = line.slice(4).trim().split(/\s+/).map(Number);
-      realUid = ids[0];
-      effectiveUid = ids[1];
-    } else if (line.startsWith('VmRSS:')) {
-      const kb = Number.parseInt(line.slice(6).trim(), 10);
-      if (Number.isFinite(kb)) vmRssBytes = kb * 1024;
-    } else if (line.startsWith('Threads:')) {
-      threads = Number.parseInt(line.slice(8).trim(), 10);
-    }
+  const uids = statusField(text, 'Uid:');
+  if (uids !== undefined) {
+    const ids = uids.trim().split(/\s+/).map(Number);
+    realUid = ids[0];
+    effectiveUid = ids[1];
   }
+  const rss = statusField(text, 'VmRSS:');
+  if (rss !== undefined) {
+    const kb = Number.parseInt(rss.trim(), 10);
+    if (Number.isFinite(kb)) vmRssBytes = kb * 1024;
+  }
+  const count = statusField(text, 'Threads:');
+  if (count !== undefined) threads = Number.parseInt(count.trim(), 10);
   return {
     ...(realUid !== undefined && Number.isInteger(realUid) ? { realUid } : {}),
     ...(effectiveUid !== undefined && Number.isInteger(effectiveUid) ? { effectiveUid } : {}),
@@ -119,31 +137,91 @@ export interface CgroupInfo {
 
 const CONTAINER_ID = /(?:^|[/-])([0-9a-f]{64})(?:\.scope)?(?=$|\/)/g;
 
-/**
- * Parses `/proc/<pid>/cgroup`: the unified (v2, `0::`) path when present, else the first v1 path.
- * The container id is the last 64-hex path segment, as docker (`/docker/<id>`,
- * `docker-<id>.scope`), containerd (`cri-containerd-<id>.scope`), CRI-O (`crio-<id>.scope`) and
- * podman (`libpod-<id>.scope`) name them.
- */
-export function parseCgroup(text: string): CgroupInfo | undefined {
-  const paths: string[] = [];
-  let unified: string | undefined;
+/** One line of `/proc/<pid>/cgroup`: `hierarchy-id:controllers:path` (v2 is `0::path`). */
+export interface CgroupLine {
+  readonly id: string;
+  /** Comma-separated controllers of a v1 hierarchy (`cpu,cpuacct`, `name=systemd`); empty for v2. */
+  readonly controllers: string;
+  readonly path: string;
+}
+
+/** Splits `/proc/<pid>/cgroup` into its lines, in file order; malformed lines are skipped. */
+export function parseCgroupLines(text: string): CgroupLine[] {
+  const lines: CgroupLine[] = [];
   for (const line of text.split('\n')) {
     const a = line.indexOf(':');
     const b = line.indexOf(':', a + 1);
     if (a < 0 || b < 0) continue;
-    const path = line.slice(b + 1);
-    if (line.startsWith('0::')) unified = path;
-    paths.push(path);
+    lines.push({ id: line.slice(0, a), controllers: line.slice(a + 1, b), path: line.slice(b + 1) });
   }
-  const path = unified ?? paths[0];
+  return lines;
+}
+
+/**
+ * A process's cgroup from its lines (in file order): the unified (v2, `0::`) path when present, else
+ * the first v1 path. The container id is the last 64-hex path segment, as docker (`/docker/<id>`,
+ * `docker-<id>.scope`), containerd (`cri-containerd-<id>.scope`), CRI-O (`crio-<id>.scope`) and
+ * podman (`libpod-<id>.scope`) name them; the chosen path is searched first, then every other line.
+ */
+export function cgroupInfo(lines: readonly CgroupLine[]): CgroupInfo | undefined {
+  const unified = lines.find((l) => l.id === '0' && l.controllers === '');
+  const path = (unified ?? lines[0])?.path;
   if (path === undefined) return undefined;
-  for (const candidate of [path, ...paths]) {
-    let containerId: string | undefined;
-    for (const m of candidate.matchAll(CONTAINER_ID)) containerId = m[1];
+  for (const candidate of [path, ...lines.map((l) => l.path)]) {
+    const containerId = containerIdIn(candidate);
     if (containerId !== undefined) return { path, containerId };
   }
   return { path };
+}
+
+/** The container id in a cgroup path: its last 64-hex segment (see {@link cgroupInfo}). */
+export function containerIdIn(path: string): string | undefined {
+  let containerId: string | undefined;
+  for (const m of path.matchAll(CONTAINER_ID)) containerId = m[1];
+  return containerId;
+}
+
+/** Parses `/proc/<pid>/cgroup` into the process's cgroup and container id (see {@link cgroupInfo}). */
+export function parseCgroup(text: string): CgroupInfo | undefined {
+  return cgroupInfo(parseCgroupLines(text));
+}
+
+/** A cgroup file system mount from `/proc/self/mountinfo`. */
+export interface CgroupMount {
+  /** `cgroup2` or `cgroup`. */
+  readonly fsType: string;
+  /** The directory of the hierarchy mounted there, relative to the hierarchy's root (`/` for all). */
+  readonly root: string;
+  readonly mountPoint: string;
+  /** The super block options: a v1 mount's controllers (`cpu`, `name=systemd`) are among them. */
+  readonly superOptions: readonly string[];
+}
+
+/** `\040`-style octal escapes of mountinfo paths back to characters. */
+function unescapeMountPath(path: string): string {
+  return path.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
+}
+
+/**
+ * The cgroup and cgroup2 mounts listed in `/proc/<pid>/mountinfo`
+ * (`id parent major:minor root mount-point options [optional…] - fstype source super-options`).
+ */
+export function parseCgroupMounts(text: string): CgroupMount[] {
+  const mounts: CgroupMount[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.split(' ');
+    const dash = f.indexOf('-', 6);
+    if (dash < 0 || f.length < dash + 4) continue;
+    const fsType = f[dash + 1] ?? '';
+    if (fsType !== 'cgroup' && fsType !== 'cgroup2') continue;
+    mounts.push({
+      fsType,
+      root: unescapeMountPath(f[3] ?? ''),
+      mountPoint: unescapeMountPath(f[4] ?? ''),
+      superOptions: (f[dash + 3] ?? '').split(','),
+    });
+  }
+  return mounts;
 }
 
 /** Parses the `btime` line of `/proc/stat`: boot time in epoch seconds. */

@@ -7,6 +7,7 @@
  * read of a single pid; it does not hash, diff or emit.
  */
 import type { ProcessSnapshot } from '../process-snapshot.ts';
+import { buildCgroupIndex, type CgroupIndex } from './cgroup-index.ts';
 import {
   type CgroupInfo,
   PF_KTHREAD,
@@ -50,6 +51,19 @@ export interface ProcScannerOptions {
   readonly reuseMs?: number;
   /** Read each process's working directory (default true). */
   readonly withCwd?: boolean;
+  /**
+   * A scan that must read the cgroup of at least this many processes learns them from one walk of
+   * the cgroup file systems instead (default 256; `Infinity` always reads `/proc/<pid>/cgroup`).
+   */
+  readonly cgroupWalkFrom?: number;
+}
+
+/** What one scan shares between its processes. */
+interface ScanContext {
+  /** Whether each executable path exists, so a path shared by many processes is checked once. */
+  readonly exists: Map<string, boolean>;
+  /** Cgroups from a walk of the cgroup file systems, when the scan built one. */
+  readonly cgroups: CgroupIndex | undefined;
 }
 
 /** A kernel thread that was not read further. */
@@ -93,6 +107,7 @@ export class ProcScanner {
   readonly #trackCpu: boolean;
   readonly #reuseMs: number;
   readonly #withCwd: boolean;
+  readonly #cgroupWalkFrom: number;
   readonly #slow = new Map<number, SlowEntry>();
   #bootTimeMs: number | undefined;
   #users = new Map<number, string>();
@@ -109,6 +124,7 @@ export class ProcScanner {
     this.#trackCpu = options.trackCpu ?? true;
     this.#reuseMs = options.reuseMs ?? 0;
     this.#withCwd = options.withCwd ?? true;
+    this.#cgroupWalkFrom = options.cgroupWalkFrom ?? 256;
   }
 
   /** Boot time in epoch ms: now minus `/proc/uptime` (10 ms resolution), else `/proc/stat` btime. */
@@ -150,24 +166,44 @@ export class ProcScanner {
   ): ProcessSnapshot[] {
     this.#refreshUsers();
     const out: ProcessSnapshot[] = [];
-    const exists = new Map<string, boolean>();
     const seen = new Set<number>();
-    for (const pid of this.listPids()) {
-      if (part.shards > 1 && pid % part.shards !== part.shard) continue;
-      const p = this.#read(pid, exists, includeKernelThreads);
-      if (p === undefined) continue;
-      seen.add(pid);
-      if ('pid' in p) out.push(p);
+    const pids = this.listPids().filter((pid) => part.shards <= 1 || pid % part.shards === part.shard);
+    const ctx: ScanContext = { exists: new Map(), cgroups: this.#cgroupIndex(pids) };
+    try {
+      for (const pid of pids) {
+        const p = this.#read(pid, ctx, includeKernelThreads);
+        if (p === undefined) continue;
+        seen.add(pid);
+        if ('pid' in p) out.push(p);
+      }
+    } finally {
+      this.#reader.flush?.();
     }
     for (const pid of this.#cpu.keys()) if (!seen.has(pid)) this.#cpu.delete(pid);
     for (const pid of this.#slow.keys()) if (!seen.has(pid)) this.#slow.delete(pid);
     return out;
   }
 
+  /**
+   * A cgroup walk when this scan has at least `cgroupWalkFrom` processes whose slow fields are not
+   * cached; it may visit up to a quarter as many cgroups (each costs about as much as two reads).
+   */
+  #cgroupIndex(pids: readonly number[]): CgroupIndex | undefined {
+    let uncached = 0;
+    for (const pid of pids) if (!this.#slow.has(pid)) uncached++;
+    if (uncached < this.#cgroupWalkFrom) return undefined;
+    return buildCgroupIndex(this.#reader, this.#root, Math.floor(uncached / 4));
+  }
+
   /** Reads one process; `undefined` when it is gone (its `stat` cannot be read). */
   readOne(pid: number): ProcessSnapshot | undefined {
     if (this.#users.size === 0) this.#refreshUsers();
-    const p = this.#read(pid, new Map(), true);
+    let p: ProcessSnapshot | KernelThreadMark | undefined;
+    try {
+      p = this.#read(pid, { exists: new Map(), cgroups: undefined }, true);
+    } finally {
+      this.#reader.flush?.();
+    }
     return p !== undefined && 'pid' in p ? p : undefined;
   }
 
@@ -188,11 +224,7 @@ export class ProcScanner {
     }
   }
 
-  #read(
-    pid: number,
-    exists: Map<string, boolean>,
-    withKernelThreads: boolean,
-  ): ProcessSnapshot | KernelThreadMark | undefined {
+  #read(pid: number, ctx: ScanContext, withKernelThreads: boolean): ProcessSnapshot | KernelThreadMark | undefined {
     const dir = `${this.#root}/${pid}`;
     let statText: string;
     try {
@@ -211,7 +243,7 @@ export class ProcScanner {
     } catch (e) {
       cmdError = errorCode(e);
     }
-    const slow = this.#slowFields(pid, stat, cmdText, kernelThread, exists);
+    const slow = this.#slowFields(pid, stat, cmdText, kernelThread, ctx);
     const errors = cmdError === undefined ? slow.errors : { ...slow.errors, cmdline: cmdError };
     const denied = (code: string | undefined): boolean => code === 'EACCES' || code === 'EPERM';
     const startTime = this.bootTimeMs() + Math.round((stat.startTicks * 1000) / this.#hz);
@@ -254,7 +286,7 @@ export class ProcScanner {
     stat: ProcStat,
     cmdText: string | undefined,
     kernelThread: boolean,
-    exists: Map<string, boolean>,
+    ctx: ScanContext,
   ): SlowFields {
     const now = this.#now();
     const hit = this.#slow.get(pid);
@@ -280,13 +312,15 @@ export class ProcScanner {
     const status = field('status', () => parseStatus(this.#reader.readFile(`${dir}/status`)));
     const exe = kernelThread ? undefined : field('exe', () => parseExeLink(this.#reader.readlink(`${dir}/exe`)));
     const cwd = kernelThread || !this.#withCwd ? undefined : field('cwd', () => this.#reader.readlink(`${dir}/cwd`));
-    const cgroup = field('cgroup', () => parseCgroup(this.#reader.readFile(`${dir}/cgroup`)));
+    const indexed = ctx.cgroups === undefined ? null : ctx.cgroups.lookup(pid);
+    const cgroup =
+      indexed !== null ? indexed : field('cgroup', () => parseCgroup(this.#reader.readFile(`${dir}/cgroup`)));
     const exePath = exe === undefined ? undefined : latin1ToUtf8(exe.path);
     let fileExists = false;
     if (exePath !== undefined && exe?.deleted === false) {
-      const known = exists.get(exePath);
+      const known = ctx.exists.get(exePath);
       fileExists = known ?? this.#exists(exePath);
-      if (known === undefined) exists.set(exePath, fileExists);
+      if (known === undefined) ctx.exists.set(exePath, fileExists);
     }
     const fields: SlowFields = {
       ...(status?.realUid === undefined ? {} : { uid: status.realUid }),

@@ -5,12 +5,12 @@
  * It does not hash, diff or emit events; the protocol types live in `snapshot-protocol.ts`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { nodeProcReader } from './proc-reader.ts';
+import { loadFastProcReader } from './proc-reader.ts';
 import { ProcScanner, SNAPSHOT_SCANNER_SETTINGS } from './proc-scan.ts';
 import type { SnapshotReply, SnapshotRequest, SnapshotWorkerData } from './snapshot-protocol.ts';
 
 const data = (workerData ?? {}) as SnapshotWorkerData;
-const scanner = new ProcScanner(nodeProcReader, {
+const scanner = new ProcScanner(await loadFastProcReader(), {
   ...SNAPSHOT_SCANNER_SETTINGS,
   ...(data.procRoot === undefined ? {} : { procRoot: data.procRoot }),
   ...(data.reuseMs === undefined ? {} : { reuseMs: data.reuseMs }),
