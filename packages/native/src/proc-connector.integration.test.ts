@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { realpathSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { probeProcConnector } from './probes.ts';
@@ -54,6 +55,47 @@ describe.skipIf(!probe.available)('openProcConnector (kernel)', () => {
     } finally {
       await reader.close();
     }
+  });
+
+  it('captures the chosen /proc files of an exec in the reader thread, before a quick exit', async () => {
+    const reader = await openProcConnector({ captureOnExec: { files: ['cmdline', 'stat'], links: ['exe', 'nope'] } });
+    const events: ProcConnectorEvent[] = [];
+    reader.onEvents((batch) => events.push(...batch));
+    try {
+      const tag = `capture-${process.pid}`;
+      // One at a time from a shell, as a script runs them: 20 `true` and 20 `sleep` children.
+      const shell = await run('/bin/sh', [
+        '-c',
+        `for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do /bin/true ${tag}; sleep 0.01; done`,
+      ]);
+      const children = new Set(
+        events.flatMap((e) => (e.type === 'fork' && e.parentTgid === shell.pid ? [e.childTgid] : [])),
+      );
+      const execs = (): ProcConnectorEvent[] => events.filter((e) => e.type === 'exec' && children.has(e.pid));
+      await until(() => execs().length === 40);
+      const captured = execs().map((e) => (e.type === 'exec' ? e.captured : undefined));
+      expect(captured).toHaveLength(40);
+      let complete = 0;
+      for (const c of captured) {
+        expect(Object.keys(c ?? {}).sort()).toEqual(['cmdline', 'exe', 'nope', 'stat']);
+        expect(c?.nope).toBe(-2); // ENOENT: no such entry
+        // Each entry is text, or -errno once the process has gone (it may exit between two reads).
+        for (const v of Object.values(c ?? {}))
+          expect(typeof v === 'string' || (typeof v === 'number' && v < 0)).toBe(true);
+        if (c?.cmdline === `/bin/true\0${tag}\0` && c.exe === realpathSync('/bin/true')) complete++;
+      }
+      // `true` exits within a millisecond; the reader thread still gets most of them whole.
+      process.stdout.write(`captured ${complete}/20 /bin/true execs whole\n`);
+      expect(complete).toBeGreaterThan(10);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('rejects capture names that are not plain /proc/<pid>/ entries', async () => {
+    await expect(openProcConnector({ captureOnExec: { files: ['../environ'] } })).rejects.toThrow(
+      'captureOnExec names must be plain /proc/<pid>/ entry names, got "../environ"',
+    );
   });
 
   it('loses nothing in a 300-exec burst with the 32 MiB buffer', async () => {

@@ -1,7 +1,8 @@
 /**
  * The proc connector reader: a worker thread subscribes to the kernel's process events
  * (NETLINK_CONNECTOR, CN_IDX_PROC) and posts them in batches, so the event loop never blocks on the
- * kernel. Events carry pids only; enriching them from /proc is the caller's job. Loss (ENOBUFS when
+ * kernel. Events carry pids only; enriching them from /proc is the caller's job, except that the
+ * reader thread can capture chosen /proc files of an exec'd process at once. Loss (ENOBUFS when
  * the receive buffer overflowed) is reported, never thrown: the reader keeps going.
  */
 
@@ -31,7 +32,24 @@ export interface ProcConnectorOptions {
    * a burst.
    */
   readonly receiveBufferBytes?: number;
+  /**
+   * Read these files and links of `/proc/<pid>/` in the reader thread the moment an exec event is
+   * decoded, in the order given, and attach them to the event as `captured`. A process that exits
+   * within a millisecond is often gone before the main thread could read it; the reader thread gets
+   * there first. At most {@link MAX_EXEC_CAPTURES_PER_READ} execs per read of the socket are
+   * captured, so a storm of execs cannot stall the reader (the rest arrive without `captured`).
+   * Off by default.
+   */
+  readonly captureOnExec?: {
+    /** File names such as `stat`, `cmdline`, `status`, `cgroup`. */
+    readonly files?: readonly string[];
+    /** Link names such as `exe`, `cwd`. */
+    readonly links?: readonly string[];
+  };
 }
+
+/** Exec events captured per read of the proc connector socket at most (see `captureOnExec`). */
+export const MAX_EXEC_CAPTURES_PER_READ = 256;
 
 /** The default receive buffer of the proc connector reader: 32 MiB. */
 export const DEFAULT_PROC_CONNECTOR_BUFFER = 32 * 1024 * 1024;
@@ -49,7 +67,17 @@ export async function openProcConnector(opts: ProcConnectorOptions = {}): Promis
   if (!Number.isInteger(receiveBufferBytes) || receiveBufferBytes <= 0) {
     throw new RangeError(`receiveBufferBytes must be a positive integer, got ${String(opts.receiveBufferBytes)}`);
   }
-  const host = await startReader<ProcConnectorEvent>('proc-connector-worker', { receiveBufferBytes });
+  const files = [...(opts.captureOnExec?.files ?? [])];
+  const links = [...(opts.captureOnExec?.links ?? [])];
+  for (const name of [...files, ...links]) {
+    if (typeof name !== 'string' || name === '' || name.includes('/') || name === '.' || name === '..') {
+      throw new RangeError(`captureOnExec names must be plain /proc/<pid>/ entry names, got ${JSON.stringify(name)}`);
+    }
+  }
+  const host = await startReader<ProcConnectorEvent>('proc-connector-worker', {
+    receiveBufferBytes,
+    capture: { files, links, max: MAX_EXEC_CAPTURES_PER_READ },
+  });
   let lossEvents = 0;
   host.onLoss((info) => {
     lossEvents += info.count;

@@ -17,7 +17,18 @@ export type ProcConnectorEvent =
       readonly childPid: number;
       readonly childTgid: number;
     }
-  | { readonly type: 'exec'; readonly timestampNs: bigint; readonly pid: number; readonly tgid: number }
+  | {
+      readonly type: 'exec';
+      readonly timestampNs: bigint;
+      readonly pid: number;
+      readonly tgid: number;
+      /**
+       * The `/proc/<pid>/` files and links named in `captureOnExec`, read by the reader thread as
+       * soon as the event was decoded: latin1 text, or `-errno` when the read failed (a process that
+       * already exited). Absent when capture is off or was skipped under load.
+       */
+      readonly captured?: Readonly<Record<string, string | number>>;
+    }
   | {
       readonly type: 'exit';
       readonly timestampNs: bigint;

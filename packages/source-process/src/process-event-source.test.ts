@@ -168,6 +168,50 @@ describe('ProcessEventSource real-time backend', () => {
     expect([exit?.subtype, exit?.exitCode]).toEqual(['exit', 0]);
   });
 
+  it('asks the connector to capture the exec files, and uses them for a process already gone', async () => {
+    const { tx, kernel } = await realtime();
+    expect(kernel.captureOnExec).toEqual({ files: ['cmdline', 'stat', 'status', 'cgroup'], links: ['exe', 'cwd'] });
+    const stat =
+      '5001 (true) S 3750 5001 3750 0 -1 4194304 90 0 0 0 0 0 0 0 20 0 1 0 36864 2990080 200 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0';
+    kernel.events?.([
+      { type: 'fork', timestampNs: nowNs(), parentPid: 3750, parentTgid: 3750, childPid: 5001, childTgid: 5001 },
+      {
+        type: 'exec',
+        timestampNs: nowNs(),
+        pid: 5001,
+        tgid: 5001,
+        captured: {
+          exe: '/usr/bin/true',
+          cwd: '/srv/w\xc3\xa9rk', // UTF-8 bytes, as latin1 text
+          cmdline: '/bin/true\0--tag\0',
+          stat,
+          status: 'Name:\ttrue\nUid:\t1000\t1000\t1000\t1000\n',
+          cgroup: -2, // ENOENT: read after it had gone
+        },
+      },
+      { type: 'exit', timestampNs: nowNs(), pid: 5001, tgid: 5001, exitCode: 0 },
+    ]);
+    await tx.waitFor((t) => t.process('exit').length === 1);
+    const exec = tx.process('exec').find((e) => e.pid === 5001);
+    expect({
+      path: exec?.executablePath,
+      argv: exec?.commandLine,
+      cwd: exec?.cwd,
+      uid: exec?.userId,
+      ppid: exec?.ppid,
+      enrichment: exec?.platformMetadata?.enrichment,
+      detectedBy: exec?.platformMetadata?.detectedBy,
+    }).toEqual({
+      path: '/usr/bin/true',
+      argv: ['/bin/true', '--tag'],
+      cwd: '/srv/wérk',
+      uid: '1000',
+      ppid: 3750,
+      enrichment: undefined,
+      detectedBy: 'connector',
+    });
+  });
+
   it('skips the exit of a kernel thread whose fork it skipped (the kernel reports parent 0 at exit)', async () => {
     const { tx, kernel } = await realtime({ audit: 'off' });
     kernel.events?.([

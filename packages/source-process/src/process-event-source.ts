@@ -24,7 +24,7 @@ import { loadNativeKernelPorts } from './internal/native-kernel.ts';
 import { nodeProcReader } from './internal/proc-reader.ts';
 import { ProcScanner } from './internal/proc-scan.ts';
 import { ProcessTable } from './internal/process-table.ts';
-import { RealtimeBackend } from './internal/realtime-backend.ts';
+import { EXEC_CAPTURE, RealtimeBackend } from './internal/realtime-backend.ts';
 import { Reconciler } from './internal/reconciler.ts';
 import { SystemInformationSnapshot } from './internal/si-snapshot.ts';
 import { SnapshotWorkerClient } from './internal/snapshot-client.ts';
@@ -190,7 +190,10 @@ export class ProcessEventSource implements EventSource {
     const kernel: KernelPorts | undefined = this.#o.kernel ?? (await loadNativeKernelPorts(this.#log));
     if (kernel === undefined || run.abort.signal.aborted) return;
     try {
-      const connector = await kernel.openProcConnector({ receiveBufferBytes: this.#o.receiveBufferBytes });
+      const connector = await kernel.openProcConnector({
+        receiveBufferBytes: this.#o.receiveBufferBytes,
+        captureOnExec: EXEC_CAPTURE,
+      });
       // Stopped while opening: the run is already released, so close what just opened.
       if (run.abort.signal.aborted) return void (await connector.close());
       run.connector = connector;

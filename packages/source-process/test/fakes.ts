@@ -114,7 +114,11 @@ export class FakeKernel implements KernelPorts {
   withAudit = true;
   connectorFails: string | undefined;
 
-  async openProcConnector(): Promise<ProcConnectorPort> {
+  /** What the source asked the connector to capture at exec time. */
+  captureOnExec: unknown;
+
+  async openProcConnector(options: { readonly captureOnExec?: unknown }): Promise<ProcConnectorPort> {
+    this.captureOnExec = options.captureOnExec;
     if (this.connectorFails !== undefined) throw new Error(this.connectorFails);
     return {
       onEvents: (cb) => {

@@ -15,7 +15,14 @@ export type ConnectorEvent =
       readonly childPid: number;
       readonly childTgid: number;
     }
-  | { readonly type: 'exec'; readonly timestampNs: bigint; readonly pid: number; readonly tgid: number }
+  | {
+      readonly type: 'exec';
+      readonly timestampNs: bigint;
+      readonly pid: number;
+      readonly tgid: number;
+      /** `/proc/<pid>/` files read at once by the reader thread: text, or `-errno` when gone. */
+      readonly captured?: Readonly<Record<string, string | number>>;
+    }
   | {
       readonly type: 'exit';
       readonly timestampNs: bigint;
@@ -75,6 +82,10 @@ export interface AuditExecPort {
 
 /** Opens the kernel readers; each rejects with a reason when unavailable. */
 export interface KernelPorts {
-  openProcConnector(options: { readonly receiveBufferBytes: number }): Promise<ProcConnectorPort>;
+  openProcConnector(options: {
+    readonly receiveBufferBytes: number;
+    /** `/proc/<pid>/` files and links to capture in the reader thread when a process execs. */
+    readonly captureOnExec?: { readonly files: readonly string[]; readonly links: readonly string[] };
+  }): Promise<ProcConnectorPort>;
   openAuditExecMonitor?(options: { readonly key: string }): Promise<AuditExecPort>;
 }

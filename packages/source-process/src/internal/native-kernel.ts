@@ -12,7 +12,11 @@ export async function loadNativeKernelPorts(log: Logger): Promise<KernelPorts | 
   try {
     const native = await import('@daemoneye/native');
     return {
-      openProcConnector: (options) => native.openProcConnector({ receiveBufferBytes: options.receiveBufferBytes }),
+      openProcConnector: (options) =>
+        native.openProcConnector({
+          receiveBufferBytes: options.receiveBufferBytes,
+          ...(options.captureOnExec === undefined ? {} : { captureOnExec: options.captureOnExec }),
+        }),
       openAuditExecMonitor: (options) => native.openAuditExecMonitor({ key: options.key }),
     };
   } catch (e) {

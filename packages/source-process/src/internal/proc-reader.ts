@@ -6,6 +6,7 @@
  * to `nodeProcReader`. It does no parsing.
  */
 import { closeSync, openSync, readdirSync, readlinkSync, readSync, statSync } from 'node:fs';
+import { getSystemErrorName } from 'node:util';
 
 /** The parts of a file's metadata the source uses. */
 export interface FileIdentity {
@@ -126,6 +127,32 @@ export async function loadFastProcReader(): Promise<ProcReader> {
     readdir: nodeProcReader.readdir,
     listDirectories: nodeProcReader.listDirectories,
     flush: () => proc.flush(),
+  };
+}
+
+/**
+ * A reader that answers `<dir><name>` from `captured` (files read earlier: text, or `-errno` when
+ * that read failed, thrown here as an error with the errno's name as `code`) and reads everything
+ * else through `base`.
+ */
+export function capturedProcReader(
+  base: ProcReader,
+  dir: string,
+  captured: Readonly<Record<string, string | number>>,
+): ProcReader {
+  const answer = (path: string, read: (path: string) => string): string => {
+    const value = path.startsWith(dir) ? captured[path.slice(dir.length)] : undefined;
+    if (value === undefined) return read(path);
+    if (typeof value === 'string') return value;
+    const code = getSystemErrorName(value);
+    throw Object.assign(new Error(`${code}: ${path}`), { code });
+  };
+  return {
+    readFile: (path) => answer(path, (p) => base.readFile(p)),
+    readlink: (path) => answer(path, (p) => base.readlink(p)),
+    stat: (path) => base.stat(path),
+    readdir: (path) => base.readdir(path),
+    flush: () => base.flush?.(),
   };
 }
 

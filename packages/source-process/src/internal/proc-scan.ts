@@ -22,7 +22,7 @@ import {
   parseUptime,
   processName,
 } from './proc-parse.ts';
-import { errorCode, latin1ToUtf8, type ProcReader } from './proc-reader.ts';
+import { capturedProcReader, errorCode, latin1ToUtf8, type ProcReader } from './proc-reader.ts';
 
 /** The settings of full-snapshot scanners: reuse slow fields for 10 s, no cwd. */
 export const SNAPSHOT_SCANNER_SETTINGS = { reuseMs: 10_000, withCwd: false } as const;
@@ -60,6 +60,8 @@ export interface ProcScannerOptions {
 
 /** What one scan shares between its processes. */
 interface ScanContext {
+  /** Where this read's files come from (the scanner's reader, or files captured at exec time). */
+  readonly reader: ProcReader;
   /** Whether each executable path exists, so a path shared by many processes is checked once. */
   readonly exists: Map<string, boolean>;
   /** Cgroups from a walk of the cgroup file systems, when the scan built one. */
@@ -168,7 +170,7 @@ export class ProcScanner {
     const out: ProcessSnapshot[] = [];
     const seen = new Set<number>();
     const pids = this.listPids().filter((pid) => part.shards <= 1 || pid % part.shards === part.shard);
-    const ctx: ScanContext = { exists: new Map(), cgroups: this.#cgroupIndex(pids) };
+    const ctx: ScanContext = { reader: this.#reader, exists: new Map(), cgroups: this.#cgroupIndex(pids) };
     try {
       for (const pid of pids) {
         const p = this.#read(pid, ctx, includeKernelThreads);
@@ -195,14 +197,20 @@ export class ProcScanner {
     return buildCgroupIndex(this.#reader, this.#root, Math.floor(uncached / 4));
   }
 
-  /** Reads one process; `undefined` when it is gone (its `stat` cannot be read). */
-  readOne(pid: number): ProcessSnapshot | undefined {
+  /**
+   * Reads one process; `undefined` when it is gone (its `stat` cannot be read). `captured` holds
+   * files of `/proc/<pid>/` read earlier (at exec time, by the connector's reader thread): text, or
+   * `-errno` when that read failed; they are used instead of reading those files again.
+   */
+  readOne(pid: number, captured?: Readonly<Record<string, string | number>>): ProcessSnapshot | undefined {
     if (this.#users.size === 0) this.#refreshUsers();
+    const reader =
+      captured === undefined ? this.#reader : capturedProcReader(this.#reader, `${this.#root}/${pid}/`, captured);
     let p: ProcessSnapshot | KernelThreadMark | undefined;
     try {
-      p = this.#read(pid, { exists: new Map(), cgroups: undefined }, true);
+      p = this.#read(pid, { reader, exists: new Map(), cgroups: undefined }, true);
     } finally {
-      this.#reader.flush?.();
+      reader.flush?.();
     }
     return p !== undefined && 'pid' in p ? p : undefined;
   }
@@ -228,7 +236,7 @@ export class ProcScanner {
     const dir = `${this.#root}/${pid}`;
     let statText: string;
     try {
-      statText = this.#reader.readFile(`${dir}/stat`);
+      statText = ctx.reader.readFile(`${dir}/stat`);
     } catch {
       return undefined;
     }
@@ -239,7 +247,7 @@ export class ProcScanner {
     let cmdText: string | undefined;
     let cmdError: string | undefined;
     try {
-      cmdText = this.#reader.readFile(`${dir}/cmdline`);
+      cmdText = ctx.reader.readFile(`${dir}/cmdline`);
     } catch (e) {
       cmdError = errorCode(e);
     }
@@ -309,12 +317,12 @@ export class ProcScanner {
         return undefined;
       }
     };
-    const status = field('status', () => parseStatus(this.#reader.readFile(`${dir}/status`)));
-    const exe = kernelThread ? undefined : field('exe', () => parseExeLink(this.#reader.readlink(`${dir}/exe`)));
-    const cwd = kernelThread || !this.#withCwd ? undefined : field('cwd', () => this.#reader.readlink(`${dir}/cwd`));
+    const status = field('status', () => parseStatus(ctx.reader.readFile(`${dir}/status`)));
+    const exe = kernelThread ? undefined : field('exe', () => parseExeLink(ctx.reader.readlink(`${dir}/exe`)));
+    const cwd = kernelThread || !this.#withCwd ? undefined : field('cwd', () => ctx.reader.readlink(`${dir}/cwd`));
     const indexed = ctx.cgroups === undefined ? null : ctx.cgroups.lookup(pid);
     const cgroup =
-      indexed !== null ? indexed : field('cgroup', () => parseCgroup(this.#reader.readFile(`${dir}/cgroup`)));
+      indexed !== null ? indexed : field('cgroup', () => parseCgroup(ctx.reader.readFile(`${dir}/cgroup`)));
     const exePath = exe === undefined ? undefined : latin1ToUtf8(exe.path);
     let fileExists = false;
     if (exePath !== undefined && exe?.deleted === false) {

@@ -27,6 +27,12 @@ export interface RealtimeBackendOptions {
   readonly exists: (path: string) => boolean;
 }
 
+/**
+ * What the connector's reader thread reads of an exec'd process at once (the files a single-process
+ * read uses), so a process that exits within a millisecond still has its executable and arguments.
+ */
+export const EXEC_CAPTURE = { files: ['cmdline', 'stat', 'status', 'cgroup'], links: ['exe', 'cwd'] } as const;
+
 /** Epoch ms of a CLOCK_MONOTONIC timestamp in ns (the proc connector's clock). */
 export function epochMsOfMonotonicNs(ns: bigint): number {
   const ageNs = process.hrtime.bigint() - ns;
@@ -63,7 +69,7 @@ export class RealtimeBackend {
           if (ev.childPid === ev.childTgid) this.#fork(ev.childTgid, ev.parentTgid, ev.timestampNs);
           break;
         case 'exec':
-          if (ev.pid === ev.tgid) this.#exec(ev.tgid, ev.timestampNs);
+          if (ev.pid === ev.tgid) this.#exec(ev.tgid, ev.timestampNs, ev.captured);
           break;
         case 'exit':
           if (ev.pid === ev.tgid) this.#exit(ev);
@@ -138,10 +144,11 @@ export class RealtimeBackend {
     });
   }
 
-  #exec(pid: number, ts: bigint): void {
+  #exec(pid: number, ts: bigint, captured: Readonly<Record<string, string | number>> | undefined): void {
     const { scanner, table, publisher } = this.#o;
     const correlator = this.#correlator;
-    const snap = scanner.readOne(pid);
+    // Files the connector's reader thread captured right after the exec, when it did.
+    const snap = scanner.readOne(pid, captured);
     const known = table.get(pid);
     if (snap?.kernelThread === true && !this.#o.includeKernelThreads) return;
     if (snap !== undefined) table.set(snap);
