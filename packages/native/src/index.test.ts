@@ -11,6 +11,7 @@ describe('public surface', () => {
         'DEFAULT_PROC_CONNECTOR_BUFFER',
         'FanotifyMask',
         'InotifyMask',
+        'MAX_EXEC_CAPTURES_PER_READ',
         'NativeError',
         'createProcfsReader',
         'errnoName',

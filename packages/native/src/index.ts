@@ -27,7 +27,7 @@ export { getPeerCredentials } from './peer-credentials.ts';
 export type { Availability } from './probes.ts';
 export { probeAudit, probeFanotify, probeInotify, probeProcConnector, probeSockDiag } from './probes.ts';
 export type { ProcConnectorOptions, ProcConnectorReader } from './proc-connector.ts';
-export { DEFAULT_PROC_CONNECTOR_BUFFER, openProcConnector } from './proc-connector.ts';
+export { DEFAULT_PROC_CONNECTOR_BUFFER, MAX_EXEC_CAPTURES_PER_READ, openProcConnector } from './proc-connector.ts';
 export type { ProcConnectorEvent } from './proc-event.ts';
 export type { ProcfsReader } from './procfs.ts';
 export { createProcfsReader } from './procfs.ts';
