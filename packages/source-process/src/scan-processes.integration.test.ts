@@ -140,6 +140,19 @@ describe.skipIf(!onLinux)('fast reads (kernel)', () => {
     expect(compared).toBeGreaterThan(a.length * 0.9);
   });
 
+  it("falls back to Node's fs where the FFI cannot load", () => {
+    // A separate process that believes it runs on macOS loads the built reader module.
+    const entry = new URL('../dist/internal/proc-reader.js', import.meta.url).href;
+    const script = `
+      Object.defineProperty(process, 'platform', { value: 'darwin' });
+      const m = await import(${JSON.stringify(entry)});
+      const reader = await m.loadFastProcReader();
+      process.stdout.write(String(reader === m.nodeProcReader));
+    `;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(out).toBe('true');
+  });
+
   it("learns this host's cgroups from one walk, matching /proc/self/cgroup", async () => {
     const index = buildCgroupIndex(await loadFastProcReader(), '/proc', 100_000);
     if (index === undefined) {
