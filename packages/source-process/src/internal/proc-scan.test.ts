@@ -143,4 +143,33 @@ describe('ProcScanner reuse of slow fields', () => {
     s.scan(false);
     expect(slowReads()).toBe(15);
   });
+
+  it('walks the cgroup file systems when enough processes need their cgroup: first, and once reuse expires', () => {
+    const base = fixtureProcReader(PROC_SAMPLE);
+    let walks = 0;
+    const reader = {
+      ...base,
+      // The sample has no cgroup file systems: the walk starts (reads /proc/self/cgroup), finds no
+      // mount and leaves every process to its own cgroup file.
+      listDirectories: () => [],
+      readFile: (p: string) => {
+        if (p === '/proc/self/cgroup') walks++;
+        return base.readFile(p);
+      },
+    };
+    let now = PROC_SAMPLE_AT_MS;
+    const s = new ProcScanner(reader, { now: () => now, reuseMs: 10_000, cgroupWalkFrom: 2 });
+    const first = s.scan(true);
+    expect(walks).toBe(1);
+    expect(first.find((p) => p.pid === 1)?.cgroup).toBe('/init.scope');
+    now += 1000;
+    s.scan(true);
+    expect(walks).toBe(1); // every cgroup is reused
+    now += 10_000;
+    s.scan(true);
+    expect(walks).toBe(2);
+    const never = new ProcScanner(reader, { now: () => now, cgroupWalkFrom: Number.POSITIVE_INFINITY });
+    never.scan(true);
+    expect(walks).toBe(2);
+  });
 });

@@ -188,11 +188,16 @@ export class ProcScanner {
 
   /**
    * A cgroup walk when this scan has at least `cgroupWalkFrom` processes whose slow fields are not
-   * cached; it may visit up to a quarter as many cgroups (each costs about as much as two reads).
+   * cached or too old to reuse; it may visit up to a quarter as many cgroups (each costs about as
+   * much as two reads).
    */
   #cgroupIndex(pids: readonly number[]): CgroupIndex | undefined {
+    const now = this.#now();
     let uncached = 0;
-    for (const pid of pids) if (!this.#slow.has(pid)) uncached++;
+    for (const pid of pids) {
+      const hit = this.#slow.get(pid);
+      if (hit === undefined || now - hit.at >= this.#reuseMs) uncached++;
+    }
     if (uncached < this.#cgroupWalkFrom) return undefined;
     return buildCgroupIndex(this.#reader, this.#root, Math.floor(uncached / 4));
   }
