@@ -71,6 +71,7 @@ describe('parseStatus', () => {
   it('finds a field on the first line, and leaves out what is missing or malformed', () => {
     expect(parseStatus('Uid:\t7\t8\t8\t8\nName:\tx\n')).toEqual({ realUid: 7, effectiveUid: 8 });
     expect(parseStatus('Name:\tx\nUid:\tz\nThreads:\t\n')).toEqual({});
+    expect(parseStatus('Uid:\t42\n')).toEqual({ realUid: 42 });
     expect(parseStatus('XUid:\t1\t1\t1\t1\nVmRSS:\t4 kB')).toEqual({ vmRssBytes: 4096 });
   });
   it('leaves out what a kernel thread lacks', () => {

@@ -32,11 +32,18 @@ export function parseStat(text: string): ProcStat | undefined {
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) return undefined;
   const pid = Number(text.slice(0, open).trim());
-  const f = text
-    .slice(close + 2)
-    .trim()
-    .split(' ');
-  if (f.length < 22 || !Number.isInteger(pid)) return undefined;
+  if (!Number.isInteger(pid)) return undefined;
+  // Fields after the comm, 0-based from the state; only the ones used are sliced out (the file has
+  // about fifty and is read for every process).
+  const f: string[] = [];
+  let at = close + 2;
+  for (let i = 0; i <= STAT_LAST_FIELD; i++) {
+    const space = text.indexOf(' ', at);
+    if (space < 0 && i < STAT_LAST_FIELD) return undefined;
+    const end = space < 0 ? text.length : space;
+    if (STAT_FIELDS_USED.has(i)) f[i] = text.slice(at, end);
+    at = end + 1;
+  }
   const num = (i: number): number => Number(f[i]);
   const stat: ProcStat = {
     pid,
@@ -53,6 +60,10 @@ export function parseStat(text: string): ProcStat | undefined {
   return Number.isFinite(stat.ppid) && Number.isFinite(stat.startTicks) ? stat : undefined;
 }
 
+/** The `stat` fields {@link parseStat} reads (0 is the state, after the comm), and the last of them. */
+const STAT_FIELDS_USED = new Set([0, 1, 6, 11, 12, 17, 19, 21]);
+const STAT_LAST_FIELD = 21;
+
 /** The fields of `/proc/<pid>/status` the source uses. */
 export interface ProcStatus {
   readonly realUid?: number;
@@ -60,6 +71,9 @@ export interface ProcStatus {
   readonly vmRssBytes?: number;
   readonly threads?: number;
 }
+
+/** The real and effective uid at the start of the `Uid:` line's value. */
+const UID_PAIR = /^\s*(\d+)(?:\s+(\d+))?/;
 
 /** The rest of the line that starts with `name` (`Uid:`), or undefined when there is none. */
 function statusField(text: string, name: string): string | undefined {
@@ -84,10 +98,10 @@ export function parseStatus(text: string): ProcStatus {
   let vmRssBytes: number | undefined;
   let threads: number | undefined;
   const uids = statusField(text, 'Uid:');
-  if (uids !== undefined) {
-    const ids = uids.trim().split(/\s+/).map(Number);
-    realUid = ids[0];
-    effectiveUid = ids[1];
+  const ids = uids === undefined ? null : UID_PAIR.exec(uids);
+  if (ids !== null) {
+    realUid = Number(ids[1]);
+    if (ids[2] !== undefined) effectiveUid = Number(ids[2]);
   }
   const rss = statusField(text, 'VmRSS:');
   if (rss !== undefined) {

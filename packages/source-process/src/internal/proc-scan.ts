@@ -82,7 +82,12 @@ interface SlowFields {
   readonly cwd?: string;
   readonly cgroup?: CgroupInfo;
   readonly errors: Readonly<Record<string, string>>;
+  /** Whether `errors` has any entry. */
+  readonly hasErrors: boolean;
 }
+
+/** `T` with its fields assignable, for records built field by field. */
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
 interface SlowEntry {
   readonly startTicks: number;
@@ -264,29 +269,31 @@ export class ProcScanner {
     const userName = uid === undefined ? undefined : this.#users.get(uid);
     const cpuUsage = this.#cpuUsage(pid, stat.startTicks, stat.utime + stat.stime, startTime);
     const exePath = slow.exePath;
-    return {
+    // Built by assignment rather than conditional spreads: this runs for every process of a scan.
+    const p: Writable<ProcessSnapshot> = {
       pid,
       ppid: stat.ppid,
       name: processName(latin1ToUtf8(stat.comm), exePath),
-      ...(exePath === undefined ? {} : { executablePath: exePath }),
       executableDeleted: slow.deleted,
       commandLine: cmdText === undefined ? [] : parseCmdline(latin1ToUtf8(cmdText)),
       startTime,
       startTicks: stat.startTicks,
-      ...(cpuUsage === undefined ? {} : { cpuUsage }),
       memoryUsage: stat.rssPages * this.#pageSize,
-      ...(uid === undefined ? {} : { userId: uid }),
-      ...(userName === undefined ? {} : { userName }),
       accessible: !denied(errors.exe) && !denied(errors.cmdline) && cmdText !== undefined,
       fileExists: slow.fileExists,
       threadCount: stat.numThreads,
       state: stat.state,
-      ...(slow.cwd === undefined ? {} : { cwd: slow.cwd }),
-      ...(slow.cgroup === undefined ? {} : { cgroup: slow.cgroup.path }),
-      ...(slow.cgroup?.containerId === undefined ? {} : { containerId: slow.cgroup.containerId }),
       kernelThread,
-      ...(Object.keys(errors).length === 0 ? {} : { fieldErrors: errors }),
     };
+    if (exePath !== undefined) p.executablePath = exePath;
+    if (cpuUsage !== undefined) p.cpuUsage = cpuUsage;
+    if (uid !== undefined) p.userId = uid;
+    if (userName !== undefined) p.userName = userName;
+    if (slow.cwd !== undefined) p.cwd = slow.cwd;
+    if (slow.cgroup !== undefined) p.cgroup = slow.cgroup.path;
+    if (slow.cgroup?.containerId !== undefined) p.containerId = slow.cgroup.containerId;
+    if (cmdError !== undefined || slow.hasErrors) p.fieldErrors = errors;
+    return p;
   }
 
   /**
@@ -335,15 +342,16 @@ export class ProcScanner {
       fileExists = known ?? this.#exists(exePath);
       if (known === undefined) ctx.exists.set(exePath, fileExists);
     }
-    const fields: SlowFields = {
-      ...(status?.realUid === undefined ? {} : { uid: status.realUid }),
-      ...(exePath === undefined ? {} : { exePath }),
+    const fields: Writable<SlowFields> = {
       deleted: exe?.deleted === true,
       fileExists,
-      ...(cwd === undefined ? {} : { cwd: latin1ToUtf8(cwd) }),
-      ...(cgroup === undefined ? {} : { cgroup }),
       errors,
+      hasErrors: Object.keys(errors).length > 0,
     };
+    if (status?.realUid !== undefined) fields.uid = status.realUid;
+    if (exePath !== undefined) fields.exePath = exePath;
+    if (cwd !== undefined) fields.cwd = latin1ToUtf8(cwd);
+    if (cgroup !== undefined) fields.cgroup = cgroup;
     if (this.#reuseMs > 0) {
       // Spread refreshes over time so entries read in one scan do not all expire in the same later one.
       const at = now - Math.random() * this.#reuseMs * 0.5;
