@@ -107,27 +107,27 @@ const BATCH_CLOSE = 96;
  */
 export async function loadFastProcReader(): Promise<ProcReader> {
   let proc: import('@daemoneye/native').ProcfsReader;
-  let errnoName: (errno: number) => string;
   try {
     const native = await import('@daemoneye/native');
     proc = native.createProcfsReader({ batchClose: BATCH_CLOSE });
-    errnoName = native.errnoName;
   } catch {
     return nodeProcReader;
   }
-  const check = (result: string | number, path: string): string => {
-    if (typeof result === 'string') return result;
-    const code = errnoName(-result);
-    throw Object.assign(new Error(`${code}: ${path}`), { code });
-  };
   return {
-    readFile: (path) => check(singleRecord(path) ? proc.readWhole(path) : proc.readText(path), path),
-    readlink: (path) => check(proc.readLink(path), path),
+    readFile: (path) => textOrThrow(singleRecord(path) ? proc.readWhole(path) : proc.readText(path), path),
+    readlink: (path) => textOrThrow(proc.readLink(path), path),
     stat: nodeProcReader.stat,
     readdir: nodeProcReader.readdir,
     listDirectories: nodeProcReader.listDirectories,
     flush: () => proc.flush(),
   };
+}
+
+/** `result` when it is text; for `-errno`, throws an error with the errno's name as `code`, as `fs` does. */
+function textOrThrow(result: string | number, path: string): string {
+  if (typeof result === 'string') return result;
+  const code = getSystemErrorName(result);
+  throw Object.assign(new Error(`${code}: ${path}`), { code });
 }
 
 /**
@@ -142,10 +142,7 @@ export function capturedProcReader(
 ): ProcReader {
   const answer = (path: string, read: (path: string) => string): string => {
     const value = path.startsWith(dir) ? captured[path.slice(dir.length)] : undefined;
-    if (value === undefined) return read(path);
-    if (typeof value === 'string') return value;
-    const code = getSystemErrorName(value);
-    throw Object.assign(new Error(`${code}: ${path}`), { code });
+    return value === undefined ? read(path) : textOrThrow(value, path);
   };
   return {
     readFile: (path) => answer(path, (p) => base.readFile(p)),
