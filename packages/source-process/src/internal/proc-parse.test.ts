@@ -64,21 +64,23 @@ describe('parseStat', () => {
 });
 
 describe('parseStatus', () => {
-  it('reads real uid, effective uid, VmRSS in bytes and threads', () => {
+  it('reads the real and effective uid from the Uid line', () => {
     const text = 'Name:\tx\nUid:\t1000\t0\t0\t0\nGid:\t1\t1\t1\t1\nVmRSS:\t    1864 kB\nThreads:\t3\n';
-    expect(parseStatus(text)).toEqual({ realUid: 1000, effectiveUid: 0, vmRssBytes: 1864 * 1024, threads: 3 });
+    expect(parseStatus(text)).toEqual({ realUid: 1000, effectiveUid: 0 });
   });
-  it('finds a field on the first line, and leaves out what is missing or malformed', () => {
+  it('finds the line first in the file, and leaves out what is missing or malformed', () => {
     expect(parseStatus('Uid:\t7\t8\t8\t8\nName:\tx\n')).toEqual({ realUid: 7, effectiveUid: 8 });
     expect(parseStatus('Name:\tx\nUid:\tz\nThreads:\t\n')).toEqual({});
     expect(parseStatus('Uid:\t42\n')).toEqual({ realUid: 42 });
-    expect(parseStatus('XUid:\t1\t1\t1\t1\nVmRSS:\t4 kB')).toEqual({ vmRssBytes: 4096 });
+    expect(parseStatus('Uid:\t42')).toEqual({ realUid: 42 });
+    expect(parseStatus('XUid:\t1\t1\t1\t1\nVmRSS:\t4 kB')).toEqual({});
+    expect(parseStatus('')).toEqual({});
   });
-  it('leaves out what a kernel thread lacks', () => {
-    expect(parseStatus('Name:\tkthreadd\nUid:\t0\t0\t0\t0\nThreads:\t1\n')).toEqual({
-      realUid: 0,
-      effectiveUid: 0,
-      threads: 1,
+  it('reads a kernel thread and the largest uid', () => {
+    expect(parseStatus('Name:\tkthreadd\nUid:\t0\t0\t0\t0\nThreads:\t1\n')).toEqual({ realUid: 0, effectiveUid: 0 });
+    expect(parseStatus('Name:\tn\nUid:\t4294967294\t65534\t65534\t65534\n')).toEqual({
+      realUid: 4294967294,
+      effectiveUid: 65534,
     });
   });
 });

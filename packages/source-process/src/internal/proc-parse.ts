@@ -20,6 +20,18 @@ export interface ProcStat {
   readonly rssPages: number;
 }
 
+/** The decimal number at `text[at..]`, or -1 when there is no digit there. */
+function digitsAt(text: string, at: number): { value: number; end: number } {
+  let value = -1;
+  let i = at;
+  for (; i < text.length; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) break;
+    value = (value < 0 ? 0 : value * 10) + d;
+  }
+  return { value, end: i };
+}
+
 /** PF_KTHREAD in the task flags: the task is a kernel thread. */
 export const PF_KTHREAD = 0x00200000;
 
@@ -31,91 +43,67 @@ export function parseStat(text: string): ProcStat | undefined {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) return undefined;
-  const pid = Number(text.slice(0, open).trim());
-  if (!Number.isInteger(pid)) return undefined;
-  // Fields after the comm, 0-based from the state; only the ones used are sliced out (the file has
-  // about fifty and is read for every process).
-  const f: string[] = [];
-  let at = close + 2;
-  for (let i = 0; i <= STAT_LAST_FIELD; i++) {
-    const space = text.indexOf(' ', at);
-    if (space < 0 && i < STAT_LAST_FIELD) return undefined;
-    const end = space < 0 ? text.length : space;
-    if (STAT_FIELDS_USED.has(i)) f[i] = text.slice(at, end);
-    at = end + 1;
+  const pid = digitsAt(text, 0);
+  if (pid.value < 0 || pid.end !== open - 1) return undefined;
+  // Fields after the comm, 0-based from the state. Numbers are read in place, without slicing the
+  // file into strings: it has about fifty fields and is read for every process.
+  const state = text.charAt(close + 2);
+  const num: number[] = [];
+  let at = close + 4;
+  for (let i = 1; i <= STAT_LAST_FIELD; i++) {
+    // Only ppid may be negative in theory (it is not); a field that is not a plain number is -1.
+    const n = digitsAt(text, at);
+    num[i] = n.value;
+    const space = text.indexOf(' ', n.end);
+    if (space < 0) {
+      if (i < STAT_LAST_FIELD) return undefined;
+      break;
+    }
+    at = space + 1;
   }
-  const num = (i: number): number => Number(f[i]);
   const stat: ProcStat = {
-    pid,
+    pid: pid.value,
     comm: text.slice(open + 1, close),
-    state: f[0] ?? '?',
-    ppid: num(1),
-    flags: num(6),
-    utime: num(11),
-    stime: num(12),
-    numThreads: num(17),
-    startTicks: num(19),
-    rssPages: num(21),
+    state: state === '' ? '?' : state,
+    ppid: num[1] ?? -1,
+    flags: num[6] ?? -1,
+    utime: num[11] ?? -1,
+    stime: num[12] ?? -1,
+    numThreads: num[17] ?? -1,
+    startTicks: num[19] ?? -1,
+    rssPages: num[21] ?? -1,
   };
-  return Number.isFinite(stat.ppid) && Number.isFinite(stat.startTicks) ? stat : undefined;
+  return stat.ppid >= 0 && stat.startTicks >= 0 ? stat : undefined;
 }
 
-/** The `stat` fields {@link parseStat} reads (0 is the state, after the comm), and the last of them. */
-const STAT_FIELDS_USED = new Set([0, 1, 6, 11, 12, 17, 19, 21]);
+/** The last `stat` field {@link parseStat} reads (0 is the state, after the comm). */
 const STAT_LAST_FIELD = 21;
 
 /** The fields of `/proc/<pid>/status` the source uses. */
 export interface ProcStatus {
   readonly realUid?: number;
   readonly effectiveUid?: number;
-  readonly vmRssBytes?: number;
-  readonly threads?: number;
-}
-
-/** The real and effective uid at the start of the `Uid:` line's value. */
-const UID_PAIR = /^\s*(\d+)(?:\s+(\d+))?/;
-
-/** The rest of the line that starts with `name` (`Uid:`), or undefined when there is none. */
-function statusField(text: string, name: string): string | undefined {
-  let at: number;
-  if (text.startsWith(name)) at = 0;
-  else {
-    at = text.indexOf(`\n${name}`);
-    if (at < 0) return undefined;
-    at += 1;
-  }
-  const end = text.indexOf('\n', at);
-  return text.slice(at + name.length, end < 0 ? text.length : end);
 }
 
 /**
- * Parses the `Uid:`, `VmRSS:` and `Threads:` lines of `/proc/<pid>/status`, looking only at those
- * lines (the file has about 60 and is read for every process).
+ * Parses the real and effective uid from the `Uid:` line of `/proc/<pid>/status` (its 9th line of
+ * about 60; nothing after it is looked at). A missing or malformed line yields `{}`.
  */
 export function parseStatus(text: string): ProcStatus {
-  let realUid: number | undefined;
-  let effectiveUid: number | undefined;
-  let vmRssBytes: number | undefined;
-  let threads: number | undefined;
-  const uids = statusField(text, 'Uid:');
-  const ids = uids === undefined ? null : UID_PAIR.exec(uids);
-  if (ids !== null) {
-    realUid = Number(ids[1]);
-    if (ids[2] !== undefined) effectiveUid = Number(ids[2]);
+  let at: number;
+  if (text.startsWith('Uid:')) at = 4;
+  else {
+    at = text.indexOf('\nUid:');
+    if (at < 0) return {};
+    at += 5;
   }
-  const rss = statusField(text, 'VmRSS:');
-  if (rss !== undefined) {
-    const kb = Number.parseInt(rss.trim(), 10);
-    if (Number.isFinite(kb)) vmRssBytes = kb * 1024;
-  }
-  const count = statusField(text, 'Threads:');
-  if (count !== undefined) threads = Number.parseInt(count.trim(), 10);
-  return {
-    ...(realUid !== undefined && Number.isInteger(realUid) ? { realUid } : {}),
-    ...(effectiveUid !== undefined && Number.isInteger(effectiveUid) ? { effectiveUid } : {}),
-    ...(vmRssBytes !== undefined ? { vmRssBytes } : {}),
-    ...(threads !== undefined && Number.isInteger(threads) ? { threads } : {}),
-  };
+  while (text.charCodeAt(at) === 9 || text.charCodeAt(at) === 32) at++;
+  const real = digitsAt(text, at);
+  if (real.value < 0) return {};
+  at = real.end;
+  while (text.charCodeAt(at) === 9 || text.charCodeAt(at) === 32) at++;
+  const effective = digitsAt(text, at);
+  return effective.value < 0 ? { realUid: real.value } : { realUid: real.value, effectiveUid: effective.value };
 }
 
 /**
