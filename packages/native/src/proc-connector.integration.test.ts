@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -167,5 +167,18 @@ describe.skipIf(!probe.available)('openProcConnector (kernel)', () => {
     await run('/bin/true', []);
     await sleep(200);
     expect(after).toBe(0);
+  });
+  it('opens in a process started with V8 flags, from an --input-type=module --eval script', () => {
+    const dist = new URL('../dist/index.js', import.meta.url).href;
+    const script = `import { openProcConnector } from ${JSON.stringify(dist)};
+const reader = await openProcConnector();
+await reader.close();
+console.log('opened');`;
+    const out = execFileSync(
+      process.execPath,
+      ['--max-old-space-size=256', '--expose-gc', '--input-type=module', '--eval', script],
+      { encoding: 'utf8' },
+    );
+    expect(out.trim()).toBe('opened');
   });
 });

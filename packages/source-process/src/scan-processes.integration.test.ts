@@ -105,6 +105,22 @@ describe.skipIf(!onLinux)('snapshot worker', () => {
   });
 });
 
+describe.skipIf(!onLinux)('scans from a process started with node options', () => {
+  it('works under V8 flags and in an --input-type=module --eval script', () => {
+    const dist = new URL('../dist/index.js', import.meta.url).href;
+    const script = `import { scanProcesses } from ${JSON.stringify(dist)};
+const mine = (await scanProcesses()).find((p) => p.pid === process.pid);
+console.log(JSON.stringify({ pid: process.pid, found: mine?.pid }));`;
+    const out = execFileSync(
+      process.execPath,
+      ['--max-old-space-size=256', '--expose-gc', '--input-type=module', '--eval', script],
+      { encoding: 'utf8' },
+    );
+    const { pid, found } = JSON.parse(out) as { pid: number; found: number };
+    expect(found).toBe(pid);
+  });
+});
+
 describe.skipIf(!onLinux)('fast reads (kernel)', () => {
   const stable = (p: ProcessSnapshot) => ({
     pid: p.pid,

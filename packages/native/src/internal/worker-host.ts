@@ -65,10 +65,10 @@ export function startReader<T>(script: string, workerData: unknown): Promise<Rea
       wakeFd = -1;
     };
     try {
-      // flags that only make sense for the main script (e.g. --input-type with --eval) break a worker
-      const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type') && a !== '--eval' && a !== '-e');
       const data = wakeFd >= 0 ? { ...(workerData as object), wakeFd } : workerData;
-      worker = new Worker(workerScriptUrl(script), { workerData: data, execArgv });
+      // No command-line options for the reader: it needs none, and a worker refuses some of the
+      // parent's (V8 flags such as --max-old-space-size, or --input-type of an --eval script).
+      worker = new Worker(workerScriptUrl(script), { workerData: data, execArgv: [] });
     } catch (cause) {
       reject(new NativeError('ERR_NATIVE_UNAVAILABLE', `cannot start the ${script} worker`, { cause }));
       return;

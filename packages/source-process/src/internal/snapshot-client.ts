@@ -102,7 +102,13 @@ export class SnapshotWorkerClient implements SnapshotPort {
     };
     const workers: Worker[] = [];
     for (let i = 0; i < this.#shards; i++) {
-      const worker = new Worker(snapshotWorkerUrl(), { workerData: data, name: `daemoneye-process-snapshot-${i}` });
+      // No command-line options: the worker needs none, and inheriting the parent's breaks it for
+      // some (--input-type of an --eval script).
+      const worker = new Worker(snapshotWorkerUrl(), {
+        workerData: data,
+        name: `daemoneye-process-snapshot-${i}`,
+        execArgv: [],
+      });
       worker.on('message', (reply: SnapshotReply) => this.#onReply(reply));
       worker.on('error', (e) => this.#fail(`snapshot worker failed: ${e.message}`, workers));
       worker.on('exit', (code) => {
