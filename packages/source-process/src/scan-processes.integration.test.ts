@@ -90,6 +90,23 @@ describe.skipIf(!onLinux)('snapshot worker', () => {
     );
   });
 
+  it('merges the batches both workers post while they scan into one list in pid order', async () => {
+    const client = new SnapshotWorkerClient({ workers: 2, batchSize: 4 });
+    try {
+      const before = psPids();
+      const { processes } = await client.scan(true);
+      const after = psPids();
+      const pids = processes.map((p) => p.pid);
+      expect(pids).toEqual([...pids].sort((a, b) => a - b));
+      expect(new Set(pids).size).toBe(pids.length);
+      const scanned = new Set(pids);
+      expect([...before].filter((p) => after.has(p) && !scanned.has(p))).toEqual([]);
+      expect(pids.length).toBeGreaterThan(8);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('reports a failing scan as a failure reason, and clears it after a good one', async () => {
     const bad = new SnapshotWorkerClient({ procRoot: '/nonexistent-proc' });
     await expect(bad.scan(false)).rejects.toThrow(/scan failed: ENOENT/);

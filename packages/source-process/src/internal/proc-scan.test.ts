@@ -96,6 +96,16 @@ describe('ProcScanner over the recorded sample', () => {
     );
   });
 
+  it('hands records over in batches while scanning and returns the rest', () => {
+    const whole = scanner().scan(true);
+    expect(whole).toHaveLength(7);
+    const batches: number[][] = [];
+    const rest = scanner().scan(true, { shard: 0, shards: 1 }, (b) => batches.push(b.map((p) => p.pid)), 2);
+    expect(batches.map((b) => b.length)).toEqual([2, 2, 2]);
+    expect(rest).toHaveLength(1);
+    expect([...batches.flat(), ...rest.map((p) => p.pid)]).toEqual(whole.map((p) => p.pid));
+  });
+
   it('returns undefined for a pid that is gone', () => {
     expect(scanner().readOne(99999)).toBeUndefined();
   });

@@ -165,14 +165,18 @@ export class ProcScanner {
   /**
    * Reads every process (or, with `part`, those whose pid modulo `shards` is `shard`, so several
    * scanners can share one scan). Kernel threads are left out unless `includeKernelThreads`. Samples
-   * of processes that are gone are forgotten.
+   * of processes that are gone are forgotten. With `onBatch`, records are handed over in batches of
+   * `batchSize` while the scan goes on (a worker posts them, so the receiving thread decodes one
+   * batch while the next is read), and only the last, partial batch is returned.
    */
   scan(
     includeKernelThreads: boolean,
     part: { shard: number; shards: number } = { shard: 0, shards: 1 },
+    onBatch?: (batch: ProcessSnapshot[]) => void,
+    batchSize = 512,
   ): ProcessSnapshot[] {
     this.#refreshUsers();
-    const out: ProcessSnapshot[] = [];
+    let out: ProcessSnapshot[] = [];
     const seen = new Set<number>();
     const pids = this.listPids().filter((pid) => part.shards <= 1 || pid % part.shards === part.shard);
     const ctx: ScanContext = { reader: this.#reader, exists: new Map(), cgroups: this.#cgroupIndex(pids) };
@@ -181,7 +185,12 @@ export class ProcScanner {
         const p = this.#read(pid, ctx, includeKernelThreads);
         if (p === undefined) continue;
         seen.add(pid);
-        if ('pid' in p) out.push(p);
+        if (!('pid' in p)) continue;
+        out.push(p);
+        if (onBatch !== undefined && out.length >= batchSize) {
+          onBatch(out);
+          out = [];
+        }
       }
     } finally {
       this.#reader.flush?.();

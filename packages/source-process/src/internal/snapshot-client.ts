@@ -27,6 +27,8 @@ export interface SnapshotWorkerClientOptions {
   readonly procRoot?: string;
   /** Reuse of slow fields between scans in ms (default 10,000; 0 reads everything every time). */
   readonly reuseMs?: number;
+  /** Records each worker posts at a time while it scans (default 512). */
+  readonly batchSize?: number;
   /** A scan taking longer fails and the workers are replaced (default 30 s). */
   readonly scanTimeoutMs?: number;
   /** Worker threads sharing each scan (default: 2, or 1 on a single-core host). */
@@ -99,6 +101,7 @@ export class SnapshotWorkerClient implements SnapshotPort {
     const data: SnapshotWorkerData = {
       ...(o.procRoot === undefined ? {} : { procRoot: o.procRoot }),
       ...(o.reuseMs === undefined ? {} : { reuseMs: o.reuseMs }),
+      ...(o.batchSize === undefined ? {} : { batchSize: o.batchSize }),
     };
     const workers: Worker[] = [];
     for (let i = 0; i < this.#shards; i++) {
@@ -131,7 +134,7 @@ export class SnapshotWorkerClient implements SnapshotPort {
       return;
     }
     p.parts.push(reply.processes);
-    if (--p.remaining > 0) return;
+    if (reply.type === 'part' || --p.remaining > 0) return;
     this.#settle(reply.id, p);
     this.#failure = undefined;
     const processes = p.parts.length === 1 ? (p.parts[0] ?? []) : p.parts.flat().sort((a, b) => a.pid - b.pid);

@@ -9,6 +9,8 @@ export interface SnapshotWorkerData {
   readonly procRoot?: string;
   /** Reuse of slow fields between scans (ms); see `ProcScannerOptions.reuseMs`. */
   readonly reuseMs?: number;
+  /** Records per posted batch (default 512). */
+  readonly batchSize?: number;
 }
 
 /** Main thread → worker. */
@@ -21,8 +23,9 @@ export interface SnapshotRequest {
   readonly shards: number;
 }
 
-/** Worker → main thread. */
+/** Worker → main thread: `part` batches while the scan runs, then `scan` with the rest (or `error`). */
 export type SnapshotReply =
+  | { readonly type: 'part'; readonly id: number; readonly processes: ProcessSnapshot[] }
   | {
       readonly type: 'scan';
       readonly id: number;

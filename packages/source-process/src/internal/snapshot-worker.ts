@@ -1,6 +1,7 @@
 /**
  * The snapshot worker thread's entry: owns a `ProcScanner` over the real /proc and answers `scan`
- * requests from the main thread with arrays of `ProcessSnapshot` records, so the synchronous reads
+ * requests from the main thread with `ProcessSnapshot` records, posted in batches while it scans
+ * (the main thread decodes one batch while the next is read), so the synchronous reads
  * never block the main event loop. It keeps the scanner between requests (CPU % deltas, user names).
  * It does not hash, diff or emit events; the protocol types live in `snapshot-protocol.ts`.
  */
@@ -21,7 +22,12 @@ port?.on('message', (request: SnapshotRequest) => {
   const started = performance.now();
   let reply: SnapshotReply;
   try {
-    const processes = scanner.scan(request.includeKernelThreads, { shard: request.shard, shards: request.shards });
+    const processes = scanner.scan(
+      request.includeKernelThreads,
+      { shard: request.shard, shards: request.shards },
+      (batch) => port?.postMessage({ type: 'part', id: request.id, processes: batch } satisfies SnapshotReply),
+      data.batchSize,
+    );
     reply = { type: 'scan', id: request.id, processes, durationMs: performance.now() - started };
   } catch (e) {
     reply = { type: 'error', id: request.id, message: e instanceof Error ? e.message : String(e) };
