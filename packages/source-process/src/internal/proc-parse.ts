@@ -32,6 +32,13 @@ function digitsAt(text: string, at: number): { value: number; end: number } {
   return { value, end: i };
 }
 
+/** The first index from `at` that is not a tab or a space. */
+function afterBlanks(text: string, at: number): number {
+  let i = at;
+  while (text.charCodeAt(i) === 9 || text.charCodeAt(i) === 32) i++;
+  return i;
+}
+
 /** PF_KTHREAD in the task flags: the task is a kernel thread. */
 export const PF_KTHREAD = 0x00200000;
 
@@ -51,7 +58,8 @@ export function parseStat(text: string): ProcStat | undefined {
   const num: number[] = [];
   let at = close + 4;
   for (let i = 1; i <= STAT_LAST_FIELD; i++) {
-    // Only ppid may be negative in theory (it is not); a field that is not a plain number is -1.
+    // A field that is not a plain number reads as -1 (tpgid is -1 without a terminal); none of
+    // the fields kept can be negative.
     const n = digitsAt(text, at);
     num[i] = n.value;
     const space = text.indexOf(' ', n.end);
@@ -97,12 +105,9 @@ export function parseStatus(text: string): ProcStatus {
     if (at < 0) return {};
     at += 5;
   }
-  while (text.charCodeAt(at) === 9 || text.charCodeAt(at) === 32) at++;
-  const real = digitsAt(text, at);
+  const real = digitsAt(text, afterBlanks(text, at));
   if (real.value < 0) return {};
-  at = real.end;
-  while (text.charCodeAt(at) === 9 || text.charCodeAt(at) === 32) at++;
-  const effective = digitsAt(text, at);
+  const effective = digitsAt(text, afterBlanks(text, real.end));
   return effective.value < 0 ? { realUid: real.value } : { realUid: real.value, effectiveUid: effective.value };
 }
 
