@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it, vi } from 'vitest';
 import type { ProcessSnapshot } from './index.ts';
 import { buildCgroupIndex } from './internal/cgroup-index.ts';
 import { parseCgroup } from './internal/proc-parse.ts';
@@ -104,6 +105,23 @@ describe.skipIf(!onLinux)('snapshot worker', () => {
       expect(pids.length).toBeGreaterThan(8);
     } finally {
       await client.close();
+    }
+  });
+
+  it('lets its workers end by themselves on close, even while they are starting', async () => {
+    // Terminating a worker inside a native call (binding the FFI at start-up) aborts the process.
+    const terminate = vi.spyOn(Worker.prototype, 'terminate');
+    try {
+      const starting = new SnapshotWorkerClient();
+      const rejected = expect(starting.scan(false)).rejects.toThrow('snapshot worker is closed');
+      await starting.close();
+      await rejected;
+      const used = new SnapshotWorkerClient();
+      expect((await used.scan(false)).processes.length).toBeGreaterThan(0);
+      await used.close();
+      expect(terminate).not.toHaveBeenCalled();
+    } finally {
+      terminate.mockRestore();
     }
   });
 

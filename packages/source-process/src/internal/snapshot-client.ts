@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ProcessSnapshot } from '../process-snapshot.ts';
 import type { SnapshotPort, SnapshotResult } from './snapshot-port.ts';
-import type { SnapshotReply, SnapshotRequest, SnapshotWorkerData } from './snapshot-protocol.ts';
+import type { SnapshotReply, SnapshotRequest, SnapshotScanRequest, SnapshotWorkerData } from './snapshot-protocol.ts';
 
 /** The compiled worker script next to this module (mapped from `src/*.ts` to `dist/*.js` under tests). */
 export function snapshotWorkerUrl(moduleUrl: string = import.meta.url): URL {
@@ -79,20 +79,20 @@ export class SnapshotWorkerClient implements SnapshotPort {
       this.#pending.set(id, { parts: [], started, remaining: workers.length, resolve, reject, timer });
       for (const [shard, worker] of workers.entries()) {
         worker.ref();
-        const request: SnapshotRequest = { type: 'scan', id, includeKernelThreads, shard, shards: workers.length };
+        const request: SnapshotScanRequest = { type: 'scan', id, includeKernelThreads, shard, shards: workers.length };
         worker.postMessage(request);
       }
     });
   }
 
-  /** Terminates the workers and rejects pending scans. Idempotent. */
+  /** Stops the workers (see {@link stopWorker}) and rejects pending scans. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     const workers = this.#workers ?? [];
     this.#workers = undefined;
     this.#rejectAll(new Error('snapshot worker is closed'));
-    await Promise.all(workers.map((w) => w.terminate()));
+    await Promise.all(workers.map((w) => stopWorker(w)));
   }
 
   #ensureWorkers(): Worker[] {
@@ -151,7 +151,7 @@ export class SnapshotWorkerClient implements SnapshotPort {
     if (workers !== this.#workers) return;
     this.#failure = reason;
     this.#workers = undefined;
-    for (const w of workers) void w.terminate();
+    for (const w of workers) void stopWorker(w);
     this.#rejectAll(new Error(reason));
   }
 
@@ -162,4 +162,28 @@ export class SnapshotWorkerClient implements SnapshotPort {
     }
     this.#pending.clear();
   }
+}
+
+/** How long a worker may take to end after `stop` before it is terminated. */
+const STOP_GRACE_MS = 2000;
+
+/**
+ * Asks a worker to end (it finishes any scan it is in, or its start-up) and terminates it only when
+ * it has not ended within {@link STOP_GRACE_MS}. Terminating a worker that is inside a native call
+ * (binding the FFI at start-up, say) can abort the whole process, so it is the last resort.
+ */
+function stopWorker(worker: Worker): Promise<void> {
+  if (worker.threadId < 0) return Promise.resolve(); // already ended
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => void worker.terminate(), STOP_GRACE_MS);
+    worker.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    try {
+      worker.postMessage({ type: 'stop' } satisfies SnapshotRequest);
+    } catch {
+      void worker.terminate(); // the worker is already gone or going
+    }
+  });
 }

@@ -13,8 +13,11 @@ export interface SnapshotWorkerData {
   readonly batchSize?: number;
 }
 
-/** Main thread → worker. */
-export interface SnapshotRequest {
+/** Main thread → worker: a scan, or `stop` (the worker closes its port and ends after any scan it is in). */
+export type SnapshotRequest = SnapshotScanRequest | { readonly type: 'stop' };
+
+/** A scan request. */
+export interface SnapshotScanRequest {
   readonly type: 'scan';
   readonly id: number;
   readonly includeKernelThreads: boolean;

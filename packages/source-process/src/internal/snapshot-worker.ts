@@ -19,6 +19,10 @@ const scanner = new ProcScanner(await loadFastProcReader(), {
 const port = parentPort;
 
 port?.on('message', (request: SnapshotRequest) => {
+  if (request.type === 'stop') {
+    port.close();
+    return;
+  }
   const started = performance.now();
   let reply: SnapshotReply;
   try {
