@@ -2,10 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { CollectionEvent, type EventSender, type EventSource, field, SourceCaps } from '@daemoneye/core';
+import { CollectionEvent, defineSource, type EventSender, type EventSource, field, SourceCaps } from '@daemoneye/core';
 import { describe, expect, it } from 'vitest';
 import { type CommandIo, main } from './main.ts';
-import type { SourceDefinition } from './source-registry.ts';
 
 function capture(env: Record<string, string> = {}): CommandIo & { out: () => string; err: () => string } {
   const stdout = new PassThrough();
@@ -29,7 +28,7 @@ describe('daemoneye-collector config', () => {
     const file = join(dir, 'collector.toml');
     writeFileSync(
       file,
-      'max_batch_size = 250\nbatch_timeout = "50ms"\nevent_buffer_size = 5000\n[output]\nformat = "pretty"\n',
+      'max_batch_size = 250\nbatch_timeout = "50ms"\nevent_buffer_size = 5000\n[sinks.stdout]\nformat = "pretty"\n',
     );
     const io = capture({ DAEMONEYE_COLLECTOR_BATCH_TIMEOUT: '75ms' });
     const code = await main(
@@ -55,7 +54,7 @@ describe('daemoneye-collector config', () => {
       layer: 'flag',
       source: '--set max_event_sources=4',
     });
-    expect(byKey['output.format']).toMatchObject({ value: 'pretty', layer: 'user' });
+    expect(byKey['sinks.stdout.format']).toMatchObject({ value: 'pretty', layer: 'user' });
     expect(byKey.shutdown_timeout).toEqual({
       key: 'shutdown_timeout',
       value: 30000,
@@ -84,11 +83,12 @@ describe('daemoneye-collector config', () => {
       ['config', '--set', 'event_buffer_size=100', '--set', 'backpressure_threshold=200'],
       /backpressure_threshold = 200 must be below event_buffer_size \(100\) \(set by flag --set backpressure_threshold=200\)/,
     ],
-    [['run', '--output', 'xml'], /output.format = "xml" must be one of "jsonl", "pretty", "none"/],
+    [['run', '--output', 'xml'], /sinks.stdout.format = "xml" must be one of "jsonl", "pretty"/],
     [
-      ['run', '--set', 'output.queue_capacity=10'],
-      /output.queue_capacity = 10 must be at least max_batch_size \(1000\) \(set by flag --set output.queue_capacity=10\)/,
+      ['run', '--set', 'sinks.stdout.queue_capacity=10'],
+      /sinks.stdout.queue_capacity = 10 must be at least max_batch_size \(1000\) \(set by flag --set sinks.stdout.queue_capacity=10\)/,
     ],
+
     [
       ['config', '--config', '/nonexistent/collector.toml'],
       /ERR_CONFIG_PARSE: configuration file \/nonexistent\/collector.toml does not exist/,
@@ -100,13 +100,43 @@ describe('daemoneye-collector config', () => {
     expect(io.err().trim().split('\n')).toHaveLength(1);
   });
 
-  it('exits 2 with usage for an unknown command or option', async () => {
+  it('suggests the key meant by a mistyped one', async () => {
+    const { DEFAULT_PLUGINS } = await import('./schema.ts');
+    const io = capture();
+    expect(await main(['run', ...noSystem, '--set', 'sources.process.hashng=false'], io, DEFAULT_PLUGINS)).toBe(2);
+    expect(io.err()).toBe(
+      'daemoneye-collector: configuration error: ERR_CONFIG_UNKNOWN_KEY: unknown configuration key "sources.process.hashng" in flag --set sources.process.hashng=false; did you mean "sources.process.hashing"?\n',
+    );
+  });
+
+  it('refuses a --system-config file that does not exist, as --config does', async () => {
+    const io = capture();
+    expect(await main(['config', '--system-config', '/nonexistent/system.toml'], io, [])).toBe(2);
+    expect(io.err()).toBe(
+      'daemoneye-collector: configuration error: ERR_CONFIG_PARSE: configuration file /nonexistent/system.toml does not exist\n',
+    );
+  });
+
+  it('exits 2 with its own usage line and code for an unknown command or option', async () => {
     const io = capture();
     expect(await main(['explode'], io, [])).toBe(2);
-    expect(io.err()).toContain('unknown command "explode"');
+    expect(io.err().split('\n')[0]).toBe('daemoneye-collector: ERR_CLI_USAGE: unknown command "explode"');
+    const io1 = capture();
+    expect(await main(['rnu'], io1, [])).toBe(2);
+    expect(io1.err().split('\n')[0]).toBe(
+      'daemoneye-collector: ERR_CLI_USAGE: unknown command "rnu"; did you mean "run"?',
+    );
     const io2 = capture();
-    expect(await main(['run', '--bogus'], io2, [])).toBe(2);
-    expect(io2.err()).toContain("Unknown option '--bogus'");
+    expect(await main(['run', '--frobnicate'], io2, [])).toBe(2);
+    expect(io2.err().split('\n')[0]).toBe('daemoneye-collector: ERR_CLI_USAGE: unknown option "--frobnicate"');
+    const io3 = capture();
+    expect(await main(['run', '--confg', 'x.toml'], io3, [])).toBe(2);
+    expect(io3.err().split('\n')[0]).toBe(
+      'daemoneye-collector: ERR_CLI_USAGE: unknown option "--confg"; did you mean "--config"?',
+    );
+    const io4 = capture();
+    expect(await main(['run', '--config'], io4, [])).toBe(2);
+    expect(io4.err().split('\n')[0]).toBe('daemoneye-collector: ERR_CLI_USAGE: option "--config" needs a value');
   });
 });
 
@@ -138,11 +168,12 @@ class CountingSource implements EventSource {
   async healthCheck() {}
 }
 
-const counting: SourceDefinition = {
+const counting = defineSource({
   key: 'counting',
-  schema: { enabled: field('boolean', true, 'on'), count: field('integer', 3, 'how many', { min: 0 }) },
-  create: (get) => new CountingSource(Number(get('count'))),
-};
+  description: 'counts',
+  schema: { count: field('integer', 3, 'how many', { min: 0 }) },
+  create: (o) => new CountingSource(o.count),
+});
 
 describe('daemoneye-collector run', () => {
   it("prints the enabled sources' events as JSON lines and exits 0 on SIGTERM", async () => {
@@ -190,17 +221,17 @@ describe('daemoneye-collector run', () => {
 describe('docs/configuration.md', () => {
   it('its complete example collector.toml loads with every key from the user file', async () => {
     const { readFileSync } = await import('node:fs');
-    const { DEFAULT_SOURCES } = await import('./sources.ts');
+    const { DEFAULT_PLUGINS } = await import('./schema.ts');
     const doc = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
     const toml = /```toml\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
     const dir = mkdtempSync(join(tmpdir(), 'de-doc-'));
     const file = join(dir, 'collector.toml');
     writeFileSync(file, toml);
     const io = capture();
-    expect(await main(['config', ...noSystem, '--config', file, '--json'], io, DEFAULT_SOURCES)).toBe(0);
+    expect(await main(['config', ...noSystem, '--config', file, '--json'], io, DEFAULT_PLUGINS)).toBe(0);
     const parsed = JSON.parse(io.out()) as { entries: { key: string; layer: string }[] };
     const fromFile = parsed.entries.filter((e) => e.layer === 'user').map((e) => e.key);
-    const all = parsed.entries.map((e) => e.key).filter((k) => k !== 'backpressure_threshold');
+    const all = parsed.entries.map((e) => e.key).filter((k) => !['backpressure_threshold', 'data_dir'].includes(k));
     expect(fromFile.sort()).toEqual(all.sort());
   });
 });

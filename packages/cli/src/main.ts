@@ -1,25 +1,26 @@
 /**
- * The `daemoneye-collector` command: `run` builds a Collector from the layered configuration, wires
- * pino logging to stderr, the enabled sources and a stdout sink, and runs until SIGINT/SIGTERM;
+ * The `daemoneye-collector` command: `run` composes a Collector from the layered configuration and
+ * the plug-in definitions (the enabled sources, processors and sinks, with the stdout sink), wires
+ * pino logging to stderr, and runs until SIGINT/SIGTERM or until its only consumer (stdout) goes away;
  * `config` prints the effective configuration with the layer each value came from. Exit codes: 0
  * after a clean shutdown, 2 for bad usage or configuration (with a one-line reason), 1 otherwise.
  */
 import { parseArgs } from 'node:util';
 import {
-  Collector,
   CollectorConfig,
-  CollectorError,
+  composeCollector,
   describeError,
   isCollectorError,
   type LoadedConfig,
   type Logger,
   loadConfig,
+  type PluginDefinition,
 } from '@daemoneye/core';
+import { closest, distance } from 'fastest-levenshtein';
+import { cliErrors } from './errors.ts';
 import { createLogger, type LogFormat } from './logging.ts';
-import { type OutputFormat, StreamSink } from './output-sink.ts';
-import { cliConfigSchema } from './schema.ts';
-import { createEnabledSources, type SourceDefinition } from './source-registry.ts';
-import { DEFAULT_SOURCES } from './sources.ts';
+import { stdoutSinkDefinition } from './output-sink.ts';
+import { cliConfigSchema, DEFAULT_PLUGINS } from './schema.ts';
 
 /** Exit codes of the command. */
 export const ExitCode = { Ok: 0, Failure: 1, Usage: 2 } as const;
@@ -42,13 +43,52 @@ Options:
       --system-config FILE system configuration file (default /etc/daemoneye/collector.toml if present)
       --no-system-config   skip the system file
   -s, --set KEY=VALUE      override a configuration value (repeatable), e.g. --set max_batch_size=500
-  -o, --output FORMAT      jsonl | pretty | none (run)
+  -o, --output FORMAT      jsonl | pretty | none (run; none turns the stdout sink off)
       --log-level LEVEL    trace | debug | info | warn | error | fatal | silent
       --log-format FORMAT  json | pretty
       --json               print the configuration as JSON (config)
   -h, --help               show this help
 Environment: DAEMONEYE_COLLECTOR_<KEY> sets a value; nested keys use __ (DAEMONEYE_COLLECTOR_SOURCES__PROCESS__ENABLED=false).
 `;
+
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  'system-config': { type: 'string' },
+  'no-system-config': { type: 'boolean' },
+  set: { type: 'string', short: 's', multiple: true },
+  output: { type: 'string', short: 'o' },
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const COMMANDS = ['run', 'config', 'help'] as const;
+
+/** "; did you mean …?" for a word close to one of `known`, else nothing. */
+function didYouMean(word: string, known: readonly string[]): string {
+  const best = closest(word, [...known]);
+  return distance(word, best) <= Math.max(2, Math.floor(best.length / 3)) ? `; did you mean "${best}"?` : '';
+}
+
+/** Node's parser errors, said in the command's words with ERR_CLI_USAGE. */
+function usageError(e: unknown): Error {
+  const code = (e as { code?: unknown }).code;
+  const message = (e as Error).message;
+  const option = /'(-[^']*)'/.exec(message)?.[1];
+  const names = Object.entries(OPTIONS).flatMap(([long, o]) => [`--${long}`, ...('short' in o ? [`-${o.short}`] : [])]);
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option !== undefined) {
+    return cliErrors.error('ERR_CLI_USAGE', `unknown option "${option}"${didYouMean(option, names)}`);
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option !== undefined) {
+    const long = /--[a-z-]+/.exec(option)?.[0] ?? option;
+    return cliErrors.error('ERR_CLI_USAGE', `option "${long}" needs a value`);
+  }
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+    return cliErrors.error('ERR_CLI_USAGE', message.replace(/\.$/, ''));
+  }
+  return isCollectorError(e) ? e : cliErrors.error('ERR_CLI_USAGE', message);
+}
 
 interface Parsed {
   readonly command: string | undefined;
@@ -58,25 +98,17 @@ interface Parsed {
 }
 
 function parse(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Parsed {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    strict: true,
-    options: {
-      config: { type: 'string', short: 'c' },
-      'system-config': { type: 'string' },
-      'no-system-config': { type: 'boolean' },
-      set: { type: 'string', short: 's', multiple: true },
-      output: { type: 'string', short: 'o' },
-      'log-level': { type: 'string' },
-      'log-format': { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (positionals.length > 1) throw new CollectorError('ERR_CLI_USAGE', `unexpected argument "${positionals[1]}"`);
+  let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: OPTIONS }));
+  } catch (e) {
+    throw usageError(e);
+  }
+  if (positionals.length > 1) throw cliErrors.error('ERR_CLI_USAGE', `unexpected argument "${positionals[1]}"`);
   const flags = [...(values.set ?? [])];
-  if (values.output !== undefined) flags.push(`output.format=${values.output}`);
+  if (values.output === 'none') flags.push('sinks.stdout.enabled=false');
+  else if (values.output !== undefined) flags.push(`sinks.stdout.format=${values.output}`);
   if (values['log-level'] !== undefined) flags.push(`log.level=${values['log-level']}`);
   if (values['log-format'] !== undefined) flags.push(`log.format=${values['log-format']}`);
   const systemFile = values['no-system-config'] === true ? null : values['system-config'];
@@ -88,6 +120,7 @@ function parse(argv: readonly string[], env: Readonly<Record<string, string | un
       env,
       flags,
       ...(systemFile !== undefined ? { systemFile } : {}),
+      ...(typeof systemFile === 'string' ? { systemFileRequired: true } : {}),
       ...(values.config !== undefined ? { userFile: values.config, userFileRequired: true } : {}),
     },
   };
@@ -118,40 +151,11 @@ function printConfig(loaded: LoadedConfig, json: boolean, out: NodeJS.WritableSt
   for (const [k, v, l] of rows) out.write(`${(k ?? '').padEnd(w0)}  ${(v ?? '').padEnd(w1)}  ${l}\n`);
 }
 
-async function runCollector(
-  loaded: LoadedConfig,
-  sources: readonly SourceDefinition[],
-  io: CommandIo,
-): Promise<number> {
+async function runCollector(loaded: LoadedConfig, plugins: readonly PluginDefinition[]): Promise<number> {
   const debug = loaded.get('debug_logging') === true;
   const level = debug && loaded.originOf('log.level').layer === 'default' ? 'debug' : String(loaded.get('log.level'));
   const logger: Logger = createLogger(level, loaded.get('log.format') as LogFormat);
-  const collector = new Collector(CollectorConfig.fromLoaded(loaded), { logger });
-  for (const source of createEnabledSources(sources, loaded, logger)) collector.register(source);
-  const format = loaded.get('output.format') as OutputFormat;
-  if (format !== 'none') {
-    io.stdout.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE') {
-        logger.info('stdout closed; shutting down');
-        void collector.shutdown();
-      }
-    });
-    const queueCapacity = Number(loaded.get('output.queue_capacity'));
-    if (queueCapacity < collector.settings.maxBatchSize) {
-      const origin = loaded.originOf('output.queue_capacity');
-      throw new CollectorError(
-        'ERR_CONFIG_INVALID',
-        `output.queue_capacity = ${queueCapacity} must be at least max_batch_size (${collector.settings.maxBatchSize}) (set by ${origin.layer} ${origin.source})`,
-        {
-          details: { field: 'output.queue_capacity', value: queueCapacity, layer: origin.layer, source: origin.source },
-        },
-      );
-    }
-    collector.addSink(new StreamSink(io.stdout, format), {
-      queueCapacity,
-      overflow: loaded.get('output.overflow') as 'block' | 'drop-oldest' | 'drop-newest',
-    });
-  }
+  const collector = composeCollector(loaded, plugins, { logger });
   const report = await collector.run({ handleSignals: true });
   return report.drained ? ExitCode.Ok : ExitCode.Failure;
 }
@@ -163,13 +167,13 @@ async function runCollector(
 export async function main(
   argv: readonly string[],
   io: CommandIo = { stdout: process.stdout, stderr: process.stderr, env: process.env },
-  sources: readonly SourceDefinition[] = DEFAULT_SOURCES,
+  plugins: readonly PluginDefinition[] = DEFAULT_PLUGINS,
 ): Promise<number> {
   let parsed: Parsed;
   try {
     parsed = parse(argv, io.env);
   } catch (e) {
-    io.stderr.write(`daemoneye-collector: ${isCollectorError(e) ? describeError(e) : (e as Error).message}\n${USAGE}`);
+    io.stderr.write(`daemoneye-collector: ${describeError(e)}\n${USAGE}`);
     return ExitCode.Usage;
   }
   if (parsed.help || parsed.command === undefined || parsed.command === 'help') {
@@ -177,16 +181,18 @@ export async function main(
     return parsed.command === undefined && !parsed.help ? ExitCode.Usage : ExitCode.Ok;
   }
   if (!['run', 'config'].includes(parsed.command)) {
-    io.stderr.write(`daemoneye-collector: unknown command "${parsed.command}"\n${USAGE}`);
+    const hint = didYouMean(parsed.command, COMMANDS);
+    io.stderr.write(`daemoneye-collector: ERR_CLI_USAGE: unknown command "${parsed.command}"${hint}\n${USAGE}`);
     return ExitCode.Usage;
   }
   try {
-    const loaded = loadConfig({ schema: cliConfigSchema(sources), ...parsed.loadArgs });
+    const all = [...plugins, stdoutSinkDefinition(io.stdout)];
+    const loaded = loadConfig({ schema: cliConfigSchema(all), ...parsed.loadArgs });
     if (parsed.command === 'config') {
       printConfig(loaded, parsed.json, io.stdout);
       return ExitCode.Ok;
     }
-    return await runCollector(loaded, sources, io);
+    return await runCollector(loaded, all);
   } catch (e) {
     const configError =
       isCollectorError(e, 'ERR_CONFIG_INVALID') ||

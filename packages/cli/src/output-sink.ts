@@ -1,14 +1,16 @@
 /**
- * The stdout sinks of the `run` command: `jsonl` writes one JSON object per event per line (for
- * piping into jq or a log shipper), `pretty` one readable line per event. Writes honour the stream's
- * backpressure (await `drain`), so a slow terminal or pipe slows the sink's queue instead of growing
- * memory. A closed stream (EPIPE) makes `write` reject, which the collector counts as `sink_error`.
+ * The stdout sink of the `run` command and its definition (`[sinks.stdout]`): `jsonl` writes one JSON
+ * object per event per line (for piping into jq or a log shipper), `pretty` one readable line per
+ * event. Writes honour the stream's backpressure (await `drain`), so a slow terminal or pipe slows the
+ * sink's queue instead of growing memory. A stream whose reader went away (EPIPE, as with `| head`)
+ * makes `write` reject with `ERR_SINK_CLOSED`: the collector counts the rest as `sink_closed` and,
+ * with no other sink, stops normally.
  */
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import type { CollectionEvent, EventSink } from '@daemoneye/core';
+import { type CollectionEvent, CollectorError, defineSink, type EventSink, field } from '@daemoneye/core';
 
-/** The output formats of the `run` command. */
+/** The output formats of the `run` command (`none` turns the stdout sink off). */
 export type OutputFormat = 'jsonl' | 'pretty' | 'none';
 
 function iso(ms: number): string {
@@ -51,8 +53,11 @@ export class StreamSink implements EventSink {
   constructor(stream: Writable, format: Exclude<OutputFormat, 'none'>) {
     this.#stream = stream;
     this.#format = format;
-    stream.on('error', (e: Error) => {
-      this.#error = e;
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      this.#error =
+        e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED'
+          ? new CollectorError('ERR_SINK_CLOSED', `output stream closed by its reader (${e.code})`, { cause: e })
+          : e;
     });
   }
 
@@ -62,16 +67,29 @@ export class StreamSink implements EventSink {
 
   async write(batch: readonly CollectionEvent[]): Promise<void> {
     if (this.#error !== undefined) throw this.#error;
+    if (this.#stream.destroyed) throw new CollectorError('ERR_SINK_CLOSED', 'output stream closed');
     let text = '';
     for (const e of batch) text += `${this.#format === 'jsonl' ? JSON.stringify(e) : formatPretty(e)}\n`;
     if (!this.#stream.write(text)) {
       await Promise.race([
         once(this.#stream, 'drain'),
         once(this.#stream, 'close').then(() => {
-          throw this.#error ?? new Error('output stream closed');
+          throw this.#error ?? new CollectorError('ERR_SINK_CLOSED', 'output stream closed');
         }),
       ]);
     }
     if (this.#error !== undefined) throw this.#error;
   }
+}
+
+/** `[sinks.stdout]`: events on a stream (the command's stdout), as JSON lines or pretty lines. */
+export function stdoutSinkDefinition(stream: Writable) {
+  return defineSink({
+    key: 'stdout',
+    description: 'Events on stdout, one per line',
+    schema: {
+      format: field('enum', 'jsonl', 'How `run` prints events on stdout', { values: ['jsonl', 'pretty'] }),
+    },
+    create: (o) => new StreamSink(stream, o.format),
+  });
 }

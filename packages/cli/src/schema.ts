@@ -1,19 +1,14 @@
 /**
- * The command's whole configuration schema: the collector's own fields at the top level, `[output]`
- * and `[log]` for the command, and one `[sources.<name>]` section per runnable source.
+ * The command's plug-ins and whole configuration schema: the collector's own fields at the top level,
+ * `[log]` for the command, and one section per plug-in — `[sources.process]` and `[sinks.stdout]` in
+ * the default list. Adding a source package to the command means adding its definition to
+ * `DEFAULT_PLUGINS`.
  */
-import { type ConfigSchema, collectorConfigSchema, field } from '@daemoneye/core';
-import { type SourceDefinition, sourcesSchema } from './source-registry.ts';
+import { type ConfigSchema, field, type PluginDefinition, pluginSchema } from '@daemoneye/core';
+import { processSourceDefinition } from '@daemoneye/source-process';
 
-/** `[output]` and `[log]`, the command's own sections. */
+/** `[log]`, the command's own section. */
 export const commandSchema = {
-  output: {
-    format: field('enum', 'jsonl', 'How `run` prints events on stdout', { values: ['jsonl', 'pretty', 'none'] }),
-    queue_capacity: field('integer', 10_000, 'Events the stdout sink queues at most', { min: 1 }),
-    overflow: field('enum', 'block', 'What the stdout sink does when its queue is full', {
-      values: ['block', 'drop-oldest', 'drop-newest'],
-    }),
-  },
   log: {
     level: field('enum', 'info', 'Log level (stderr)', {
       values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
@@ -22,7 +17,10 @@ export const commandSchema = {
   },
 } as const satisfies ConfigSchema;
 
-/** The full schema for a set of source definitions. */
-export function cliConfigSchema(sources: readonly SourceDefinition[]): ConfigSchema {
-  return { ...collectorConfigSchema, ...commandSchema, sources: sourcesSchema(sources) };
+/** The plug-ins `daemoneye-collector run` composes besides its stdout sink, in order. */
+export const DEFAULT_PLUGINS: readonly PluginDefinition[] = [processSourceDefinition];
+
+/** The full schema of the command for a list of plug-ins (the stdout sink's included). */
+export function cliConfigSchema(plugins: readonly PluginDefinition[]): ConfigSchema {
+  return pluginSchema(plugins, commandSchema);
 }

@@ -2,8 +2,9 @@
  * The bounded event channel between sources and the batcher: a ring buffer of `capacity` events with
  * a backpressure threshold. `trySend` accepts until the buffer is full and never waits; `send`
  * accepts below the threshold and otherwise waits in FIFO order for room, up to `maxWait`, then
- * drops. Every offered event is accounted for: `offered = accepted + dropped + waiting`. The channel
- * does not batch or deliver; it calls `onPush` so the pipeline can.
+ * drops. Every offered event is accounted for: `offered = accepted + dropped + waiting`. Beside each
+ * event it keeps the name of the source that sent it and when it was accepted (the start of its
+ * record). The channel does not batch or deliver; it calls `onPush` so the pipeline can.
  */
 
 import { ReasonCounter } from './counters.ts';
@@ -14,6 +15,7 @@ export type ChannelDropReason = 'channel_full' | 'backpressure_timeout' | 'close
 
 interface Waiter {
   readonly event: CollectionEvent;
+  readonly source: string;
   readonly resolve: (accepted: boolean) => void;
   timer: ReturnType<typeof setTimeout> | undefined;
   done: boolean;
@@ -31,6 +33,13 @@ export interface EventChannelOptions {
   readonly onPush: (depth: number) => void;
 }
 
+/** Events taken from the channel, with the source and acceptance time of each. */
+export interface ChannelChunk {
+  readonly events: CollectionEvent[];
+  readonly sources: string[];
+  readonly acceptedAt: Float64Array;
+}
+
 /** A bounded FIFO of events with backpressure and exact accounting. */
 export class EventChannel {
   readonly capacity: number;
@@ -38,15 +47,17 @@ export class EventChannel {
   readonly #maxWait: number;
   readonly #onPush: (depth: number) => void;
   readonly #ring: (CollectionEvent | undefined)[];
+  readonly #sources: string[];
+  readonly #at: Float64Array;
   #head = 0;
   #size = 0;
   #closed = false;
   readonly #waiters: Waiter[] = [];
   #waiterHead = 0;
-  offered = 0;
-  accepted = 0;
-  highWater = 0;
-  readonly dropped = new ReasonCounter();
+  #offered = 0;
+  #accepted = 0;
+  #highWater = 0;
+  readonly #dropped = new ReasonCounter();
 
   constructor(options: EventChannelOptions) {
     this.capacity = options.capacity;
@@ -54,6 +65,37 @@ export class EventChannel {
     this.#maxWait = options.maxWait;
     this.#onPush = options.onPush;
     this.#ring = new Array<CollectionEvent | undefined>(options.capacity);
+    this.#sources = new Array<string>(options.capacity).fill('');
+    this.#at = new Float64Array(options.capacity);
+  }
+
+  /** Events offered so far (including losses sources reported). */
+  get offered(): number {
+    return this.#offered;
+  }
+
+  /** Events accepted and not taken back at a shutdown deadline. */
+  get accepted(): number {
+    return this.#accepted;
+  }
+
+  /** The deepest the buffer has been. */
+  get highWater(): number {
+    return this.#highWater;
+  }
+
+  /** Refusals and losses by reason. */
+  dropped(): Record<string, number> {
+    return this.#dropped.toObject();
+  }
+
+  /**
+   * Counts events a source lost before it could offer them (a kernel buffer overrun): they are
+   * offered and dropped at once with reason `source_lost:<reason>`.
+   */
+  recordLoss(reason: string, count: number): void {
+    this.#offered += count;
+    this.#dropped.add(`source_lost:${reason}`, count);
   }
 
   /** Events currently buffered. */
@@ -70,47 +112,50 @@ export class EventChannel {
     return this.#closed;
   }
 
-  #push(event: CollectionEvent): void {
-    this.#ring[(this.#head + this.#size) % this.capacity] = event;
+  #push(event: CollectionEvent, source: string): void {
+    const at = (this.#head + this.#size) % this.capacity;
+    this.#ring[at] = event;
+    this.#sources[at] = source;
+    this.#at[at] = Date.now();
     this.#size++;
-    this.accepted++;
-    if (this.#size > this.highWater) this.highWater = this.#size;
+    this.#accepted++;
+    if (this.#size > this.#highWater) this.#highWater = this.#size;
   }
 
-  /** Adds an event if the buffer has room; never waits. */
-  trySend(event: CollectionEvent): boolean {
-    this.offered++;
+  /** Adds an event from `source` if the buffer has room; never waits. */
+  trySend(event: CollectionEvent, source = ''): boolean {
+    this.#offered++;
     if (this.#closed) {
-      this.dropped.add('closed');
+      this.#dropped.add('closed');
       return false;
     }
     if (this.#size >= this.capacity) {
-      this.dropped.add('channel_full');
+      this.#dropped.add('channel_full');
       return false;
     }
-    this.#push(event);
+    this.#push(event, source);
     this.#onPush(this.#size);
     return true;
   }
 
   /** Adds an event, waiting under backpressure up to `maxWait`; resolves whether it was accepted. */
-  send(event: CollectionEvent): Promise<boolean> {
-    this.offered++;
+  send(event: CollectionEvent, source = ''): Promise<boolean> {
+    this.#offered++;
     if (this.#closed) {
-      this.dropped.add('closed');
+      this.#dropped.add('closed');
       return REFUSED;
     }
     if (this.#size < this.threshold && this.waiting === 0) {
-      this.#push(event);
+      this.#push(event, source);
       this.#onPush(this.#size);
       return ACCEPTED;
     }
     return new Promise<boolean>((resolve) => {
-      const waiter: Waiter = { event, resolve, timer: undefined, done: false };
+      const waiter: Waiter = { event, source, resolve, timer: undefined, done: false };
       waiter.timer = setTimeout(() => {
         if (waiter.done) return;
         waiter.done = true;
-        this.dropped.add('backpressure_timeout');
+        this.#dropped.add('backpressure_timeout');
         resolve(false);
         this.#compactWaiters();
       }, this.#maxWait);
@@ -128,18 +173,33 @@ export class EventChannel {
   }
 
   /** Removes and returns up to `max` events in arrival order, then admits waiting senders. */
-  take(max: number): CollectionEvent[] {
+  take(max: number): ChannelChunk {
     const n = Math.min(max, this.#size);
-    const out = new Array<CollectionEvent>(n);
+    const events = new Array<CollectionEvent>(n);
+    const sources = new Array<string>(n);
+    const acceptedAt = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       const idx = (this.#head + i) % this.capacity;
-      out[i] = this.#ring[idx] as CollectionEvent;
+      events[i] = this.#ring[idx] as CollectionEvent;
+      sources[i] = this.#sources[idx] as string;
+      acceptedAt[i] = this.#at[idx] as number;
       this.#ring[idx] = undefined;
     }
     this.#head = (this.#head + n) % this.capacity;
     this.#size -= n;
     this.#admitWaiters();
-    return out;
+    return { events, sources, acceptedAt };
+  }
+
+  /**
+   * Gives up on every buffered event at a shutdown deadline: they leave `accepted` and are counted as
+   * dropped with `reason`, so the ledger stays exact. Returns how many.
+   */
+  abandon(reason: string): number {
+    const n = this.take(this.#size).events.length;
+    this.#accepted -= n;
+    this.#dropped.add(reason, n);
+    return n;
   }
 
   #admitWaiters(): void {
@@ -149,7 +209,7 @@ export class EventChannel {
       if (w.done) continue;
       w.done = true;
       clearTimeout(w.timer);
-      this.#push(w.event);
+      this.#push(w.event, w.source);
       w.resolve(true);
       admitted = true;
     }
@@ -166,7 +226,7 @@ export class EventChannel {
       if (w.done) continue;
       w.done = true;
       clearTimeout(w.timer);
-      this.dropped.add('closed');
+      this.#dropped.add('closed');
       w.resolve(false);
     }
     this.#waiters.length = 0;

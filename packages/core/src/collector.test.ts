@@ -203,7 +203,13 @@ describe('Collector lifecycle', () => {
 
   it('shutdown before run just stops', async () => {
     const c = new Collector(testConfig());
-    expect(await c.shutdown()).toEqual({ drained: true, undelivered: 0, durationMs: 0, stoppedSources: [] });
+    expect(await c.shutdown()).toEqual({
+      drained: true,
+      undelivered: 0,
+      durationMs: 0,
+      stoppedSources: [],
+      sinks: [],
+    });
     expect(c.stats().state).toBe('stopped');
     expect(c.health().status).toBe(HealthStatus.Unhealthy);
     expect(c.health().reasons).toEqual(['collector is stopped']);
@@ -229,7 +235,8 @@ describe('Collector lifecycle', () => {
       status: 'Healthy',
       reasons: [],
       sources: [{ name: 'a', status: 'Healthy', state: 'running', restarts: 0, lastCheckAt: expect.any(Number) }],
-      sinks: [{ name: 'rec', status: 'Healthy', consecutiveFailures: 0 }],
+      sinks: [{ name: 'rec', overflow: 'block', status: 'Healthy', consecutiveFailures: 0 }],
+      processors: [],
     });
     await c.shutdown();
     await run;
@@ -330,6 +337,7 @@ describe('Collector shutdown drains', () => {
     expect(c.stats().sinks[0]).toMatchObject({ received: 20, delivered: 0, inFlight: 20 });
     expect(c.health().sinks[0]).toEqual({
       name: 'stalled',
+      overflow: 'block',
       status: 'Degraded',
       reason: 'queue full, pipeline blocked on this sink',
       consecutiveFailures: 0,

@@ -1,18 +1,24 @@
 /**
- * `Collector`: the runtime that owns the sources, the bounded channel, the batcher and the sinks.
- * `register` sources and `addSink` sinks, then `run()`: sources are started and supervised, events
- * flow in batches to every sink, and `shutdown()` (or SIGINT/SIGTERM when asked) aborts the sources,
- * calls `stop()` in reverse registration order, drains the channel and batcher into the sinks and
- * closes them — all within `shutdownTimeout`; what could not be drained is counted and reported.
- * Health and statistics are available at any time.
+ * `Collector`: the runtime that owns the sources, the bounded channel, the batcher, the processors
+ * and the sinks. `register` sources, `addProcessor` processors and `addSink` sinks, then `run()`:
+ * sources are started and supervised, every accepted event gets a record (a sequence number unique on
+ * the host, its source, when it was accepted), batches pass through the processors and on to every
+ * sink, and `shutdown()` (or the run's signal, or SIGINT/SIGTERM when asked) aborts the sources, calls
+ * `stop()` in reverse registration order, drains the channel, the derived lane and the batcher into the
+ * sinks and closes them — all within `shutdownTimeout`; what could not be drained is counted and
+ * reported. Health and statistics are available at any time.
  */
 import { CollectorConfig, type ResolvedSettings } from './config.ts';
+import type { DerivedLaneStats } from './derived-lane.ts';
 import { CollectorError, describeError } from './errors.ts';
 import { type CollectorHealth, HealthStatus, worstHealth } from './health.ts';
+import { type HostIdentity, readHostIdentity } from './host.ts';
 import { type Logger, silentLogger } from './logger.ts';
 import { Pipeline } from './pipeline.ts';
+import { ProcessorRunner, type ProcessorStats } from './processor-runner.ts';
+import { SequenceAllocator } from './sequence.ts';
 import { SinkQueue, type SinkStats } from './sink-queue.ts';
-import type { EventSink, EventSource, SinkOptions } from './source.ts';
+import type { EventProcessor, EventSink, EventSource, PluginRuntime, SinkOptions } from './source.ts';
 import type { SourceCapsBits } from './source-caps.ts';
 import { type SourceCounters, SourceRunner } from './source-runner.ts';
 import { SelfTelemetry, type TelemetrySample } from './telemetry.ts';
@@ -21,12 +27,16 @@ import { SelfTelemetry, type TelemetrySample } from './telemetry.ts';
 export interface CollectorOptions {
   /** A pino-compatible logger; silent by default. */
   readonly logger?: Logger;
+  /** The host identity sinks see (default: read from the host). */
+  readonly host?: HostIdentity;
 }
 
 /** Options of {@link Collector.run}. */
 export interface RunOptions {
   /** Shut down gracefully on SIGINT and SIGTERM (handlers removed after shutdown). */
   readonly handleSignals?: boolean;
+  /** Shut down gracefully when this signal aborts. */
+  readonly signal?: AbortSignal;
 }
 
 /** What a shutdown achieved. */
@@ -38,6 +48,8 @@ export interface ShutdownReport {
   readonly durationMs: number;
   /** Sources whose `stop()` ran. */
   readonly stoppedSources: readonly string[];
+  /** Per sink: events received, delivered, and dropped by reason (`sink_closed`, `sink_error`, …). */
+  readonly sinks: readonly { name: string; received: number; delivered: number; dropped: Record<string, number> }[];
 }
 
 /** Collector-wide event counters. `offered = accepted + dropped(ingress) + waiting`. */
@@ -65,6 +77,11 @@ export interface CollectorStats {
   };
   readonly sources: Readonly<Record<string, SourceCounters>>;
   readonly sinks: readonly SinkStats[];
+  /** Derived events (from processors): `offered = accepted + dropped`; accepted ones wait or were batched. */
+  readonly derived: DerivedLaneStats;
+  readonly processors: readonly ProcessorStats[];
+  /** Sequence numbers: the run's id, the next number, and whether numbers survive restarts. */
+  readonly sequence: { readonly runId: string; readonly next: number; readonly persistent: boolean };
   readonly telemetry: TelemetrySample | undefined;
 }
 
@@ -79,6 +96,11 @@ export class Collector implements AsyncDisposable {
   readonly #runners: SourceRunner[] = [];
   readonly #telemetry = new SelfTelemetry();
   readonly #abort = new AbortController();
+  /** Aborts at the shutdown deadline; sinks and processors get it in `open` and `write`. */
+  readonly #deadline = new AbortController();
+  readonly #runtime: PluginRuntime;
+  #sequence: SequenceAllocator | undefined;
+  #healthTimer: ReturnType<typeof setInterval> | undefined;
   #state: State = 'idle';
   #startedAt = 0;
   #requestShutdown: (() => void) | undefined;
@@ -98,7 +120,20 @@ export class Collector implements AsyncDisposable {
       maxWait: this.settings.maxBackpressureWait,
       maxBatchSize: this.settings.maxBatchSize,
       batchTimeout: this.settings.batchTimeout,
+      derivedCapacity: this.settings.derivedLaneCapacity,
+      maxDerivationDepth: this.settings.maxDerivationDepth,
     });
+    this.#runtime = {
+      componentName: this.settings.componentName,
+      host: options.host ?? readHostIdentity(),
+      dataDir: this.settings.dataDir,
+      logger: this.#log,
+    };
+  }
+
+  /** The host identity this collector reports. */
+  get host(): HostIdentity {
+    return this.#runtime.host;
   }
 
   /**
@@ -185,7 +220,53 @@ export class Collector implements AsyncDisposable {
         },
       );
     }
-    this.#pipeline.sinks.push(new SinkQueue(sink, { capacity, overflow, logger: this.#log }));
+    this.#pipeline.sinks.push(
+      new SinkQueue(sink, {
+        capacity,
+        overflow,
+        logger: this.#log,
+        deadline: this.#deadline.signal,
+        runtime: this.#runtime,
+        onClosed: () => this.#sinkClosed(),
+      }),
+    );
+  }
+
+  /**
+   * Adds a processor: it sees every batch, in the order processors were added, before the sinks, and
+   * may emit derived events. Throws `ERR_PROCESSOR_INVALID`, `ERR_PROCESSOR_DUPLICATE`, or
+   * `ERR_COLLECTOR_STATE` once the collector runs.
+   */
+  addProcessor(processor: EventProcessor): void {
+    if (typeof processor?.name !== 'function' || typeof processor.process !== 'function') {
+      throw new CollectorError('ERR_PROCESSOR_INVALID', 'a processor needs name() and process(batch, tx) methods');
+    }
+    const name = processor.name();
+    if (this.#state !== 'idle') {
+      throw new CollectorError(
+        'ERR_COLLECTOR_STATE',
+        `cannot add processor "${name}": the collector is ${this.#state}`,
+      );
+    }
+    if (this.#pipeline.processors.some((p) => p.name === name)) {
+      throw new CollectorError('ERR_PROCESSOR_DUPLICATE', `a processor named "${name}" is already added`);
+    }
+    this.#pipeline.processors.push(
+      new ProcessorRunner(processor, {
+        lane: this.#pipeline.lane,
+        logger: this.#log,
+        runtime: this.#runtime,
+        deadline: this.#deadline.signal,
+      }),
+    );
+  }
+
+  /** Every sink's consumer went away (a closed stdout): nothing can be delivered, so stop normally. */
+  #sinkClosed(): void {
+    const sinks = this.#pipeline.sinks;
+    if (this.#state !== 'running' || !sinks.every((q) => q.closed)) return;
+    this.#log.info('every sink is closed; shutting down');
+    void this.shutdown();
   }
 
   /**
@@ -195,11 +276,22 @@ export class Collector implements AsyncDisposable {
   async run(options: RunOptions = {}): Promise<ShutdownReport> {
     if (this.#state !== 'idle')
       throw new CollectorError('ERR_COLLECTOR_STATE', `run() called while the collector is ${this.#state}`);
+    const s = this.settings;
+    // Throws ERR_DATA_DIR before anything starts when the data directory is unusable.
+    this.#sequence = new SequenceAllocator(s.dataDir);
+    this.#pipeline.sequence = this.#sequence;
+    this.#pipeline.runId = this.#sequence.runId;
     this.#state = 'running';
     this.#startedAt = performance.now();
-    const s = this.settings;
     this.#log.info(
-      { sources: this.sourceNames(), sinks: this.#pipeline.sinks.map((q) => q.name) },
+      {
+        sources: this.sourceNames(),
+        processors: this.#pipeline.processors.map((p) => p.name),
+        sinks: this.#pipeline.sinks.map((q) => q.name),
+        runId: this.#sequence.runId,
+        firstSeq: this.#sequence.next,
+        ...(s.dataDir !== undefined ? { dataDir: s.dataDir } : {}),
+      },
       'collector starting',
     );
     if (s.enableTelemetry) {
@@ -221,17 +313,26 @@ export class Collector implements AsyncDisposable {
       this.#shutdownRequested = true;
       this.#requestShutdown?.();
     };
+    const onAbort = (): void => {
+      this.#log.info('run signal aborted; shutting down');
+      this.#shutdownRequested = true;
+      this.#requestShutdown?.();
+    };
     if (options.handleSignals === true) {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
     }
-    // A running collector keeps the process alive, like a listening server, until it shuts down.
-    const keepAlive = setInterval(() => {}, 2 ** 30);
+    if (options.signal?.aborted === true) onAbort();
+    else options.signal?.addEventListener('abort', onAbort, { once: true });
+    // Sinks' and processors' own health is polled on the health interval. This timer is real work and,
+    // like a listening server, keeps the process alive while the collector runs; it ends with the run.
+    this.#healthTimer = setInterval(() => void this.#refreshPluginHealth(), s.healthCheckInterval);
     this.#done = requested.then(() => this.#shutdown(loops));
     try {
       return await this.#done;
     } finally {
-      clearInterval(keepAlive);
+      clearInterval(this.#healthTimer);
+      options.signal?.removeEventListener('abort', onAbort);
       if (options.handleSignals === true) {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
@@ -239,10 +340,20 @@ export class Collector implements AsyncDisposable {
     }
   }
 
+  async #refreshPluginHealth(): Promise<void> {
+    const limit = Math.max(1000, Math.min(this.settings.healthCheckInterval, 30_000));
+    await Promise.all([
+      ...this.#pipeline.sinks.map((q) => q.refreshHealth(limit)),
+      ...this.#pipeline.processors.map((p) => p.refreshHealth(limit)),
+    ]);
+  }
+
   async #shutdown(loops: Promise<unknown>[]): Promise<ShutdownReport> {
     this.#state = 'stopping';
     const t0 = performance.now();
-    const deadline = AbortSignal.timeout(this.settings.shutdownTimeout);
+    const deadlineTimer = setTimeout(() => this.#deadline.abort(), this.settings.shutdownTimeout);
+    deadlineTimer.unref();
+    const deadline = this.#deadline.signal;
     const remaining = (): number => Math.max(1, this.settings.shutdownTimeout - (performance.now() - t0));
     this.#log.info({ timeoutMs: this.settings.shutdownTimeout }, 'collector shutting down');
     this.#abort.abort();
@@ -257,23 +368,17 @@ export class Collector implements AsyncDisposable {
     for (const r of this.#runners) r.markStopped();
     this.#pipeline.channel.close();
     const drained = await this.#pipeline.drain(deadline);
+    this.#pipeline.lane.close();
     let undelivered = 0;
     if (!drained) {
-      undelivered += this.#abandonChannel();
+      undelivered += this.#pipeline.channel.abandon('shutdown_timeout');
+      undelivered += this.#pipeline.lane.abandon('shutdown_timeout');
       for (const q of this.#pipeline.sinks) undelivered += q.abandon('shutdown_timeout');
       this.#log.error({ undelivered }, 'shutdown timeout: events could not be delivered');
     }
-    for (const q of this.#pipeline.sinks) {
-      if (q.sink.close === undefined) continue;
-      try {
-        await Promise.race([
-          q.sink.close(),
-          new Promise((resolve) => setTimeout(resolve, Math.min(remaining(), 5000)).unref()),
-        ]);
-      } catch (e) {
-        this.#log.error({ sink: q.name, err: describeError(e) }, 'sink close failed');
-      }
-    }
+    for (const p of this.#pipeline.processors) await p.close(Math.min(remaining(), 5000));
+    for (const q of this.#pipeline.sinks) await q.close(Math.min(remaining(), 5000));
+    clearTimeout(deadlineTimer);
     this.#telemetry.stop();
     this.#state = 'stopped';
     const report: ShutdownReport = {
@@ -281,19 +386,14 @@ export class Collector implements AsyncDisposable {
       undelivered,
       durationMs: performance.now() - t0,
       stoppedSources: stopped,
+      sinks: this.#pipeline.sinks.map((q) => {
+        const st = q.stats();
+        return { name: st.name, received: st.received, delivered: st.delivered, dropped: { ...st.dropped } };
+      }),
     };
     this.#report = report;
     this.#log.info({ ...report, events: this.stats().events }, 'collector stopped');
     return report;
-  }
-
-  #abandonChannel(): number {
-    const ch = this.#pipeline.channel;
-    const left = ch.take(ch.size).length;
-    if (left > 0) ch.dropped.add('shutdown_timeout', left);
-    // These were accepted, so move them from accepted to dropped to keep the ledger exact.
-    ch.accepted -= left;
-    return left;
   }
 
   /**
@@ -303,7 +403,7 @@ export class Collector implements AsyncDisposable {
   async shutdown(): Promise<ShutdownReport> {
     if (this.#state === 'idle') {
       this.#state = 'stopped';
-      this.#report = { drained: true, undelivered: 0, durationMs: 0, stoppedSources: [] };
+      this.#report = { drained: true, undelivered: 0, durationMs: 0, stoppedSources: [], sinks: [] };
       return this.#report;
     }
     if (this.#report !== undefined) return this.#report;
@@ -316,32 +416,52 @@ export class Collector implements AsyncDisposable {
     await this.shutdown();
   }
 
-  /** Overall, per-source and per-sink health, with reasons. */
+  /**
+   * Overall, per-source, per-sink and per-processor health, with reasons. Healthy when every part is;
+   * Unhealthy when no source is delivering (every registered source is unhealthy or not running) or a
+   * lossless (`block`) sink is failing, and while the collector is stopping or stopped; Degraded
+   * otherwise, with the reasons listed.
+   */
   health(): CollectorHealth {
     const sources = this.#runners.map((r) => r.health());
     const sinks = this.#pipeline.sinks.map((q) => q.health());
+    const processors = this.#pipeline.processors.map((p) => p.health());
     const reasons: string[] = [];
-    for (const s of sources)
-      if (s.status !== HealthStatus.Healthy) reasons.push(`source ${s.name}: ${s.reason ?? s.status}`);
-    for (const s of sinks)
-      if (s.status !== HealthStatus.Healthy) reasons.push(`sink ${s.name}: ${s.reason ?? s.status}`);
-    let status = worstHealth([...sources.map((s) => s.status), ...sinks.map((s) => s.status)]);
-    // One bad part of several makes the collector Degraded, not Unhealthy.
-    const parts = sources.length + sinks.length;
-    const unhealthy = [...sources, ...sinks].filter((p) => p.status === HealthStatus.Unhealthy).length;
-    if (status === HealthStatus.Unhealthy && unhealthy < parts) status = HealthStatus.Degraded;
+    for (const [kind, parts] of [
+      ['source', sources],
+      ['sink', sinks],
+      ['processor', processors],
+    ] as const) {
+      for (const p of parts)
+        if (p.status !== HealthStatus.Healthy) reasons.push(`${kind} ${p.name}: ${p.reason ?? p.status}`);
+    }
+    const all = [...sources, ...sinks, ...processors].map((p) => p.status);
+    let status: HealthStatus = worstHealth(all) === HealthStatus.Healthy ? HealthStatus.Healthy : HealthStatus.Degraded;
+    const persistError = this.#sequence?.persistError;
+    if (persistError !== undefined) {
+      reasons.push(`sequence numbers may repeat after a restart: ${persistError}`);
+      status = HealthStatus.Degraded;
+    }
+    const delivering = sources.some((s) => s.status !== HealthStatus.Unhealthy);
+    if (sources.length > 0 && !delivering) {
+      reasons.push('no source is delivering');
+      status = HealthStatus.Unhealthy;
+    }
+    if (sinks.some((s) => s.overflow === 'block' && s.status === HealthStatus.Unhealthy)) {
+      status = HealthStatus.Unhealthy;
+    }
     if (this.#state === 'stopped' || this.#state === 'stopping') {
       reasons.push(`collector is ${this.#state}`);
       status = HealthStatus.Unhealthy;
     }
-    return { status, reasons, sources, sinks };
+    return { status, reasons, sources, sinks, processors };
   }
 
   /** Event counters, queue depths, batch statistics, per-source and per-sink figures, telemetry. */
   stats(): CollectorStats {
     const ch = this.#pipeline.channel;
     const p = this.#pipeline;
-    const dropped = { ...ch.dropped.toObject() };
+    const dropped = ch.dropped();
     for (const [k, v] of Object.entries(p.discarded.toObject())) dropped[k] = (dropped[k] ?? 0) + v;
     return {
       state: this.#state,
@@ -360,6 +480,13 @@ export class Collector implements AsyncDisposable {
       batches: { count: p.batches, flushCauses: { ...p.flushCauses }, sizes: p.batchSizes.toObject() },
       sources: Object.fromEntries(this.#runners.map((r) => [r.name, r.counters()])),
       sinks: p.sinks.map((q) => q.stats()),
+      derived: p.lane.stats(),
+      processors: p.processors.map((r) => r.stats()),
+      sequence: {
+        runId: this.#sequence?.runId ?? '',
+        next: this.#sequence?.next ?? 0,
+        persistent: this.#sequence?.persistent ?? this.settings.dataDir !== undefined,
+      },
       telemetry: this.#telemetry.latest(),
     };
   }

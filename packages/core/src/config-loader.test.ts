@@ -200,7 +200,9 @@ describe('loadConfig errors', () => {
     writeFileSync(systemFile, '[sources.process]\nscan_every = "1s"');
     const e = failure(() => load());
     expect(e.code).toBe('ERR_CONFIG_UNKNOWN_KEY');
-    expect(e.message).toBe(`unknown configuration key "sources.process.scan_every" in system ${systemFile}`);
+    expect(e.message).toBe(
+      `unknown configuration key "sources.process.scan_every" in system ${systemFile}; did you mean "sources.process.scan_interval"?`,
+    );
   });
 
   it.each(['constructor = 1', 'toString = 1', '[hasOwnProperty]\nx = 1', '[sources.__proto__]\nx = 1'])(
@@ -221,7 +223,19 @@ describe('loadConfig errors', () => {
   it('unknown flag key', () => {
     const e = failure(() => load({ flags: ['sources.proc.mode=poll'] }));
     expect(e.code).toBe('ERR_CONFIG_UNKNOWN_KEY');
-    expect(e.details).toEqual({ field: 'sources.proc.mode', layer: 'flag', source: '--set sources.proc.mode=poll' });
+    expect(e.details).toEqual({
+      field: 'sources.proc.mode',
+      layer: 'flag',
+      source: '--set sources.proc.mode=poll',
+      suggestion: 'sources.process.mode',
+    });
+  });
+
+  it('suggests nothing for a key far from every known one', () => {
+    const e = failure(() => load({ flags: ['completely_unrelated_thing=1'] }));
+    expect(e.message).toBe(
+      'unknown configuration key "completely_unrelated_thing" in flag --set completely_unrelated_thing=1',
+    );
   });
 
   it('wrong type in TOML names the file, key and value', () => {
@@ -265,12 +279,12 @@ describe('loadConfig errors', () => {
     }
   });
 
-  it('malformed TOML names the file', () => {
+  it('malformed TOML names the file, the line and the column', () => {
     writeFileSync(userFile, 'max_batch_size = \n[oops');
     const e = failure(() => load());
     expect(e.code).toBe('ERR_CONFIG_PARSE');
-    expect(e.message.startsWith(`${userFile} is not valid TOML: `)).toBe(true);
-    expect(e.details).toEqual({ file: userFile });
+    expect(e.message).toBe(`${userFile} is not valid TOML: line 1, column 18: invalid value`);
+    expect(e.details).toEqual({ file: userFile, line: 1, column: 18 });
     expect(e.cause).toBeInstanceOf(Error);
   });
 

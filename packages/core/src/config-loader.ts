@@ -9,7 +9,8 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parse as parseToml } from 'smol-toml';
+import { closest, distance } from 'fastest-levenshtein';
+import { parse as parseToml, TomlError } from 'smol-toml';
 import {
   type ConfigField,
   type ConfigSchema,
@@ -52,6 +53,8 @@ export interface LoadConfigOptions {
   readonly userFile?: string | null;
   /** When true the user file must exist (it was named explicitly, e.g. with `--config`). */
   readonly userFileRequired?: boolean;
+  /** When true the system file must exist (it was named explicitly, e.g. with `--system-config`). */
+  readonly systemFileRequired?: boolean;
   /** Environment to read; default `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Flag overrides as `dotted.key=value` strings (highest precedence). */
@@ -101,12 +104,26 @@ function invalid(path: string, raw: unknown, problem: string, origin: ValueOrigi
   );
 }
 
-function unknownKey(path: string, origin: ValueOrigin): CollectorError {
+/** The known key nearest to `path` when it is close enough to be a slip (a typo, a missing letter). */
+function suggestion(path: string, known: readonly string[]): string | undefined {
+  if (known.length === 0) return undefined;
+  const best = closest(path, [...known]);
+  const d = distance(path, best);
+  return d <= Math.max(2, Math.floor(best.length / 4)) ? best : undefined;
+}
+
+function unknownKey(path: string, origin: ValueOrigin, known: readonly string[]): CollectorError {
+  const near = suggestion(path, known);
   return new CollectorError(
     'ERR_CONFIG_UNKNOWN_KEY',
-    `unknown configuration key "${path}" in ${origin.layer} ${origin.source}`,
+    `unknown configuration key "${path}" in ${origin.layer} ${origin.source}${near !== undefined ? `; did you mean "${near}"?` : ''}`,
     {
-      details: { field: path, layer: origin.layer, source: origin.source },
+      details: {
+        field: path,
+        layer: origin.layer,
+        source: origin.source,
+        ...(near !== undefined ? { suggestion: near } : {}),
+      },
     },
   );
 }
@@ -117,16 +134,27 @@ function walkToml(
   prefix: string,
   origin: ValueOrigin,
   set: (path: string, f: ConfigField, raw: unknown, fromText: boolean, origin: ValueOrigin) => void,
+  known: readonly string[],
 ): void {
   for (const [key, raw] of Object.entries(table)) {
     const path = prefix === '' ? key : `${prefix}.${key}`;
     const entry = Object.hasOwn(schema, key) ? schema[key] : undefined;
-    if (entry === undefined) throw unknownKey(path, origin);
+    if (entry === undefined) throw unknownKey(path, origin, known);
     if (isField(entry)) set(path, entry, raw, false, origin);
     else if (typeof raw === 'object' && raw !== null && !Array.isArray(raw) && !(raw instanceof Date)) {
-      walkToml(entry, raw as Record<string, unknown>, path, origin, set);
+      walkToml(entry, raw as Record<string, unknown>, path, origin, set, known);
     } else throw invalid(path, raw, 'must be a table (section)', origin);
   }
+}
+
+/** A TOML syntax error as one line with its place: `line 3, column 7: …`. */
+function tomlProblem(e: unknown): { message: string; line?: number; column?: number } {
+  const first = ((e as Error).message.split('\n')[0] ?? '').trim();
+  if (e instanceof TomlError) {
+    const text = first.replace(/^Invalid TOML document:\s*/i, '');
+    return { message: `line ${e.line}, column ${e.column}: ${text}`, line: e.line, column: e.column };
+  }
+  return { message: first };
 }
 
 /**
@@ -139,6 +167,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
   const env = options.env ?? process.env;
   const read = options.readFile ?? readIfExists;
   const fields = new Map(schemaFields(schema));
+  const known = [...fields.keys()];
   const values = new Map<string, ConfigValue>();
   const origins = new Map<string, ValueOrigin>();
   for (const [path, f] of fields) {
@@ -160,7 +189,8 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     const path = given ?? defaults[layer];
     const text = read(path);
     if (text === undefined) {
-      if (layer === 'user' && options.userFileRequired === true) {
+      const required = layer === 'user' ? options.userFileRequired : options.systemFileRequired;
+      if (required === true) {
         throw new CollectorError('ERR_CONFIG_PARSE', `configuration file ${path} does not exist`, {
           details: { file: path },
         });
@@ -171,14 +201,18 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     try {
       table = parseToml(text) as Record<string, unknown>;
     } catch (e) {
-      const first = ((e as Error).message.split('\n')[0] ?? '').trim();
-      throw new CollectorError('ERR_CONFIG_PARSE', `${path} is not valid TOML: ${first}`, {
+      const p = tomlProblem(e);
+      throw new CollectorError('ERR_CONFIG_PARSE', `${path} is not valid TOML: ${p.message}`, {
         cause: e,
-        details: { file: path },
+        details: {
+          file: path,
+          ...(p.line !== undefined ? { line: p.line } : {}),
+          ...(p.column !== undefined ? { column: p.column } : {}),
+        },
       });
     }
     files[layer] = path;
-    walkToml(schema, table, '', { layer, source: path }, set);
+    walkToml(schema, table, '', { layer, source: path }, set, known);
   }
 
   for (const [name, raw] of Object.entries(env)) {
@@ -186,7 +220,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     const path = name.slice(ENV_PREFIX.length).toLowerCase().split('__').join('.');
     const origin: ValueOrigin = { layer: 'env', source: name };
     const f = fields.get(path);
-    if (f === undefined) throw unknownKey(path, origin);
+    if (f === undefined) throw unknownKey(path, origin, known);
     set(path, f, raw, true, origin);
   }
 
@@ -200,7 +234,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     }
     const path = flag.slice(0, eq).trim().replace(/-/g, '_');
     const f = fields.get(path);
-    if (f === undefined) throw unknownKey(path, origin);
+    if (f === undefined) throw unknownKey(path, origin, known);
     set(path, f, flag.slice(eq + 1), true, origin);
   }
 

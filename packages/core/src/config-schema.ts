@@ -13,19 +13,33 @@ export type FieldType = 'integer' | 'number' | 'duration' | 'bytes' | 'boolean' 
 /** A value a configuration field can hold. */
 export type ConfigValue = number | boolean | string | readonly string[];
 
-/** One configurable value. */
-export interface ConfigField {
+/** The TypeScript type of a field type's values (`enum` fields narrow it to their values). */
+export type FieldValue<T extends FieldType> = T extends 'integer' | 'number' | 'duration' | 'bytes'
+  ? number
+  : T extends 'boolean'
+    ? boolean
+    : T extends 'string[]'
+      ? readonly string[]
+      : string;
+
+/**
+ * One configurable value. `V` is the TypeScript type of its value and `D` the type of its default
+ * (`undefined` when the field has none, so its value may be absent).
+ */
+export interface ConfigField<T extends FieldType = FieldType, V = ConfigValue, D = V | undefined> {
   readonly kind: 'field';
-  readonly type: FieldType;
+  readonly type: T;
   /** The built-in default; `undefined` means the value is derived or absent unless set. */
-  readonly default: ConfigValue | undefined;
+  readonly default: D;
   readonly description: string;
   /** Smallest accepted value for numeric types (inclusive). */
   readonly min?: number;
   /** Largest accepted value for numeric types (inclusive). */
   readonly max?: number;
   /** Accepted values for `enum` fields. */
-  readonly values?: readonly string[];
+  readonly values?: V extends string ? readonly V[] : readonly string[];
+  /** Phantom marker of the value type; never set at run time. */
+  readonly __value?: V;
 }
 
 /** A section of fields and nested sections, keyed as in the TOML file (snake_case). */
@@ -33,15 +47,49 @@ export interface ConfigSchema {
   readonly [key: string]: ConfigField | ConfigSchema;
 }
 
-/** Declares a field. */
-export function field(
-  type: FieldType,
-  defaultValue: ConfigValue | undefined,
-  description: string,
-  limits: { min?: number; max?: number; values?: readonly string[] } = {},
-): ConfigField {
-  return { kind: 'field', type, default: defaultValue, description, ...limits };
+/** Limits of a field: bounds for numbers, the accepted values of an enum. */
+export interface FieldLimits<E extends string = string> {
+  readonly min?: number;
+  readonly max?: number;
+  readonly values?: readonly E[];
 }
+
+/**
+ * Declares a field, once: its type, default, description and limits. Everything else (file keys,
+ * validation, typed plugin options, the `config` command, the documentation check) derives from it.
+ * An `enum` field's value type is the union of its `values`.
+ */
+export function field<const T extends FieldType, const E extends string = string, const D = undefined>(
+  type: T,
+  defaultValue: D & (T extends 'enum' ? NoInfer<E> | undefined : FieldValue<T> | undefined),
+  description: string,
+  limits: FieldLimits<E> = {},
+): ConfigField<T, T extends 'enum' ? E : FieldValue<T>, D> {
+  return { kind: 'field', type, default: defaultValue, description, ...limits } as ConfigField<
+    T,
+    T extends 'enum' ? E : FieldValue<T>,
+    D
+  >;
+}
+
+type CamelCase<S extends string> = S extends `${infer H}_${infer T}` ? `${H}${Capitalize<CamelCase<T>>}` : S;
+
+/** The camelCase form of a snake_case key (`scan_interval` → `scanInterval`). */
+export function camelCaseKey(key: string): string {
+  return key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** The typed value of one field: its value type, or that or `undefined` when it has no default. */
+export type FieldOption<F> =
+  F extends ConfigField<FieldType, infer V, infer D> ? (undefined extends D ? V | undefined : V) : never;
+
+/**
+ * The typed options a schema describes, keyed in camelCase: `{ scan_interval: field('duration', …) }`
+ * becomes `{ scanInterval: number }`; nested sections become nested objects.
+ */
+export type OptionsOf<S> = {
+  readonly [K in keyof S & string as CamelCase<K>]: S[K] extends ConfigField ? FieldOption<S[K]> : OptionsOf<S[K]>;
+};
 
 /** True when a schema entry is a field rather than a section. */
 export function isField(entry: ConfigField | ConfigSchema): entry is ConfigField {
@@ -167,10 +215,33 @@ export const collectorConfigSchema = {
   max_backpressure_wait: field('duration', 500, 'Longest send() waits under backpressure before dropping', { min: 1 }),
   startup_timeout: field('duration', 10_000, 'Longest a source may take to become ready', { min: 1 }),
   shutdown_timeout: field('duration', 30_000, 'Longest a graceful shutdown may take', { min: 1 }),
-  health_check_interval: field('duration', 60_000, 'How often each source is health-checked', { min: 1 }),
+  health_check_interval: field('duration', 60_000, 'How often each source and sink is health-checked', { min: 1 }),
   enable_telemetry: field('boolean', true, 'Sample own CPU, RSS and event-loop delay'),
   telemetry_interval: field('duration', 30_000, 'How often telemetry is sampled and logged', { min: 1 }),
   debug_logging: field('boolean', false, 'Log at debug level'),
   restart_backoff_base: field('duration', 1000, 'First delay before restarting a failed source', { min: 1 }),
   restart_backoff_max: field('duration', 60_000, 'Longest delay between source restarts', { min: 1 }),
+  data_dir: field(
+    'string',
+    undefined,
+    'Directory for the collector state (the sequence high-water mark); unset keeps sequence numbers per run',
+  ),
+  derived_lane_capacity: field('integer', 1000, 'Derived events (from processors) waiting for a batch at most', {
+    min: 1,
+  }),
+  max_derivation_depth: field('integer', 4, 'Longest chain of derived events from one source event', {
+    min: 1,
+    max: 64,
+  }),
 } as const satisfies ConfigSchema;
+
+/** The value of every field that has a default, keyed in camelCase (sections nested). */
+export function schemaDefaults<S extends ConfigSchema>(schema: S): OptionsOf<S> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) {
+    const key = camelCaseKey(k);
+    if (isField(v)) out[key] = v.default;
+    else out[key] = schemaDefaults(v);
+  }
+  return out as OptionsOf<S>;
+}

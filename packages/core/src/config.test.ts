@@ -27,6 +27,9 @@ describe('CollectorConfig defaults', () => {
       debugLogging: false,
       restartBackoffBase: 1000,
       restartBackoffMax: 60_000,
+      dataDir: undefined,
+      derivedLaneCapacity: 1000,
+      maxDerivationDepth: 4,
     });
     expect(new CollectorConfig().settings.backpressureThreshold).toBeUndefined();
     expect(Object.isFrozen(DEFAULT_COLLECTOR_SETTINGS)).toBe(true);
@@ -117,8 +120,10 @@ describe('CollectorConfig.validate', () => {
         expect(e.details.value).toBe(bad);
         expect(e.details.layer).toBe('api');
         expect(e.details.source).toBe(method);
-        expect(e.details.problem).toBe('must be an integer > 0');
-        expect(e.message).toBe(`${expectedField} = ${bad} must be an integer > 0 (set by api ${method})`);
+        // The schema's rule for the field: a whole number of at least 1.
+        const problem = bad === 1.5 ? 'must be a whole number' : 'must be at least 1';
+        expect(e.details.problem).toBe(problem);
+        expect(e.message).toBe(`${expectedField} = ${bad} ${problem} (set by api ${method})`);
       });
     }
   }

@@ -5,81 +5,38 @@
  * `LoadedConfig`. Validation runs when a `Collector` is constructed (or on `validate()`).
  */
 import type { LoadedConfig, ValueOrigin } from './config-loader.ts';
+import {
+  type ConfigField,
+  camelCaseKey,
+  coerceValue,
+  collectorConfigSchema,
+  type OptionsOf,
+  schemaDefaults,
+} from './config-schema.ts';
 import { CollectorError } from './errors.ts';
 
-/** The runtime settings. Durations are milliseconds. */
-export interface CollectorSettings {
-  readonly componentName: string;
-  readonly maxEventSources: number;
-  readonly eventBufferSize: number;
-  readonly maxBatchSize: number;
-  readonly batchTimeout: number;
-  /** `undefined` means 80% of `eventBufferSize`. */
-  readonly backpressureThreshold: number | undefined;
-  readonly maxBackpressureWait: number;
-  readonly startupTimeout: number;
-  readonly shutdownTimeout: number;
-  readonly healthCheckInterval: number;
-  readonly enableTelemetry: boolean;
-  readonly telemetryInterval: number;
-  readonly debugLogging: boolean;
-  readonly restartBackoffBase: number;
-  readonly restartBackoffMax: number;
-}
+/**
+ * The runtime settings, typed from `collectorConfigSchema` (durations in milliseconds). A setting
+ * without a default (`backpressureThreshold`, `dataDir`) may be `undefined`.
+ */
+export type CollectorSettings = OptionsOf<typeof collectorConfigSchema>;
 
-/** The defaults (from DaemonEye's collector code). */
-export const DEFAULT_COLLECTOR_SETTINGS: CollectorSettings = Object.freeze({
-  componentName: 'collector-core',
-  maxEventSources: 16,
-  eventBufferSize: 10_000,
-  maxBatchSize: 1000,
-  batchTimeout: 100,
-  backpressureThreshold: undefined,
-  maxBackpressureWait: 500,
-  startupTimeout: 10_000,
-  shutdownTimeout: 30_000,
-  healthCheckInterval: 60_000,
-  enableTelemetry: true,
-  telemetryInterval: 30_000,
-  debugLogging: false,
-  restartBackoffBase: 1000,
-  restartBackoffMax: 60_000,
-});
+/** The defaults, taken from `collectorConfigSchema` (DaemonEye's code values). */
+export const DEFAULT_COLLECTOR_SETTINGS: CollectorSettings = Object.freeze(schemaDefaults(collectorConfigSchema));
 
 type Key = keyof CollectorSettings;
 
-/** Configuration-file key (snake_case) of each setting. */
-export const SETTING_KEYS: Readonly<Record<Key, string>> = {
-  componentName: 'component_name',
-  maxEventSources: 'max_event_sources',
-  eventBufferSize: 'event_buffer_size',
-  maxBatchSize: 'max_batch_size',
-  batchTimeout: 'batch_timeout',
-  backpressureThreshold: 'backpressure_threshold',
-  maxBackpressureWait: 'max_backpressure_wait',
-  startupTimeout: 'startup_timeout',
-  shutdownTimeout: 'shutdown_timeout',
-  healthCheckInterval: 'health_check_interval',
-  enableTelemetry: 'enable_telemetry',
-  telemetryInterval: 'telemetry_interval',
-  debugLogging: 'debug_logging',
-  restartBackoffBase: 'restart_backoff_base',
-  restartBackoffMax: 'restart_backoff_max',
-};
+/** Configuration-file key (snake_case) of each setting, from the schema. */
+export const SETTING_KEYS: Readonly<Record<Key, string>> = Object.freeze(
+  Object.fromEntries(Object.keys(collectorConfigSchema).map((k) => [camelCaseKey(k), k])) as Record<Key, string>,
+);
 
-const POSITIVE_INTEGERS: readonly Key[] = [
-  'maxEventSources',
-  'eventBufferSize',
-  'maxBatchSize',
-  'batchTimeout',
-  'maxBackpressureWait',
-  'startupTimeout',
-  'shutdownTimeout',
-  'healthCheckInterval',
-  'telemetryInterval',
-  'restartBackoffBase',
-  'restartBackoffMax',
-];
+const FIELDS: Readonly<Record<Key, ConfigField>> = Object.fromEntries(
+  Object.entries(SETTING_KEYS).map(([key, fileKey]) => [
+    key,
+    collectorConfigSchema[fileKey as keyof typeof collectorConfigSchema],
+  ]),
+) as Record<Key, ConfigField>;
 
 /** The effective settings after validation, with the derived threshold filled in. */
 export type ResolvedSettings = Omit<CollectorSettings, 'backpressureThreshold'> & {
@@ -160,6 +117,18 @@ export class CollectorConfig {
   withDebugLogging(enabled: boolean): CollectorConfig {
     return this.#with('debugLogging', enabled);
   }
+  /** Directory for the collector's state (the persisted sequence high-water mark). */
+  withDataDir(path: string): CollectorConfig {
+    return this.#with('dataDir', path);
+  }
+  /** Derived events (emitted by processors) that may wait for a batch. */
+  withDerivedLaneCapacity(n: number): CollectorConfig {
+    return this.#with('derivedLaneCapacity', n);
+  }
+  /** Longest chain of derived events that one source event may cause. */
+  withMaxDerivationDepth(n: number): CollectorConfig {
+    return this.#with('maxDerivationDepth', n);
+  }
   /** First and largest delay between restarts of a failed source. */
   withRestartBackoff(baseMs: number, maxMs: number): CollectorConfig {
     return this.#with('restartBackoffBase', baseMs, 'withRestartBackoff').#with(
@@ -194,21 +163,21 @@ export class CollectorConfig {
    * first bad field, its value and its origin.
    */
   validate(): ResolvedSettings {
-    const v = this.#values;
-    if (typeof v.componentName !== 'string' || v.componentName.trim() === '') {
-      throw this.#problem('componentName', 'must be a non-empty string');
+    const v: Record<string, unknown> = { ...this.#values };
+    for (const [key, f] of Object.entries(FIELDS) as [Key, ConfigField][]) {
+      const raw = v[key];
+      if (raw === undefined && f.default === undefined) continue;
+      const c = coerceValue(f, raw, false);
+      if (!c.ok) throw this.#problem(key, c.problem);
+      v[key] = c.value;
     }
-    for (const key of POSITIVE_INTEGERS) {
-      const n = v[key];
-      if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0) throw this.#problem(key, 'must be an integer > 0');
-    }
-    for (const key of ['enableTelemetry', 'debugLogging'] as const) {
-      if (typeof v[key] !== 'boolean') throw this.#problem(key, 'must be true or false');
-    }
+    if ((v.componentName as string).trim() === '') throw this.#problem('componentName', 'must be a non-empty string');
+    return this.#crossCheck(v as unknown as CollectorSettings);
+  }
+
+  #crossCheck(v: CollectorSettings): ResolvedSettings {
     const threshold = v.backpressureThreshold ?? Math.max(1, Math.floor(v.eventBufferSize * 0.8));
     if (v.backpressureThreshold !== undefined) {
-      if (!Number.isInteger(threshold) || threshold <= 0)
-        throw this.#problem('backpressureThreshold', 'must be an integer > 0');
       if (threshold >= v.eventBufferSize && v.eventBufferSize > 1) {
         throw this.#problem('backpressureThreshold', `must be below event_buffer_size (${v.eventBufferSize})`);
       }

@@ -26,17 +26,28 @@ export interface SourceHealth {
 /** Health of one sink. */
 export interface SinkHealth {
   readonly name: string;
+  /** The sink's overflow policy: a failing `block` (lossless) sink makes the collector Unhealthy. */
+  readonly overflow?: 'block' | 'drop-oldest' | 'drop-newest';
   readonly status: HealthStatus;
   readonly reason?: string;
   readonly consecutiveFailures: number;
 }
 
-/** Health of the whole collector: overall status, reasons, and each source and sink. */
+/** Health of one processor. */
+export interface ProcessorHealth {
+  readonly name: string;
+  readonly status: HealthStatus;
+  readonly reason?: string;
+  readonly errors: number;
+}
+
+/** Health of the whole collector: overall status, reasons, and each source, sink and processor. */
 export interface CollectorHealth {
   readonly status: HealthStatus;
   readonly reasons: readonly string[];
   readonly sources: readonly SourceHealth[];
   readonly sinks: readonly SinkHealth[];
+  readonly processors: readonly ProcessorHealth[];
 }
 
 const RANK: Readonly<Record<HealthStatus, number>> = { Healthy: 0, Degraded: 1, Unhealthy: 2 };

@@ -1,6 +1,7 @@
 /**
- * @daemoneye/core — the public entry: the EventSource contract, SourceCaps flags, the
- * CollectionEvent model, the Collector runtime, configuration, health, telemetry and errors.
+ * @daemoneye/core — the public entry: the EventSource, EventSink and EventProcessor contracts,
+ * plug-in definitions, SourceCaps flags, the CollectionEvent model and event records, the Collector
+ * runtime, configuration, health, telemetry and errors.
  */
 
 export type { CollectorOptions, CollectorStats, RunOptions, ShutdownReport } from './collector.ts';
@@ -9,19 +10,39 @@ export type { CollectorSettings, ResolvedSettings } from './config.ts';
 export { CollectorConfig, DEFAULT_COLLECTOR_SETTINGS, SETTING_KEYS } from './config.ts';
 export type { ConfigLayer, LoadConfigOptions, LoadedConfig, ValueOrigin } from './config-loader.ts';
 export { defaultConfigPaths, ENV_PREFIX, loadConfig } from './config-loader.ts';
-export type { Coerced, ConfigField, ConfigSchema, ConfigValue, FieldType } from './config-schema.ts';
+export type {
+  Coerced,
+  ConfigField,
+  ConfigSchema,
+  ConfigValue,
+  FieldLimits,
+  FieldOption,
+  FieldType,
+  FieldValue,
+  OptionsOf,
+} from './config-schema.ts';
 export {
+  camelCaseKey,
   coerceValue,
   collectorConfigSchema,
   field,
   formatValue,
   isField,
+  schemaDefaults,
   schemaFields,
 } from './config-schema.ts';
 export type { LatencySummary } from './counters.ts';
+export type { DerivedLaneStats } from './derived-lane.ts';
 export { formatDuration, parseByteSize, parseDuration } from './duration.ts';
-export type { CollectorErrorOptions, ErrorCode, ErrorDetails } from './errors.ts';
-export { CollectorError, describeError, ErrorCodes, isCollectorError } from './errors.ts';
+export type { CollectorErrorOptions, ErrorCatalog, ErrorCode, ErrorDetails } from './errors.ts';
+export {
+  CollectorError,
+  declaredErrorCodes,
+  defineErrorCatalog,
+  describeError,
+  ErrorCodes,
+  isCollectorError,
+} from './errors.ts';
 export type {
   AnalysisResultEvent,
   AnalysisType,
@@ -38,13 +59,48 @@ export type {
 export { CollectionEvent, EVENT_KINDS, MAX_TRIGGER_METADATA, TriggerPriority } from './event.ts';
 export type { FlagSpec, Flags, FlagsType } from './flags.ts';
 export { defineFlags } from './flags.ts';
-export type { CollectorHealth, SinkHealth, SourceHealth, SourceState } from './health.ts';
+export type { CollectorHealth, ProcessorHealth, SinkHealth, SourceHealth, SourceState } from './health.ts';
 export { HealthStatus, worstHealth } from './health.ts';
+export type { HostIdentity } from './host.ts';
+export { readHostIdentity } from './host.ts';
 export type { LogFn, Logger } from './logger.ts';
 export { silentLogger } from './logger.ts';
 export type { FlushCause } from './pipeline.ts';
+export type {
+  ComposeOptions,
+  DefinitionInput,
+  PluginContext,
+  PluginDefinition,
+  ProcessorDefinition,
+  SinkDefinition,
+  SinkSection,
+  SourceDefinition,
+  SourceSection,
+} from './plugin.ts';
+export {
+  composeCollector,
+  defineProcessor,
+  defineSink,
+  defineSource,
+  pluginSchema,
+  sectionOptions,
+} from './plugin.ts';
+export type { ProcessorStats } from './processor-runner.ts';
+export type { BatchRecords, EventBatch, EventRecord } from './record.ts';
+export { batchOf, recordsOf } from './record.ts';
+export { SEQUENCE_BLOCK, SEQUENCE_FILE } from './sequence.ts';
 export type { SinkStats } from './sink-queue.ts';
-export type { EventSender, EventSink, EventSource, OverflowPolicy, SinkOptions } from './source.ts';
+export type {
+  DerivedEventSender,
+  EventProcessor,
+  EventSender,
+  EventSink,
+  EventSource,
+  HealthReport,
+  OverflowPolicy,
+  PluginRuntime,
+  SinkOptions,
+} from './source.ts';
 export type { SourceCapsBits } from './source-caps.ts';
 export {
   capabilityLabels,

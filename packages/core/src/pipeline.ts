@@ -1,13 +1,19 @@
 /**
- * The batcher and fan-out between the channel and the sinks. Events leave the channel in batches of
- * at most `maxBatchSize`: at once when that many are buffered (cause `size`), or when the oldest
- * pending event has waited `batchTimeout` (cause `timeout`), or on drain (cause `shutdown`). Each
- * batch is offered to every sink's own queue; only a full `block`-policy sink makes the batcher wait,
- * which lets the channel fill and backpressure reach the sources. It owns no sources or sinks' lifecycles.
+ * The batcher and fan-out between the channel and the sinks. Events leave the derived lane and the
+ * channel (derived first) in batches of at most `maxBatchSize`: at once when that many are buffered
+ * (cause `size`), or when the oldest pending event has waited `batchTimeout` (cause `timeout`), or on
+ * drain (cause `shutdown`). Each batch gets consecutive sequence numbers and its records, is handed
+ * to every processor in order, then offered to every sink's own queue; only a full `block`-policy sink
+ * (or a slow processor) makes the batcher wait, which lets the channel fill and backpressure reach the
+ * sources. Processors emit into the derived lane, which never waits, so nothing here can deadlock. It
+ * owns no sources', sinks' or processors' lifecycles.
  */
 import { EventChannel } from './channel.ts';
 import { ReasonCounter, SizeHistogram } from './counters.ts';
-import type { CollectionEvent } from './event.ts';
+import { DerivedLane } from './derived-lane.ts';
+import type { ProcessorRunner } from './processor-runner.ts';
+import { type EventBatch, makeBatch } from './record.ts';
+import type { SequenceAllocator } from './sequence.ts';
 import type { SinkQueue } from './sink-queue.ts';
 
 /** Why a batch was flushed. */
@@ -20,12 +26,19 @@ export interface PipelineOptions {
   readonly maxWait: number;
   readonly maxBatchSize: number;
   readonly batchTimeout: number;
+  readonly derivedCapacity: number;
+  readonly maxDerivationDepth: number;
 }
 
 /** Channel + batcher + fan-out. */
 export class Pipeline {
   readonly channel: EventChannel;
+  readonly lane: DerivedLane;
   readonly sinks: SinkQueue[] = [];
+  readonly processors: ProcessorRunner[] = [];
+  /** Hands out sequence numbers; set by the collector when it runs. */
+  sequence: SequenceAllocator | undefined;
+  runId = '';
   readonly #maxBatch: number;
   readonly #timeout: number;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -48,12 +61,22 @@ export class Pipeline {
       capacity: options.capacity,
       threshold: options.threshold,
       maxWait: options.maxWait,
-      onPush: (depth) => this.#onPush(depth),
+      onPush: () => this.#onPush(),
+    });
+    this.lane = new DerivedLane({
+      capacity: options.derivedCapacity,
+      maxDepth: options.maxDerivationDepth,
+      onPush: () => this.#onPush(),
     });
   }
 
-  #onPush(depth: number): void {
-    if (depth >= this.#maxBatch) this.#schedule();
+  /** Events waiting for a batch, in the channel and the derived lane. */
+  get pending(): number {
+    return this.channel.size + this.lane.size;
+  }
+
+  #onPush(): void {
+    if (this.pending >= this.#maxBatch) this.#schedule();
     else if (this.#timer === undefined && !this.#timerDue) this.#armTimer();
   }
 
@@ -75,7 +98,7 @@ export class Pipeline {
   }
 
   #nextCause(): FlushCause | undefined {
-    const size = this.channel.size;
+    const size = this.pending;
     if (size >= this.#maxBatch) return 'size';
     if (size === 0) return undefined;
     if (this.#draining) return 'shutdown';
@@ -89,11 +112,12 @@ export class Pipeline {
     try {
       for (let cause = this.#nextCause(); cause !== undefined; cause = this.#nextCause()) {
         if (cause !== 'size') this.#timerDue = false;
-        const batch = this.channel.take(this.#maxBatch);
+        const batch = this.#takeBatch();
         this.batches++;
         this.batched += batch.length;
         this.flushCauses[cause]++;
         this.batchSizes.record(batch.length);
+        for (const p of this.processors) await p.process(batch);
         const blocked = this.#dispatch(batch);
         if (blocked !== undefined) {
           this.#blockedOn = blocked;
@@ -105,8 +129,8 @@ export class Pipeline {
     } finally {
       this.#pumping = false;
     }
-    if (this.channel.size > 0) {
-      if (this.channel.size >= this.#maxBatch || this.#draining) this.#schedule();
+    if (this.pending > 0) {
+      if (this.pending >= this.#maxBatch || this.#draining) this.#schedule();
       else if (this.#timer === undefined) this.#armTimer();
     } else if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
@@ -114,7 +138,32 @@ export class Pipeline {
     }
   }
 
-  #dispatch(batch: readonly CollectionEvent[]): Promise<unknown> | undefined {
+  /** The next batch: derived events first, then the channel's, numbered consecutively. */
+  #takeBatch(): EventBatch {
+    const derived = this.lane.size > 0 ? this.lane.take(this.#maxBatch) : undefined;
+    const room = this.#maxBatch - (derived?.events.length ?? 0);
+    const chunk = this.channel.take(room);
+    const n = chunk.events.length + (derived?.events.length ?? 0);
+    const firstSeq = this.sequence?.take(n) ?? 0;
+    if (derived === undefined) return makeBatch(chunk.events, this.runId, firstSeq, chunk);
+    const d = derived.events.length;
+    const events = derived.events.concat(chunk.events);
+    const acceptedAt = new Float64Array(n);
+    acceptedAt.set(derived.acceptedAt);
+    acceptedAt.set(chunk.acceptedAt, d);
+    const causes = new Float64Array(n).fill(-1);
+    causes.set(derived.causes);
+    const depths = new Uint8Array(n);
+    depths.set(derived.depths);
+    return makeBatch(events, this.runId, firstSeq, {
+      sources: derived.sources.concat(chunk.sources),
+      acceptedAt,
+      causes,
+      depths,
+    });
+  }
+
+  #dispatch(batch: EventBatch): Promise<unknown> | undefined {
     if (this.sinks.length === 0) {
       this.discarded.add('no_sink', batch.length);
       return undefined;
@@ -149,7 +198,7 @@ export class Pipeline {
       if (signal.aborted) resolve('aborted');
       else signal.addEventListener('abort', () => resolve('aborted'), { once: true });
     });
-    while (this.channel.size > 0 || this.#pumping || this.#scheduled) {
+    while (this.pending > 0 || this.#pumping || this.#scheduled) {
       if (signal.aborted) return false;
       if (!this.#pumping) await this.#pump();
       else if ((await Promise.race([this.#blockedOn ?? new Promise((r) => setImmediate(r)), aborted])) === 'aborted')

@@ -182,11 +182,13 @@ describe('failing sink', () => {
     });
     expect(c.health().sinks[0]).toEqual({
       name: 'failing',
+      overflow: 'block',
       status: 'Unhealthy',
       reason: 'last 3 writes failed: Error: disk full',
       consecutiveFailures: 3,
     });
-    expect(c.health().status).toBe(HealthStatus.Degraded);
+    // A lossless (block) sink that keeps failing makes the whole collector Unhealthy.
+    expect(c.health().status).toBe(HealthStatus.Unhealthy);
     expect(c.health().reasons).toEqual(['sink failing: last 3 writes failed: Error: disk full']);
     const report = await c.shutdown();
     await run;

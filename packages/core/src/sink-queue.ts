@@ -2,18 +2,38 @@
  * One sink's bounded queue and writer loop. Batches wait here (at most `capacity` events) and are
  * written one at a time, in order. When a batch does not fit, the overflow policy decides: `block`
  * makes the dispatcher wait (lossless, and the pipeline slows), `drop-newest` refuses the new batch,
- * `drop-oldest` evicts queued batches. A rejected write counts its events as `sink_error`. Every
- * event received is delivered, dropped with a reason, or still in flight — exactly. It does not batch
- * events; the pipeline does.
+ * `drop-oldest` evicts queued batches. The sink is opened before its first batch; a rejected open or
+ * write counts the batch as `sink_error`, and a sink that says its consumer is gone (`ERR_SINK_CLOSED`)
+ * counts that batch and every later one as `sink_closed`. Every event received is delivered, dropped
+ * with a reason, or still in flight — exactly. It does not batch events; the pipeline does.
  */
 import { LatencyReservoir, ReasonCounter } from './counters.ts';
-import { describeError } from './errors.ts';
-import type { CollectionEvent } from './event.ts';
+import { describeError, isCollectorError } from './errors.ts';
 import { HealthStatus, type SinkHealth } from './health.ts';
 import type { Logger } from './logger.ts';
-import type { EventSink, OverflowPolicy } from './source.ts';
+import type { EventBatch } from './record.ts';
+import type { EventSink, HealthReport, OverflowPolicy, PluginRuntime } from './source.ts';
 
-type Batch = readonly CollectionEvent[];
+type Batch = EventBatch;
+
+/** What a sink queue needs from the collector. */
+export interface SinkQueueOptions {
+  readonly capacity: number;
+  readonly overflow: OverflowPolicy;
+  readonly logger: Logger;
+  /** Aborts at the shutdown deadline; passed to `open` and `write`. */
+  readonly deadline: AbortSignal;
+  /** What the sink is told when it opens. */
+  readonly runtime: PluginRuntime;
+  /** Called once when the sink says its consumer is gone. */
+  readonly onClosed?: () => void;
+}
+
+/** Folds a plug-in's own health report into a status. */
+export function reportStatus(r: HealthReport | undefined): HealthStatus {
+  const s = String(r?.status ?? 'healthy').toLowerCase();
+  return s === 'degraded' ? HealthStatus.Degraded : s === 'unhealthy' ? HealthStatus.Unhealthy : HealthStatus.Healthy;
+}
 
 /** Statistics of one sink. `received = delivered + dropped + inFlight`. */
 export interface SinkStats {
@@ -43,6 +63,12 @@ export class SinkQueue {
   readonly capacity: number;
   readonly overflow: OverflowPolicy;
   readonly #log: Logger;
+  readonly #deadline: AbortSignal;
+  readonly #runtime: PluginRuntime;
+  readonly #onClosed: (() => void) | undefined;
+  #opened = false;
+  #closedReason: string | undefined;
+  #own: HealthReport | undefined;
   readonly #batches: Batch[] = [];
   #queued = 0;
   #abandoned = false;
@@ -60,12 +86,20 @@ export class SinkQueue {
   readonly #latency = new LatencyReservoir(1024);
   readonly #loggedDrops = new Set<string>();
 
-  constructor(sink: EventSink, options: { capacity: number; overflow: OverflowPolicy; logger: Logger }) {
+  constructor(sink: EventSink, options: SinkQueueOptions) {
     this.sink = sink;
     this.name = sink.name();
     this.capacity = options.capacity;
     this.overflow = options.overflow;
     this.#log = options.logger.child({ sink: this.name });
+    this.#deadline = options.deadline;
+    this.#runtime = { ...options.runtime, logger: this.#log };
+    this.#onClosed = options.onClosed;
+  }
+
+  /** True once the sink said its consumer is gone. */
+  get closed(): boolean {
+    return this.#closedReason !== undefined;
   }
 
   #drop(reason: string, n: number): void {
@@ -89,6 +123,10 @@ export class SinkQueue {
    */
   offer(batch: Batch): Promise<void> | undefined {
     this.#received += batch.length;
+    if (this.#closedReason !== undefined) {
+      this.#dropped.add('sink_closed', batch.length);
+      return undefined;
+    }
     if (this.#queued + batch.length <= this.capacity && this.#blocked.length === 0) {
       this.#enqueue(batch);
       return undefined;
@@ -122,23 +160,60 @@ export class SinkQueue {
     }
   }
 
+  async #open(): Promise<void> {
+    if (this.#opened || this.sink.open === undefined) {
+      this.#opened = true;
+      return;
+    }
+    await this.sink.open(this.#deadline, this.#runtime);
+    this.#opened = true;
+    this.#log.debug('sink opened');
+  }
+
+  /** The sink said its consumer is gone: count what it holds and everything later as `sink_closed`. */
+  #markClosed(e: unknown, batch: Batch): void {
+    this.#closedReason = describeError(e);
+    this.#dropped.add('sink_closed', batch.length);
+    let held = 0;
+    for (const b of this.#batches.splice(0)) held += b.length;
+    for (const b of this.#blocked.splice(0)) {
+      held += b.batch.length;
+      b.resolve();
+    }
+    this.#queued = 0;
+    if (held > 0) this.#dropped.add('sink_closed', held);
+    this.#log.info(
+      { reason: this.#closedReason, dropped: batch.length + held },
+      'sink consumer closed; later events for it count as sink_closed',
+    );
+    this.#onClosed?.();
+  }
+
   async #writeLoop(): Promise<void> {
     this.#running = true;
     while (this.#batches.length > 0 && !this.#abandoned) {
       const batch = this.#batches.shift() as Batch;
       const t0 = performance.now();
       try {
-        await this.sink.write(batch);
+        await this.#open();
+        await this.sink.write(batch, this.#deadline);
         if (this.#abandoned) break;
         this.#delivered += batch.length;
         this.#consecutiveFailures = 0;
       } catch (e) {
         if (this.#abandoned) break;
+        if (isCollectorError(e, 'ERR_SINK_CLOSED')) {
+          this.#markClosed(e, batch);
+          break;
+        }
         this.#failed++;
         this.#consecutiveFailures++;
         this.#lastError = describeError(e);
         this.#dropped.add('sink_error', batch.length);
-        this.#log.error({ err: this.#lastError, events: batch.length }, 'sink write failed');
+        this.#log.error(
+          { err: this.#lastError, events: batch.length },
+          this.#opened ? 'sink write failed' : 'sink open failed',
+        );
       }
       this.#writes++;
       this.#latency.record(performance.now() - t0);
@@ -183,7 +258,64 @@ export class SinkQueue {
     return n;
   }
 
+  /** Asks the sink for its own health (bounded by `timeoutMs`) and keeps the answer for `health()`. */
+  async refreshHealth(timeoutMs: number): Promise<void> {
+    if (this.sink.health === undefined) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      this.#own = await Promise.race([
+        Promise.resolve(this.sink.health()),
+        new Promise<HealthReport>((resolve) => {
+          timer = setTimeout(
+            () => resolve({ status: 'unhealthy', reason: `health() took longer than ${timeoutMs} ms` }),
+            timeoutMs,
+          );
+          timer.unref();
+        }),
+      ]);
+    } catch (e) {
+      this.#own = { status: 'unhealthy', reason: describeError(e) };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Closes the sink (once, after its last write), bounded by `timeoutMs`; never rejects. */
+  async close(timeoutMs: number): Promise<void> {
+    if (this.sink.close === undefined) return;
+    try {
+      await Promise.race([this.sink.close(), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+      this.#log.debug('sink closed');
+    } catch (e) {
+      this.#log.error({ err: describeError(e) }, 'sink close failed');
+    }
+  }
+
   health(): SinkHealth {
+    const base = { name: this.name, overflow: this.overflow };
+    if (this.#closedReason !== undefined) {
+      return {
+        ...base,
+        status: HealthStatus.Unhealthy,
+        reason: `closed: ${this.#closedReason}`,
+        consecutiveFailures: this.#consecutiveFailures,
+      };
+    }
+    const q = this.#queueHealth();
+    const own = reportStatus(this.#own);
+    if (own === HealthStatus.Healthy || (q.status === HealthStatus.Unhealthy && own !== HealthStatus.Unhealthy)) {
+      return { ...base, ...q };
+    }
+    const reason = this.#own?.reason ?? own;
+    return {
+      ...base,
+      status: own,
+      reason: q.reason === undefined ? reason : `${reason}; ${q.reason}`,
+      consecutiveFailures: this.#consecutiveFailures,
+    };
+  }
+
+  #queueHealth(): Omit<SinkHealth, 'overflow'> {
     if (this.#consecutiveFailures >= 3) {
       return {
         name: this.name,

@@ -188,8 +188,8 @@ describe('source supervision', () => {
       state: 'restarting',
       reason: 'start() returned before the source was ready',
     });
-    // the only source is down: the collector is Degraded (one of two parts unhealthy: source and sink)
-    expect(c.health().status).toBe(HealthStatus.Degraded);
+    // the only source is down: no source is delivering, so the collector is Unhealthy
+    expect(c.health().status).toBe(HealthStatus.Unhealthy);
   });
 
   it.each([
@@ -241,7 +241,10 @@ describe('source supervision', () => {
       reason: 'not ready within startup timeout of 100 ms',
       restarts: 1,
     });
-    expect(c.health().reasons).toEqual(['source stuck: not ready within startup timeout of 100 ms']);
+    expect(c.health().reasons).toEqual([
+      'source stuck: not ready within startup timeout of 100 ms',
+      'no source is delivering',
+    ]);
   });
 
   it('health-checks on its interval and reports a failing check without restarting', async () => {
@@ -266,8 +269,11 @@ describe('source supervision', () => {
       reason: 'health check failed: Error: disk gone',
       restarts: 0,
     });
-    expect(c.health().status).toBe(HealthStatus.Degraded);
-    expect(c.health().reasons).toEqual(['source checked: health check failed: Error: disk gone']);
+    expect(c.health().status).toBe(HealthStatus.Unhealthy);
+    expect(c.health().reasons).toEqual([
+      'source checked: health check failed: Error: disk gone',
+      'no source is delivering',
+    ]);
     healthy = true;
     await waitFor(() => c.health().sources[0]?.status === 'Healthy', 'healthy again');
     expect(src.starts).toBe(1);

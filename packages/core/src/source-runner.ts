@@ -13,7 +13,10 @@ import { CollectorError, describeError } from './errors.ts';
 import type { CollectionEvent } from './event.ts';
 import { HealthStatus, type SourceHealth, type SourceState } from './health.ts';
 import type { Logger } from './logger.ts';
-import type { EventSender, EventSource } from './source.ts';
+import type { EventSender, EventSource, HealthReport } from './source.ts';
+
+/** The outcome of one health check. */
+type CheckResult = { readonly status: HealthStatus; readonly reason?: string };
 
 /** Per-source event counters. */
 export interface SourceCounters {
@@ -24,6 +27,17 @@ export interface SourceCounters {
 }
 
 const ACCEPTED: Promise<boolean> = Promise.resolve(true);
+
+/** Reads what a health check resolved with: nothing is healthy; a report says degraded or unhealthy. */
+function readReport(value: unknown): CheckResult {
+  if (value === undefined || value === null || typeof value !== 'object') return { status: HealthStatus.Healthy };
+  const r = value as Partial<HealthReport>;
+  const s = String(r.status).toLowerCase();
+  const reason = typeof r.reason === 'string' && r.reason !== '' ? r.reason : undefined;
+  if (s === 'degraded') return { status: HealthStatus.Degraded, reason: reason ?? 'degraded' };
+  if (s === 'unhealthy') return { status: HealthStatus.Unhealthy, reason: reason ?? 'unhealthy' };
+  return { status: HealthStatus.Healthy };
+}
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
@@ -71,17 +85,18 @@ export class SourceRunner {
 
   #makeSender(): EventSender {
     const channel = this.#channel;
+    const name = this.name;
     const markReady = (): void => this.#markReady();
     return {
       send: (event: CollectionEvent): Promise<boolean> => {
         this.#offered++;
         if (!this.#ready) markReady();
         if (!channel.closed && channel.size < channel.threshold && channel.waiting === 0) {
-          channel.trySend(event);
+          channel.trySend(event, name);
           this.#accepted++;
           return ACCEPTED;
         }
-        return channel.send(event).then((ok) => {
+        return channel.send(event, name).then((ok) => {
           if (ok) this.#accepted++;
           else this.#drop(channel.closed ? 'closed' : 'backpressure_timeout');
           return ok;
@@ -90,7 +105,7 @@ export class SourceRunner {
       trySend: (event: CollectionEvent): boolean => {
         this.#offered++;
         if (!this.#ready) markReady();
-        const ok = channel.trySend(event);
+        const ok = channel.trySend(event, name);
         if (ok) this.#accepted++;
         else this.#drop(channel.closed ? 'closed' : 'channel_full');
         return ok;
@@ -106,8 +121,7 @@ export class SourceRunner {
       reportLoss: (count: number, reason: string): void => {
         if (!Number.isFinite(count) || count <= 0) return;
         this.#lost.add(reason, count);
-        channel.dropped.add(`source_lost:${reason}`, count);
-        channel.offered += count;
+        channel.recordLoss(reason, count);
         this.#log.warn({ lost: count, reason }, 'source reported lost events');
       },
     };
@@ -146,6 +160,7 @@ export class SourceRunner {
       this.#ready = false;
       this.#stopPromise = undefined;
       const startedAt = performance.now();
+      this.#log.debug({ restarts: this.#restarts }, this.#restarts > 0 ? 'source restarting' : 'source starting');
       const started = Promise.resolve().then(() => this.source.start(this.sender, runSignal));
       const settled = started.then(
         () => ({ ok: true as const }),
@@ -155,7 +170,8 @@ export class SourceRunner {
       let failure: string | undefined;
       if (outcome === 'ready') {
         this.#state = 'running';
-        this.#setHealth(HealthStatus.Healthy);
+        if (this.#status !== HealthStatus.Degraded) this.#setHealth(HealthStatus.Healthy);
+        this.#log.debug({ readyMs: Math.round(performance.now() - startedAt) }, 'source ready');
         this.#startHealthChecks(runSignal);
         const end = await settled;
         this.#stopHealthChecks();
@@ -211,7 +227,11 @@ export class SourceRunner {
     const probe = (async (): Promise<'ready' | 'aborted'> => {
       const every = Math.max(10, Math.min(100, Math.floor(this.#settings.startupTimeout / 10)));
       while (!local.aborted) {
-        if (await this.#check()) return 'ready';
+        const r = await this.#check();
+        if (r.status !== HealthStatus.Unhealthy) {
+          this.#setHealth(r.status, r.reason);
+          return 'ready';
+        }
         await sleep(every, local);
       }
       return 'aborted';
@@ -226,22 +246,22 @@ export class SourceRunner {
     }
   }
 
-  async #check(): Promise<boolean> {
+  async #check(): Promise<CheckResult> {
     const limit = Math.max(1000, Math.min(this.#settings.healthCheckInterval, 30_000));
     this.#lastCheckAt = Date.now();
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await Promise.race([
+      const r = await Promise.race([
         this.source.healthCheck(),
-        new Promise((_, reject) => {
+        new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error(`health check took longer than ${limit} ms`)), limit);
           timer.unref();
         }),
       ]);
-      return true;
+      return readReport(r);
     } catch (e) {
       this.#lastError = describeError(e);
-      return false;
+      return { status: HealthStatus.Unhealthy, reason: `health check failed: ${this.#lastError}` };
     } finally {
       clearTimeout(timer);
     }
@@ -251,10 +271,12 @@ export class SourceRunner {
     this.#stopHealthChecks();
     this.#healthTimer = setInterval(() => {
       if (signal.aborted) return;
-      void this.#check().then((ok) => {
+      void this.#check().then((r) => {
         if (this.#state !== 'running') return;
-        if (ok) this.#setHealth(HealthStatus.Healthy);
-        else this.#setHealth(HealthStatus.Unhealthy, `health check failed: ${this.#lastError}`);
+        if (r.status !== this.#status || r.reason !== this.#reason) {
+          this.#log.debug({ status: r.status, reason: r.reason }, 'source health changed');
+        }
+        this.#setHealth(r.status, r.reason);
       });
     }, this.#settings.healthCheckInterval);
   }
@@ -275,6 +297,7 @@ export class SourceRunner {
           new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref()),
         ]);
         if (r === 'timeout') this.#log.warn({ timeoutMs }, 'source stop() did not finish in time');
+        else this.#log.debug('source stopped');
       } catch (e) {
         this.#log.error({ err: describeError(e) }, 'source stop() failed');
       }

@@ -1,10 +1,24 @@
 /**
  * The contracts between the collector runtime and its plug-ins: `EventSource` (what produces events),
- * `EventSender` (how a source hands them over) and `EventSink` (where batches go). These are the
- * seed's names and methods. This module holds only types; the runtime lives in `collector.ts`.
+ * `EventSender` (how a source hands them over), `EventSink` (where batches go) and `EventProcessor`
+ * (a stage that sees every batch and may derive events). The source contract keeps the seed's names
+ * and methods. This module holds only types; the runtime lives in `collector.ts`.
  */
 import type { CollectionEvent } from './event.ts';
+import type { HostIdentity } from './host.ts';
+import type { Logger } from './logger.ts';
+import type { EventBatch, EventRecord } from './record.ts';
 import type { SourceCapsBits } from './source-caps.ts';
+
+/**
+ * What a health check may report. Resolving with nothing (or `healthy`) means healthy; `degraded`
+ * means working with a limitation (a fallback backend, a slow consumer) that the `reason` names;
+ * `unhealthy` (or a rejection) means failing.
+ */
+export interface HealthReport {
+  readonly status: 'healthy' | 'degraded' | 'unhealthy';
+  readonly reason?: string;
+}
 
 /**
  * How a source hands events to the collector.
@@ -41,26 +55,77 @@ export interface EventSender {
  *   resolving early is a failure: the collector restarts the source with exponential backoff.
  * - `stop()` is called once per start during shutdown or restart, after the signal aborted; it
  *   releases resources and must be idempotent.
- * - `healthCheck()` resolves when healthy and rejects with the reason otherwise. It also serves as the
- *   readiness probe after a start.
+ * - `healthCheck()` resolves when healthy (or with `{ status: 'degraded', reason }` when running on a
+ *   fallback) and rejects with the reason when unhealthy. It also serves as the readiness probe after
+ *   a start.
  */
 export interface EventSource {
   name(): string;
   capabilities(): SourceCapsBits;
   start(tx: EventSender, shutdownSignal: AbortSignal): Promise<void>;
   stop(): Promise<void>;
-  healthCheck(): Promise<void>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: the seed's sources return Promise<void>; they must still fit.
+  healthCheck(): Promise<void | HealthReport>;
+}
+
+/** What a sink or processor is told when it opens. */
+export interface PluginRuntime {
+  /** The collector's component name. */
+  readonly componentName: string;
+  /** The host the events come from. */
+  readonly host: HostIdentity;
+  /** The collector's data directory, when it has one. */
+  readonly dataDir: string | undefined;
+  /** The collector's logger, bound to this plug-in. */
+  readonly logger: Logger;
 }
 
 /**
- * Where batches go. `write` is called with one batch at a time per sink, never concurrently; a
- * rejection counts the batch as failed for that sink (`sink_error`). `close` is called once at
- * shutdown after the last write.
+ * Where batches go.
+ *
+ * - `open(signal, runtime)` is awaited before the first batch; the signal aborts at the shutdown
+ *   deadline. A rejection is logged and counted: the batch waiting for it is dropped as `sink_error`
+ *   and `open` is tried again before the next batch.
+ * - `write(batch, signal)` is called with one batch at a time, never concurrently; the batch carries
+ *   each event's record (`batch.records`). The signal aborts at the shutdown deadline. A rejection
+ *   counts the batch as `sink_error`; a rejection with a `CollectorError` of code `ERR_SINK_CLOSED`
+ *   means the consumer went away for good (a closed stdout): that batch and every later one count as
+ *   `sink_closed`, which is a normal end, logged at info. When every sink has closed, the collector
+ *   shuts down.
+ * - `close()` is called once at shutdown after the last write.
+ * - `health()` adds the sink's own view to the queue's (a disconnected forwarder is degraded).
  */
 export interface EventSink {
   name(): string;
-  write(batch: readonly CollectionEvent[]): Promise<void>;
+  open?(signal: AbortSignal, runtime: PluginRuntime): Promise<void>;
+  write(batch: EventBatch, signal: AbortSignal): Promise<void>;
   close?(): Promise<void>;
+  health?(): HealthReport | undefined | Promise<HealthReport | undefined>;
+}
+
+/** How a processor hands derived events back to the collector. */
+export interface DerivedEventSender {
+  /**
+   * Offers an event derived from `cause` — an index into the batch being processed, or a record kept
+   * from an earlier batch. Never waits: returns false when the derived lane is full, the chain is
+   * deeper than `max_derivation_depth`, or the collector stopped (each counted with its reason).
+   */
+  emit(event: CollectionEvent, cause: number | EventRecord): boolean;
+}
+
+/**
+ * A stage that sees every batch, in order, before the sinks do, and may emit derived events (an event
+ * bus, trigger conditions, analysis). `process` may return a promise, which the batcher awaits (a slow
+ * processor slows the pipeline; it cannot deadlock it, because emitting never waits). A throw or
+ * rejection is counted as `processor_error` and the batch still reaches the sinks. Derived events come
+ * back through their own bounded lane and are processed too, one level deeper each time.
+ */
+export interface EventProcessor {
+  name(): string;
+  open?(signal: AbortSignal, runtime: PluginRuntime): Promise<void>;
+  process(batch: EventBatch, tx: DerivedEventSender): void | Promise<void>;
+  close?(): Promise<void>;
+  health?(): HealthReport | undefined | Promise<HealthReport | undefined>;
 }
 
 /** What a sink queue does when a batch does not fit. */

@@ -4,6 +4,9 @@
  * fallback (systeminformation off Linux).
  */
 
+export { processSourceDefinition } from './definition.ts';
+export type { ProcessErrorCode } from './errors.ts';
+export { processErrors } from './errors.ts';
 export type {
   AuditExecPort,
   AuditExecRecord,
@@ -14,7 +17,7 @@ export type {
 export type { FileIdentity, ProcReader } from './internal/proc-reader.ts';
 export type { SnapshotPort, SnapshotResult } from './internal/snapshot-port.ts';
 export type { HashingOptions, ProcessSourceOptions, ResolvedProcessSourceOptions } from './options.ts';
-export { DEFAULT_PROCESS_SOURCE_OPTIONS, resolveProcessSourceOptions } from './options.ts';
+export { DEFAULT_PROCESS_SOURCE_OPTIONS, processSourceSchema, resolveProcessSourceOptions } from './options.ts';
 export type { ProcessBackend, ProcessSourceStats } from './process-event-source.ts';
 export { createProcessSource, ProcessEventSource } from './process-event-source.ts';
 export type { ProcessSnapshot } from './process-snapshot.ts';

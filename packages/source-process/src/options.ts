@@ -4,7 +4,7 @@
  * (`procReader`, `snapshot`, `kernel`) exist so tests and other platforms can replace OS access; they
  * are not configuration a user normally sets. This module reads nothing from the OS.
  */
-import { CollectorError, type Logger } from '@daemoneye/core';
+import { CollectorError, type ConfigSchema, field, type Logger } from '@daemoneye/core';
 import type { KernelPorts } from './internal/kernel-port.ts';
 import type { ProcReader } from './internal/proc-reader.ts';
 import type { SnapshotPort } from './internal/snapshot-port.ts';
@@ -48,17 +48,46 @@ export interface ProcessSourceOptions {
   readonly kernel?: KernelPorts;
 }
 
-/** The defaults of every plain option. */
+/**
+ * The process source's configuration fields (the `[sources.process]` section), declared once: the
+ * defaults and bounds of {@link ProcessSourceOptions} below come from here.
+ */
+export const processSourceSchema = {
+  scan_interval: field('duration', 60_000, 'Full /proc rescan to reconcile the real-time backend', { min: 100 }),
+  poll_interval: field('duration', 1000, 'Snapshot diff interval when no real-time backend is available', {
+    min: 10,
+  }),
+  include_kernel_threads: field('boolean', false, 'Report kernel threads too'),
+  hashing: field('boolean', true, 'SHA-256 of each executable (cached by device, inode, size, mtime)'),
+  hash_max_file_size: field('bytes', 256 * 1024 * 1024, 'Executables larger than this are not hashed', { min: 1 }),
+  hash_timeout: field('duration', 5000, 'A hash taking longer is abandoned', { min: 1 }),
+  realtime: field('enum', 'auto', 'Use the kernel proc connector when permitted (auto) or poll (off)', {
+    values: ['auto', 'off'],
+  }),
+  audit: field('enum', 'auto', 'Use the audit netlink for exec details when permitted (auto) or not (off)', {
+    values: ['auto', 'off'],
+  }),
+  audit_wait: field('duration', 10, 'How long an exec waits for its audit record', { min: 0 }),
+  receive_buffer: field('bytes', 32 * 1024 * 1024, 'Kernel receive buffer of the event sockets', { min: 4096 }),
+} as const satisfies ConfigSchema;
+
+const F = processSourceSchema;
+
+/** The defaults of every plain option (from {@link processSourceSchema}). */
 export const DEFAULT_PROCESS_SOURCE_OPTIONS = Object.freeze({
   name: 'process',
-  scanIntervalMs: 60_000,
-  pollIntervalMs: 1_000,
-  includeKernelThreads: false,
-  hashing: Object.freeze({ enabled: true, maxFileBytes: 256 * 1024 * 1024, timeoutMs: 5_000 }),
-  realtime: 'auto',
-  audit: 'auto',
-  auditWaitMs: 10,
-  receiveBufferBytes: 32 * 1024 * 1024,
+  scanIntervalMs: F.scan_interval.default,
+  pollIntervalMs: F.poll_interval.default,
+  includeKernelThreads: F.include_kernel_threads.default,
+  hashing: Object.freeze({
+    enabled: F.hashing.default,
+    maxFileBytes: F.hash_max_file_size.default,
+    timeoutMs: F.hash_timeout.default,
+  }),
+  realtime: F.realtime.default,
+  audit: F.audit.default,
+  auditWaitMs: F.audit_wait.default,
+  receiveBufferBytes: F.receive_buffer.default,
 } as const);
 
 /** Options with every default applied. */
@@ -118,18 +147,28 @@ export function resolveProcessSourceOptions(options: ProcessSourceOptions = {}):
   const h = options.hashing ?? {};
   return {
     name,
-    scanIntervalMs: positiveInt('scanIntervalMs', options.scanIntervalMs, d.scanIntervalMs, 100),
-    pollIntervalMs: positiveInt('pollIntervalMs', options.pollIntervalMs, d.pollIntervalMs, 10),
+    scanIntervalMs: positiveInt('scanIntervalMs', options.scanIntervalMs, d.scanIntervalMs, F.scan_interval.min),
+    pollIntervalMs: positiveInt('pollIntervalMs', options.pollIntervalMs, d.pollIntervalMs, F.poll_interval.min),
     includeKernelThreads: flag('includeKernelThreads', options.includeKernelThreads, d.includeKernelThreads),
     hashing: {
       enabled: flag('hashing.enabled', h.enabled, d.hashing.enabled),
-      maxFileBytes: positiveInt('hashing.maxFileBytes', h.maxFileBytes, d.hashing.maxFileBytes),
-      timeoutMs: positiveInt('hashing.timeoutMs', h.timeoutMs, d.hashing.timeoutMs),
+      maxFileBytes: positiveInt(
+        'hashing.maxFileBytes',
+        h.maxFileBytes,
+        d.hashing.maxFileBytes,
+        F.hash_max_file_size.min,
+      ),
+      timeoutMs: positiveInt('hashing.timeoutMs', h.timeoutMs, d.hashing.timeoutMs, F.hash_timeout.min),
     },
-    realtime: oneOf('realtime', options.realtime, ['auto', 'off'], d.realtime),
-    audit: oneOf('audit', options.audit, ['auto', 'off'], d.audit),
-    auditWaitMs: positiveInt('auditWaitMs', options.auditWaitMs, d.auditWaitMs, 0),
-    receiveBufferBytes: positiveInt('receiveBufferBytes', options.receiveBufferBytes, d.receiveBufferBytes, 4096),
+    realtime: oneOf('realtime', options.realtime, F.realtime.values ?? [], d.realtime),
+    audit: oneOf('audit', options.audit, F.audit.values ?? [], d.audit),
+    auditWaitMs: positiveInt('auditWaitMs', options.auditWaitMs, d.auditWaitMs, F.audit_wait.min),
+    receiveBufferBytes: positiveInt(
+      'receiveBufferBytes',
+      options.receiveBufferBytes,
+      d.receiveBufferBytes,
+      F.receive_buffer.min,
+    ),
     logger: options.logger,
     procReader: options.procReader,
     snapshot: options.snapshot,

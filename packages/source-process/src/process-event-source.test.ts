@@ -283,15 +283,61 @@ describe('ProcessEventSource real-time backend', () => {
     expect(tx.process('exit').map((e) => [e.pid, e.exitCode])).toEqual([[3750, undefined]]);
   });
 
-  it('falls back to polling and reports unhealthy when the connector fails', async () => {
+  it('falls back to polling and reports Degraded when the connector fails', async () => {
     const { source, tx, kernel } = await realtime();
+    await expect(source.healthCheck()).resolves.toBeUndefined();
     kernel.error?.(new Error('recv failed: EBADF'));
     expect(source.backend()).toBe('poll');
     expect(source.capabilities()).toBe(BASE);
-    await expect(source.healthCheck()).rejects.toThrow(
-      'proc connector failed (Error: recv failed: EBADF); polling every 1000 ms instead',
-    );
+    await expect(source.healthCheck()).resolves.toEqual({
+      status: 'degraded',
+      reason: 'proc connector failed (Error: recv failed: EBADF); polling every 1000 ms instead',
+    });
     expect(tx.losses).toEqual([]);
+  });
+
+  it('reports Degraded with the reason when the connector cannot open, and Healthy when polling was asked for', async () => {
+    const kernel = new FakeKernel();
+    kernel.connectorFails = 'CAP_NET_ADMIN missing';
+    const snapshot = new ScriptedSnapshot();
+    snapshot.processes = [parent];
+    const { source, tx, ctl, done } = startSource({ kernel, snapshot, procReader: reader });
+    await tx.waitFor((t) => t.process('snapshot').length === 1);
+    expect(source.backend()).toBe('poll');
+    await expect(source.healthCheck()).resolves.toEqual({
+      status: 'degraded',
+      reason: 'polling every 1000 ms: proc connector unavailable (Error: CAP_NET_ADMIN missing)',
+    });
+    ctl.abort();
+    await done;
+    const chosen = startSource({ kernel, snapshot, procReader: reader, realtime: 'off' });
+    await chosen.tx.waitFor((t) => t.process('snapshot').length === 1);
+    await expect(chosen.source.healthCheck()).resolves.toBeUndefined();
+    chosen.ctl.abort();
+    await chosen.done;
+  });
+
+  it('makes a collector Degraded, naming the fallback, when it runs on polling', async () => {
+    const { TestCollector, createTestConfig } = await import('@daemoneye/core/testing');
+    const kernel = new FakeKernel();
+    kernel.connectorFails = 'CAP_NET_ADMIN missing';
+    const snapshot = new ScriptedSnapshot();
+    snapshot.processes = [parent];
+    const source = createProcessSource({ kernel, snapshot, procReader: reader, hashing: { enabled: false } });
+    const tc = new TestCollector(createTestConfig({ healthCheckInterval: 30 })).register(source).start();
+    try {
+      await tc.waitForEvents(1);
+      const t0 = Date.now();
+      while (tc.collector.health().status !== 'Degraded' && Date.now() - t0 < 3000) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(tc.collector.health()).toMatchObject({
+        status: 'Degraded',
+        reasons: ['source process: polling every 1000 ms: proc connector unavailable (Error: CAP_NET_ADMIN missing)'],
+      });
+    } finally {
+      await tc.stop();
+    }
   });
 
   it('closes the kernel readers once, whichever stop comes first', async () => {

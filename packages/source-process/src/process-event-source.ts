@@ -5,12 +5,14 @@
  * diffing snapshots every `pollIntervalMs`. Losses are reported to the collector and followed by a
  * rescan, so a gap is never silent. It owns its worker, kernel readers and hasher; `stop` releases them.
  */
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CollectorError,
   describeError,
   type EventSender,
   type EventSource,
+  type HealthReport,
   type Logger,
   SourceCaps,
   type SourceCapsBits,
@@ -75,6 +77,8 @@ export class ProcessEventSource implements EventSource {
   #run: Run | undefined;
   #backend: ProcessBackend = 'idle';
   #connectorError: string | undefined;
+  /** Why the source polls although real-time was asked for (`realtime: 'auto'`). */
+  #fallbackReason: string | undefined;
   #releasing: Promise<void> | undefined;
 
   /** Throws `ERR_CONFIG_INVALID` naming the bad option. */
@@ -127,6 +131,8 @@ export class ProcessEventSource implements EventSource {
     const run = this.#createRun(tx);
     this.#run = run;
     this.#connectorError = undefined;
+    this.#fallbackReason = undefined;
+    this.#log.debug(privileges(), 'process source starting');
     const signal = AbortSignal.any([shutdownSignal, run.abort.signal]);
     try {
       await this.#openRealtime(run, tx);
@@ -152,16 +158,27 @@ export class ProcessEventSource implements EventSource {
     else await this.#releasing;
   }
 
-  /** Rejects with the reason when the snapshot worker died or the proc connector failed. */
-  async healthCheck(): Promise<void> {
+  /**
+   * Rejects with the reason when the snapshot worker died. Resolves Degraded, with the reason, while
+   * the source polls /proc because the real-time backend could not open or failed (it still reports
+   * every process, but starts and exits between two polls are missed).
+   */
+  async healthCheck(): Promise<HealthReport | undefined> {
     const failure = this.#run?.snapshot.failure();
     if (failure !== undefined) throw new CollectorError('ERR_SOURCE_FAILED', `process snapshots failing: ${failure}`);
     if (this.#connectorError !== undefined) {
-      throw new CollectorError(
-        'ERR_SOURCE_FAILED',
-        `proc connector failed (${this.#connectorError}); polling every ${this.#o.pollIntervalMs} ms instead`,
-      );
+      return {
+        status: 'degraded',
+        reason: `proc connector failed (${this.#connectorError}); polling every ${this.#o.pollIntervalMs} ms instead`,
+      };
     }
+    if (this.#fallbackReason !== undefined && this.#backend === 'poll') {
+      return {
+        status: 'degraded',
+        reason: `polling every ${this.#o.pollIntervalMs} ms: ${this.#fallbackReason}`,
+      };
+    }
+    return undefined;
   }
 
   #createRun(tx: EventSender): Run {
@@ -188,7 +205,15 @@ export class ProcessEventSource implements EventSource {
     this.#backend = 'poll';
     if (this.#o.realtime === 'off') return;
     const kernel: KernelPorts | undefined = this.#o.kernel ?? (await loadNativeKernelPorts(this.#log));
-    if (kernel === undefined || run.abort.signal.aborted) return;
+    if (kernel === undefined) {
+      this.#fallbackReason =
+        process.platform === 'linux'
+          ? 'the kernel bindings (@daemoneye/native) could not load'
+          : `no kernel-level backend on ${process.platform}`;
+      this.#log.info({ reason: this.#fallbackReason }, 'process backend: polling');
+      return;
+    }
+    if (run.abort.signal.aborted) return;
     try {
       const connector = await kernel.openProcConnector({
         receiveBufferBytes: this.#o.receiveBufferBytes,
@@ -198,9 +223,11 @@ export class ProcessEventSource implements EventSource {
       if (run.abort.signal.aborted) return void (await connector.close());
       run.connector = connector;
     } catch (e) {
+      this.#fallbackReason = `proc connector unavailable (${describeError(e)})`;
       this.#log.info({ reason: describeError(e) }, 'proc connector unavailable; polling');
       return;
     }
+    this.#log.debug({ receiveBufferBytes: this.#o.receiveBufferBytes }, 'proc connector opened');
     // Single-pid reads on the main thread: the FFI reader pays off over thousands of files, not a few.
     const reader = this.#o.procReader ?? nodeProcReader;
     const backend = new RealtimeBackend({
@@ -256,6 +283,7 @@ export class ProcessEventSource implements EventSource {
       this.#backend = this.#backend === 'proc-connector+audit' ? 'proc-connector' : this.#backend;
     });
     this.#backend = 'proc-connector+audit';
+    this.#log.debug({ backend: this.#backend, key: AUDIT_KEY }, 'audit exec monitor opened');
   }
 
   #release(run: Run): Promise<void> {
@@ -275,6 +303,20 @@ export class ProcessEventSource implements EventSource {
       if (r.status === 'rejected') this.#log.warn({ err: r.reason }, 'closing a process reader failed');
     run.hasher?.close();
   }
+}
+
+/** Who the collector runs as, for the debug log: uid, euid and the effective capability mask. */
+function privileges(): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (typeof process.getuid === 'function') out.uid = process.getuid();
+  if (typeof process.geteuid === 'function') out.euid = process.geteuid();
+  try {
+    const cap = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (cap !== undefined) out.capEff = cap;
+  } catch {
+    // Not Linux or no /proc: uid and euid say enough.
+  }
+  return out;
 }
 
 /** Creates a process event source; throws `ERR_CONFIG_INVALID` naming a bad option. */

@@ -1,0 +1,9 @@
+/**
+ * The error codes of `@daemoneye/cli`: `ERR_CLI_USAGE` for a command line the command cannot run
+ * (an unknown command or option, a missing option value, an extra argument). Declared through core's
+ * catalog so no other package reuses the code and docs/errors.md lists it.
+ */
+import { defineErrorCatalog } from '@daemoneye/core';
+
+/** The command's error catalog. */
+export const cliErrors = defineErrorCatalog('@daemoneye/cli', ['ERR_CLI_USAGE']);

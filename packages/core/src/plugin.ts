@@ -1,0 +1,251 @@
+/**
+ * Plug-in definitions: a source, sink or processor is declared once — a key, a schema whose fields
+ * carry their defaults, types, bounds and descriptions, and a factory that receives the values typed
+ * from that schema. `pluginSchema` composes the collector's fields and every definition's section
+ * (`[sources.<key>]`, `[sinks.<key>]`, `[processors.<key>]`) into one configuration schema, and
+ * `composeCollector` builds a Collector from loaded configuration and the same list. Every section has
+ * `enabled`; a sink's section also has `queue_capacity` and `overflow`. This module builds; it does
+ * not run anything.
+ */
+import { Collector } from './collector.ts';
+import { CollectorConfig } from './config.ts';
+import type { LoadedConfig } from './config-loader.ts';
+import {
+  type ConfigField,
+  type ConfigSchema,
+  camelCaseKey,
+  collectorConfigSchema,
+  field,
+  isField,
+  type OptionsOf,
+} from './config-schema.ts';
+import { CollectorError } from './errors.ts';
+import type { HostIdentity } from './host.ts';
+import { type Logger, silentLogger } from './logger.ts';
+import type { EventProcessor, EventSink, EventSource, OverflowPolicy } from './source.ts';
+
+/** What every factory receives beside its options. */
+export interface PluginContext {
+  /** The collector's logger (a plug-in binds its own name, as the process source binds `source`). */
+  readonly logger: Logger;
+  /** The collector's data directory, when configured. */
+  readonly dataDir: string | undefined;
+}
+
+const enabledField = (kind: string) => field('boolean', true, `Run this ${kind}`);
+
+const sinkFields = {
+  queue_capacity: field('integer', 10_000, 'Events the sink queues at most (at least max_batch_size)', { min: 1 }),
+  overflow: field('enum', 'block', 'What the sink does when its queue is full', {
+    values: ['block', 'drop-oldest', 'drop-newest'],
+  }),
+} as const;
+
+/** The section of a source definition: its own fields plus `enabled`. */
+export type SourceSection<S extends ConfigSchema> = S & { readonly enabled: ConfigField<'boolean', boolean, boolean> };
+/** The section of a sink definition: its own fields plus `enabled`, `queue_capacity` and `overflow`. */
+export type SinkSection<S extends ConfigSchema> = SourceSection<S> & typeof sinkFields;
+
+interface DefinitionBase<K extends 'source' | 'sink' | 'processor', S extends ConfigSchema> {
+  readonly kind: K;
+  /** The section name under `[sources]`, `[sinks]` or `[processors]`: lowercase, digits, `-` or `_`. */
+  readonly key: string;
+  readonly description: string;
+  /** The whole section, including the fields every definition of this kind gets. */
+  readonly schema: S;
+}
+
+/** A source kind the collector can be composed with. */
+export interface SourceDefinition<S extends ConfigSchema = ConfigSchema>
+  extends DefinitionBase<'source', SourceSection<S>> {
+  create(options: OptionsOf<SourceSection<S>>, context: PluginContext): EventSource;
+}
+
+/** A sink kind. */
+export interface SinkDefinition<S extends ConfigSchema = ConfigSchema> extends DefinitionBase<'sink', SinkSection<S>> {
+  create(options: OptionsOf<SinkSection<S>>, context: PluginContext): EventSink;
+}
+
+/** A processor kind. */
+export interface ProcessorDefinition<S extends ConfigSchema = ConfigSchema>
+  extends DefinitionBase<'processor', SourceSection<S>> {
+  create(options: OptionsOf<SourceSection<S>>, context: PluginContext): EventProcessor;
+}
+
+/** Any definition. */
+export type PluginDefinition = SourceDefinition | SinkDefinition | ProcessorDefinition;
+
+/** What `defineSource`, `defineSink` and `defineProcessor` take. */
+export interface DefinitionInput<S extends ConfigSchema, O, P> {
+  readonly key: string;
+  readonly description: string;
+  readonly schema: S;
+  /** Whether the plug-in runs when the configuration says nothing (default true). */
+  readonly enabledByDefault?: boolean;
+  create(options: O, context: PluginContext): P;
+}
+
+const KEY = /^[a-z][a-z0-9_-]*$/;
+
+function section(
+  kind: string,
+  input: DefinitionInput<ConfigSchema, unknown, unknown>,
+  extra: ConfigSchema,
+): ConfigSchema {
+  if (typeof input.key !== 'string' || !KEY.test(input.key)) {
+    throw new CollectorError(
+      'ERR_PLUGIN_INVALID',
+      `a ${kind} definition key must be lowercase letters, digits, "-" or "_", got ${JSON.stringify(input.key)}`,
+    );
+  }
+  if (typeof input.create !== 'function') {
+    throw new CollectorError('ERR_PLUGIN_INVALID', `${kind} definition "${input.key}" has no create() function`);
+  }
+  for (const reserved of Object.keys(extra)) {
+    if (Object.hasOwn(input.schema, reserved) && reserved !== 'enabled') {
+      throw new CollectorError(
+        'ERR_PLUGIN_INVALID',
+        `${kind} definition "${input.key}" declares "${reserved}", which every ${kind} section already has`,
+      );
+    }
+  }
+  const enabled = field('boolean', input.enabledByDefault ?? true, enabledField(kind).description);
+  return { enabled, ...input.schema, ...extra };
+}
+
+/** Declares a source: its `[sources.<key>]` section and a factory receiving typed options. */
+export function defineSource<const S extends ConfigSchema>(
+  input: DefinitionInput<S, OptionsOf<SourceSection<S>>, EventSource>,
+): SourceDefinition<S> {
+  const schema = section('source', input as DefinitionInput<ConfigSchema, unknown, unknown>, {});
+  return Object.freeze({
+    kind: 'source' as const,
+    key: input.key,
+    description: input.description,
+    schema: schema as SourceSection<S>,
+    create: input.create,
+  });
+}
+
+/** Declares a sink: its `[sinks.<key>]` section (with `queue_capacity` and `overflow`) and a factory. */
+export function defineSink<const S extends ConfigSchema>(
+  input: DefinitionInput<S, OptionsOf<SinkSection<S>>, EventSink>,
+): SinkDefinition<S> {
+  const schema = section('sink', input as DefinitionInput<ConfigSchema, unknown, unknown>, sinkFields);
+  return Object.freeze({
+    kind: 'sink' as const,
+    key: input.key,
+    description: input.description,
+    schema: schema as SinkSection<S>,
+    create: input.create,
+  });
+}
+
+/** Declares a processor: its `[processors.<key>]` section and a factory. */
+export function defineProcessor<const S extends ConfigSchema>(
+  input: DefinitionInput<S, OptionsOf<SourceSection<S>>, EventProcessor>,
+): ProcessorDefinition<S> {
+  const schema = section('processor', input as DefinitionInput<ConfigSchema, unknown, unknown>, {});
+  return Object.freeze({
+    kind: 'processor' as const,
+    key: input.key,
+    description: input.description,
+    schema: schema as SourceSection<S>,
+    create: input.create,
+  });
+}
+
+const GROUP = { source: 'sources', sink: 'sinks', processor: 'processors' } as const;
+
+/**
+ * The configuration schema of a collector composed of `definitions`: the collector's own fields at
+ * the top level, then `sources`, `sinks` and `processors` sections (only those that have a
+ * definition), plus `extra` sections (a command's own, such as `[log]`). Throws `ERR_PLUGIN_INVALID`
+ * for two definitions of one kind with the same key.
+ */
+export function pluginSchema(definitions: readonly PluginDefinition[], extra: ConfigSchema = {}): ConfigSchema {
+  const groups: Record<string, Record<string, ConfigSchema>> = {};
+  for (const d of definitions) {
+    const group = GROUP[d.kind];
+    groups[group] ??= {};
+    const g = groups[group] as Record<string, ConfigSchema>;
+    if (Object.hasOwn(g, d.key)) {
+      throw new CollectorError('ERR_PLUGIN_INVALID', `two ${d.kind} definitions share the key "${d.key}"`);
+    }
+    g[d.key] = d.schema;
+  }
+  return { ...collectorConfigSchema, ...groups, ...extra };
+}
+
+/** The typed values of one section of loaded configuration (camelCase keys, nested sections). */
+export function sectionOptions<S extends ConfigSchema>(loaded: LoadedConfig, prefix: string, schema: S): OptionsOf<S> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) {
+    const path = `${prefix}.${k}`;
+    out[camelCaseKey(k)] = isField(v) ? loaded.get(path) : sectionOptions(loaded, path, v);
+  }
+  return out as OptionsOf<S>;
+}
+
+/** Options of {@link composeCollector}. */
+export interface ComposeOptions {
+  readonly logger?: Logger;
+  readonly host?: HostIdentity;
+}
+
+/**
+ * Builds a Collector from loaded configuration (loaded with `pluginSchema(definitions)`) and the
+ * definitions: the collector's settings from the top level, then every enabled source, processor and
+ * sink, in definition order, created with its typed options. Throws `ERR_CONFIG_INVALID` naming the
+ * key and where its value came from (a sink's `queue_capacity` below `max_batch_size`, say), and what
+ * the factories or `register`/`addSink`/`addProcessor` throw.
+ */
+export function composeCollector(
+  loaded: LoadedConfig,
+  definitions: readonly PluginDefinition[],
+  options: ComposeOptions = {},
+): Collector {
+  const logger = options.logger ?? silentLogger;
+  const collector = new Collector(CollectorConfig.fromLoaded(loaded), {
+    logger,
+    ...(options.host !== undefined ? { host: options.host } : {}),
+  });
+  const dataDir = collector.settings.dataDir;
+  const ordered = [
+    ...definitions.filter((d) => d.kind === 'source'),
+    ...definitions.filter((d) => d.kind === 'processor'),
+    ...definitions.filter((d) => d.kind === 'sink'),
+  ];
+  for (const d of ordered) {
+    const prefix = `${GROUP[d.kind]}.${d.key}`;
+    const values = sectionOptions(loaded, prefix, d.schema) as Record<string, unknown> & { enabled?: unknown };
+    if (values.enabled === false) continue;
+    const context: PluginContext = { logger, dataDir };
+    if (d.kind === 'source') collector.register(d.create(values as never, context));
+    else if (d.kind === 'processor') collector.addProcessor(d.create(values as never, context));
+    else {
+      const queueCapacity = values.queueCapacity as number;
+      if (queueCapacity < collector.settings.maxBatchSize) {
+        const origin = loaded.originOf(`${prefix}.queue_capacity`);
+        throw new CollectorError(
+          'ERR_CONFIG_INVALID',
+          `${prefix}.queue_capacity = ${queueCapacity} must be at least max_batch_size (${collector.settings.maxBatchSize}) (set by ${origin.layer} ${origin.source})`,
+          {
+            details: {
+              field: `${prefix}.queue_capacity`,
+              value: queueCapacity,
+              problem: `must be at least max_batch_size (${collector.settings.maxBatchSize})`,
+              layer: origin.layer,
+              source: origin.source,
+            },
+          },
+        );
+      }
+      collector.addSink(d.create(values as never, context), {
+        queueCapacity,
+        overflow: values.overflow as OverflowPolicy,
+      });
+    }
+  }
+  return collector;
+}
