@@ -1,4 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -16,7 +19,11 @@ interface Line {
 
 function startCollector(args: string[]): { child: ChildProcess; lines: Line[]; stderr: () => string } {
   const child = spawn(process.execPath, [BIN, 'run', '--no-system-config', ...args], {
-    env: { ...process.env, XDG_CONFIG_HOME: '/nonexistent' },
+    env: {
+      ...process.env,
+      XDG_CONFIG_HOME: '/nonexistent',
+      DAEMONEYE_COLLECTOR_DATA_DIR: mkdtempSync(join(tmpdir(), 'de-cli-data-')),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Line[] = [];

@@ -17,7 +17,14 @@ function capture(env: Record<string, string> = {}): CommandIo & { out: () => str
   stderr.on('data', (d: Buffer) => {
     err += d.toString();
   });
-  return { stdout, stderr, env: { XDG_CONFIG_HOME: '/nonexistent', ...env }, out: () => out, err: () => err };
+  const dataDir = mkdtempSync(join(tmpdir(), 'de-cli-data-'));
+  return {
+    stdout,
+    stderr,
+    env: { XDG_CONFIG_HOME: '/nonexistent', DAEMONEYE_COLLECTOR_DATA_DIR: dataDir, ...env },
+    out: () => out,
+    err: () => err,
+  };
 }
 
 const noSystem = ['--no-system-config'];

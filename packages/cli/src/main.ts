@@ -187,7 +187,7 @@ export async function main(
   }
   try {
     const all = [...plugins, stdoutSinkDefinition(io.stdout)];
-    const loaded = loadConfig({ schema: cliConfigSchema(all), ...parsed.loadArgs });
+    const loaded = loadConfig({ schema: cliConfigSchema(all, io.env), ...parsed.loadArgs });
     if (parsed.command === 'config') {
       printConfig(loaded, parsed.json, io.stdout);
       return ExitCode.Ok;

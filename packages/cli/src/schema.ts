@@ -4,7 +4,9 @@
  * the default list. Adding a source package to the command means adding its definition to
  * `DEFAULT_PLUGINS`.
  */
-import { type ConfigSchema, field, type PluginDefinition, pluginSchema } from '@daemoneye/core';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { type ConfigSchema, collectorConfigSchema, field, type PluginDefinition, pluginSchema } from '@daemoneye/core';
 import { processSourceDefinition } from '@daemoneye/source-process';
 
 /** `[log]`, the command's own section. */
@@ -20,7 +22,25 @@ export const commandSchema = {
 /** The plug-ins `daemoneye-collector run` composes besides its stdout sink, in order. */
 export const DEFAULT_PLUGINS: readonly PluginDefinition[] = [processSourceDefinition];
 
+/**
+ * Where the command keeps its state unless told otherwise: `/var/lib/daemoneye` as root,
+ * `$XDG_DATA_HOME/daemoneye` (or `~/.local/share/daemoneye`) for anyone else.
+ */
+export function defaultDataDir(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  uid: number | undefined = process.getuid?.(),
+): string {
+  if (uid === 0) return '/var/lib/daemoneye';
+  const xdg = env.XDG_DATA_HOME;
+  const base = xdg !== undefined && xdg !== '' ? xdg : join(env.HOME ?? homedir(), '.local', 'share');
+  return join(base, 'daemoneye');
+}
+
 /** The full schema of the command for a list of plug-ins (the stdout sink's included). */
-export function cliConfigSchema(plugins: readonly PluginDefinition[]): ConfigSchema {
-  return pluginSchema(plugins, commandSchema);
+export function cliConfigSchema(
+  plugins: readonly PluginDefinition[],
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ConfigSchema {
+  const dataDir = field('string', defaultDataDir(env), collectorConfigSchema.data_dir.description);
+  return { ...pluginSchema(plugins, commandSchema), data_dir: dataDir };
 }

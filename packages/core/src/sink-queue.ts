@@ -201,7 +201,8 @@ export class SinkQueue {
         this.#delivered += batch.length;
         this.#consecutiveFailures = 0;
       } catch (e) {
-        if (this.#abandoned) break;
+        // A write given up at the shutdown deadline stays in flight, for `abandon` to count.
+        if (this.#abandoned || this.#deadline.aborted) break;
         if (isCollectorError(e, 'ERR_SINK_CLOSED')) {
           this.#markClosed(e, batch);
           break;
