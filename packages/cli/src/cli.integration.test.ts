@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,4 +89,64 @@ describe('daemoneye-collector run (the built command)', () => {
       'daemoneye-collector: configuration error: ERR_CONFIG_INVALID: event_buffer_size = "-5" must be at least 1 (set by flag --set event_buffer_size=-5)\n',
     );
   });
+
+  it('under `| head -n 5` prints 5 lines, counts the rest as sink_closed, logs no error and exits 0', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'de-cli-data-'));
+    const cmd = `"${process.execPath}" "${BIN}" run --no-system-config --output jsonl --set sources.process.realtime=off --set data_dir=${dataDir} | head -n 5; echo "status \${PIPESTATUS[0]}" >&2`;
+    const r = spawnSync('/bin/bash', ['-c', cmd], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, XDG_CONFIG_HOME: '/nonexistent' },
+    });
+    expect(r.stdout.trim().split('\n')).toHaveLength(5);
+    expect(r.stderr).toMatch(/^status 0$/m);
+    const logs = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: number; msg: string; [k: string]: unknown });
+    expect(logs.filter((l) => l.level >= 50)).toEqual([]);
+    const stopped = logs.find((l) => l.msg === 'collector stopped') as unknown as {
+      drained: boolean;
+      undelivered: number;
+      sinks: { received: number; delivered: number; dropped: Record<string, number> }[];
+      events: { accepted: number; dropped: Record<string, number> };
+    };
+    expect(stopped.drained).toBe(true);
+    expect(stopped.undelivered).toBe(0);
+    const sink = stopped.sinks[0];
+    expect(sink?.received).toBe(stopped.events.accepted);
+    expect(Object.keys(sink?.dropped ?? {})).toEqual(['sink_closed']);
+    expect((sink?.delivered ?? 0) + (sink?.dropped.sink_closed ?? 0)).toBe(sink?.received);
+    expect(logs.some((l) => l.msg === 'sink consumer closed; later events for it count as sink_closed')).toBe(true);
+  });
+
+  it('--log-level debug shows the source start, privileges, backend, sink open and close, and the stop', async () => {
+    const c = startCollector(['--output', 'jsonl', '--log-level', 'debug', '--set', 'batch_timeout=20ms']);
+    running = c.child;
+    expect(await until(() => c.lines.length > 0, 15_000)).toBe(true);
+    c.child.kill('SIGTERM');
+    expect(await new Promise<number | null>((r) => c.child.on('exit', (code) => r(code)))).toBe(0);
+    const logs = c
+      .stderr()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg: string; [k: string]: unknown });
+    const msgs = logs.map((l) => l.msg);
+    for (const m of [
+      'source starting',
+      'process source starting',
+      'source ready',
+      'sink opened',
+      'source stopped',
+      'sink closed',
+    ]) {
+      expect(msgs, m).toContain(m);
+    }
+    expect(logs.find((l) => l.msg === 'process source starting')).toMatchObject({
+      uid: 0,
+      euid: 0,
+      capEff: expect.any(String),
+    });
+    expect(logs.find((l) => l.msg === 'process snapshot sent')).toMatchObject({ backend: 'proc-connector+audit' });
+  }, 40_000);
 });

@@ -44,6 +44,13 @@ export function formatPretty(e: CollectionEvent): string {
   }
 }
 
+/** EPIPE (the reader went away) as `ERR_SINK_CLOSED`; any other stream error as it is. */
+function asClosed(e: NodeJS.ErrnoException): Error {
+  return e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED'
+    ? new CollectorError('ERR_SINK_CLOSED', `output stream closed by its reader (${e.code})`, { cause: e })
+    : e;
+}
+
 /** A sink that writes events to a stream as JSON lines or pretty lines. */
 export class StreamSink implements EventSink {
   readonly #stream: Writable;
@@ -54,10 +61,7 @@ export class StreamSink implements EventSink {
     this.#stream = stream;
     this.#format = format;
     stream.on('error', (e: NodeJS.ErrnoException) => {
-      this.#error =
-        e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED'
-          ? new CollectorError('ERR_SINK_CLOSED', `output stream closed by its reader (${e.code})`, { cause: e })
-          : e;
+      this.#error = asClosed(e);
     });
   }
 
@@ -71,12 +75,17 @@ export class StreamSink implements EventSink {
     let text = '';
     for (const e of batch) text += `${this.#format === 'jsonl' ? JSON.stringify(e) : formatPretty(e)}\n`;
     if (!this.#stream.write(text)) {
-      await Promise.race([
-        once(this.#stream, 'drain'),
-        once(this.#stream, 'close').then(() => {
-          throw this.#error ?? new CollectorError('ERR_SINK_CLOSED', 'output stream closed');
-        }),
-      ]);
+      try {
+        await Promise.race([
+          once(this.#stream, 'drain'),
+          once(this.#stream, 'close').then(() => {
+            throw this.#error ?? new CollectorError('ERR_SINK_CLOSED', 'output stream closed');
+          }),
+        ]);
+      } catch (e) {
+        // `once` rejects with the stream's own 'error' (EPIPE): say it the collector's way.
+        throw this.#error ?? asClosed(e as NodeJS.ErrnoException);
+      }
     }
     if (this.#error !== undefined) throw this.#error;
   }

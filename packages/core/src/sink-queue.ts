@@ -161,13 +161,10 @@ export class SinkQueue {
   }
 
   async #open(): Promise<void> {
-    if (this.#opened || this.sink.open === undefined) {
-      this.#opened = true;
-      return;
-    }
-    await this.sink.open(this.#deadline, this.#runtime);
+    if (this.#opened) return;
+    await this.sink.open?.(this.#deadline, this.#runtime);
     this.#opened = true;
-    this.#log.debug('sink opened');
+    this.#log.debug({ overflow: this.overflow, capacity: this.capacity }, 'sink opened');
   }
 
   /** The sink said its consumer is gone: count what it holds and everything later as `sink_closed`. */
@@ -283,10 +280,13 @@ export class SinkQueue {
 
   /** Closes the sink (once, after its last write), bounded by `timeoutMs`; never rejects. */
   async close(timeoutMs: number): Promise<void> {
-    if (this.sink.close === undefined) return;
+    if (this.sink.close === undefined) {
+      this.#log.debug({ delivered: this.#delivered }, 'sink closed');
+      return;
+    }
     try {
       await Promise.race([this.sink.close(), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
-      this.#log.debug('sink closed');
+      this.#log.debug({ delivered: this.#delivered }, 'sink closed');
     } catch (e) {
       this.#log.error({ err: describeError(e) }, 'sink close failed');
     }
