@@ -4,13 +4,7 @@
  * fallback (systeminformation off Linux).
  */
 
-export type {
-  AuditExecPort,
-  AuditExecRecord,
-  ConnectorEvent,
-  KernelPorts,
-  ProcConnectorPort,
-} from './internal/kernel-port.ts';
+export type { AuditExecPort, KernelPorts, ProcConnectorPort } from './internal/kernel-port.ts';
 export type { FileIdentity, ProcReader } from './internal/proc-reader.ts';
 export type { SnapshotPort, SnapshotResult } from './internal/snapshot-port.ts';
 export type { HashingOptions, ProcessSourceOptions, ResolvedProcessSourceOptions } from './options.ts';
