@@ -71,7 +71,6 @@ export function startWorkerHost<In = unknown, Out = unknown>(options: WorkerHost
     execArgv: [],
     ...(options.name === undefined ? {} : { name: options.name }),
   });
-  if (options.keepAlive === false) worker.unref();
   const messageCbs = new Set<(m: Out) => void>();
   const errorCbs = new Set<(err: Error) => void>();
   const exitCbs = new Set<(code: number) => void>();
@@ -87,6 +86,8 @@ export function startWorkerHost<In = unknown, Out = unknown>(options: WorkerHost
     exited = true;
     for (const cb of [...exitCbs]) cb(code);
   });
+  // After the listeners: adding a 'message' listener references the worker again.
+  if (options.keepAlive === false) worker.unref();
   const subscribe =
     <T>(set: Set<T>) =>
     (cb: T): (() => void) => {
