@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { readlinkSync, realpathSync } from 'node:fs';
+import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { isNativeError } from './native-error.ts';
@@ -218,6 +218,30 @@ describe.skipIf(!probe.available)('openProcConnector (kernel)', () => {
     const err = await openProcConnector({ signal: AbortSignal.abort() }).catch((e: unknown) => e);
     expect(isNativeError(err, 'ERR_NATIVE_ABORTED')).toBe(true);
     expect((err as Error).message).toBe('openProcConnector: aborted');
+  });
+
+  it('a signal aborted while the reader starts makes the open call reject and releases the socket', async () => {
+    const sockets = (): number =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:');
+        } catch {
+          return false;
+        }
+      }).length;
+    const before = sockets();
+    const ac = new AbortController();
+    const opening = openProcConnector({ receiveBufferBytes: 1 << 20, signal: ac.signal });
+    ac.abort();
+    const err = await opening.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isNativeError(err, 'ERR_NATIVE_ABORTED')).toBe(true);
+    expect((err as Error).message).toBe('starting the proc-connector-worker worker: aborted');
+    // The worker still finishes its start-up, then gets the stop message and closes its socket.
+    await until(() => sockets() === before);
+    expect(sockets()).toBe(before);
   });
 
   it('logs at debug what it found and opened, and what it closed', async () => {
