@@ -20,6 +20,7 @@ import {
   stateOwnerAlive,
   writeAuditState,
 } from './internal/audit-state.ts';
+import { type Done, describeRule, recoverWith, undo } from './internal/audit-undo.ts';
 import type { AuditWorkerItem } from './internal/audit-worker.ts';
 import { effectiveCapabilities } from './internal/capabilities.ts';
 import { Errno } from './internal/constants.ts';
@@ -96,73 +97,6 @@ export const DEFAULT_AUDIT_KEY = 'daemoneye-exec';
 
 const openStateFiles = new Set<string>();
 
-async function ignoring(errno: number, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    if (!(isNativeError(e) && e.errno === errno)) throw e;
-  }
-}
-
-/** What has been changed so far, for a partial undo. */
-interface Done {
-  rules: number;
-  enabled: boolean;
-  registered: boolean;
-}
-
-/** Undoes what `state` records, up to `upTo`; runs every step and rethrows the first failure. */
-async function undo(control: AuditControl, state: AuditState, upTo: Done, log: NativeLogger): Promise<void> {
-  const errors: unknown[] = [];
-  const step = async (fn: () => Promise<void>): Promise<void> => {
-    try {
-      await fn();
-    } catch (e) {
-      errors.push(e);
-    }
-  };
-  for (const hex of state.rulesAdded.slice(0, upTo.rules)) {
-    const rule = Buffer.from(hex, 'hex');
-    await step(async () => {
-      await ignoring(Errno.ENOENT, () => control.deleteRule(rule));
-      log.debug({ rule: describeRule(rule) }, 'audit rule removed');
-    });
-  }
-  if (upTo.enabled && state.enabledChanged) {
-    const enabled = state.enabledBefore === 1 ? 1 : 0;
-    await step(async () => {
-      await control.setEnabled(enabled);
-      log.debug({ enabled }, 'audit enabled flag restored');
-    });
-  }
-  if (upTo.registered && state.registered) {
-    await step(async () => {
-      if ((await control.status()).pid !== state.pid) return;
-      await control.clearDaemon();
-      log.debug({ pid: state.pid }, 'unregistered as the audit daemon');
-    });
-  }
-  if (errors.length > 0) throw errors[0];
-}
-
-function describeRule(rule: Buffer): string {
-  const r = decodeAuditRule(rule);
-  return r === undefined ? rule.toString('hex') : formatAuditRule(r);
-}
-
-async function recoverWith(
-  control: AuditControl,
-  stateFile: string,
-  log: NativeLogger,
-): Promise<{ recovered: boolean }> {
-  const state = readAuditState(stateFile);
-  if (!state || openStateFiles.has(stateFile) || stateOwnerAlive(state)) return { recovered: false };
-  log.debug({ stateFile, pid: state.pid }, 'restoring the audit state a previous run left');
-  await undo(control, state, { rules: state.rulesAdded.length, enabled: true, registered: true }, log);
-  removeAuditState(stateFile);
-  return { recovered: true };
-}
-
 /**
  * Undoes the changes a previous run recorded in `stateFile` (default `/run/daemoneye/audit-state.json`):
  * deletes the rules it added, restores the enabled flag it found and unregisters its daemon pid, then
@@ -173,7 +107,7 @@ async function recoverWith(
 export async function recoverAuditState(stateFile: string = DEFAULT_AUDIT_STATE_FILE): Promise<{ recovered: boolean }> {
   const state = readAuditState(stateFile);
   if (!state || openStateFiles.has(stateFile) || stateOwnerAlive(state)) return { recovered: false };
-  return withAuditControl((c) => recoverWith(c, stateFile, silentNativeLogger));
+  return withAuditControl((c) => recoverWith(c, stateFile, silentNativeLogger, (f) => openStateFiles.has(f)));
 }
 
 function validate(opts: AuditExecMonitorOptions): { key: string; receiveBufferBytes: number; stateFile: string } {
@@ -252,7 +186,7 @@ async function setUp(ctx: {
     if (signal?.aborted) throw abortedError('openAuditExecMonitor', signal);
   };
   await readStatusForOpen(control);
-  await recoverWith(control, stateFile, log);
+  await recoverWith(control, stateFile, log, (f) => openStateFiles.has(f));
   const heldByOther = readAuditState(stateFile) !== undefined;
   const status = await readStatusForOpen(control);
   log.debug(
