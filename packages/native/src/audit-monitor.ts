@@ -348,7 +348,7 @@ function createMonitor(ctx: {
     })();
     return closing;
   };
-  const stopListening = closeOnAbort(ctx.signal, close);
+  const stopListening = closeOnAbort(ctx.signal, close, (e) => errors.emit(e));
   return {
     mode: state.mode,
     onExec: (cb) => execs.add(cb),

@@ -35,12 +35,18 @@ export function checkOpenOptions(what: string, opts: NativeOpenOptions): { logge
 }
 
 /**
- * Calls `close` once when `signal` aborts (at once if it already has). Returns a function that
- * stops listening (call it from `close`).
+ * Calls `close` once when `signal` aborts (at once if it already has); a close that rejects is
+ * handed to `onFailure` (the reader's error callbacks). Returns a function that stops listening
+ * (call it from `close`).
  */
-export function closeOnAbort(signal: AbortSignal | undefined, close: () => Promise<void>): () => void {
+export function closeOnAbort(
+  signal: AbortSignal | undefined,
+  close: () => Promise<void>,
+  onFailure: (err: Error) => void = () => {},
+): () => void {
   if (signal === undefined) return () => {};
-  const onAbort = (): void => void close().catch(() => {});
+  const onAbort = (): void =>
+    void close().catch((e: unknown) => onFailure(e instanceof Error ? e : new Error(String(e))));
   if (signal.aborted) {
     queueMicrotask(onAbort);
     return () => {};
