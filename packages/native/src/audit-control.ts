@@ -1,14 +1,13 @@
 /**
  * Reading the audit configuration over NETLINK_AUDIT: the status (AUDIT_GET) and the rule list
- * (AUDIT_LIST_RULES). Each call opens its own short-lived socket and needs CAP_AUDIT_CONTROL;
- * failures throw NativeError. Changing the configuration is `internal/audit-config.ts`; reading
- * audit records is the monitor's worker.
+ * (AUDIT_LIST_RULES). Each call runs in a short-lived request worker (the request may wait up to
+ * 2 s for the kernel, never on the calling thread) and needs CAP_AUDIT_CONTROL; failures reject with
+ * NativeError. Changing the configuration is `internal/audit-config.ts`; reading audit records is
+ * the monitor's worker.
  */
 
-import { type AuditRule, decodeAuditRule, formatAuditRule } from './internal/audit-rule.ts';
-import { Audit, Netlink } from './internal/constants.ts';
-import { netlinkRequest } from './internal/netlink.ts';
-import { AuditStatus } from './internal/structs.ts';
+import { withAuditControl } from './internal/audit-config.ts';
+import { formatAuditRule } from './internal/audit-rule.ts';
 import { NativeError } from './native-error.ts';
 
 /** The audit subsystem status (a subset of struct audit_status). */
@@ -19,59 +18,37 @@ export interface AuditStatusInfo {
   readonly failure: number;
   /** The registered audit daemon's pid, 0 when none. */
   readonly pid: number;
+  /** Records the kernel queues for the daemon at most (`backlog_limit`). */
+  readonly backlogLimit: number;
+  /** How long (jiffies) an exec waits when the backlog is full (`backlog_wait_time`); absent on old kernels. */
+  readonly backlogWaitTime?: number;
   /** Records lost since boot (backlog overflow, rate limit, no daemon). */
   readonly lost: number;
   /** Records waiting in the kernel queue. */
   readonly backlog: number;
 }
 
-/**
- * Reads the audit status (AUDIT_GET). Throws NativeError: `ERR_NATIVE_UNAVAILABLE` off Linux,
- * `ERR_NATIVE_CALL` with errno EPERM without CAP_AUDIT_CONTROL, `ERR_NETLINK_PROTOCOL` on a bad reply.
- */
-export function readAuditStatus(): AuditStatusInfo {
-  const replies = netlinkRequest({
-    protocol: Netlink.NETLINK_AUDIT,
-    type: Audit.AUDIT_GET,
-    payload: Buffer.alloc(0),
-    until: 'reply',
-  });
-  const m = replies.find((r) => r.type === Audit.AUDIT_GET);
-  if (!m || m.payload.length < AuditStatus.BACKLOG + 4)
-    throw new NativeError('ERR_NETLINK_PROTOCOL', 'AUDIT_GET: no or short status reply');
-  const p = m.payload;
-  return {
-    enabled: p.readUInt32LE(AuditStatus.ENABLED),
-    failure: p.readUInt32LE(AuditStatus.FAILURE),
-    pid: p.readUInt32LE(AuditStatus.PID),
-    lost: p.readUInt32LE(AuditStatus.LOST),
-    backlog: p.readUInt32LE(AuditStatus.BACKLOG),
-  };
+function requireLinux(): void {
+  if (process.platform !== 'linux')
+    throw new NativeError('ERR_NATIVE_UNAVAILABLE', `audit needs Linux (platform is ${process.platform})`);
 }
 
-/** The current audit rules, decoded (AUDIT_LIST_RULES). Throws like {@link readAuditStatus}. */
-export function readAuditRules(): AuditRule[] {
-  const replies = netlinkRequest({
-    protocol: Netlink.NETLINK_AUDIT,
-    type: Audit.AUDIT_LIST_RULES,
-    payload: Buffer.alloc(0),
-    until: 'done',
-  });
-  const rules: AuditRule[] = [];
-  for (const m of replies) {
-    if (m.type !== Audit.AUDIT_LIST_RULES) continue;
-    const r = decodeAuditRule(m.payload);
-    if (!r)
-      throw new NativeError('ERR_NETLINK_PROTOCOL', `AUDIT_LIST_RULES: truncated rule (${m.payload.length} bytes)`);
-    rules.push(r);
-  }
-  return rules;
+/**
+ * Reads the audit status (AUDIT_GET) in a worker thread. Rejects with NativeError:
+ * `ERR_NATIVE_UNAVAILABLE` off Linux, `ERR_NATIVE_CALL` with errno EPERM without CAP_AUDIT_CONTROL,
+ * `ERR_NETLINK_PROTOCOL` on a bad or missing reply.
+ */
+export async function readAuditStatus(): Promise<AuditStatusInfo> {
+  requireLinux();
+  return withAuditControl((c) => c.status());
 }
 
 /**
  * The current audit rules as auditctl-like lines (`-a always,exit -F arch=b64 -S 59,322 -F key=k`),
- * in kernel order. Equal arrays mean equal rule sets. Throws like {@link readAuditStatus}.
+ * in kernel order, read in a worker thread. Equal arrays mean equal rule sets. Rejects like
+ * {@link readAuditStatus}.
  */
-export function listAuditRules(): string[] {
-  return readAuditRules().map(formatAuditRule);
+export async function listAuditRules(): Promise<string[]> {
+  requireLinux();
+  return withAuditControl(async (c) => (await c.rules()).map(formatAuditRule));
 }

@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import type { AuditControl } from './internal/audit-config.ts';
 
 const calls: string[] = [];
 
@@ -13,33 +14,42 @@ vi.mock('./audit-control.ts', async (importOriginal) => {
   return {
     ...real,
     // The real status, as if locked.
-    readAuditStatus: () => {
+    readAuditStatus: async () => {
       calls.push('status');
-      return { ...real.readAuditStatus(), enabled: 2 };
+      return { ...(await real.readAuditStatus()), enabled: 2 };
     },
   };
 });
 
 vi.mock('./internal/audit-config.ts', async (importOriginal) => {
   const real = await importOriginal<typeof import('./internal/audit-config.ts')>();
-  // Changes are refused (and recorded); clean-up calls are recorded and run for real, so a
-  // regression leaves the host's audit state as it was.
-  const refuse = (what: string) => () => {
+  // The real control worker, whose status says locked. Changes are refused (and recorded); clean-up
+  // calls are recorded and run for real, so a regression leaves the host's audit state as it was.
+  const refuse = (what: string) => async () => {
     calls.push(what);
     throw new Error(`${what} must not be called when audit is locked`);
   };
+  const lockedControl = (c: AuditControl): AuditControl => ({
+    ...c,
+    status: async () => {
+      calls.push('status');
+      return { ...(await c.status()), enabled: 2 };
+    },
+    setEnabled: refuse('setEnabled'),
+    addRule: refuse('addRule'),
+    deleteRule: async (rule) => {
+      calls.push('deleteRule');
+      await c.deleteRule(rule);
+    },
+    clearDaemon: async () => {
+      calls.push('clearDaemon');
+      await c.clearDaemon();
+    },
+  });
   return {
     ...real,
-    setAuditEnabled: refuse('setAuditEnabled'),
-    addAuditRule: refuse('addAuditRule'),
-    deleteAuditRule: (rule: Buffer) => {
-      calls.push('deleteAuditRule');
-      real.deleteAuditRule(rule);
-    },
-    clearAuditDaemon: () => {
-      calls.push('clearAuditDaemon');
-      real.clearAuditDaemon();
-    },
+    openAuditControl: async (signal?: AbortSignal) => lockedControl(await real.openAuditControl(signal)),
+    withAuditControl: <R>(fn: (c: AuditControl) => Promise<R>) => real.withAuditControl((c) => fn(lockedControl(c))),
   };
 });
 
@@ -55,7 +65,7 @@ async function unavailable(): Promise<string | undefined> {
   if (process.platform !== 'linux') return `platform is ${process.platform}`;
   const real = await vi.importActual<typeof import('./audit-control.ts')>('./audit-control.ts');
   try {
-    real.readAuditStatus();
+    await real.readAuditStatus();
     return undefined;
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
@@ -65,8 +75,8 @@ const skip = await unavailable();
 if (skip !== undefined) process.stderr.write(`skipping locked-audit tests: ${skip}\n`);
 
 describe.skipIf(skip !== undefined)('audit locked (enabled = 2)', () => {
-  it('the probe says why audit cannot be used', () => {
-    expect(probeAudit()).toEqual({
+  it('the probe says why audit cannot be used', async () => {
+    expect(await probeAudit()).toEqual({
       available: false,
       code: 'no_permission',
       reason: 'audit configuration is locked (enabled=2) until reboot',

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,8 +11,8 @@ import { isNativeError } from './native-error.ts';
 import { probeAudit } from './probes.ts';
 
 // Audit configuration is global: everything that changes it lives in this one sequential file.
-const probe = probeAudit();
-const daemonRunning = probe.available && readAuditStatus().pid !== 0;
+const probe = await probeAudit();
+const daemonRunning = probe.available && (await readAuditStatus()).pid !== 0;
 if (!probe.available) process.stderr.write(`skipping audit tests: ${probe.reason}\n`);
 if (daemonRunning)
   process.stderr.write(
@@ -47,9 +47,9 @@ describe.skipIf(!probe.available || daemonRunning)('audit exec monitor (kernel)'
   let rulesBefore: string[] = [];
   let statusBefore = { enabled: -1, pid: -1 };
 
-  beforeAll(() => {
-    rulesBefore = listAuditRules();
-    const s = readAuditStatus();
+  beforeAll(async () => {
+    rulesBefore = await listAuditRules();
+    const s = await readAuditStatus();
     statusBefore = { enabled: s.enabled, pid: s.pid };
   });
 
@@ -57,9 +57,9 @@ describe.skipIf(!probe.available || daemonRunning)('audit exec monitor (kernel)'
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const expectRestored = (): void => {
-    expect(listAuditRules()).toEqual(rulesBefore);
-    const s = readAuditStatus();
+  const expectRestored = async (): Promise<void> => {
+    expect(await listAuditRules()).toEqual(rulesBefore);
+    const s = await readAuditStatus();
     expect({ enabled: s.enabled, pid: s.pid }).toEqual(statusBefore);
   };
 
@@ -69,8 +69,8 @@ describe.skipIf(!probe.available || daemonRunning)('audit exec monitor (kernel)'
     try {
       expect(m.mode).toBe('unicast');
       expect(existsSync(file)).toBe(true);
-      expect(readAuditStatus()).toMatchObject({ enabled: 1, pid: process.pid });
-      expect(listAuditRules()).toEqual([
+      expect(await readAuditStatus()).toMatchObject({ enabled: 1, pid: process.pid });
+      expect(await listAuditRules()).toEqual([
         ...rulesBefore,
         '-a always,exit -F arch=b64 -S 59,322 -F key=daemoneye-exec',
         '-a always,exit -F arch=b32 -S 11,358 -F key=daemoneye-exec',
@@ -102,7 +102,7 @@ describe.skipIf(!probe.available || daemonRunning)('audit exec monitor (kernel)'
       await m.close();
     }
     await m.close();
-    expectRestored();
+    await expectRestored();
     expect(existsSync(file)).toBe(false);
   });
 
@@ -114,7 +114,7 @@ describe.skipIf(!probe.available || daemonRunning)('audit exec monitor (kernel)'
     });
     try {
       expect(m.mode).toBe('multicast');
-      expect(readAuditStatus().pid).toBe(statusBefore.pid);
+      expect((await readAuditStatus()).pid).toBe(statusBefore.pid);
       let pid = -1;
       const recs = await execsOf(
         m,
@@ -128,7 +128,7 @@ describe.skipIf(!probe.available || daemonRunning)('audit exec monitor (kernel)'
     } finally {
       await m.close();
     }
-    expectRestored();
+    await expectRestored();
   });
 
   it('refuses unicast beside a registered daemon, and auto falls back to multicast without changing anything', async () => {
@@ -151,11 +151,96 @@ describe.skipIf(!probe.available || daemonRunning)('audit exec monitor (kernel)'
       );
       expect(recs.map((r) => r.argv)).toEqual([['/bin/true', 'both']]);
       await second.close();
-      expect(readAuditStatus()).toMatchObject({ enabled: 1, pid: process.pid });
+      expect(await readAuditStatus()).toMatchObject({ enabled: 1, pid: process.pid });
     } finally {
       await first.close();
     }
-    expectRestored();
+    await expectRestored();
+  });
+
+  it('logs at debug the privileges, status, every change and its undo', async () => {
+    const lines: [string, Record<string, unknown>][] = [];
+    const log = (obj: object, msg: string): void => void lines.push([msg, obj as Record<string, unknown>]);
+    const m = await openAuditExecMonitor({
+      stateFile: stateFile('logged'),
+      logger: { debug: log, info: log, warn: log, error: log },
+    });
+    const { fd, receiveBufferBytes } = m.stats();
+    await m.close();
+    await expectRestored();
+    const rules = [
+      '-a always,exit -F arch=b64 -S 59,322 -F key=daemoneye-exec',
+      '-a always,exit -F arch=b32 -S 11,358 -F key=daemoneye-exec',
+    ];
+    const enabled = statusBefore.enabled === 0;
+    expect(lines.map(([msg, obj]) => (msg.startsWith('audit rule') ? `${msg} ${String(obj.rule)}` : msg))).toEqual([
+      'audit privileges found',
+      'audit status found',
+      'registered as the audit daemon',
+      ...rules.map((r) => `audit rule added ${r}`),
+      ...(enabled ? ['audit enabled'] : []),
+      'audit exec monitor opened',
+      ...rules.map((r) => `audit rule removed ${r}`),
+      ...(enabled ? ['audit enabled flag restored'] : []),
+      'unregistered as the audit daemon',
+      'audit exec monitor closed',
+    ]);
+    const byMsg = new Map(lines);
+    expect(byMsg.get('audit privileges found')).toEqual({ CAP_AUDIT_CONTROL: true, CAP_AUDIT_READ: true });
+    expect(byMsg.get('audit status found')).toMatchObject({ enabled: statusBefore.enabled, daemonPid: 0 });
+    expect(typeof byMsg.get('audit status found')?.backlogLimit).toBe('number');
+    expect(byMsg.get('registered as the audit daemon')).toEqual({ pid: process.pid });
+    expect(byMsg.get('audit exec monitor opened')).toEqual({ mode: 'unicast', fd, receiveBufferBytes });
+    if (enabled) expect(byMsg.get('audit enabled flag restored')).toEqual({ enabled: 0 });
+  });
+
+  it('aborting the signal closes the monitor and restores the audit state; an aborted signal changes nothing', async () => {
+    const ac = new AbortController();
+    const m = await openAuditExecMonitor({ stateFile: stateFile('abort'), signal: ac.signal });
+    expect((await readAuditStatus()).pid).toBe(process.pid);
+    const { fd } = m.stats();
+    const link = readlinkSync(`/proc/self/fd/${fd}`);
+    ac.abort();
+    await m.close();
+    expect(m.stats().fd).toBe(-1);
+    let now: string | undefined;
+    try {
+      now = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      now = undefined;
+    }
+    expect(now).not.toBe(link);
+    await expectRestored();
+    expect(existsSync(stateFile('abort'))).toBe(false);
+    const err = await openAuditExecMonitor({ stateFile: stateFile('aborted'), signal: AbortSignal.abort() }).catch(
+      (e: unknown) => e,
+    );
+    expect(isNativeError(err, 'ERR_NATIVE_ABORTED')).toBe(true);
+    expect(existsSync(stateFile('aborted'))).toBe(false);
+    await expectRestored();
+  });
+
+  it('an unsubscribed onExec callback gets nothing more', async () => {
+    const m = await openAuditExecMonitor({ stateFile: stateFile('unsubscribe') });
+    try {
+      const kept: AuditExecRecord[] = [];
+      let late = 0;
+      let unsubscribed = false;
+      m.onExec((r) => kept.push(...r));
+      const off = m.onExec((r) => {
+        if (unsubscribed) late += r.length;
+      });
+      off();
+      unsubscribed = true;
+      const pid = await run('/bin/echo', ['after']);
+      const end = Date.now() + 5000;
+      while (!kept.some((r) => r.pid === pid) && Date.now() < end) await sleep(20);
+      expect(kept.filter((r) => r.pid === pid).map((r) => r.argv)).toEqual([['/bin/echo', 'after']]);
+      expect(late).toBe(0);
+    } finally {
+      await m.close();
+    }
+    await expectRestored();
   });
 
   it('recoverAuditState undoes the changes of a process that was killed', async () => {
@@ -173,15 +258,15 @@ describe.skipIf(!probe.available || daemonRunning)('audit exec monitor (kernel)'
       child.stdout?.on('data', (d: Buffer) => (d.toString().includes('ready') ? resolve() : undefined));
       child.on('exit', (code) => reject(new Error(`child exited early (${code})`)));
     });
-    expect(readAuditStatus()).toMatchObject({ enabled: 1, pid: child.pid });
+    expect(await readAuditStatus()).toMatchObject({ enabled: 1, pid: child.pid });
     // a live owner is not recovered
     expect(await recoverAuditState(file)).toEqual({ recovered: false });
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     expect(existsSync(file)).toBe(true);
-    expect(listAuditRules().length).toBe(rulesBefore.length + 2);
+    expect((await listAuditRules()).length).toBe(rulesBefore.length + 2);
     expect(await recoverAuditState(file)).toEqual({ recovered: true });
     expect(existsSync(file)).toBe(false);
-    expectRestored();
+    await expectRestored();
   });
 });

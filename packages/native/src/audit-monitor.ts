@@ -2,13 +2,15 @@
  * The audit exec monitor: makes the kernel audit every execve/execveat (one tagged rule per
  * architecture, audit enabled if it was off), reads the records in a worker thread (as the audit
  * daemon when none runs, else beside it through the READLOG multicast group) and emits one
- * `AuditExecRecord` per exec. Every change is recorded in a state file first and undone on close, or
- * by `recoverAuditState` after a crash. It never touches rules it did not add.
+ * `AuditExecRecord` per exec. Configuration requests run in a second worker, never on the calling
+ * thread. Every change is recorded in a state file first and undone on close, or by
+ * `recoverAuditState` after a crash. It never touches rules it did not add.
  */
 
-import { readAuditRules, readAuditStatus } from './audit-control.ts';
+import type { AuditStatusInfo } from './audit-control.ts';
 import type { AuditExecRecord } from './audit-record.ts';
-import { addAuditRule, clearAuditDaemon, deleteAuditRule, setAuditEnabled } from './internal/audit-config.ts';
+import { abortedError, checkOpenOptions, closeOnAbort } from './internal/abort.ts';
+import { type AuditControl, openAuditControl, withAuditControl } from './internal/audit-config.ts';
 import { decodeAuditRule, encodeExecRule, execRuleTargets, formatAuditRule } from './internal/audit-rule.ts';
 import {
   type AuditState,
@@ -18,37 +20,67 @@ import {
   stateOwnerAlive,
   writeAuditState,
 } from './internal/audit-state.ts';
+import { type Done, describeRule, recoverWith, undo } from './internal/audit-undo.ts';
 import type { AuditWorkerItem } from './internal/audit-worker.ts';
+import { effectiveCapabilities } from './internal/capabilities.ts';
 import { Errno } from './internal/constants.ts';
-import { type ReaderHost, startReader } from './internal/worker-host.ts';
-import { isNativeError, NativeError } from './native-error.ts';
+import { createListeners } from './internal/listeners.ts';
+import { type ReaderHost, startReader } from './internal/reader-host.ts';
+import { invalidArgument, isNativeError, NativeError } from './native-error.ts';
+import type { NativeLogger } from './native-logger.ts';
+import { silentNativeLogger } from './native-logger.ts';
+import type { LossInfo, NativeOpenOptions } from './reader-options.ts';
+
+/** How often the kernel's audit `lost` counter is read to detect loss (a netlink round trip each, in the control worker). */
+const AUDIT_LOST_POLL_MS = 5000;
+
+/** A loss report of the audit exec monitor. */
+export interface AuditLossInfo extends LossInfo {
+  /** `enobufs` on our socket, `audit_lost` (the kernel's counter rose), `overflow` (batches waiting for a first `onExec`). */
+  readonly reason: 'enobufs' | 'audit_lost' | 'overflow';
+}
+
+/** Counters of an audit exec monitor. */
+export interface AuditExecMonitorStats {
+  /** Audit records received. */
+  readonly records: number;
+  /** Exec records emitted. */
+  readonly execs: number;
+  /** The sum of loss counts. */
+  readonly lost: number;
+  /** The reading socket, -1 once closed. */
+  readonly fd: number;
+  /** Its receive buffer in effect, in bytes. */
+  readonly receiveBufferBytes: number;
+}
 
 /** A running audit exec monitor. */
-
-/** How often the kernel's audit `lost` counter is read to detect loss (a netlink round trip each). */
-const AUDIT_LOST_POLL_MS = 5000;
 export interface AuditExecMonitor {
   /** `unicast`: registered as the audit daemon (none was running); `multicast`: READLOG group beside a running daemon. */
   readonly mode: 'unicast' | 'multicast';
-  /** Registers a callback for exec records, one per exec event, in serial order. */
-  onExec(cb: (records: readonly AuditExecRecord[]) => void): void;
-  /** Registers a callback for loss: ENOBUFS on our socket, or an increase of the kernel's `lost` counter (checked every second). */
-  onLoss(cb: (info: { reason: 'enobufs' | 'audit_lost'; count: number }) => void): void;
-  /** Registers a callback for failures after open (read errors, status polling errors, throwing callbacks). */
-  onError(cb: (err: Error) => void): void;
-  /** Audit records received, exec records emitted, and the sum of loss counts. */
-  stats(): { records: number; execs: number; lost: number };
+  /**
+   * Registers a callback for exec records, one per exec event, in serial order; returns a function
+   * that unregisters it. Batches that arrived before the first callback are delivered to it.
+   */
+  onExec(cb: (records: readonly AuditExecRecord[]) => void): () => void;
+  /** Registers a callback for loss (the kernel's `lost` counter is checked every 5 s); returns an unsubscribe function. */
+  onLoss(cb: (info: AuditLossInfo) => void): () => void;
+  /** Registers a callback for failures after open (read errors, status polling errors, throwing callbacks); returns an unsubscribe function. */
+  onError(cb: (err: Error) => void): () => void;
+  /** Counters and the reading socket. */
+  stats(): AuditExecMonitorStats;
   /**
    * Removes only the rules this monitor added, restores the enabled flag as found, unregisters as the
-   * audit daemon and ends the worker; then deletes the state file. Idempotent. When an undo step
-   * fails the state file is kept (for `recoverAuditState`) and the promise rejects with the first error.
+   * audit daemon and ends the workers; then deletes the state file. Idempotent; aborting the open
+   * call's `signal` does the same. When an undo step fails the state file is kept (for
+   * `recoverAuditState`) and the promise rejects with the first error.
    */
   close(): Promise<void>;
 }
 
 /** Options for {@link openAuditExecMonitor}. */
-export interface AuditExecMonitorOptions {
-  /** The rule key (`-k`) tagging our rules. Default `daemoneye-exec`. */
+export interface AuditExecMonitorOptions extends NativeOpenOptions {
+  /** The rule key (`-k`) tagging our rules: 1–256 bytes. Default `daemoneye-exec`. */
   readonly key?: string;
   /** Receive buffer of the reading socket. Default 32 MiB (SO_RCVBUFFORCE, else SO_RCVBUF). */
   readonly receiveBufferBytes?: number;
@@ -65,62 +97,35 @@ export const DEFAULT_AUDIT_KEY = 'daemoneye-exec';
 
 const openStateFiles = new Set<string>();
 
-function ignoring(errno: number, fn: () => void): void {
-  try {
-    fn();
-  } catch (e) {
-    if (!(isNativeError(e) && e.errno === errno)) throw e;
-  }
-}
-
-/** Undoes what `state` records; runs every step and rethrows the first failure. */
-function undo(state: AuditState, upTo: { rules: number; enabled: boolean; registered: boolean }): void {
-  const errors: unknown[] = [];
-  const step = (fn: () => void): void => {
-    try {
-      fn();
-    } catch (e) {
-      errors.push(e);
-    }
-  };
-  for (const hex of state.rulesAdded.slice(0, upTo.rules))
-    step(() => ignoring(Errno.ENOENT, () => deleteAuditRule(Buffer.from(hex, 'hex'))));
-  if (upTo.enabled && state.enabledChanged) step(() => setAuditEnabled(state.enabledBefore === 1 ? 1 : 0));
-  if (upTo.registered && state.registered) {
-    step(() => {
-      if (readAuditStatus().pid === state.pid) clearAuditDaemon();
-    });
-  }
-  if (errors.length > 0) throw errors[0];
-}
-
 /**
  * Undoes the changes a previous run recorded in `stateFile` (default `/run/daemoneye/audit-state.json`):
  * deletes the rules it added, restores the enabled flag it found and unregisters its daemon pid, then
  * removes the file. Resolves `{ recovered: false }` when there is no state file, or when the process
  * that wrote it is still running. Rejects with NativeError when an undo step fails (the file is kept).
+ * The requests run in a worker thread.
  */
 export async function recoverAuditState(stateFile: string = DEFAULT_AUDIT_STATE_FILE): Promise<{ recovered: boolean }> {
   const state = readAuditState(stateFile);
   if (!state || openStateFiles.has(stateFile) || stateOwnerAlive(state)) return { recovered: false };
-  undo(state, { rules: state.rulesAdded.length, enabled: true, registered: true });
-  removeAuditState(stateFile);
-  return { recovered: true };
+  return withAuditControl((c) => recoverWith(c, stateFile, silentNativeLogger, (f) => openStateFiles.has(f)));
 }
 
 function validate(opts: AuditExecMonitorOptions): { key: string; receiveBufferBytes: number; stateFile: string } {
   const key = opts.key ?? DEFAULT_AUDIT_KEY;
-  if (Buffer.byteLength(key) === 0 || Buffer.byteLength(key) > 256)
-    throw new RangeError(`key must be 1..256 bytes, got ${JSON.stringify(key)}`);
+  if (typeof key !== 'string' || Buffer.byteLength(key) === 0 || Buffer.byteLength(key) > 256)
+    throw invalidArgument('key', key, 'a string of 1..256 bytes');
   const receiveBufferBytes = opts.receiveBufferBytes ?? 32 * 1024 * 1024;
   if (!Number.isInteger(receiveBufferBytes) || receiveBufferBytes <= 0)
-    throw new RangeError(`receiveBufferBytes must be a positive integer, got ${String(receiveBufferBytes)}`);
+    throw invalidArgument('receiveBufferBytes', receiveBufferBytes, 'a positive integer');
+  const mode = opts.mode;
+  if (mode !== undefined && mode !== 'auto' && mode !== 'unicast' && mode !== 'multicast')
+    throw invalidArgument('mode', mode, "'auto', 'unicast' or 'multicast'");
   return { key, receiveBufferBytes, stateFile: opts.stateFile ?? DEFAULT_AUDIT_STATE_FILE };
 }
 
-function readStatusForOpen(): ReturnType<typeof readAuditStatus> {
+async function readStatusForOpen(control: AuditControl): Promise<AuditStatusInfo> {
   try {
-    return readAuditStatus();
+    return await control.status();
   } catch (e) {
     if (
       isNativeError(e) &&
@@ -139,11 +144,14 @@ function readStatusForOpen(): ReturnType<typeof readAuditStatus> {
  * Starts auditing execs. Rejects with NativeError: `ERR_NATIVE_UNAVAILABLE` off Linux, without
  * CAP_AUDIT_CONTROL/CAP_AUDIT_READ or on an unsupported CPU architecture; `ERR_AUDIT_LOCKED` when the
  * audit configuration is locked (enabled = 2); `ERR_AUDIT_BUSY` when `mode: 'unicast'` is asked while
- * another daemon is registered, or another live process holds the state file and changes are needed.
+ * another daemon is registered, or another live process holds the state file and changes are needed;
+ * `ERR_NATIVE_INVALID_ARGUMENT` for a bad option; `ERR_NATIVE_ABORTED` when `signal` aborts first
+ * (what was changed by then is undone).
  */
 export async function openAuditExecMonitor(opts: AuditExecMonitorOptions = {}): Promise<AuditExecMonitor> {
   if (process.platform !== 'linux')
     throw new NativeError('ERR_NATIVE_UNAVAILABLE', `audit needs Linux (platform is ${process.platform})`);
+  const { logger: log } = checkOpenOptions('openAuditExecMonitor', opts);
   const { key, receiveBufferBytes, stateFile } = validate(opts);
   const targets = execRuleTargets();
   if (targets.length === 0)
@@ -153,10 +161,44 @@ export async function openAuditExecMonitor(opts: AuditExecMonitorOptions = {}): 
     );
   if (openStateFiles.has(stateFile))
     throw new NativeError('ERR_AUDIT_BUSY', `an audit exec monitor using ${stateFile} is already open in this process`);
-  readStatusForOpen();
-  await recoverAuditState(stateFile);
+  log.debug(effectiveCapabilities(['CAP_AUDIT_CONTROL', 'CAP_AUDIT_READ']) ?? {}, 'audit privileges found');
+  const control = await openAuditControl(opts.signal);
+  try {
+    return await setUp({ control, log, key, receiveBufferBytes, stateFile, targets, opts });
+  } catch (e) {
+    await control.close();
+    throw e;
+  }
+}
+
+async function setUp(ctx: {
+  control: AuditControl;
+  log: NativeLogger;
+  key: string;
+  receiveBufferBytes: number;
+  stateFile: string;
+  targets: ReturnType<typeof execRuleTargets>;
+  opts: AuditExecMonitorOptions;
+}): Promise<AuditExecMonitor> {
+  const { control, log, key, stateFile, opts } = ctx;
+  const signal = opts.signal;
+  const checkAbort = (): void => {
+    if (signal?.aborted) throw abortedError('openAuditExecMonitor', signal);
+  };
+  await readStatusForOpen(control);
+  await recoverWith(control, stateFile, log, (f) => openStateFiles.has(f));
   const heldByOther = readAuditState(stateFile) !== undefined;
-  const status = readStatusForOpen();
+  const status = await readStatusForOpen(control);
+  log.debug(
+    {
+      enabled: status.enabled,
+      daemonPid: status.pid,
+      backlogLimit: status.backlogLimit,
+      backlogWaitTime: status.backlogWaitTime,
+      lost: status.lost,
+    },
+    'audit status found',
+  );
   if (status.enabled === 2)
     throw new NativeError('ERR_AUDIT_LOCKED', 'audit configuration is locked (enabled=2) until reboot');
   const mode =
@@ -164,13 +206,14 @@ export async function openAuditExecMonitor(opts: AuditExecMonitorOptions = {}): 
   if (mode === 'unicast' && status.pid !== 0)
     throw new NativeError('ERR_AUDIT_BUSY', `an audit daemon (pid ${status.pid}) is already registered`);
 
-  const present = new Set(readAuditRules().map(formatAuditRule));
-  const toAdd = targets
+  const present = new Set((await control.rules()).map(formatAuditRule));
+  const toAdd = ctx.targets
     .map((t) => encodeExecRule({ ...t, key }))
     .filter((b) => {
       const r = decodeAuditRule(b);
       return r !== undefined && !present.has(formatAuditRule(r));
     });
+  checkAbort();
   const state: AuditState = {
     version: 1,
     pid: process.pid,
@@ -189,22 +232,32 @@ export async function openAuditExecMonitor(opts: AuditExecMonitorOptions = {}): 
   if (changes) writeAuditState(stateFile, state);
   openStateFiles.add(stateFile);
 
-  const done = { rules: 0, enabled: false, registered: false };
+  const done: Done = { rules: 0, enabled: false, registered: false };
   let host: ReaderHost<AuditWorkerItem> | undefined;
   try {
-    host = await startReader<AuditWorkerItem>('audit-worker', { mode, receiveBufferBytes, key });
+    host = await startReader<AuditWorkerItem>(
+      'audit-worker',
+      { mode, receiveBufferBytes: ctx.receiveBufferBytes, key },
+      { signal },
+    );
     done.registered = true;
+    if (mode === 'unicast') log.debug({ pid: process.pid }, 'registered as the audit daemon');
     for (const rule of toAdd) {
-      addAuditRule(rule);
+      checkAbort();
+      await control.addRule(rule);
       done.rules++;
+      log.debug({ rule: describeRule(rule) }, 'audit rule added');
     }
     if (state.enabledChanged) {
+      checkAbort();
       done.enabled = true;
-      setAuditEnabled(1);
+      await control.setEnabled(1);
+      log.debug({ enabled: 1, before: status.enabled }, 'audit enabled');
     }
+    checkAbort();
   } catch (e) {
     try {
-      undo(state, done);
+      await undo(control, state, done, log);
       if (changes) removeAuditState(stateFile);
     } finally {
       openStateFiles.delete(stateFile);
@@ -212,72 +265,100 @@ export async function openAuditExecMonitor(opts: AuditExecMonitorOptions = {}): 
     }
     throw e;
   }
-  return createMonitor({ host, state, stateFile, changes, lostBaseline: status.lost });
+  log.debug(
+    { mode, fd: host.ready.fd, receiveBufferBytes: host.ready.receiveBufferBytes },
+    'audit exec monitor opened',
+  );
+  return createMonitor({ host, control, state, stateFile, changes, lostBaseline: status.lost, log, signal });
 }
 
 function createMonitor(ctx: {
   host: ReaderHost<AuditWorkerItem>;
+  control: AuditControl;
   state: AuditState;
   stateFile: string;
   changes: boolean;
   lostBaseline: number;
+  log: NativeLogger;
+  signal: AbortSignal | undefined;
 }): AuditExecMonitor {
-  const { host, state, stateFile } = ctx;
-  const execCbs: ((records: readonly AuditExecRecord[]) => void)[] = [];
-  const lossCbs: ((info: { reason: 'enobufs' | 'audit_lost'; count: number }) => void)[] = [];
-  const errorCbs: ((err: Error) => void)[] = [];
+  const { host, control, state, stateFile, log } = ctx;
   const counts = { records: 0, execs: 0, lost: 0 };
-  const emitLoss = (reason: 'enobufs' | 'audit_lost', count: number): void => {
+  const errors = createListeners<Error>();
+  const loss = createListeners<AuditLossInfo>({ onThrow: (e) => errors.emit(e) });
+  const emitLoss = (reason: AuditLossInfo['reason'], count: number): void => {
     counts.lost += count;
-    for (const cb of lossCbs) cb({ reason, count });
+    loss.emit({ reason, count, at: Date.now() });
   };
+  const execs = createListeners<readonly AuditExecRecord[]>({
+    bufferUntilFirst: 64,
+    onDrop: (dropped) => emitLoss('overflow', dropped.length),
+    onThrow: (e) => errors.emit(e),
+  });
   host.onItems((items) => {
-    const execs: AuditExecRecord[] = [];
+    const batch: AuditExecRecord[] = [];
     for (const it of items) {
       if (it.kind === 'records') counts.records += it.count;
-      else execs.push(it.record);
+      else batch.push(it.record);
     }
-    if (execs.length === 0) return;
-    counts.execs += execs.length;
-    for (const cb of execCbs) cb(execs);
+    if (batch.length === 0) return;
+    counts.execs += batch.length;
+    execs.emit(batch);
   });
-  host.onLoss((info) => emitLoss('enobufs', info.count));
-  host.onError((err) => {
-    for (const cb of errorCbs) cb(err);
-  });
+  host.onLoss((info) => emitLoss(info.reason === 'enobufs' ? 'enobufs' : 'overflow', info.count));
+  host.onError((err) => errors.emit(err));
   let lastLost = ctx.lostBaseline;
   let pollFailed = false;
+  let polling = false;
   const timer = setInterval(() => {
-    try {
-      const lost = readAuditStatus().lost;
-      if (lost > lastLost) emitLoss('audit_lost', lost - lastLost);
-      lastLost = lost;
-    } catch (e) {
-      if (pollFailed) return;
-      pollFailed = true; // reported once, not on every poll
-      for (const cb of errorCbs) cb(e instanceof Error ? e : new Error(String(e)));
-    }
+    if (polling) return;
+    polling = true;
+    control
+      .status()
+      .then(
+        (s) => {
+          if (s.lost > lastLost) emitLoss('audit_lost', s.lost - lastLost);
+          lastLost = s.lost;
+        },
+        (e: unknown) => {
+          if (pollFailed || host.closed()) return;
+          pollFailed = true; // reported once, not on every poll
+          errors.emit(e instanceof Error ? e : new Error(String(e)));
+        },
+      )
+      .finally(() => {
+        polling = false;
+      });
   }, AUDIT_LOST_POLL_MS);
   timer.unref();
   let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      clearInterval(timer);
+      stopListening();
+      try {
+        await undo(control, state, { rules: state.rulesAdded.length, enabled: true, registered: true }, log);
+        if (ctx.changes) removeAuditState(stateFile);
+      } finally {
+        openStateFiles.delete(stateFile);
+        await host.close();
+        await control.close();
+        log.debug({ fd: host.ready.fd, ...counts }, 'audit exec monitor closed');
+      }
+    })();
+    return closing;
+  };
+  const stopListening = closeOnAbort(ctx.signal, close, (e) => errors.emit(e));
   return {
     mode: state.mode,
-    onExec: (cb) => void execCbs.push(cb),
-    onLoss: (cb) => void lossCbs.push(cb),
-    onError: (cb) => void errorCbs.push(cb),
-    stats: () => ({ ...counts }),
-    close() {
-      closing ??= (async () => {
-        clearInterval(timer);
-        try {
-          undo(state, { rules: state.rulesAdded.length, enabled: true, registered: true });
-          if (ctx.changes) removeAuditState(stateFile);
-        } finally {
-          openStateFiles.delete(stateFile);
-          await host.close();
-        }
-      })();
-      return closing;
-    },
+    onExec: (cb) => execs.add(cb),
+    onLoss: (cb) => loss.add(cb),
+    onError: (cb) => errors.add(cb),
+    stats: () => ({
+      ...counts,
+      fd: host.closed() ? -1 : host.ready.fd,
+      receiveBufferBytes: host.ready.receiveBufferBytes,
+    }),
+    close,
   };
 }

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,8 +8,8 @@ import { FanotifyMask, type FsNotifyEvent, InotifyMask } from './fs-notify-event
 import { isNativeError } from './native-error.ts';
 import { probeFanotify, probeInotify } from './probes.ts';
 
-const inotifyProbe = probeInotify();
-const fanotifyProbe = probeFanotify();
+const inotifyProbe = await probeInotify();
+const fanotifyProbe = await probeFanotify();
 if (!inotifyProbe.available) process.stderr.write(`skipping inotify tests: ${inotifyProbe.reason}\n`);
 if (!fanotifyProbe.available) process.stderr.write(`skipping fanotify tests: ${fanotifyProbe.reason}\n`);
 
@@ -91,6 +91,60 @@ describe.skipIf(!inotifyProbe.available)('openInotify (kernel)', () => {
   });
 });
 
+describe.skipIf(!inotifyProbe.available)('inotify reader lifecycle (kernel)', () => {
+  it('an unsubscribed callback gets nothing more; a throwing one is reported through onError', async () => {
+    const ino = await openInotify();
+    const kept: string[] = [];
+    const dropped: string[] = [];
+    const errors: string[] = [];
+    try {
+      ino.onError((e) => errors.push(e.message));
+      ino.onEvents((e) => kept.push(...e.map((x) => x.path)));
+      const off = ino.onEvents((e) => dropped.push(...e.map((x) => x.path)));
+      ino.onEvents(() => {
+        throw new Error('consumer failed');
+      });
+      ino.addWatch(dir, mask('CREATE'));
+      writeFileSync(join(dir, 'one'), 'x');
+      await until(() => kept.length >= 1);
+      off();
+      writeFileSync(join(dir, 'two'), 'x');
+      await until(() => kept.length >= 2);
+      expect(kept).toEqual([join(dir, 'one'), join(dir, 'two')]);
+      expect(dropped).toEqual([join(dir, 'one')]);
+      expect(errors).toEqual(['consumer failed', 'consumer failed']);
+      expect(ino.stats()).toMatchObject({ received: 2, lost: 0 });
+    } finally {
+      await ino.close();
+    }
+  });
+
+  it('aborting the signal closes the reader and its fd', async () => {
+    const ac = new AbortController();
+    const ino = await openInotify({ signal: ac.signal });
+    const { fd } = ino.stats();
+    const link = readlinkSync(`/proc/self/fd/${fd}`);
+    expect(link).toBe('anon_inode:inotify');
+    ac.abort();
+    await ino.close();
+    expect(ino.stats().fd).toBe(-1);
+    let now: string | undefined;
+    try {
+      now = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      now = undefined;
+    }
+    expect(now).not.toBe(link);
+    expect(() => ino.addWatch(dir, mask('CREATE'))).toThrow('inotify instance is closed');
+  });
+
+  it('an already-aborted signal rejects with ERR_NATIVE_ABORTED', async () => {
+    const err = await openInotify({ signal: AbortSignal.abort() }).catch((e: unknown) => e);
+    expect(isNativeError(err, 'ERR_NATIVE_ABORTED')).toBe(true);
+    expect((err as Error).message).toBe('openInotify: aborted');
+  });
+});
+
 describe.skipIf(!fanotifyProbe.available)('openFanotify (kernel, root)', () => {
   it('sees a modify of a file in a marked directory, with our pid', async () => {
     const file = join(dir, 'f.txt');
@@ -118,5 +172,25 @@ describe.skipIf(!fanotifyProbe.available)('openFanotify (kernel, root)', () => {
       (e: unknown) => e,
     );
     expect(isNativeError(err, 'ERR_NATIVE_CALL') && err.errno).toBe(2);
+  });
+
+  it('aborting the signal closes the group and its fd; an aborted signal rejects', async () => {
+    const ac = new AbortController();
+    const fan = await openFanotify({ mask: FanotifyMask.MODIFY ?? 0n, paths: [dir], signal: ac.signal });
+    const { fd } = fan.stats();
+    const link = readlinkSync(`/proc/self/fd/${fd}`);
+    expect(link).toBe('anon_inode:[fanotify]');
+    ac.abort();
+    await fan.close();
+    expect(fan.stats().fd).toBe(-1);
+    let now: string | undefined;
+    try {
+      now = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      now = undefined;
+    }
+    expect(now).not.toBe(link);
+    const err = await openFanotify({ mask: 2n, paths: [dir], signal: AbortSignal.abort() }).catch((e: unknown) => e);
+    expect(isNativeError(err, 'ERR_NATIVE_ABORTED')).toBe(true);
   });
 });

@@ -1,36 +1,75 @@
 /**
  * The inotify and fanotify readers: a worker thread owns the notification fd and posts decoded
  * events in batches; the event loop never blocks. inotify watches are added and removed from the
- * calling thread. Queue overflow (the kernel dropped events) is reported through `onOverflow`, never
- * thrown. This module does not walk directories or add watches recursively.
+ * calling thread (non-blocking system calls). Queue overflow (the kernel dropped events) is
+ * reported as `overflow` loss, never thrown. This module does not walk directories or add watches
+ * recursively.
  */
-import { type FsNotifyEvent, InotifyMask, inotifyMaskNames, type RawInotifyEvent } from './fs-notify-event.ts';
-import { Errno } from './internal/constants.ts';
-import { callError, libc } from './internal/libc.ts';
-import { startReader } from './internal/worker-host.ts';
-import { NativeError } from './native-error.ts';
+import type { FsNotifyEvent, RawInotifyEvent } from './fs-notify-event.ts';
+import { checkOpenOptions } from './internal/abort.ts';
+import { effectiveCapabilities } from './internal/capabilities.ts';
+import { fanotifyReaderOver, inotifyReaderOver } from './internal/fs-notify-readers.ts';
+import { startReader } from './internal/reader-host.ts';
+import { invalidArgument, NativeError } from './native-error.ts';
+import type { LossInfo, NativeOpenOptions } from './reader-options.ts';
 
-/** A running inotify instance. */
-export interface InotifyReader {
-  /** Adds (or updates) a watch on `path` for `mask` (see InotifyMask); returns the watch descriptor. Throws NativeError (ENOENT, ENOSPC at the watch limit). */
-  addWatch(path: string, mask: number): number;
-  /** Removes a watch; removing one that is already gone is a no-op. */
-  removeWatch(wd: number): void;
-  /** Registers a callback for event batches. */
-  onEvents(cb: (e: readonly FsNotifyEvent[]) => void): void;
-  /** Registers a callback for queue overflow (IN_Q_OVERFLOW: events were lost). */
-  onOverflow(cb: () => void): void;
-  /** Closes the instance and ends the worker. Idempotent. */
+/** A loss report of an inotify or fanotify reader. */
+export interface FsNotifyLossInfo extends LossInfo {
+  /** `overflow`: the kernel's queue overflowed (IN_Q_OVERFLOW / FAN_Q_OVERFLOW), or batches waiting for a first `onEvents` were dropped. */
+  readonly reason: 'overflow';
+}
+
+/** Counters of an inotify or fanotify reader. */
+export interface FsNotifyStats {
+  /** Events delivered. */
+  readonly received: number;
+  /** The sum of loss counts (kernel overflow records, dropped events). */
+  readonly lost: number;
+  /** The notification fd, -1 once closed. */
+  readonly fd: number;
+}
+
+/** What the inotify and fanotify readers have in common. */
+export interface FsNotifyReader {
+  /**
+   * Registers a callback for event batches; returns a function that unregisters it. Batches that
+   * arrived before the first callback are delivered to it.
+   */
+  onEvents(cb: (e: readonly FsNotifyEvent[]) => void): () => void;
+  /** Registers a callback for loss (reason `overflow`: events were lost); returns an unsubscribe function. */
+  onLoss(cb: (info: FsNotifyLossInfo) => void): () => void;
+  /** Registers a callback called on each overflow loss report (the same reports as `onLoss`); returns an unsubscribe function. */
+  onOverflow(cb: () => void): () => void;
+  /** Registers a callback for failures after open (a read error ends the reader; a throwing callback is reported here); returns an unsubscribe function. */
+  onError(cb: (err: Error) => void): () => void;
+  /** Events delivered, losses, and the fd. */
+  stats(): FsNotifyStats;
+  /** Closes the fd and ends the worker. Idempotent; aborting the open call's `signal` does the same. */
   close(): Promise<void>;
 }
 
+/** A running inotify instance. */
+export interface InotifyReader extends FsNotifyReader {
+  /** Adds (or updates) a watch on `path` for `mask` (see InotifyMask); returns the watch descriptor. Throws NativeError (ENOENT, ENOSPC at the watch limit; `ERR_NATIVE_CALL` after close). */
+  addWatch(path: string, mask: number): number;
+  /** Removes a watch; removing one that is already gone, or after close, is a no-op. */
+  removeWatch(wd: number): void;
+}
+
 /** A running fanotify notification group. */
-export interface FanotifyReader {
-  onEvents(cb: (e: readonly FsNotifyEvent[]) => void): void;
-  /** Registers a callback for queue overflow (FAN_Q_OVERFLOW: events were lost). */
-  onOverflow(cb: () => void): void;
-  /** Closes the group and ends the worker. Idempotent. */
-  close(): Promise<void>;
+export type FanotifyReader = FsNotifyReader;
+
+/** Options for {@link openInotify}. */
+export type InotifyOptions = NativeOpenOptions;
+
+/** Options for {@link openFanotify}. */
+export interface FanotifyOptions extends NativeOpenOptions {
+  /** The events to report (see FanotifyMask): a positive bigint. */
+  readonly mask: bigint;
+  /** The paths to mark: at least one. */
+  readonly paths: readonly string[];
+  /** Mark the whole filesystem each path lives on instead of the path (default false). */
+  readonly filesystemMark?: boolean;
 }
 
 function requireLinux(what: string): void {
@@ -38,89 +77,37 @@ function requireLinux(what: string): void {
     throw new NativeError('ERR_NATIVE_UNAVAILABLE', `${what} needs Linux (platform is ${process.platform})`);
 }
 
-const Q_OVERFLOW = InotifyMask.Q_OVERFLOW ?? 0x4000;
-const IGNORED = InotifyMask.IGNORED ?? 0x8000;
-
-/** Opens an inotify instance (no watches yet). Rejects with NativeError `ERR_NATIVE_UNAVAILABLE` off Linux. */
-export async function openInotify(): Promise<InotifyReader> {
+/**
+ * Opens an inotify instance (no watches yet). Rejects with NativeError `ERR_NATIVE_UNAVAILABLE` off
+ * Linux, `ERR_NATIVE_ABORTED` when `signal` aborts first.
+ */
+export async function openInotify(opts: InotifyOptions = {}): Promise<InotifyReader> {
   requireLinux('inotify');
-  const host = await startReader<RawInotifyEvent>('inotify-worker', {});
-  const fd = host.ready.fd;
-  const watches = new Map<number, string>();
-  const eventCbs: ((e: readonly FsNotifyEvent[]) => void)[] = [];
-  const overflowCbs: (() => void)[] = [];
-  let closed = false;
-  host.onItems((raw) => {
-    const events: FsNotifyEvent[] = [];
-    for (const r of raw) {
-      if ((r.mask & Q_OVERFLOW) !== 0) {
-        for (const cb of overflowCbs) cb();
-        continue;
-      }
-      const base = watches.get(r.wd) ?? '';
-      const ev: FsNotifyEvent = {
-        path: r.name === '' ? base : `${base}/${r.name}`,
-        mask: r.mask,
-        names: inotifyMaskNames(r.mask),
-      };
-      if (r.cookie !== 0) ev.cookie = r.cookie;
-      events.push(ev);
-      if ((r.mask & IGNORED) !== 0) watches.delete(r.wd);
-    }
-    if (events.length > 0) for (const cb of eventCbs) cb(events);
-  });
-  return {
-    addWatch(path, mask) {
-      if (closed) throw new NativeError('ERR_NATIVE_CALL', 'inotify instance is closed');
-      const wd = libc().inotifyAddWatch(fd, path, mask);
-      if (wd < 0) throw callError(`inotify_add_watch(${path})`, wd);
-      watches.set(wd, path.length > 1 ? path.replace(/\/+$/, '') : path);
-      return wd;
-    },
-    removeWatch(wd) {
-      if (closed) return;
-      const rc = libc().inotifyRmWatch(fd, wd);
-      if (rc < 0 && rc !== -Errno.EINVAL) throw callError(`inotify_rm_watch(${wd})`, rc);
-    },
-    onEvents: (cb) => void eventCbs.push(cb),
-    onOverflow: (cb) => void overflowCbs.push(cb),
-    close() {
-      closed = true;
-      return host.close();
-    },
-  };
+  const { logger } = checkOpenOptions('openInotify', opts);
+  const host = await startReader<RawInotifyEvent>('inotify-worker', {}, { signal: opts.signal });
+  return inotifyReaderOver(host, { signal: opts.signal, logger });
 }
 
 /**
  * Opens a fanotify notification group and marks `paths` for `mask` (see FanotifyMask). A directory
  * path without `filesystemMark` gets FAN_EVENT_ON_CHILD added so events on its entries arrive;
  * `filesystemMark` marks the whole filesystem each path lives on. Rejects with NativeError
- * `ERR_NATIVE_UNAVAILABLE` off Linux or without CAP_SYS_ADMIN, `ERR_NATIVE_CALL` (errno) when a mark fails.
+ * `ERR_NATIVE_UNAVAILABLE` off Linux or without CAP_SYS_ADMIN, `ERR_NATIVE_CALL` (errno) when a mark
+ * fails, `ERR_NATIVE_INVALID_ARGUMENT` for a bad option, `ERR_NATIVE_ABORTED` when `signal` aborts first.
  */
-export async function openFanotify(opts: {
-  mask: bigint;
-  paths: string[];
-  filesystemMark?: boolean;
-}): Promise<FanotifyReader> {
+export async function openFanotify(opts: FanotifyOptions): Promise<FanotifyReader> {
   requireLinux('fanotify');
-  if (typeof opts.mask !== 'bigint' || opts.mask <= 0n)
-    throw new RangeError(`mask must be a positive bigint, got ${String(opts.mask)}`);
-  if (opts.paths.length === 0) throw new RangeError('paths must name at least one path');
-  const host = await startReader<FsNotifyEvent>('fanotify-worker', {
-    mask: opts.mask,
-    paths: [...opts.paths],
-    filesystemMark: opts.filesystemMark === true,
-  });
-  const eventCbs: ((e: readonly FsNotifyEvent[]) => void)[] = [];
-  const overflowCbs: (() => void)[] = [];
-  host.onItems((items) => {
-    const events = items.filter((e) => (e.mask & 0x4000) === 0);
-    if (events.length !== items.length) for (const cb of overflowCbs) cb();
-    if (events.length > 0) for (const cb of eventCbs) cb(events);
-  });
-  return {
-    onEvents: (cb) => void eventCbs.push(cb),
-    onOverflow: (cb) => void overflowCbs.push(cb),
-    close: () => host.close(),
-  };
+  const { logger } = checkOpenOptions('openFanotify', opts);
+  if (typeof opts.mask !== 'bigint' || opts.mask <= 0n) throw invalidArgument('mask', opts.mask, 'a positive bigint');
+  if (!Array.isArray(opts.paths) || opts.paths.length === 0)
+    throw invalidArgument('paths', opts.paths, 'a non-empty array of paths');
+  for (const path of opts.paths)
+    if (typeof path !== 'string' || path === '') throw invalidArgument('paths', opts.paths, 'non-empty strings');
+  logger.debug(effectiveCapabilities(['CAP_SYS_ADMIN']) ?? {}, 'fanotify privileges found');
+  const host = await startReader<FsNotifyEvent>(
+    'fanotify-worker',
+    { mask: opts.mask, paths: [...opts.paths], filesystemMark: opts.filesystemMark === true },
+    { signal: opts.signal },
+  );
+  return fanotifyReaderOver(host, { signal: opts.signal, logger });
 }

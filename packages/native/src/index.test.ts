@@ -9,10 +9,12 @@ describe('public surface', () => {
         'DEFAULT_AUDIT_KEY',
         'DEFAULT_AUDIT_STATE_FILE',
         'DEFAULT_PROC_CONNECTOR_BUFFER',
+        'DEFAULT_STOP_GRACE_MS',
         'FanotifyMask',
         'InotifyMask',
         'MAX_EXEC_CAPTURES_PER_READ',
         'NativeError',
+        'NativeErrorCodes',
         'createProcfsReader',
         'errnoName',
         'getPeerCredentials',
@@ -22,6 +24,7 @@ describe('public surface', () => {
         'openFanotify',
         'openInotify',
         'openProcConnector',
+        'openSockDiag',
         'probeAudit',
         'probeFanotify',
         'probeInotify',
@@ -30,6 +33,7 @@ describe('public surface', () => {
         'readAuditStatus',
         'recoverAuditState',
         'sockDiagDump',
+        'startWorkerHost',
       ].sort(),
     );
     expect(native.InotifyMask.CREATE).toBe(0x100);
@@ -47,26 +51,42 @@ describe('public surface', () => {
     expect('errno' in new native.NativeError('ERR_NATIVE_CALL', 'x')).toBe(false);
   });
 
+  it('lists every error code once, in catalog order', () => {
+    expect(native.NativeErrorCodes).toEqual([
+      'ERR_NATIVE_UNAVAILABLE',
+      'ERR_NATIVE_CALL',
+      'ERR_NETLINK_PROTOCOL',
+      'ERR_AUDIT_LOCKED',
+      'ERR_AUDIT_BUSY',
+      'ERR_NATIVE_INVALID_ARGUMENT',
+      'ERR_NATIVE_ABORTED',
+    ]);
+    expect(Object.isFrozen(native.NativeErrorCodes)).toBe(true);
+  });
+
   it('off Linux: imports cleanly, every probe says not_linux and open calls reject ERR_NATIVE_UNAVAILABLE', () => {
     // A separate process that believes it runs on macOS imports the built package.
     const entry = new URL('../dist/index.js', import.meta.url).href;
     const script = `
       Object.defineProperty(process, 'platform', { value: 'darwin' });
       const m = await import(${JSON.stringify(entry)});
-      const probes = [m.probeProcConnector(), m.probeAudit(), m.probeSockDiag(), m.probeFanotify(), m.probeInotify()].map((p) => p.code);
+      const probes = (await Promise.all([m.probeProcConnector(), m.probeAudit(), m.probeSockDiag(), m.probeFanotify(), m.probeInotify()])).map((p) => p.code);
       const opens = [];
-      for (const open of [() => m.openProcConnector(), () => m.openAuditExecMonitor(), () => m.openInotify(), () => m.openFanotify({ mask: 2n, paths: ['/'] })]) {
+      for (const open of [() => m.openProcConnector(), () => m.openAuditExecMonitor(), () => m.openInotify(), () => m.openFanotify({ mask: 2n, paths: ['/'] }), () => m.openSockDiag()]) {
         opens.push(await open().then(() => 'opened', (e) => e.code));
       }
-      let dump; try { m.sockDiagDump({ family: 4, protocol: 'tcp' }); dump = 'ok'; } catch (e) { dump = e.code; }
-      process.stdout.write(JSON.stringify({ probes, opens, dump }));
+      const calls = [];
+      for (const call of [() => m.sockDiagDump({ family: 4, protocol: 'tcp' }), () => m.readAuditStatus(), () => m.listAuditRules()]) {
+        calls.push(await call().then(() => 'ok', (e) => e.code));
+      }
+      process.stdout.write(JSON.stringify({ probes, opens, calls }));
     `;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toEqual({
       probes: ['not_linux', 'not_linux', 'not_linux', 'not_linux', 'not_linux'],
-      opens: ['ERR_NATIVE_UNAVAILABLE', 'ERR_NATIVE_UNAVAILABLE', 'ERR_NATIVE_UNAVAILABLE', 'ERR_NATIVE_UNAVAILABLE'],
-      dump: 'ERR_NATIVE_UNAVAILABLE',
+      opens: Array(5).fill('ERR_NATIVE_UNAVAILABLE'),
+      calls: Array(3).fill('ERR_NATIVE_UNAVAILABLE'),
     });
   });
 });

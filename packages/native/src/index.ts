@@ -1,14 +1,20 @@
 /**
  * @daemoneye/native: Linux kernel interfaces for the DaemonEye collector through koffi — proc
  * connector and audit exec events, sock_diag socket dumps, SO_PEERCRED, inotify and fanotify —
- * with worker-thread readers and availability probes, plus a low-overhead /proc file reader. Nothing
- * loads at import time, so importing on another OS is safe: probes say `not_linux` and open calls
- * reject. This is the only public entry.
+ * with worker-thread readers and availability probes, plus a low-overhead /proc file reader and the
+ * worker host every worker thread of the collector runs on. Nothing loads at import time, so
+ * importing on another OS is safe: probes say `not_linux` and open calls reject. This is the only
+ * public entry.
  */
 
 export type { AuditStatusInfo } from './audit-control.ts';
 export { listAuditRules, readAuditStatus } from './audit-control.ts';
-export type { AuditExecMonitor, AuditExecMonitorOptions } from './audit-monitor.ts';
+export type {
+  AuditExecMonitor,
+  AuditExecMonitorOptions,
+  AuditExecMonitorStats,
+  AuditLossInfo,
+} from './audit-monitor.ts';
 export {
   DEFAULT_AUDIT_KEY,
   DEFAULT_AUDIT_STATE_FILE,
@@ -16,20 +22,43 @@ export {
   recoverAuditState,
 } from './audit-monitor.ts';
 export type { AuditExecRecord } from './audit-record.ts';
-export type { FanotifyReader, InotifyReader } from './fs-notify.ts';
+export type {
+  FanotifyOptions,
+  FanotifyReader,
+  FsNotifyLossInfo,
+  FsNotifyReader,
+  FsNotifyStats,
+  InotifyOptions,
+  InotifyReader,
+} from './fs-notify.ts';
 export { openFanotify, openInotify } from './fs-notify.ts';
 export type { FsNotifyEvent } from './fs-notify-event.ts';
 export { FanotifyMask, InotifyMask } from './fs-notify-event.ts';
 export { errnoName } from './internal/libc.ts';
 export type { NativeErrorCode, NativeErrorOptions } from './native-error.ts';
-export { isNativeError, NativeError } from './native-error.ts';
+export { isNativeError, NativeError, NativeErrorCodes } from './native-error.ts';
+export type { NativeLogger } from './native-logger.ts';
 export { getPeerCredentials } from './peer-credentials.ts';
 export type { Availability } from './probes.ts';
 export { probeAudit, probeFanotify, probeInotify, probeProcConnector, probeSockDiag } from './probes.ts';
-export type { ProcConnectorOptions, ProcConnectorReader } from './proc-connector.ts';
+export type {
+  ProcConnectorLossInfo,
+  ProcConnectorOptions,
+  ProcConnectorReader,
+  ProcConnectorStats,
+} from './proc-connector.ts';
 export { DEFAULT_PROC_CONNECTOR_BUFFER, MAX_EXEC_CAPTURES_PER_READ, openProcConnector } from './proc-connector.ts';
 export type { ProcConnectorEvent } from './proc-event.ts';
 export type { ProcfsReader } from './procfs.ts';
 export { createProcfsReader } from './procfs.ts';
-export type { InetDiagSocket } from './sock-diag.ts';
-export { sockDiagDump } from './sock-diag.ts';
+export type { LossInfo, LossReason, NativeOpenOptions } from './reader-options.ts';
+export type {
+  InetDiagSocket,
+  SockDiagDumpOptions,
+  SockDiagOptions,
+  SockDiagReader,
+  SockDiagStats,
+} from './sock-diag.ts';
+export { openSockDiag, sockDiagDump } from './sock-diag.ts';
+export type { WorkerHost, WorkerHostOptions } from './worker-host.ts';
+export { DEFAULT_STOP_GRACE_MS, startWorkerHost } from './worker-host.ts';

@@ -5,13 +5,33 @@
  * lost events are reported through callbacks and counters instead.
  */
 
-/** The catalog codes a {@link NativeError} can carry (a subset of the collector error catalog). */
-export type NativeErrorCode =
-  | 'ERR_NATIVE_UNAVAILABLE'
-  | 'ERR_NATIVE_CALL'
-  | 'ERR_NETLINK_PROTOCOL'
-  | 'ERR_AUDIT_LOCKED'
-  | 'ERR_AUDIT_BUSY';
+/**
+ * Every code a {@link NativeError} can carry, in catalog order:
+ *
+ * - `ERR_NATIVE_UNAVAILABLE`: not Linux, the FFI or libc cannot load, a missing capability (EPERM),
+ *   or an interface this kernel or namespace does not have;
+ * - `ERR_NATIVE_CALL`: a system call or netlink request failed (`errno` set), or a reader was used
+ *   after close;
+ * - `ERR_NETLINK_PROTOCOL`: no netlink reply in time, or a truncated or malformed one;
+ * - `ERR_AUDIT_LOCKED`: the audit configuration is locked (`enabled = 2`) until reboot;
+ * - `ERR_AUDIT_BUSY`: another audit daemon or another live owner of the state file is in the way;
+ * - `ERR_NATIVE_INVALID_ARGUMENT`: an option or argument is out of range (the message names it and
+ *   the bad value; `details` holds `{ option, value }`);
+ * - `ERR_NATIVE_ABORTED`: the caller's `signal` was aborted before an open call finished, or a
+ *   request was pending when its reader was closed.
+ */
+export const NativeErrorCodes = Object.freeze([
+  'ERR_NATIVE_UNAVAILABLE',
+  'ERR_NATIVE_CALL',
+  'ERR_NETLINK_PROTOCOL',
+  'ERR_AUDIT_LOCKED',
+  'ERR_AUDIT_BUSY',
+  'ERR_NATIVE_INVALID_ARGUMENT',
+  'ERR_NATIVE_ABORTED',
+] as const);
+
+/** The codes a {@link NativeError} can carry: one of {@link NativeErrorCodes}. */
+export type NativeErrorCode = (typeof NativeErrorCodes)[number];
 
 /** Options for {@link NativeError}. */
 export interface NativeErrorOptions {
@@ -49,4 +69,21 @@ export function isNativeError(e: unknown, code?: NativeErrorCode): e is NativeEr
   const rec = e as { [BRAND]?: unknown; code?: unknown; name?: unknown };
   if (rec[BRAND] !== true || rec.name !== 'NativeError') return false;
   return code === undefined || rec.code === code;
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (Array.isArray(value)) return `[${value.map(show).join(', ')}]`;
+  return String(value);
+}
+
+/**
+ * A NativeError `ERR_NATIVE_INVALID_ARGUMENT` for `option`: `<option> must be <expected>, got <value>`,
+ * with `{ option, value }` in `details`.
+ */
+export function invalidArgument(option: string, value: unknown, expected: string): NativeError {
+  return new NativeError('ERR_NATIVE_INVALID_ARGUMENT', `${option} must be ${expected}, got ${show(value)}`, {
+    details: { option, value },
+  });
 }

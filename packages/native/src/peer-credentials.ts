@@ -6,15 +6,17 @@
 import { Sock } from './internal/constants.ts';
 import { callError, libc } from './internal/libc.ts';
 import { Ucred } from './internal/structs.ts';
-import { NativeError } from './native-error.ts';
+import { invalidArgument, NativeError } from './native-error.ts';
 
 /**
  * Returns `{ pid, uid, gid }` of the peer of the connected Unix socket `fd`
  * (getsockopt SOL_SOCKET/SO_PEERCRED). Throws NativeError: `ERR_NATIVE_UNAVAILABLE` off Linux,
- * `ERR_NATIVE_CALL` with errno for a bad fd (EBADF) or a non-socket (ENOTSOCK).
+ * `ERR_NATIVE_CALL` with errno for a bad fd (EBADF) or a non-socket (ENOTSOCK),
+ * `ERR_NATIVE_INVALID_ARGUMENT` for an `fd` that is not a non-negative integer. One non-blocking
+ * system call: safe on the main thread.
  */
 export function getPeerCredentials(fd: number): { pid: number; uid: number; gid: number } {
-  if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`fd must be a non-negative integer, got ${String(fd)}`);
+  if (!Number.isInteger(fd) || fd < 0) throw invalidArgument('fd', fd, 'a non-negative integer');
   const out = Buffer.alloc(Ucred.SIZE);
   const n = libc().getsockopt(fd, Sock.SOL_SOCKET, Sock.SO_PEERCRED, out);
   if (n < 0) throw callError(`getsockopt(${fd}, SO_PEERCRED)`, n);

@@ -5,8 +5,15 @@ const root = process.getuid?.() === 0;
 if (!root) process.stderr.write('skipping root probe expectations: not running as root\n');
 
 describe('probes (kernel)', () => {
-  it('never throw and return a well-formed value', () => {
-    for (const p of [probeProcConnector(), probeAudit(), probeSockDiag(), probeFanotify(), probeInotify()]) {
+  it('never reject and resolve a well-formed value', async () => {
+    const all = await Promise.all([
+      probeProcConnector(),
+      probeAudit(),
+      probeSockDiag(),
+      probeFanotify(),
+      probeInotify(),
+    ]);
+    for (const p of all) {
       if (p.available) expect(p).toEqual({ available: true });
       else {
         expect(['not_linux', 'no_permission', 'unsupported', 'error']).toContain(p.code);
@@ -15,13 +22,18 @@ describe('probes (kernel)', () => {
     }
   });
 
-  it.skipIf(!root || process.platform !== 'linux')('as root on a full kernel, every interface is available', () => {
-    expect([probeProcConnector(), probeAudit(), probeSockDiag(), probeFanotify(), probeInotify()]).toEqual([
-      { available: true },
-      { available: true },
-      { available: true },
-      { available: true },
-      { available: true },
-    ]);
-  });
+  it.skipIf(!root || process.platform !== 'linux')(
+    'as root on a full kernel, every interface is available',
+    async () => {
+      expect(
+        await Promise.all([probeProcConnector(), probeAudit(), probeSockDiag(), probeFanotify(), probeInotify()]),
+      ).toEqual([
+        { available: true },
+        { available: true },
+        { available: true },
+        { available: true },
+        { available: true },
+      ]);
+    },
+  );
 });

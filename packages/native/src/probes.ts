@@ -1,14 +1,16 @@
 /**
- * Availability probes: one cheap, synchronous check per kernel interface that says whether opening
- * it would work here, and if not, why. Probes never throw: every failure becomes an
- * `{ available: false, code, reason }` value. They do not keep anything open.
+ * Availability probes: one cheap check per kernel interface that says whether opening it would
+ * work here, and if not, why. Probes resolve, never reject: every failure becomes an
+ * `{ available: false, code, reason }` value. Those that wait on the kernel (audit status, the proc
+ * connector's acknowledgement) do it in a short-lived worker thread; the others are single
+ * non-blocking system calls. They do not keep anything open.
  */
 
 import { readAuditStatus } from './audit-control.ts';
 import { Errno, Fanotify, Inotify, Netlink } from './internal/constants.ts';
 import { errnoName, libc } from './internal/libc.ts';
 import { openNetlinkSocket } from './internal/netlink.ts';
-import { closeProcConnectorSocket, openProcConnectorSocket } from './internal/proc-connector-socket.ts';
+import { startReader } from './internal/reader-host.ts';
 import { isNativeError } from './native-error.ts';
 
 /** Whether a kernel interface can be used here; when not, a machine-readable `code` and a human `reason`. */
@@ -50,13 +52,20 @@ function fromThrown(what: string, e: unknown): Availability {
   return { available: false, code: 'error', reason: `${what}: ${e instanceof Error ? e.message : String(e)}` };
 }
 
-/** Whether the proc connector can be subscribed (needs CAP_NET_ADMIN in the initial namespaces). */
-export function probeProcConnector(): Availability {
+/**
+ * Whether the proc connector can be subscribed (needs CAP_NET_ADMIN in the initial namespaces). The
+ * subscription is tried in a worker thread, which waits up to 500 ms for the kernel's answer.
+ */
+export async function probeProcConnector(): Promise<Availability> {
   const off = notLinux();
   if (off) return off;
   try {
-    const { fd } = openProcConnectorSocket({ ackTimeoutMs: 500 });
-    closeProcConnectorSocket(fd);
+    const host = await startReader<never>('request-worker', {});
+    try {
+      await host.request<boolean>({ kind: 'probe-proc-connector' });
+    } finally {
+      await host.close();
+    }
     return AVAILABLE;
   } catch (e) {
     return fromThrown('proc connector', e);
@@ -66,13 +75,13 @@ export function probeProcConnector(): Availability {
 /**
  * Whether the audit exec monitor can run: NETLINK_AUDIT exists, AUDIT_GET is permitted
  * (CAP_AUDIT_CONTROL) and the configuration is not locked (enabled = 2 is reported as
- * `no_permission`, since rules cannot be added until reboot).
+ * `no_permission`, since rules cannot be added until reboot). The status is read in a worker thread.
  */
-export function probeAudit(): Availability {
+export async function probeAudit(): Promise<Availability> {
   const off = notLinux();
   if (off) return off;
   try {
-    const s = readAuditStatus();
+    const s = await readAuditStatus();
     if (s.enabled === 2)
       return {
         available: false,
@@ -93,7 +102,7 @@ export function probeAudit(): Availability {
 }
 
 /** Whether NETLINK_SOCK_DIAG socket dumps work (usually unprivileged). */
-export function probeSockDiag(): Availability {
+export async function probeSockDiag(): Promise<Availability> {
   const off = notLinux();
   if (off) return off;
   try {
@@ -105,7 +114,7 @@ export function probeSockDiag(): Availability {
 }
 
 /** Whether a fanotify notification group can be created (needs CAP_SYS_ADMIN). */
-export function probeFanotify(): Availability {
+export async function probeFanotify(): Promise<Availability> {
   const off = notLinux();
   if (off) return off;
   try {
@@ -123,7 +132,7 @@ export function probeFanotify(): Availability {
 }
 
 /** Whether an inotify instance can be created. */
-export function probeInotify(): Availability {
+export async function probeInotify(): Promise<Availability> {
   const off = notLinux();
   if (off) return off;
   try {

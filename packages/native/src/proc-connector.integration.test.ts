@@ -1,12 +1,13 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { realpathSync } from 'node:fs';
+import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { isNativeError } from './native-error.ts';
 import { probeProcConnector } from './probes.ts';
 import { openProcConnector } from './proc-connector.ts';
 import type { ProcConnectorEvent } from './proc-event.ts';
 
-const probe = probeProcConnector();
+const probe = await probeProcConnector();
 if (!probe.available) process.stderr.write(`skipping proc connector tests: ${probe.reason}\n`);
 
 function run(cmd: string, args: readonly string[]): Promise<{ pid: number; code: number | null }> {
@@ -93,9 +94,9 @@ describe.skipIf(!probe.available)('openProcConnector (kernel)', () => {
   });
 
   it('rejects capture names that are not plain /proc/<pid>/ entries', async () => {
-    await expect(openProcConnector({ captureOnExec: { files: ['../environ'] } })).rejects.toThrow(
-      'captureOnExec names must be plain /proc/<pid>/ entry names, got "../environ"',
-    );
+    const err = await openProcConnector({ captureOnExec: { files: ['../environ'] } }).catch((e: unknown) => e);
+    expect(isNativeError(err, 'ERR_NATIVE_INVALID_ARGUMENT')).toBe(true);
+    expect((err as Error).message).toBe('captureOnExec.files must be plain /proc/<pid>/ entry names, got "../environ"');
   });
 
   it('loses nothing in a 300-exec burst with the 32 MiB buffer', async () => {
@@ -168,6 +169,100 @@ describe.skipIf(!probe.available)('openProcConnector (kernel)', () => {
     await sleep(200);
     expect(after).toBe(0);
   });
+  it('an unsubscribed callback gets nothing more while the others keep receiving', async () => {
+    const reader = await openProcConnector({ receiveBufferBytes: 1 << 20 });
+    const kept: ProcConnectorEvent[] = [];
+    let late = 0;
+    let unsubscribed = false;
+    reader.onEvents((b) => kept.push(...b));
+    const off = reader.onEvents((b) => {
+      if (unsubscribed) late += b.length;
+    });
+    try {
+      off();
+      unsubscribed = true;
+      const { pid } = await run('/bin/true', []);
+      await until(() => kept.some((e) => e.type === 'exit' && e.pid === pid));
+      expect(kept.some((e) => e.type === 'exit' && e.pid === pid)).toBe(true);
+      expect(late).toBe(0);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('aborting the signal closes the reader and its socket; an aborted signal rejects', async () => {
+    const ac = new AbortController();
+    const reader = await openProcConnector({ receiveBufferBytes: 1 << 20, signal: ac.signal });
+    const { fd } = reader.stats();
+    const link = readlinkSync(`/proc/self/fd/${fd}`);
+    expect(link).toMatch(/^socket:\[\d+\]$/);
+    let after = 0;
+    let aborted = false;
+    reader.onEvents((b) => {
+      if (aborted) after += b.length;
+    });
+    ac.abort();
+    await reader.close();
+    aborted = true;
+    expect(reader.stats().fd).toBe(-1);
+    let now: string | undefined;
+    try {
+      now = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      now = undefined;
+    }
+    expect(now).not.toBe(link);
+    await run('/bin/true', []);
+    await sleep(100);
+    expect(after).toBe(0);
+    const err = await openProcConnector({ signal: AbortSignal.abort() }).catch((e: unknown) => e);
+    expect(isNativeError(err, 'ERR_NATIVE_ABORTED')).toBe(true);
+    expect((err as Error).message).toBe('openProcConnector: aborted');
+  });
+
+  it('a signal aborted while the reader starts makes the open call reject and releases the socket', async () => {
+    const sockets = (): number =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:');
+        } catch {
+          return false;
+        }
+      }).length;
+    const before = sockets();
+    const ac = new AbortController();
+    const opening = openProcConnector({ receiveBufferBytes: 1 << 20, signal: ac.signal });
+    ac.abort();
+    const err = await opening.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isNativeError(err, 'ERR_NATIVE_ABORTED')).toBe(true);
+    expect((err as Error).message).toBe('starting the proc-connector-worker worker: aborted');
+    // The worker still finishes its start-up, then gets the stop message and closes its socket.
+    await until(() => sockets() === before);
+    expect(sockets()).toBe(before);
+  });
+
+  it('logs at debug what it found and opened, and what it closed', async () => {
+    const lines: [string, Record<string, unknown>][] = [];
+    const log = (obj: object, msg: string): void => void lines.push([msg, obj as Record<string, unknown>]);
+    const reader = await openProcConnector({
+      receiveBufferBytes: 1 << 20,
+      logger: { debug: log, info: log, warn: log, error: log },
+    });
+    const { fd, receiveBufferBytes } = reader.stats();
+    await reader.close();
+    expect(lines.map(([msg]) => msg)).toEqual([
+      'proc connector privileges found',
+      'proc connector opened',
+      'proc connector closed',
+    ]);
+    expect(lines[0]?.[1]).toEqual({ CAP_NET_ADMIN: true });
+    expect(lines[1]?.[1]).toEqual({ fd, receiveBufferBytes });
+    expect(lines[2]?.[1]).toMatchObject({ fd, lossEvents: 0 });
+  });
+
   it('opens in a process started with V8 flags, from an --input-type=module --eval script', () => {
     const dist = new URL('../dist/index.js', import.meta.url).href;
     const script = `import { openProcConnector } from ${JSON.stringify(dist)};

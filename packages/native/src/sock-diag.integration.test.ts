@@ -1,11 +1,13 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { readlinkSync } from 'node:fs';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { isNativeError } from './native-error.ts';
 import { probeSockDiag } from './probes.ts';
-import { sockDiagDump } from './sock-diag.ts';
+import { openSockDiag, sockDiagDump } from './sock-diag.ts';
 
-const probe = probeSockDiag();
+const probe = await probeSockDiag();
 if (!probe.available) process.stderr.write(`skipping sock_diag tests: ${probe.reason}\n`);
 
 async function listen(host: string): Promise<net.Server> {
@@ -25,10 +27,10 @@ describe.skipIf(!probe.available)('sockDiagDump (kernel)', () => {
     try {
       const ports4 = new Set(v4.map(portOf));
       const ports6 = new Set(v6.map(portOf));
-      const l4 = sockDiagDump({ family: 4, protocol: 'tcp' }).filter(
+      const l4 = (await sockDiagDump({ family: 4, protocol: 'tcp' })).filter(
         (s) => s.stateName === 'LISTEN' && ports4.has(s.srcPort),
       );
-      const l6 = sockDiagDump({ family: 6, protocol: 'tcp' }).filter(
+      const l6 = (await sockDiagDump({ family: 6, protocol: 'tcp' })).filter(
         (s) => s.stateName === 'LISTEN' && ports6.has(s.srcPort),
       );
       expect(l4.length).toBe(3);
@@ -50,11 +52,11 @@ describe.skipIf(!probe.available)('sockDiagDump (kernel)', () => {
     client.write(Buffer.alloc(4321));
     await sleep(100);
     try {
-      const mine = sockDiagDump({ family: 4, protocol: 'tcp', withInfo: true }).find(
+      const mine = (await sockDiagDump({ family: 4, protocol: 'tcp', withInfo: true })).find(
         (s) => s.srcPort === client.localPort && s.dstPort === portOf(srv),
       );
       expect(mine).toMatchObject({ stateName: 'ESTABLISHED', bytesSent: 4321n, bytesReceived: 0n });
-      const plain = sockDiagDump({ family: 4, protocol: 'tcp' }).find((s) => s.srcPort === client.localPort);
+      const plain = (await sockDiagDump({ family: 4, protocol: 'tcp' })).find((s) => s.srcPort === client.localPort);
       expect(plain?.bytesSent).toBeUndefined();
     } finally {
       client.destroy();
@@ -67,7 +69,7 @@ describe.skipIf(!probe.available)('sockDiagDump (kernel)', () => {
     await Promise.all(socks.map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', r))));
     try {
       const ports = new Set(socks.map((s) => s.address().port));
-      const found = sockDiagDump({ family: 4, protocol: 'udp' }).filter((s) => ports.has(s.srcPort));
+      const found = (await sockDiagDump({ family: 4, protocol: 'udp' })).filter((s) => ports.has(s.srcPort));
       expect(found.map((s) => s.stateName)).toEqual(['UNCONN', 'UNCONN']);
     } finally {
       for (const s of socks) s.close();
@@ -81,7 +83,7 @@ describe.skipIf(!probe.available)('sockDiagDump (kernel)', () => {
     await Promise.all(clients.map((c) => new Promise((r) => c.on('connect', r))));
     try {
       const port = portOf(srv);
-      const dump = sockDiagDump({ family: 4, protocol: 'tcp', withInfo: true });
+      const dump = await sockDiagDump({ family: 4, protocol: 'tcp', withInfo: true });
       expect(dump.filter((s) => s.dstPort === port && s.stateName === 'ESTABLISHED').length).toBe(400);
       expect(dump.filter((s) => s.srcPort === port && s.stateName === 'ESTABLISHED').length).toBe(400);
     } finally {
@@ -90,7 +92,86 @@ describe.skipIf(!probe.available)('sockDiagDump (kernel)', () => {
     }
   });
 
-  it('rejects bad options with RangeError', () => {
-    expect(() => sockDiagDump({ family: 5 as 4, protocol: 'tcp' })).toThrow(RangeError);
+  it('rejects bad options with ERR_NATIVE_INVALID_ARGUMENT naming the option and the value', async () => {
+    const reader = await openSockDiag();
+    try {
+      for (const [opts, message] of [
+        [{ family: 5, protocol: 'tcp' }, 'family must be 4 or 6, got 5'],
+        [{ family: 4, protocol: 'sctp' }, `protocol must be 'tcp' or 'udp', got "sctp"`],
+        [{ family: 4, protocol: 'tcp', withInfo: 1 }, 'withInfo must be a boolean, got 1'],
+      ] as const) {
+        for (const call of [() => sockDiagDump(opts as never), () => reader.dump(opts as never)]) {
+          const err = await call().catch((e: unknown) => e);
+          expect(isNativeError(err, 'ERR_NATIVE_INVALID_ARGUMENT')).toBe(true);
+          expect((err as Error).message).toBe(message);
+        }
+      }
+      expect(reader.stats()).toMatchObject({ dumps: 0, errors: 0 });
+    } finally {
+      await reader.close();
+    }
+  });
+});
+
+describe.skipIf(!probe.available)('openSockDiag (kernel)', () => {
+  it('dumps in its worker while the main event loop keeps ticking', async () => {
+    const srv = await listen('127.0.0.1');
+    const clients: net.Socket[] = [];
+    for (let i = 0; i < 1000; i++) clients.push(net.connect(portOf(srv), '127.0.0.1'));
+    await Promise.all(clients.map((c) => new Promise((r) => c.on('connect', r))));
+    const reader = await openSockDiag();
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    try {
+      let during = 0;
+      for (let i = 0; i < 20; i++) {
+        const before = ticks;
+        const dump = await reader.dump({ family: 4, protocol: 'tcp', withInfo: true });
+        during += ticks - before;
+        expect(dump.filter((s) => s.dstPort === portOf(srv) && s.stateName === 'ESTABLISHED').length).toBe(1000);
+      }
+      // A dump on the main thread would hold the loop for its whole duration: no tick in between.
+      expect(during).toBeGreaterThan(0);
+      expect(reader.stats()).toMatchObject({ dumps: 20, errors: 0 });
+      expect(reader.stats().sockets).toBeGreaterThanOrEqual(20 * 2001);
+    } finally {
+      clearInterval(timer);
+      await reader.close();
+      for (const c of clients) c.destroy();
+      srv.close();
+    }
+  });
+
+  it('aborting its signal closes the reader and its socket; pending and later dumps reject', async () => {
+    const ac = new AbortController();
+    const reader = await openSockDiag({ signal: ac.signal });
+    const { fd } = reader.stats();
+    const link = readlinkSync(`/proc/self/fd/${fd}`);
+    expect(link).toMatch(/^socket:\[\d+\]$/);
+    const pending = reader.dump({ family: 4, protocol: 'tcp' }).then(
+      () => 'resolved',
+      (e: unknown) => (isNativeError(e) ? e.code : 'other'),
+    );
+    ac.abort();
+    // The dump may have finished before the stop message reached the worker.
+    expect(['resolved', 'ERR_NATIVE_ABORTED']).toContain(await pending);
+    await reader.close();
+    expect(reader.stats().fd).toBe(-1);
+    let now: string | undefined;
+    try {
+      now = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      now = undefined;
+    }
+    expect(now).not.toBe(link);
+    const late = await reader.dump({ family: 4, protocol: 'tcp' }).catch((e: unknown) => e);
+    expect(isNativeError(late, 'ERR_NATIVE_CALL')).toBe(true);
+    expect((late as Error).message).toBe('sock_diag reader is closed');
+  });
+
+  it('an already-aborted signal rejects with ERR_NATIVE_ABORTED and opens nothing', async () => {
+    const err = await openSockDiag({ signal: AbortSignal.abort() }).catch((e: unknown) => e);
+    expect(isNativeError(err, 'ERR_NATIVE_ABORTED')).toBe(true);
+    expect((err as Error).message).toBe('openSockDiag: aborted');
   });
 });

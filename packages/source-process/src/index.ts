@@ -7,13 +7,7 @@
 export { processSourceDefinition } from './definition.ts';
 export type { ProcessErrorCode } from './errors.ts';
 export { processErrors } from './errors.ts';
-export type {
-  AuditExecPort,
-  AuditExecRecord,
-  ConnectorEvent,
-  KernelPorts,
-  ProcConnectorPort,
-} from './internal/kernel-port.ts';
+export type { AuditExecPort, KernelPorts, ProcConnectorPort } from './internal/kernel-port.ts';
 export type { FileIdentity, ProcReader } from './internal/proc-reader.ts';
 export type { SnapshotPort, SnapshotResult } from './internal/snapshot-port.ts';
 export type { HashingOptions, ProcessSourceOptions, ResolvedProcessSourceOptions } from './options.ts';

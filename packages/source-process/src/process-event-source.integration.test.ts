@@ -7,8 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RecordingSender } from '../test/fakes.ts';
 import { createProcessSource, type ProcessEventSource } from './process-event-source.ts';
 
-const connector = probeProcConnector();
-const audit = probeAudit();
+const connector = await probeProcConnector();
+const audit = await probeAudit();
 if (!connector.available) console.log(`skipping real-time process tests: ${connector.reason}`);
 if (connector.available && !audit.available) console.log(`audit-dependent checks skipped: ${audit.reason}`);
 
@@ -111,8 +111,8 @@ describe.skipIf(!connector.available)('ProcessEventSource on the real kernel', (
   it.skipIf(!audit.available)(
     'reports >= 999 of 1,000 /bin/true execs with path and argv, and restores audit as found',
     async () => {
-      const statusBefore = readAuditStatus();
-      const rulesBefore = listAuditRules();
+      const statusBefore = await readAuditStatus();
+      const rulesBefore = await listAuditRules();
       const { source, tx, stop } = await startLive();
       expect(source.backend(), logged.join('\n')).toBe('proc-connector+audit');
       const { pid: shell } = await run('sh', ['-c', 'i=0; while [ $i -lt 1000 ]; do /bin/true; i=$((i+1)); done']);
@@ -130,8 +130,8 @@ describe.skipIf(!connector.available)('ProcessEventSource on the real kernel', (
         true,
       );
       await stop();
-      const statusAfter = readAuditStatus();
-      expect(listAuditRules()).toEqual(rulesBefore);
+      const statusAfter = await readAuditStatus();
+      expect(await listAuditRules()).toEqual(rulesBefore);
       expect({ enabled: statusAfter.enabled, pid: statusAfter.pid }).toEqual({
         enabled: statusBefore.enabled,
         pid: statusBefore.pid,

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { isCollectorError, SourceCaps } from '@daemoneye/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeKernel, nowNs, RecordingSender, ScriptedSnapshot, snap } from '../test/fakes.ts';
+import { exitEvent, FakeKernel, nowNs, RecordingSender, ScriptedSnapshot, snap } from '../test/fakes.ts';
 import { fixtureProcReader, PROC_SAMPLE } from '../test/fixture-proc-reader.ts';
 import type { ProcessSourceOptions } from './options.ts';
 import { createProcessSource, type ProcessEventSource } from './process-event-source.ts';
@@ -134,8 +134,8 @@ describe('ProcessEventSource real-time backend', () => {
       { type: 'fork', timestampNs: ts, parentPid: 3750, parentTgid: 3750, childPid: 3753, childTgid: 3753 },
       { type: 'fork', timestampNs: ts, parentPid: 3753, parentTgid: 3750, childPid: 3799, childTgid: 3753 },
       { type: 'exec', timestampNs: ts, pid: 3753, tgid: 3753 },
-      { type: 'exit', timestampNs: ts, pid: 3799, tgid: 3753, exitCode: 0 },
-      { type: 'exit', timestampNs: ts, pid: 3753, tgid: 3753, exitCode: 3, parentTgid: 3750 },
+      exitEvent({ timestampNs: ts, pid: 3799, tgid: 3753, exitCode: 0 }),
+      exitEvent({ timestampNs: ts, pid: 3753, tgid: 3753, exitCode: 3, parentTgid: 3750 }),
     ]);
     await tx.waitFor((t) => t.process('exit').length === 1);
     const events = tx.process().filter((e) => e.subtype !== 'snapshot');
@@ -154,7 +154,7 @@ describe('ProcessEventSource real-time backend', () => {
     kernel.events?.([
       { type: 'fork', timestampNs: nowNs(), parentPid: 3750, parentTgid: 3750, childPid: 5000, childTgid: 5000 },
       { type: 'exec', timestampNs: nowNs(), pid: 5000, tgid: 5000 },
-      { type: 'exit', timestampNs: nowNs(), pid: 5000, tgid: 5000, exitCode: 0 },
+      exitEvent({ timestampNs: nowNs(), pid: 5000, tgid: 5000, exitCode: 0 }),
     ]);
     await tx.waitFor((t) => t.process('exit').length === 1);
     const [start, exec, exit] = tx.process().filter((e) => e.pid === 5000);
@@ -189,7 +189,7 @@ describe('ProcessEventSource real-time backend', () => {
           cgroup: -2, // ENOENT: read after it had gone
         },
       },
-      { type: 'exit', timestampNs: nowNs(), pid: 5001, tgid: 5001, exitCode: 0 },
+      exitEvent({ timestampNs: nowNs(), pid: 5001, tgid: 5001, exitCode: 0 }),
     ]);
     await tx.waitFor((t) => t.process('exit').length === 1);
     const exec = tx.process('exec').find((e) => e.pid === 5001);
@@ -216,9 +216,9 @@ describe('ProcessEventSource real-time backend', () => {
     const { tx, kernel } = await realtime({ audit: 'off' });
     kernel.events?.([
       { type: 'fork', timestampNs: nowNs(), parentPid: 2, parentTgid: 2, childPid: 6001, childTgid: 6001 },
-      { type: 'exit', timestampNs: nowNs(), pid: 6001, tgid: 6001, exitCode: 0, parentTgid: 0 },
+      exitEvent({ timestampNs: nowNs(), pid: 6001, tgid: 6001, exitCode: 0, parentTgid: 0 }),
       { type: 'fork', timestampNs: nowNs(), parentPid: 3750, parentTgid: 3750, childPid: 6002, childTgid: 6002 },
-      { type: 'exit', timestampNs: nowNs(), pid: 6002, tgid: 6002, exitCode: 0, parentTgid: 0 },
+      exitEvent({ timestampNs: nowNs(), pid: 6002, tgid: 6002, exitCode: 0, parentTgid: 0 }),
     ]);
     await tx.waitFor((t) => t.process('exit').length === 1);
     await new Promise((r) => setTimeout(r, 50));
@@ -239,6 +239,8 @@ describe('ProcessEventSource real-time backend', () => {
     ppid: 3750,
     uid: 65534,
     euid: 65534,
+    gid: 65534,
+    auid: 4294967295,
     exe: '/usr/bin/true',
     comm: 'true',
     argv: ['/bin/true', `--n=${serial}`],
@@ -276,7 +278,7 @@ describe('ProcessEventSource real-time backend', () => {
   it('reports loss and rescans: missed starts and exits are emitted', async () => {
     const { tx, kernel, snapshot } = await realtime({ audit: 'off' });
     snapshot.processes = [snap(6000)];
-    kernel.loss?.({ reason: 'enobufs' });
+    kernel.loss?.({ reason: 'enobufs', count: 1, at: Date.now() });
     await tx.waitFor((t) => t.process('start').length === 1 && t.process('exit').length === 1);
     expect(tx.losses).toEqual([{ count: 1, reason: 'proc_connector_enobufs' }]);
     expect(tx.process('start').map((e) => [e.pid, e.platformMetadata?.detectedBy])).toEqual([[6000, 'rescan']]);

@@ -125,6 +125,19 @@ describe.skipIf(!onLinux)('snapshot worker', () => {
     }
   });
 
+  it('an idle client, scanned once and never closed, does not keep the process alive', () => {
+    const entry = new URL('../dist/internal/snapshot-client.js', import.meta.url).href;
+    const script = `const { SnapshotWorkerClient } = await import(${JSON.stringify(entry)});
+const client = new SnapshotWorkerClient({ workers: 2 });
+const { processes } = await client.scan(false);
+process.on('exit', () => console.log(JSON.stringify({ scanned: processes.length > 0 })));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '--eval', script], {
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
+    expect(JSON.parse(out)).toEqual({ scanned: true });
+  });
+
   it('reports a failing scan as a failure reason, and clears it after a good one', async () => {
     const bad = new SnapshotWorkerClient({ procRoot: '/nonexistent-proc' });
     await expect(bad.scan(false)).rejects.toThrow(/scan failed: ENOENT/);

@@ -3,13 +3,8 @@
  * kernel ports whose events the test pushes by hand. Test support only.
  */
 import type { CollectionEvent, EventSender, ProcessEvent } from '@daemoneye/core';
-import type {
-  AuditExecPort,
-  AuditExecRecord,
-  ConnectorEvent,
-  KernelPorts,
-  ProcConnectorPort,
-} from '../src/internal/kernel-port.ts';
+import type { AuditExecRecord, AuditLossInfo, ProcConnectorEvent, ProcConnectorLossInfo } from '@daemoneye/native';
+import type { AuditExecPort, KernelPorts, ProcConnectorPort } from '../src/internal/kernel-port.ts';
 import type { SnapshotPort, SnapshotResult } from '../src/internal/snapshot-port.ts';
 import type { ProcessSnapshot } from '../src/process-snapshot.ts';
 
@@ -104,11 +99,11 @@ type Cb<T> = ((v: T) => void) | undefined;
 
 /** Kernel ports driven by the test. */
 export class FakeKernel implements KernelPorts {
-  events: Cb<readonly ConnectorEvent[]>;
-  loss: Cb<{ reason: string }>;
+  events: Cb<readonly ProcConnectorEvent[]>;
+  loss: Cb<ProcConnectorLossInfo>;
   error: Cb<Error>;
   execs: Cb<readonly AuditExecRecord[]>;
-  auditLoss: Cb<{ reason: string; count: number }>;
+  auditLoss: Cb<AuditLossInfo>;
   connectorClosed = 0;
   auditClosed = 0;
   withAudit = true;
@@ -154,6 +149,32 @@ export class FakeKernel implements KernelPorts {
       },
     };
   }
+}
+
+/**
+ * A proc connector exit event as the kernel reports a normal exit: `parentTgid` 0 (the default)
+ * stands for a parent the kernel could not name.
+ */
+export function exitEvent(e: {
+  readonly timestampNs: bigint;
+  readonly pid: number;
+  readonly tgid: number;
+  readonly exitCode: number;
+  readonly parentTgid?: number;
+}): Extract<ProcConnectorEvent, { type: 'exit' }> {
+  const parentTgid = e.parentTgid ?? 0;
+  return {
+    type: 'exit',
+    timestampNs: e.timestampNs,
+    pid: e.pid,
+    tgid: e.tgid,
+    exitCode: e.exitCode,
+    exitSignal: 17,
+    status: e.exitCode << 8,
+    termSignal: 0,
+    parentPid: parentTgid,
+    parentTgid,
+  };
 }
 
 /** CLOCK_MONOTONIC now, in ns (what the connector stamps). */

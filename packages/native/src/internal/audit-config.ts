@@ -1,45 +1,122 @@
 /**
- * Changing the audit configuration over NETLINK_AUDIT, for the exec monitor only: the enabled flag,
- * the audit daemon pid and adding/deleting rules. Each call opens its own short-lived socket, waits
- * for the kernel's acknowledgement and throws NativeError (with errno) on refusal. It never decides
- * what to change; the monitor does, after recording it in the state file.
+ * Talking to the kernel's audit configuration over NETLINK_AUDIT through a request worker, so no
+ * request waits on the main thread: reading the status and the rules, setting the enabled flag,
+ * unregistering the audit daemon, adding and deleting rules. Each call waits for the kernel's
+ * answer and rejects with NativeError (with errno) on refusal. It never decides what to change; the
+ * monitor does, after recording it in the state file.
  */
+import type { AuditStatusInfo } from '../audit-control.ts';
+import { NativeError } from '../native-error.ts';
+import { type AuditRule, decodeAuditRule } from './audit-rule.ts';
 import { Audit, Netlink } from './constants.ts';
-import { netlinkRequest } from './netlink.ts';
+import type { NlMessage } from './netlink.ts';
+import { type ReaderHost, startReader } from './reader-host.ts';
 import { AuditStatus } from './structs.ts';
+import type { WorkerRequest } from './worker-protocol.ts';
 
-function setStatus(mask: number, fields: { enabled?: number; pid?: number }): void {
+/** The audit configuration, read and changed through one request worker. */
+export interface AuditControl {
+  /** The status (AUDIT_GET). */
+  status(): Promise<AuditStatusInfo>;
+  /** The rules, decoded (AUDIT_LIST_RULES). */
+  rules(): Promise<AuditRule[]>;
+  /** Sets the enabled flag (0 or 1); EPERM when locked. */
+  setEnabled(enabled: 0 | 1): Promise<void>;
+  /** Unregisters the audit daemon (pid 0). Only the registered process (or anyone, when it is gone) may. */
+  clearDaemon(): Promise<void>;
+  /** Adds a rule (struct audit_rule_data); errno EEXIST when an identical rule exists. */
+  addRule(rule: Buffer): Promise<void>;
+  /** Deletes the rule identical to `rule`; errno ENOENT when no such rule exists. */
+  deleteRule(rule: Buffer): Promise<void>;
+  /** Ends the worker; requests still pending reject with `ERR_NATIVE_ABORTED`. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Decodes an AUDIT_GET reply payload. */
+export function decodeAuditStatus(p: Buffer): AuditStatusInfo | undefined {
+  if (p.length < AuditStatus.BACKLOG + 4) return undefined;
+  const info = {
+    enabled: p.readUInt32LE(AuditStatus.ENABLED),
+    failure: p.readUInt32LE(AuditStatus.FAILURE),
+    pid: p.readUInt32LE(AuditStatus.PID),
+    backlogLimit: p.readUInt32LE(AuditStatus.BACKLOG_LIMIT),
+    lost: p.readUInt32LE(AuditStatus.LOST),
+    backlog: p.readUInt32LE(AuditStatus.BACKLOG),
+  };
+  return p.length >= AuditStatus.BACKLOG_WAIT_TIME + 4
+    ? { ...info, backlogWaitTime: p.readUInt32LE(AuditStatus.BACKLOG_WAIT_TIME) }
+    : info;
+}
+
+function statusPayload(mask: number, fields: { enabled?: number; pid?: number }): Buffer {
   const s = Buffer.alloc(AuditStatus.SIZE);
   s.writeUInt32LE(mask, AuditStatus.MASK);
   s.writeUInt32LE(fields.enabled ?? 0, AuditStatus.ENABLED);
   s.writeUInt32LE(fields.pid ?? 0, AuditStatus.PID);
-  netlinkRequest({ protocol: Netlink.NETLINK_AUDIT, type: Audit.AUDIT_SET, payload: s, until: 'ack' });
-}
-
-/** Sets the audit enabled flag (0 or 1). Throws NativeError on failure (EPERM when locked). */
-export function setAuditEnabled(enabled: 0 | 1): void {
-  setStatus(Audit.AUDIT_STATUS_ENABLED, { enabled });
-}
-
-/** Unregisters the audit daemon (pid 0). Only the registered process (or anyone, when it is gone) may. */
-export function clearAuditDaemon(): void {
-  setStatus(Audit.AUDIT_STATUS_PID, { pid: 0 });
+  return s;
 }
 
 /** Encodes the AUDIT_SET payload that registers `pid` as the audit daemon (sent on the reading socket). */
 export function encodeRegisterDaemon(pid: number): Buffer {
-  const s = Buffer.alloc(AuditStatus.SIZE);
-  s.writeUInt32LE(Audit.AUDIT_STATUS_PID, AuditStatus.MASK);
-  s.writeUInt32LE(pid, AuditStatus.PID);
-  return s;
+  return statusPayload(Audit.AUDIT_STATUS_PID, { pid });
 }
 
-/** Adds a rule (struct audit_rule_data). Throws NativeError; errno EEXIST when an identical rule exists. */
-export function addAuditRule(rule: Buffer): void {
-  netlinkRequest({ protocol: Netlink.NETLINK_AUDIT, type: Audit.AUDIT_ADD_RULE, payload: rule, until: 'ack' });
+/** Wraps a request host as an {@link AuditControl}. */
+function controlOver(host: ReaderHost<never>): AuditControl {
+  const request = async (type: number, payload: Buffer, until: 'ack' | 'done' | 'reply'): Promise<NlMessage[]> => {
+    const req: WorkerRequest = { kind: 'netlink', protocol: Netlink.NETLINK_AUDIT, type, payload, until };
+    const replies =
+      await host.request<{ type: number; flags: number; seq: number; pid: number; payload: Uint8Array }[]>(req);
+    return replies.map((m) => ({
+      ...m,
+      payload: Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength),
+    }));
+  };
+  const ack = async (type: number, payload: Buffer): Promise<void> => {
+    await request(type, payload, 'ack');
+  };
+  return {
+    async status() {
+      const replies = await request(Audit.AUDIT_GET, Buffer.alloc(0), 'reply');
+      const m = replies.find((r) => r.type === Audit.AUDIT_GET);
+      const s = m === undefined ? undefined : decodeAuditStatus(m.payload);
+      if (s === undefined) throw new NativeError('ERR_NETLINK_PROTOCOL', 'AUDIT_GET: no or short status reply');
+      return s;
+    },
+    async rules() {
+      const rules: AuditRule[] = [];
+      for (const m of await request(Audit.AUDIT_LIST_RULES, Buffer.alloc(0), 'done')) {
+        if (m.type !== Audit.AUDIT_LIST_RULES) continue;
+        const r = decodeAuditRule(m.payload);
+        if (!r)
+          throw new NativeError('ERR_NETLINK_PROTOCOL', `AUDIT_LIST_RULES: truncated rule (${m.payload.length} bytes)`);
+        rules.push(r);
+      }
+      return rules;
+    },
+    setEnabled: (enabled) => ack(Audit.AUDIT_SET, statusPayload(Audit.AUDIT_STATUS_ENABLED, { enabled })),
+    clearDaemon: () => ack(Audit.AUDIT_SET, statusPayload(Audit.AUDIT_STATUS_PID, { pid: 0 })),
+    addRule: (rule) => ack(Audit.AUDIT_ADD_RULE, rule),
+    deleteRule: (rule) => ack(Audit.AUDIT_DEL_RULE, rule),
+    close: () => host.close(),
+  };
 }
 
-/** Deletes the rule identical to `rule`. Throws NativeError; errno ENOENT when no such rule exists. */
-export function deleteAuditRule(rule: Buffer): void {
-  netlinkRequest({ protocol: Netlink.NETLINK_AUDIT, type: Audit.AUDIT_DEL_RULE, payload: rule, until: 'ack' });
+/**
+ * Starts a request worker for audit configuration calls. Rejects with NativeError
+ * `ERR_NATIVE_UNAVAILABLE` when the worker cannot start (off Linux, no FFI), `ERR_NATIVE_ABORTED`
+ * when `signal` aborts first.
+ */
+export async function openAuditControl(signal?: AbortSignal): Promise<AuditControl> {
+  return controlOver(await startReader<never>('request-worker', {}, { signal }));
+}
+
+/** Runs `fn` with a short-lived {@link AuditControl}, closed afterwards whatever happens. */
+export async function withAuditControl<R>(fn: (control: AuditControl) => Promise<R>): Promise<R> {
+  const control = await openAuditControl();
+  try {
+    return await fn(control);
+  } finally {
+    await control.close();
+  }
 }

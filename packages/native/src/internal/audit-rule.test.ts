@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { isNativeError } from '../native-error.ts';
 import { decodeAuditRule, encodeExecRule, execRuleTargets, formatAuditRule } from './audit-rule.ts';
 
 describe('audit rules', () => {
@@ -31,8 +32,19 @@ describe('audit rules', () => {
   });
 
   it('rejects empty and oversized keys, and truncated rule data', () => {
-    expect(() => encodeExecRule({ arch: 1, syscalls: [], key: '' })).toThrow(RangeError);
-    expect(() => encodeExecRule({ arch: 1, syscalls: [], key: 'k'.repeat(257) })).toThrow(RangeError);
+    const thrown = (key: string): unknown => {
+      try {
+        encodeExecRule({ arch: 1, syscalls: [], key });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    };
+    for (const key of ['', 'k'.repeat(257)]) {
+      const e = thrown(key);
+      expect(isNativeError(e, 'ERR_NATIVE_INVALID_ARGUMENT')).toBe(true);
+      expect((e as Error).message).toBe(`key must be 1..256 bytes of UTF-8, got ${JSON.stringify(key)}`);
+    }
     expect(decodeAuditRule(Buffer.alloc(100))).toBeUndefined();
   });
 });

@@ -3,6 +3,7 @@
  * equivalent of `auditctl -a always,exit -F arch=b64 -S execve,execveat -k KEY`), decoding the rules
  * the kernel lists, and a textual auditctl-like form used to compare rule sets. Pure: no system calls.
  */
+import { invalidArgument } from '../native-error.ts';
 import { Audit, ExecSyscalls } from './constants.ts';
 import { AuditRuleData } from './structs.ts';
 
@@ -95,11 +96,11 @@ export function execRuleTargets(nodeArch: string = process.arch): { arch: number
   return [];
 }
 
-/** Encodes an `always,exit` rule for `syscalls` on `arch` tagged with `key`. */
+/** Encodes an `always,exit` rule for `syscalls` on `arch` tagged with `key`; a bad key throws `ERR_NATIVE_INVALID_ARGUMENT`. */
 export function encodeExecRule(opts: { arch: number; syscalls: readonly number[]; key: string }): Buffer {
   const key = Buffer.from(opts.key, 'utf8');
   if (key.length === 0 || key.length > Audit.AUDIT_MAX_KEY_LEN)
-    throw new RangeError(`audit key must be 1..256 bytes, got ${key.length}`);
+    throw invalidArgument('key', opts.key, `1..${Audit.AUDIT_MAX_KEY_LEN} bytes of UTF-8`);
   const b = Buffer.alloc(AuditRuleData.BUF + key.length);
   b.writeUInt32LE(Audit.AUDIT_FILTER_EXIT, AuditRuleData.FLAGS);
   b.writeUInt32LE(Audit.AUDIT_ALWAYS, AuditRuleData.ACTION);

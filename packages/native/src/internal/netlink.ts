@@ -1,8 +1,8 @@
 /**
- * Netlink plumbing shared by the readers and the request/response calls: opening and binding a
- * netlink socket, sizing its receive buffer, splitting a datagram into messages (pure), and a
- * synchronous request that collects replies until the kernel acknowledges or ends a dump. It knows
- * nothing about any one protocol's payloads.
+ * Netlink plumbing shared by the readers and the request workers: opening and binding a netlink
+ * socket, sizing its receive buffer, splitting a datagram into messages (pure), and a synchronous
+ * request that collects replies until the kernel acknowledges or ends a dump (run in worker threads
+ * only: it blocks while it waits). It knows nothing about any one protocol's payloads.
  */
 
 import { NativeError } from '../native-error.ts';
@@ -110,21 +110,30 @@ let nextSeq = 1;
 /**
  * Sends one request on a fresh socket and returns the reply messages (without the final ack or
  * NLMSG_DONE). A negative NLMSG_ERROR becomes NativeError `ERR_NATIVE_CALL` with the errno; a
- * timeout becomes `ERR_NETLINK_PROTOCOL`.
+ * timeout becomes `ERR_NETLINK_PROTOCOL`. Blocks the calling thread while it waits (up to
+ * `timeoutMs` per reply datagram): the package calls it in worker threads only.
  */
 export function netlinkRequest(req: NetlinkRequest): NlMessage[] {
-  const c = libc();
   const fd = openNetlinkSocket(req.protocol);
   try {
-    const seq = nextSeq++;
-    const flags = (req.flags ?? 0) | Netlink.NLM_F_REQUEST | (req.until === 'ack' ? Netlink.NLM_F_ACK : 0);
-    const msg = encodeNlMsg({ type: req.type, flags, seq }, req.payload);
-    const sent = c.send(fd, msg, 0);
-    if (sent < 0) throw callError(`send(netlink type ${req.type})`, sent);
-    return collectReplies(fd, seq, req);
+    return netlinkRequestOn(fd, req);
   } finally {
-    c.close(fd);
+    libc().close(fd);
   }
+}
+
+/**
+ * Like {@link netlinkRequest}, on an open netlink socket of `req.protocol` that the caller keeps
+ * (replies to earlier, abandoned requests are skipped by sequence number). Blocks the calling
+ * thread while it waits: call it in a worker thread.
+ */
+export function netlinkRequestOn(fd: number, req: NetlinkRequest): NlMessage[] {
+  const seq = nextSeq++;
+  const flags = (req.flags ?? 0) | Netlink.NLM_F_REQUEST | (req.until === 'ack' ? Netlink.NLM_F_ACK : 0);
+  const msg = encodeNlMsg({ type: req.type, flags, seq }, req.payload);
+  const sent = libc().send(fd, msg, 0);
+  if (sent < 0) throw callError(`send(netlink type ${req.type})`, sent);
+  return collectReplies(fd, seq, req);
 }
 
 function collectReplies(fd: number, seq: number, req: NetlinkRequest): NlMessage[] {

@@ -55,7 +55,7 @@ export function runReaderLoop<T>(opts: ReaderLoopOptions<T>): void {
       : (): number => c.pollIn(opts.fd, 100);
   opts.port.on('message', (m: HostMessage) => {
     if (m.type === 'ack') inFlight = Math.max(0, inFlight - 1);
-    else stopping = true;
+    else if (m.type === 'stop') stopping = true;
   });
 
   const readOnce = (): number =>

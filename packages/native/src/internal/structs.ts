@@ -61,6 +61,8 @@ export const AuditStatus = {
   BACKLOG_LIMIT: 20,
   LOST: 24,
   BACKLOG: 28,
+  /** u32 feature_bitmap (or version) at 32, then backlog_wait_time (kernel 3.14 and later). */
+  BACKLOG_WAIT_TIME: 36,
 } as const;
 
 /** struct audit_rule_data: flags, action, field_count, mask[64], fields[64], values[64], fieldflags[64], buflen, buf[]. */

@@ -17,7 +17,7 @@ export interface BatchMessage<T> {
   readonly items: T[];
 }
 
-/** Events were lost in the kernel (ENOBUFS) or the queue overflowed. */
+/** Events were lost in the kernel (ENOBUFS) or a queue overflowed. */
 export interface LossMessage {
   readonly type: 'loss';
   readonly reason: 'enobufs' | 'overflow';
@@ -34,8 +34,50 @@ export interface ErrorMessage {
   readonly fatal: boolean;
 }
 
+/** A one-shot job a request worker runs for the host (see `request-worker.ts`). */
+export type WorkerRequest =
+  | {
+      /** One netlink request on a fresh socket; the reply is the messages (payloads as bytes). */
+      readonly kind: 'netlink';
+      readonly protocol: number;
+      readonly type: number;
+      readonly payload: Uint8Array;
+      readonly until: 'ack' | 'done' | 'reply';
+      readonly flags?: number;
+    }
+  | {
+      /** A sock_diag dump on the worker's socket; the reply is the decoded sockets. */
+      readonly kind: 'sock-diag-dump';
+      readonly family: 4 | 6;
+      readonly protocol: 'tcp' | 'udp';
+      readonly withInfo: boolean;
+    }
+  | {
+      /** Subscribe to the proc connector and unsubscribe at once; the reply is an availability value. */
+      readonly kind: 'probe-proc-connector';
+    };
+
+/** The answer to one {@link RequestMessage}: the value, or the error it failed with. */
+export type ReplyMessage =
+  | { readonly type: 'reply'; readonly id: number; readonly ok: true; readonly value: unknown }
+  | {
+      readonly type: 'reply';
+      readonly id: number;
+      readonly ok: false;
+      readonly code: NativeErrorCode;
+      readonly message: string;
+      readonly errno?: number;
+    };
+
 /** Everything a worker posts. */
-export type WorkerMessage<T> = ReadyMessage | BatchMessage<T> | LossMessage | ErrorMessage;
+export type WorkerMessage<T> = ReadyMessage | BatchMessage<T> | LossMessage | ErrorMessage | ReplyMessage;
+
+/** A request from the host; answered with a {@link ReplyMessage} of the same id. */
+export interface RequestMessage {
+  readonly type: 'request';
+  readonly id: number;
+  readonly request: WorkerRequest;
+}
 
 /** Everything the host posts to a worker. */
-export type HostMessage = { readonly type: 'ack' } | { readonly type: 'stop' };
+export type HostMessage = { readonly type: 'ack' } | { readonly type: 'stop' } | RequestMessage;

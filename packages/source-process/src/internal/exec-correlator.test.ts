@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { AuditExecRecord } from '@daemoneye/native';
 import { describe, expect, it } from 'vitest';
 import { ExecCorrelator } from './exec-correlator.ts';
-import type { AuditExecRecord } from './kernel-port.ts';
 
 const rec = (pid: number, timestampMs: number, serial = pid): AuditExecRecord => ({
   serial,
@@ -10,6 +10,8 @@ const rec = (pid: number, timestampMs: number, serial = pid): AuditExecRecord =>
   ppid: 1,
   uid: 0,
   euid: 0,
+  gid: 0,
+  auid: 4294967295,
   argv: [`x${serial}`],
   success: true,
 });

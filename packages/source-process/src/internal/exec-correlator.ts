@@ -8,7 +8,7 @@
  * and a late connector exec is skipped. Per pid, pairing is first-in first-out. Every waiting map is
  * bounded. It only pairs; reading /proc and sending are the caller's.
  */
-import type { AuditExecRecord } from './kernel-port.ts';
+import type { AuditExecRecord } from '@daemoneye/native';
 
 /** What the caller does with a connector exec. */
 export type ConnectorExecPlan =

@@ -1,8 +1,9 @@
 /**
- * The default kernel ports: `@daemoneye/native`'s proc connector reader and audit exec monitor. The
- * native package is imported on first use, so loading this package never loads the FFI on hosts that
- * will not use it; a failed import means "no kernel backend" (logged), not an error. The native
- * readers report their own unavailability (not root, not Linux, audit locked) when opened.
+ * The default kernel ports: `@daemoneye/native`'s proc connector reader and audit exec monitor,
+ * logging to the source's logger (debug: privileges, audit changes, fds). The native package is
+ * imported on first use, so loading this package never loads the FFI on hosts that will not use
+ * it; a failed import means "no kernel backend" (logged), not an error. The native readers report
+ * their own unavailability (not root, not Linux, audit locked) when opened.
  */
 import type { Logger } from '@daemoneye/core';
 import type { KernelPorts } from './kernel-port.ts';
@@ -15,9 +16,10 @@ export async function loadNativeKernelPorts(log: Logger): Promise<KernelPorts | 
       openProcConnector: (options) =>
         native.openProcConnector({
           receiveBufferBytes: options.receiveBufferBytes,
+          logger: log,
           ...(options.captureOnExec === undefined ? {} : { captureOnExec: options.captureOnExec }),
         }),
-      openAuditExecMonitor: (options) => native.openAuditExecMonitor({ key: options.key }),
+      openAuditExecMonitor: (options) => native.openAuditExecMonitor({ key: options.key, logger: log }),
     };
   } catch (e) {
     log.info({ err: e }, 'native kernel interfaces unavailable');

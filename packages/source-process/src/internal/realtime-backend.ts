@@ -8,11 +8,11 @@
  * up for reporting and a rescan. It owns no readers; the source opens and closes them.
  */
 import type { Logger } from '@daemoneye/core';
+import type { AuditExecRecord, ProcConnectorEvent } from '@daemoneye/native';
 import type { ProcessSnapshot } from '../process-snapshot.ts';
 import { type ProcessFacts, processEvent } from './event-mapping.ts';
 import type { EventPublisher } from './event-publisher.ts';
 import type { ExecCorrelator } from './exec-correlator.ts';
-import type { AuditExecRecord, ConnectorEvent } from './kernel-port.ts';
 import type { ProcScanner } from './proc-scan.ts';
 import type { ProcessTable } from './process-table.ts';
 
@@ -62,7 +62,7 @@ export class RealtimeBackend {
   }
 
   /** Handles one batch from the proc connector, in order. */
-  handleConnector(events: readonly ConnectorEvent[]): void {
+  handleConnector(events: readonly ProcConnectorEvent[]): void {
     for (const ev of events) {
       switch (ev.type) {
         case 'fork':
@@ -220,7 +220,7 @@ export class RealtimeBackend {
     };
   }
 
-  #exit(ev: Extract<ConnectorEvent, { type: 'exit' }>): void {
+  #exit(ev: Extract<ProcConnectorEvent, { type: 'exit' }>): void {
     const { table, publisher, scanner } = this.#o;
     const pid = ev.tgid;
     if (this.#skippedKernel.delete(pid)) return;

@@ -2,12 +2,14 @@
  * `SnapshotWorkerClient`: the main-thread side of the snapshot workers. It starts the workers lazily
  * (one per shard: each scans the pids congruent to its index, so a scan of thousands of processes uses
  * several cores), sends scan requests, merges the replies by id, bounds each scan with a timeout, and
- * remembers why a worker died so health checks can say so; the next scan starts fresh workers. Workers
- * are only referenced while a scan is pending, so an idle client never keeps the process alive. Node
- * cannot run a `.ts` worker file: the worker script is always the compiled one under `dist/`.
+ * remembers why a worker died so health checks can say so; the next scan starts fresh workers. The
+ * workers run on `@daemoneye/native`'s worker host: they are only referenced while a scan is pending,
+ * so an idle client never keeps the process alive, and closing asks them to end before it would
+ * terminate them. Node cannot run a `.ts` worker file: the worker script is always the compiled one
+ * under `dist/`.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { startWorkerHost, type WorkerHost } from '@daemoneye/native';
 import type { ProcessSnapshot } from '../process-snapshot.ts';
 import type { SnapshotPort, SnapshotResult } from './snapshot-port.ts';
 import type { SnapshotReply, SnapshotRequest, SnapshotScanRequest, SnapshotWorkerData } from './snapshot-protocol.ts';
@@ -35,6 +37,16 @@ export interface SnapshotWorkerClientOptions {
   readonly workers?: number;
 }
 
+/**
+ * How long a worker may take to end after `stop` before it is terminated. Terminating a worker that
+ * is inside a native call (binding the FFI at start-up, say) can abort the whole process, so it is
+ * the last resort.
+ */
+const STOP_GRACE_MS = 2000;
+
+/** One snapshot worker thread. */
+type SnapshotWorker = WorkerHost<SnapshotRequest, SnapshotReply>;
+
 interface Pending {
   readonly parts: ProcessSnapshot[][];
   readonly started: number;
@@ -48,7 +60,7 @@ interface Pending {
 export class SnapshotWorkerClient implements SnapshotPort {
   readonly #options: SnapshotWorkerClientOptions;
   readonly #shards: number;
-  #workers: Worker[] | undefined;
+  #workers: SnapshotWorker[] | undefined;
   #nextId = 1;
   #pending = new Map<number, Pending>();
   #failure: string | undefined;
@@ -80,22 +92,25 @@ export class SnapshotWorkerClient implements SnapshotPort {
       for (const [shard, worker] of workers.entries()) {
         worker.ref();
         const request: SnapshotScanRequest = { type: 'scan', id, includeKernelThreads, shard, shards: workers.length };
-        worker.postMessage(request);
+        worker.post(request);
       }
     });
   }
 
-  /** Stops the workers (see {@link stopWorker}) and rejects pending scans. Idempotent. */
+  /**
+   * Asks the workers to end (each finishes any scan it is in, or its start-up; one that has not
+   * ended within 2 s is terminated) and rejects pending scans. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     const workers = this.#workers ?? [];
     this.#workers = undefined;
     this.#rejectAll(new Error('snapshot worker is closed'));
-    await Promise.all(workers.map((w) => stopWorker(w)));
+    await Promise.all(workers.map((w) => w.close()));
   }
 
-  #ensureWorkers(): Worker[] {
+  #ensureWorkers(): SnapshotWorker[] {
     if (this.#workers !== undefined) return this.#workers;
     const o = this.#options;
     const data: SnapshotWorkerData = {
@@ -103,21 +118,23 @@ export class SnapshotWorkerClient implements SnapshotPort {
       ...(o.reuseMs === undefined ? {} : { reuseMs: o.reuseMs }),
       ...(o.batchSize === undefined ? {} : { batchSize: o.batchSize }),
     };
-    const workers: Worker[] = [];
+    const workers: SnapshotWorker[] = [];
     for (let i = 0; i < this.#shards; i++) {
-      // No command-line options: the worker needs none, and inheriting the parent's breaks it for
-      // some (--input-type of an --eval script).
-      const worker = new Worker(snapshotWorkerUrl(), {
+      // Started without command-line options (the host's rule), unreferenced until a scan is pending;
+      // closing posts `stop` and terminates only a worker that has not ended within the grace period.
+      const worker = startWorkerHost<SnapshotRequest, SnapshotReply>({
+        script: snapshotWorkerUrl(),
         workerData: data,
         name: `daemoneye-process-snapshot-${i}`,
-        execArgv: [],
+        keepAlive: false,
+        stopMessage: { type: 'stop' } satisfies SnapshotRequest,
+        stopGraceMs: STOP_GRACE_MS,
       });
-      worker.on('message', (reply: SnapshotReply) => this.#onReply(reply));
-      worker.on('error', (e) => this.#fail(`snapshot worker failed: ${e.message}`, workers));
-      worker.on('exit', (code) => {
+      worker.onMessage((reply) => this.#onReply(reply));
+      worker.onError((e) => this.#fail(`snapshot worker failed: ${e.message}`, workers));
+      worker.onExit((code) => {
         if (!this.#closed) this.#fail(`snapshot worker exited with code ${code}`, workers);
       });
-      worker.unref();
       workers.push(worker);
     }
     this.#workers = workers;
@@ -147,11 +164,11 @@ export class SnapshotWorkerClient implements SnapshotPort {
     if (this.#pending.size === 0) for (const w of this.#workers ?? []) w.unref();
   }
 
-  #fail(reason: string, workers: Worker[]): void {
+  #fail(reason: string, workers: SnapshotWorker[]): void {
     if (workers !== this.#workers) return;
     this.#failure = reason;
     this.#workers = undefined;
-    for (const w of workers) void stopWorker(w);
+    for (const w of workers) void w.close();
     this.#rejectAll(new Error(reason));
   }
 
@@ -162,28 +179,4 @@ export class SnapshotWorkerClient implements SnapshotPort {
     }
     this.#pending.clear();
   }
-}
-
-/** How long a worker may take to end after `stop` before it is terminated. */
-const STOP_GRACE_MS = 2000;
-
-/**
- * Asks a worker to end (it finishes any scan it is in, or its start-up) and terminates it only when
- * it has not ended within {@link STOP_GRACE_MS}. Terminating a worker that is inside a native call
- * (binding the FFI at start-up, say) can abort the whole process, so it is the last resort.
- */
-function stopWorker(worker: Worker): Promise<void> {
-  if (worker.threadId < 0) return Promise.resolve(); // already ended
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => void worker.terminate(), STOP_GRACE_MS);
-    worker.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    try {
-      worker.postMessage({ type: 'stop' } satisfies SnapshotRequest);
-    } catch {
-      void worker.terminate(); // the worker is already gone or going
-    }
-  });
 }

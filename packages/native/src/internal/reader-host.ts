@@ -1,0 +1,179 @@
+/**
+ * The host-thread side of every reader and request worker, built on the package's worker host:
+ * starts a worker script from the compiled output, waits for its `ready` (or the setup error, which
+ * rejects), then dispatches batches, loss reports and errors to registered callbacks, acknowledges
+ * each batch, and matches request replies to their callers. Batches that arrive before the first
+ * item callback is registered wait in a bounded queue (64 batches; older ones are dropped and
+ * reported as `overflow` loss). It does not decode bytes: the worker already did.
+ */
+import { NativeError } from '../native-error.ts';
+import type { LossInfo } from '../reader-options.ts';
+import { startWorkerHost, type WorkerHost } from '../worker-host.ts';
+import { abortedError } from './abort.ts';
+import { EventFd } from './constants.ts';
+import { libc } from './libc.ts';
+import { createListeners } from './listeners.ts';
+import type { HostMessage, ReadyMessage, WorkerMessage, WorkerRequest } from './worker-protocol.ts';
+
+/**
+ * Resolves a worker script in the compiled output. Under a test runner executing the TypeScript
+ * sources, `.../src/internal/x.ts` maps to `.../dist/internal/x.js`, so the package must be built.
+ */
+export function workerScriptUrl(name: string): URL {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    const distDir = here.replace(/\/src\/internal\/[^/]+\.ts$/, '/dist/internal/');
+    return new URL(`${name}.js`, distDir);
+  }
+  return new URL(`./${name}.js`, here);
+}
+
+/** A running reader worker, seen from the host thread. */
+export interface ReaderHost<T> {
+  readonly ready: ReadyMessage;
+  /** Registers a callback for item batches; returns an unsubscribe function. */
+  onItems(cb: (items: readonly T[]) => void): () => void;
+  onLoss(cb: (info: LossInfo) => void): () => void;
+  onError(cb: (err: Error) => void): () => void;
+  /**
+   * Runs `req` in the worker. Rejects with the worker's NativeError, or `ERR_NATIVE_ABORTED` when
+   * the reader closes first (or was already closed).
+   */
+  request<R>(req: WorkerRequest): Promise<R>;
+  /** Items delivered so far. */
+  delivered(): number;
+  /** True once `close` was called or the worker ended. */
+  closed(): boolean;
+  /** Stops the worker (it releases its fd); idempotent. A worker that does not stop within 2 s is terminated. */
+  close(): Promise<void>;
+}
+
+const MAX_PENDING_BATCHES = 64;
+
+function toError(m: { code: NativeError['code']; message: string; errno?: number }): NativeError {
+  return new NativeError(m.code, m.message, m.errno === undefined ? {} : { errno: m.errno });
+}
+
+/** An eventfd the worker polls beside its own fd, so it can sleep in poll() until data or stop; -1 without one. */
+function createWakeFd(): number {
+  try {
+    return libc().eventfd(0, EventFd.EFD_CLOEXEC | EventFd.EFD_NONBLOCK);
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * Starts `script` (a name under internal/) with `workerData`; resolves at `ready`, rejects on setup
+ * failure. When `signal` aborts before `ready`, the worker is stopped and the call rejects with
+ * `ERR_NATIVE_ABORTED`; the caller checks an already-aborted signal before calling.
+ */
+export function startReader<T>(
+  script: string,
+  workerData: object,
+  options: { readonly signal?: AbortSignal | undefined } = {},
+): Promise<ReaderHost<T>> {
+  return new Promise((resolve, reject) => {
+    let wakeFd = createWakeFd();
+    const wake = (): void => {
+      if (wakeFd >= 0) libc().wake(wakeFd);
+    };
+    let worker: WorkerHost<HostMessage, WorkerMessage<T>>;
+    try {
+      worker = startWorkerHost({
+        script: workerScriptUrl(script),
+        workerData: wakeFd >= 0 ? { ...workerData, wakeFd } : workerData,
+        name: `daemoneye-native-${script}`,
+        onStop: wake,
+      });
+    } catch (cause) {
+      if (wakeFd >= 0) libc().close(wakeFd);
+      reject(new NativeError('ERR_NATIVE_UNAVAILABLE', `cannot start the ${script} worker`, { cause }));
+      return;
+    }
+    const errors = createListeners<Error>();
+    const loss = createListeners<LossInfo>();
+    const items = createListeners<readonly T[]>({
+      bufferUntilFirst: MAX_PENDING_BATCHES,
+      onDrop: (dropped) => loss.emit({ reason: 'overflow', count: dropped.length, at: Date.now() }),
+      onThrow: (e) => errors.emit(e),
+    });
+    const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+    let nextId = 1;
+    let delivered = 0;
+    let ready: ReadyMessage | undefined;
+    const signal = options.signal;
+    const onAbort = (): void => {
+      if (ready !== undefined || signal === undefined) return;
+      void worker.close();
+      reject(abortedError(`starting the ${script} worker`, signal));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    worker.onMessage((m) => {
+      if (m.type === 'ready') {
+        signal?.removeEventListener('abort', onAbort);
+        if (signal?.aborted) return;
+        ready = m;
+        resolve(host(m));
+      } else if (m.type === 'error') {
+        if (ready === undefined) reject(toError(m));
+        else errors.emit(toError(m));
+      } else if (m.type === 'loss') {
+        loss.emit({ reason: m.reason, count: m.count, at: m.at });
+      } else if (m.type === 'reply') {
+        const p = pending.get(m.id);
+        pending.delete(m.id);
+        if (m.ok) p?.resolve(m.value);
+        else p?.reject(toError(m));
+      } else {
+        delivered += m.items.length;
+        items.emit(m.items);
+        worker.post({ type: 'ack' });
+      }
+    });
+    worker.onError((e) => {
+      const err = new NativeError('ERR_NATIVE_CALL', `${script} worker failed: ${e.message}`, { cause: e });
+      if (ready === undefined) reject(err);
+      else errors.emit(err);
+    });
+    worker.onExit((code) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (wakeFd >= 0) libc().close(wakeFd);
+      wakeFd = -1;
+      const closing = worker.closing();
+      for (const p of pending.values())
+        p.reject(
+          closing
+            ? new NativeError('ERR_NATIVE_ABORTED', `${script} worker: the reader was closed`)
+            : new NativeError('ERR_NATIVE_CALL', `${script} worker ended (code ${code})`),
+        );
+      pending.clear();
+      if (ready === undefined) {
+        reject(new NativeError('ERR_NATIVE_CALL', `${script} worker exited (code ${code}) before it was ready`));
+      } else if (!closing) {
+        errors.emit(new NativeError('ERR_NATIVE_CALL', `${script} worker ended unexpectedly (code ${code})`));
+      }
+    });
+
+    const host = (r: ReadyMessage): ReaderHost<T> => ({
+      ready: r,
+      onItems: (cb) => items.add(cb),
+      onLoss: (cb) => loss.add(cb),
+      onError: (cb) => errors.add(cb),
+      request<R>(req: WorkerRequest): Promise<R> {
+        if (worker.closing() || worker.exited())
+          return Promise.reject(new NativeError('ERR_NATIVE_ABORTED', `${script} worker: the reader was closed`));
+        const id = nextId++;
+        return new Promise<R>((res, rej) => {
+          pending.set(id, { resolve: res as (v: unknown) => void, reject: rej });
+          worker.post({ type: 'request', id, request: req });
+          wake();
+        });
+      },
+      delivered: () => delivered,
+      closed: () => worker.closing() || worker.exited(),
+      close: () => worker.close(),
+    });
+  });
+}
