@@ -6,6 +6,9 @@
  * events themselves (see cli.integration.test.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -18,9 +21,12 @@ interface Started {
   readonly stdout: () => string;
   readonly stderr: () => string;
   readonly exited: Promise<number | null>;
+  /** An empty XDG_CONFIG_HOME, so no user configuration file applies; turbo writes its own files there. */
+  readonly configHome: string;
 }
 
 function startScript(): Started {
+  const configHome = mkdtempSync(join(tmpdir(), 'start-script-'));
   const child = spawn('npx', ['--yes', 'pnpm@12.4.2', 'start'], {
     cwd: ROOT,
     // A process group of its own, so the test can signal it the way a terminal would.
@@ -28,7 +34,7 @@ function startScript(): Started {
     env: {
       ...process.env,
       DAEMONEYE_COLLECTOR_SOURCES__PROCESS__ENABLED: 'false',
-      XDG_CONFIG_HOME: '/nonexistent',
+      XDG_CONFIG_HOME: configHome,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -41,7 +47,7 @@ function startScript(): Started {
     err += d.toString();
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, exited };
+  return { child, stdout: () => out, stderr: () => err, exited, configHome };
 }
 
 async function until(cond: () => boolean, ms: number): Promise<boolean> {
@@ -68,6 +74,7 @@ afterEach(() => {
       // Already gone.
     }
   }
+  rmSync(running.configHome, { recursive: true, force: true });
   running = undefined;
 });
 
