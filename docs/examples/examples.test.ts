@@ -15,7 +15,10 @@ describe('seed examples', () => {
     expect(stats.events.batched).toBeGreaterThan(10);
     expect(stats.events.dropped.no_sink).toBe(stats.events.batched);
     expect(stats.events.offered).toBe(
-      stats.events.accepted + stats.events.dropped.no_sink + (stats.events.dropped.closed ?? 0) + stats.events.waiting,
+      stats.events.accepted +
+        (stats.events.dropped.no_sink ?? 0) +
+        (stats.events.dropped.closed ?? 0) +
+        stats.events.waiting,
     );
   });
 
