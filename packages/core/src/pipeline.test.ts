@@ -1,10 +1,9 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ev } from './__test__/support.ts';
+import { ev, pipelineOptions, queueOptions } from './__test__/support.ts';
 import { Collector } from './collector.ts';
 import { CollectorConfig } from './config.ts';
 import type { CollectionEvent, PerformanceEvent } from './event.ts';
-import { silentLogger } from './logger.ts';
 import { Pipeline } from './pipeline.ts';
 import { SinkQueue } from './sink-queue.ts';
 import type { EventSender, EventSink, EventSource } from './source.ts';
@@ -22,9 +21,11 @@ class RecordingSink implements EventSink {
 }
 
 function pipeline(maxBatchSize: number, batchTimeout = 20, capacity = 10_000): { p: Pipeline; sink: RecordingSink } {
-  const p = new Pipeline({ capacity, threshold: Math.max(1, capacity - 1), maxWait: 50, maxBatchSize, batchTimeout });
+  const p = new Pipeline(
+    pipelineOptions({ capacity, threshold: Math.max(1, capacity - 1), maxWait: 50, maxBatchSize, batchTimeout }),
+  );
   const sink = new RecordingSink();
-  p.sinks.push(new SinkQueue(sink, { capacity, overflow: 'block', logger: silentLogger }));
+  p.sinks.push(new SinkQueue(sink, queueOptions(capacity, 'block')));
   return { p, sink };
 }
 
@@ -93,13 +94,10 @@ describe('Pipeline batching', () => {
   });
 
   it('drain gives up when the deadline passes with events still pending', async () => {
-    const p = new Pipeline({ capacity: 100, threshold: 80, maxWait: 50, maxBatchSize: 10, batchTimeout: 20 });
-    p.sinks.push(
-      new SinkQueue(
-        { name: () => 'stuck', write: () => new Promise(() => {}) },
-        { capacity: 10, overflow: 'block', logger: silentLogger },
-      ),
+    const p = new Pipeline(
+      pipelineOptions({ capacity: 100, threshold: 80, maxWait: 50, maxBatchSize: 10, batchTimeout: 20 }),
     );
+    p.sinks.push(new SinkQueue({ name: () => 'stuck', write: () => new Promise(() => {}) }, queueOptions(10, 'block')));
     for (let i = 0; i < 5; i++) p.channel.trySend(ev(i));
     const ctl = new AbortController();
     const drained = p.drain(ctl.signal);
@@ -110,7 +108,9 @@ describe('Pipeline batching', () => {
   });
 
   it('without a sink, batches are discarded and counted', async () => {
-    const p = new Pipeline({ capacity: 100, threshold: 80, maxWait: 50, maxBatchSize: 10, batchTimeout: 20 });
+    const p = new Pipeline(
+      pipelineOptions({ capacity: 100, threshold: 80, maxWait: 50, maxBatchSize: 10, batchTimeout: 20 }),
+    );
     for (let i = 0; i < 12; i++) p.channel.trySend(ev(i));
     await vi.advanceTimersByTimeAsync(20);
     expect(p.discarded.toObject()).toEqual({ no_sink: 12 });

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ev, sum, untilAborted, waitFor } from './__test__/support.ts';
+import { ev, queueOptions, sum, untilAborted, waitFor } from './__test__/support.ts';
 import { Collector } from './collector.ts';
 import { CollectorConfig } from './config.ts';
 import type { CollectionEvent, PerformanceEvent } from './event.ts';
 import { HealthStatus } from './health.ts';
+import { batchOf } from './record.ts';
 import type { EventSender, EventSink, EventSource, OverflowPolicy } from './source.ts';
 
 /** Sends `n` events with trySend in one synchronous burst, then runs until aborted. */
@@ -200,13 +201,12 @@ describe('failing sink', () => {
 describe('SinkQueue drop-oldest bound', () => {
   it('never holds more than its capacity: a batch that cannot fit beside the one being written is refused', async () => {
     const { SinkQueue } = await import('./sink-queue.ts');
-    const { silentLogger } = await import('./logger.ts');
     const stalled: EventSink = { name: () => 'stalled', write: () => new Promise(() => {}) };
-    const q = new SinkQueue(stalled, { capacity: 4, overflow: 'drop-oldest', logger: silentLogger });
-    const batch = (from: number) => [ev(from), ev(from + 1), ev(from + 2), ev(from + 3)];
+    const q = new SinkQueue(stalled, queueOptions(4, 'drop-oldest'));
+    const batch = (from: number) => batchOf([ev(from), ev(from + 1), ev(from + 2), ev(from + 3)]);
     expect(q.offer(batch(0))).toBeUndefined(); // being written: cannot be evicted
     expect(q.offer(batch(4))).toBeUndefined();
-    q.offer([ev(8), ev(9)]);
+    q.offer(batchOf([ev(8), ev(9)]));
     const s = q.stats();
     expect(s.queueDepth).toBe(4);
     expect(s.queueHighWater).toBe(4);

@@ -5,7 +5,10 @@
 import { CollectorConfig } from '../config.ts';
 import { type CollectorError, isCollectorError } from '../errors.ts';
 import { CollectionEvent, type PerformanceEvent } from '../event.ts';
-import type { EventSender } from '../source.ts';
+import { silentLogger } from '../logger.ts';
+import type { PipelineOptions } from '../pipeline.ts';
+import type { SinkQueueOptions } from '../sink-queue.ts';
+import type { EventSender, OverflowPolicy } from '../source.ts';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -66,4 +69,20 @@ export function testConfig(): CollectorConfig {
 export function readyUntilAborted(tx: EventSender, signal: AbortSignal): Promise<void> {
   tx.ready();
   return untilAborted(signal);
+}
+
+/** SinkQueue options for a queue used alone: a deadline that never aborts, a test host. */
+export function queueOptions(capacity: number, overflow: OverflowPolicy): SinkQueueOptions {
+  return {
+    capacity,
+    overflow,
+    logger: silentLogger,
+    deadline: new AbortController().signal,
+    runtime: { componentName: 'test', host: { hostname: 'test-host' }, dataDir: undefined, logger: silentLogger },
+  };
+}
+
+/** Pipeline options with the derived lane at its defaults. */
+export function pipelineOptions(o: Omit<PipelineOptions, 'derivedCapacity' | 'maxDerivationDepth'>): PipelineOptions {
+  return { ...o, derivedCapacity: 1000, maxDerivationDepth: 4 };
 }
