@@ -58,7 +58,7 @@ export class EventChannel {
   #accepted = 0;
   #highWater = 0;
   readonly #dropped = new ReasonCounter();
-  /** Acceptance time shared by the events of one synchronous burst (refreshed every 1,024 events). */
+  /** Acceptance time shared by the events of one loop turn (refreshed every 1,024 events). */
   #stamp = 0;
   #stampUses = 0;
   readonly #expireStamp = (): void => {
@@ -130,13 +130,14 @@ export class EventChannel {
 
   /**
    * Epoch ms for an acceptance. `Date.now()` costs as much as the rest of an accept, so events
-   * accepted in one synchronous burst share one reading: it expires at the next microtask and after
-   * 1,024 events, which keeps it within the burst's own duration of the truth.
+   * accepted in one turn of the event loop share one reading: it expires when the loop turns
+   * (`setImmediate`) and after 1,024 events, which keeps it within that turn's own duration (well
+   * under a millisecond at these rates) of the truth.
    */
   #now(): number {
     if (this.#stampUses === 0) {
       this.#stamp = Date.now();
-      queueMicrotask(this.#expireStamp);
+      setImmediate(this.#expireStamp);
     }
     if (++this.#stampUses >= 1024) this.#stampUses = 0;
     return this.#stamp;
