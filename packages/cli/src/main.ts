@@ -15,12 +15,13 @@ import {
   type Logger,
   loadConfig,
   type PluginDefinition,
+  sectionOptions,
 } from '@daemoneye/core';
 import { closest, distance } from 'fastest-levenshtein';
 import { cliErrors } from './errors.ts';
-import { createLogger, type LogFormat } from './logging.ts';
+import { createLogger } from './logging.ts';
 import { stdoutSinkDefinition } from './output-sink.ts';
-import { cliConfigSchema, DEFAULT_PLUGINS } from './schema.ts';
+import { cliConfigSchema, commandSchema, DEFAULT_PLUGINS } from './schema.ts';
 
 /** Exit codes of the command. */
 export const ExitCode = { Ok: 0, Failure: 1, Usage: 2 } as const;
@@ -152,9 +153,10 @@ function printConfig(loaded: LoadedConfig, json: boolean, out: NodeJS.WritableSt
 }
 
 async function runCollector(loaded: LoadedConfig, plugins: readonly PluginDefinition[]): Promise<number> {
+  const log = sectionOptions(loaded, 'log', commandSchema.log);
   const debug = loaded.get('debug_logging') === true;
-  const level = debug && loaded.originOf('log.level').layer === 'default' ? 'debug' : String(loaded.get('log.level'));
-  const logger: Logger = createLogger(level, loaded.get('log.format') as LogFormat);
+  const level = debug && loaded.originOf('log.level').layer === 'default' ? 'debug' : log.level;
+  const logger: Logger = createLogger(level, log.format);
   const collector = composeCollector(loaded, plugins, { logger });
   const report = await collector.run({ handleSignals: true });
   return report.drained ? ExitCode.Ok : ExitCode.Failure;
