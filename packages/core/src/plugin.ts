@@ -87,11 +87,10 @@ export interface DefinitionInput<S extends ConfigSchema, O, P> {
 
 const KEY = /^[a-z][a-z0-9_-]*$/;
 
-function section(
-  kind: string,
-  input: DefinitionInput<ConfigSchema, unknown, unknown>,
-  extra: ConfigSchema,
-): ConfigSchema {
+type AnyInput = DefinitionInput<ConfigSchema, never, unknown>;
+
+/** Checks a definition and builds it: its section is `enabled`, its own fields, then `extra`. */
+function define(kind: 'source' | 'sink' | 'processor', input: AnyInput, extra: ConfigSchema): unknown {
   if (typeof input.key !== 'string' || !KEY.test(input.key)) {
     throw new CollectorError(
       'ERR_PLUGIN_INVALID',
@@ -110,49 +109,34 @@ function section(
     }
   }
   const enabled = field('boolean', input.enabledByDefault ?? true, enabledField(kind).description);
-  return { enabled, ...input.schema, ...extra };
+  return Object.freeze({
+    kind,
+    key: input.key,
+    description: input.description,
+    schema: { enabled, ...input.schema, ...extra },
+    create: input.create,
+  });
 }
 
 /** Declares a source: its `[sources.<key>]` section and a factory receiving typed options. */
 export function defineSource<const S extends ConfigSchema>(
   input: DefinitionInput<S, OptionsOf<SourceSection<S>>, EventSource>,
 ): SourceDefinition<S> {
-  const schema = section('source', input as DefinitionInput<ConfigSchema, unknown, unknown>, {});
-  return Object.freeze({
-    kind: 'source' as const,
-    key: input.key,
-    description: input.description,
-    schema: schema as SourceSection<S>,
-    create: input.create,
-  });
+  return define('source', input as unknown as AnyInput, {}) as SourceDefinition<S>;
 }
 
 /** Declares a sink: its `[sinks.<key>]` section (with `queue_capacity` and `overflow`) and a factory. */
 export function defineSink<const S extends ConfigSchema>(
   input: DefinitionInput<S, OptionsOf<SinkSection<S>>, EventSink>,
 ): SinkDefinition<S> {
-  const schema = section('sink', input as DefinitionInput<ConfigSchema, unknown, unknown>, sinkFields);
-  return Object.freeze({
-    kind: 'sink' as const,
-    key: input.key,
-    description: input.description,
-    schema: schema as SinkSection<S>,
-    create: input.create,
-  });
+  return define('sink', input as unknown as AnyInput, sinkFields) as SinkDefinition<S>;
 }
 
 /** Declares a processor: its `[processors.<key>]` section and a factory. */
 export function defineProcessor<const S extends ConfigSchema>(
   input: DefinitionInput<S, OptionsOf<SourceSection<S>>, EventProcessor>,
 ): ProcessorDefinition<S> {
-  const schema = section('processor', input as DefinitionInput<ConfigSchema, unknown, unknown>, {});
-  return Object.freeze({
-    kind: 'processor' as const,
-    key: input.key,
-    description: input.description,
-    schema: schema as SourceSection<S>,
-    create: input.create,
-  });
+  return define('processor', input as unknown as AnyInput, {}) as ProcessorDefinition<S>;
 }
 
 const GROUP = { source: 'sources', sink: 'sinks', processor: 'processors' } as const;

@@ -11,8 +11,8 @@ import { describeError } from './errors.ts';
 import type { CollectionEvent } from './event.ts';
 import { HealthStatus, type ProcessorHealth } from './health.ts';
 import type { Logger } from './logger.ts';
+import { askHealth, closeWithin, reportStatus } from './plugin-calls.ts';
 import type { EventBatch, EventRecord } from './record.ts';
-import { reportStatus } from './sink-queue.ts';
 import type { DerivedEventSender, EventProcessor, HealthReport, PluginRuntime } from './source.ts';
 
 /** Counters of one processor. */
@@ -104,32 +104,18 @@ export class ProcessorRunner {
 
   /** Asks the processor for its own health, bounded by `timeoutMs`. */
   async refreshHealth(timeoutMs: number): Promise<void> {
-    if (this.processor.health === undefined) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      this.#own = await Promise.race([
-        Promise.resolve(this.processor.health()),
-        new Promise<HealthReport>((resolve) => {
-          timer = setTimeout(() => resolve({ status: 'unhealthy', reason: 'health() timed out' }), timeoutMs);
-          timer.unref();
-        }),
-      ]);
-    } catch (e) {
-      this.#own = { status: 'unhealthy', reason: describeError(e) };
-    } finally {
-      clearTimeout(timer);
-    }
+    const health = this.processor.health;
+    if (health !== undefined) this.#own = await askHealth(() => health.call(this.processor), timeoutMs);
   }
 
   /** Closes the processor, bounded by `timeoutMs`; never rejects. */
-  async close(timeoutMs: number): Promise<void> {
-    if (this.processor.close === undefined) return;
-    try {
-      await Promise.race([this.processor.close(), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
-      this.#log.debug('processor closed');
-    } catch (e) {
-      this.#log.error({ err: describeError(e) }, 'processor close failed');
-    }
+  close(timeoutMs: number): Promise<void> {
+    const close = this.processor.close;
+    return closeWithin(close === undefined ? undefined : () => close.call(this.processor), {
+      timeoutMs,
+      log: this.#log,
+      what: 'processor',
+    });
   }
 
   health(): ProcessorHealth {

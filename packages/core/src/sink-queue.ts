@@ -11,6 +11,7 @@ import { LatencyReservoir, ReasonCounter } from './counters.ts';
 import { describeError, isCollectorError } from './errors.ts';
 import { HealthStatus, type SinkHealth } from './health.ts';
 import type { Logger } from './logger.ts';
+import { askHealth, closeWithin, reportStatus } from './plugin-calls.ts';
 import type { EventBatch } from './record.ts';
 import type { EventSink, HealthReport, OverflowPolicy, PluginRuntime } from './source.ts';
 
@@ -27,12 +28,6 @@ export interface SinkQueueOptions {
   readonly runtime: PluginRuntime;
   /** Called once when the sink says its consumer is gone. */
   readonly onClosed?: () => void;
-}
-
-/** Folds a plug-in's own health report into a status. */
-export function reportStatus(r: HealthReport | undefined): HealthStatus {
-  const s = String(r?.status ?? 'healthy').toLowerCase();
-  return s === 'degraded' ? HealthStatus.Degraded : s === 'unhealthy' ? HealthStatus.Unhealthy : HealthStatus.Healthy;
 }
 
 /** Statistics of one sink. `received = delivered + dropped + inFlight`. */
@@ -258,38 +253,19 @@ export class SinkQueue {
 
   /** Asks the sink for its own health (bounded by `timeoutMs`) and keeps the answer for `health()`. */
   async refreshHealth(timeoutMs: number): Promise<void> {
-    if (this.sink.health === undefined) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      this.#own = await Promise.race([
-        Promise.resolve(this.sink.health()),
-        new Promise<HealthReport>((resolve) => {
-          timer = setTimeout(
-            () => resolve({ status: 'unhealthy', reason: `health() took longer than ${timeoutMs} ms` }),
-            timeoutMs,
-          );
-          timer.unref();
-        }),
-      ]);
-    } catch (e) {
-      this.#own = { status: 'unhealthy', reason: describeError(e) };
-    } finally {
-      clearTimeout(timer);
-    }
+    const health = this.sink.health;
+    if (health !== undefined) this.#own = await askHealth(() => health.call(this.sink), timeoutMs);
   }
 
   /** Closes the sink (once, after its last write), bounded by `timeoutMs`; never rejects. */
-  async close(timeoutMs: number): Promise<void> {
-    if (this.sink.close === undefined) {
-      this.#log.debug({ delivered: this.#delivered }, 'sink closed');
-      return;
-    }
-    try {
-      await Promise.race([this.sink.close(), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
-      this.#log.debug({ delivered: this.#delivered }, 'sink closed');
-    } catch (e) {
-      this.#log.error({ err: describeError(e) }, 'sink close failed');
-    }
+  close(timeoutMs: number): Promise<void> {
+    const close = this.sink.close;
+    return closeWithin(close === undefined ? undefined : () => close.call(this.sink), {
+      timeoutMs,
+      log: this.#log,
+      what: 'sink',
+      fields: { delivered: this.#delivered },
+    });
   }
 
   health(): SinkHealth {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fdTarget } from './__test__/fd.ts';
 import { listAuditRules, readAuditStatus } from './audit-control.ts';
 import { type AuditExecMonitor, openAuditExecMonitor, recoverAuditState } from './audit-monitor.ts';
 import type { AuditExecRecord } from './audit-record.ts';
@@ -203,13 +204,7 @@ describe.skipIf(!probe.available || daemonRunning)('audit exec monitor (kernel)'
     ac.abort();
     await m.close();
     expect(m.stats().fd).toBe(-1);
-    let now: string | undefined;
-    try {
-      now = readlinkSync(`/proc/self/fd/${fd}`);
-    } catch {
-      now = undefined;
-    }
-    expect(now).not.toBe(link);
+    expect(fdTarget(fd)).not.toBe(link);
     await expectRestored();
     expect(existsSync(stateFile('abort'))).toBe(false);
     const err = await openAuditExecMonitor({ stateFile: stateFile('aborted'), signal: AbortSignal.abort() }).catch(

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fdTarget } from './__test__/fd.ts';
 import { openFanotify, openInotify } from './fs-notify.ts';
 import { FanotifyMask, type FsNotifyEvent, InotifyMask } from './fs-notify-event.ts';
 import { isNativeError } from './native-error.ts';
@@ -128,13 +129,7 @@ describe.skipIf(!inotifyProbe.available)('inotify reader lifecycle (kernel)', ()
     ac.abort();
     await ino.close();
     expect(ino.stats().fd).toBe(-1);
-    let now: string | undefined;
-    try {
-      now = readlinkSync(`/proc/self/fd/${fd}`);
-    } catch {
-      now = undefined;
-    }
-    expect(now).not.toBe(link);
+    expect(fdTarget(fd)).not.toBe(link);
     expect(() => ino.addWatch(dir, mask('CREATE'))).toThrow('inotify instance is closed');
   });
 
@@ -183,13 +178,7 @@ describe.skipIf(!fanotifyProbe.available)('openFanotify (kernel, root)', () => {
     ac.abort();
     await fan.close();
     expect(fan.stats().fd).toBe(-1);
-    let now: string | undefined;
-    try {
-      now = readlinkSync(`/proc/self/fd/${fd}`);
-    } catch {
-      now = undefined;
-    }
-    expect(now).not.toBe(link);
+    expect(fdTarget(fd)).not.toBe(link);
     const err = await openFanotify({ mask: 2n, paths: [dir], signal: AbortSignal.abort() }).catch((e: unknown) => e);
     expect(isNativeError(err, 'ERR_NATIVE_ABORTED')).toBe(true);
   });

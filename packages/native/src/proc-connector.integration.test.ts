@@ -2,6 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { fdTarget } from './__test__/fd.ts';
 import { isNativeError } from './native-error.ts';
 import { probeProcConnector } from './probes.ts';
 import { openProcConnector } from './proc-connector.ts';
@@ -85,9 +86,11 @@ describe.skipIf(!probe.available)('openProcConnector (kernel)', () => {
           expect(typeof v === 'string' || (typeof v === 'number' && v < 0)).toBe(true);
         if (c?.cmdline === `/bin/true\0${tag}\0` && c.exe === realpathSync('/bin/true')) complete++;
       }
-      // `true` exits within a millisecond; the reader thread still gets most of them whole.
+      // `true` exits within a millisecond; the reader thread still gets many of them whole: 14-20 of 20
+      // on an idle host, down to 6 with both cores busy. Reading /proc from the main thread after the
+      // event gets none of them whole.
       process.stdout.write(`captured ${complete}/20 /bin/true execs whole\n`);
-      expect(complete).toBeGreaterThan(10);
+      expect(complete).toBeGreaterThanOrEqual(4);
     } finally {
       await reader.close();
     }
@@ -205,13 +208,7 @@ describe.skipIf(!probe.available)('openProcConnector (kernel)', () => {
     await reader.close();
     aborted = true;
     expect(reader.stats().fd).toBe(-1);
-    let now: string | undefined;
-    try {
-      now = readlinkSync(`/proc/self/fd/${fd}`);
-    } catch {
-      now = undefined;
-    }
-    expect(now).not.toBe(link);
+    expect(fdTarget(fd)).not.toBe(link);
     await run('/bin/true', []);
     await sleep(100);
     expect(after).toBe(0);
