@@ -75,8 +75,9 @@ describe('decodeInetDiagMessage', () => {
 
   it('reads tcpi_total_retrans and tcpi_rtt from where tcp_info puts them', () => {
     const b = Buffer.from(fixture.payloads[1] ?? '', 'hex');
-    const info = 72 + 4; // the INET_DIAG_INFO attribute follows the message in this recording
-    expect(b.readUInt16LE(72 + 2)).toBe(2);
+    let at = 72; // walk the attributes after inet_diag_msg to INET_DIAG_INFO (type 2)
+    while (b.readUInt16LE(at + 2) !== 2) at += (b.readUInt16LE(at) + 3) & ~3;
+    const info = at + 4;
     b.writeUInt32LE(17, info + 100);
     b.writeUInt32LE(1500, info + 68);
     expect(decodeInetDiagMessage(b, 'tcp')).toMatchObject({ retransmits: 17, rttUs: 1500, bytesSent: 777n });
