@@ -135,9 +135,9 @@ export class ProcSampler {
     }
     const load = parseLoadavg(read('loadavg') ?? '');
     if (load !== undefined) {
-      ['load.1', 'load.5', 'load.15'].forEach((metricName, i) =>
-        out.push({ metricName, value: load[i] ?? 0, unit: 'load', component: 'cpu' }),
-      );
+      ['load.1', 'load.5', 'load.15'].forEach((metricName, i) => {
+        out.push({ metricName, value: load[i] ?? 0, unit: 'load', component: 'cpu' });
+      });
     }
     const files = parseFileNr(read('sys/fs/file-nr') ?? '');
     if (files !== undefined) {
@@ -238,33 +238,29 @@ export class ProcSampler {
       if (ticks !== undefined) cpu.push([pid, s, (ticks / this.#o.clockTicks / seconds) * 100]);
     }
     cpu.sort((a, b) => b[2] - a[2] || a[0] - b[0]);
-    cpu
-      .slice(0, n)
-      .forEach(([pid, s, value], i) =>
-        out.push({
-          metricName: 'process.cpu',
-          value,
-          unit: 'percent',
-          component: 'process',
-          instance: String(i + 1),
-          pid,
-          processName: s.name,
-        }),
-      );
+    cpu.slice(0, n).forEach(([pid, s, value], i) => {
+      out.push({
+        metricName: 'process.cpu',
+        value,
+        unit: 'percent',
+        component: 'process',
+        instance: String(i + 1),
+        pid,
+        processName: s.name,
+      });
+    });
     const mem = [...cur].map(([pid, s]) => [pid, s, s.rssPages * this.#o.pageSize] as const);
     mem.sort((a, b) => b[2] - a[2] || a[0] - b[0]);
-    mem
-      .slice(0, n)
-      .forEach(([pid, s, value], i) =>
-        out.push({
-          metricName: 'process.memory',
-          value,
-          unit: 'bytes',
-          component: 'process',
-          instance: String(i + 1),
-          pid,
-          processName: s.name,
-        }),
-      );
+    mem.slice(0, n).forEach(([pid, s, value], i) => {
+      out.push({
+        metricName: 'process.memory',
+        value,
+        unit: 'bytes',
+        component: 'process',
+        instance: String(i + 1),
+        pid,
+        processName: s.name,
+      });
+    });
   }
 }

@@ -28,9 +28,9 @@ export class SystemInformationSampler {
     out.push({ metricName: 'cpu.usage', value: load.currentLoad, unit: 'percent', component: 'cpu' });
     out.push({ metricName: 'cpu.user', value: load.currentLoadUser, unit: 'percent', component: 'cpu' });
     out.push({ metricName: 'cpu.system', value: load.currentLoadSystem, unit: 'percent', component: 'cpu' });
-    load.cpus.forEach((c, i) =>
-      out.push({ metricName: 'cpu.usage', value: c.load, unit: 'percent', component: 'cpu', instance: `cpu${i}` }),
-    );
+    load.cpus.forEach((c, i) => {
+      out.push({ metricName: 'cpu.usage', value: c.load, unit: 'percent', component: 'cpu', instance: `cpu${i}` });
+    });
     const m = (metricName: string, value: number, unit: string) =>
       out.push({ metricName, value, unit, component: 'memory' });
     m('memory.total', mem.total, 'bytes');
@@ -40,9 +40,9 @@ export class SystemInformationSampler {
     m('swap.total', mem.swaptotal, 'bytes');
     m('swap.used', mem.swapused, 'bytes');
     m('swap.usage', mem.swaptotal > 0 ? (mem.swapused / mem.swaptotal) * 100 : 0, 'percent');
-    ['load.1', 'load.5', 'load.15'].forEach((metricName, i) =>
-      out.push({ metricName, value: loadavg()[i] ?? 0, unit: 'load', component: 'cpu' }),
-    );
+    ['load.1', 'load.5', 'load.15'].forEach((metricName, i) => {
+      out.push({ metricName, value: loadavg()[i] ?? 0, unit: 'load', component: 'cpu' });
+    });
     for (const n of net) {
       const rate = (metricName: string, value: number | null, unit: string) => {
         if (value !== null && value >= 0)
@@ -60,7 +60,7 @@ export class SystemInformationSampler {
       [...list]
         .sort((a, b) => b.cpu - a.cpu)
         .slice(0, this.#topN)
-        .forEach((p, i) =>
+        .forEach((p, i) => {
           out.push({
             metricName: 'process.cpu',
             value: p.cpu,
@@ -69,12 +69,12 @@ export class SystemInformationSampler {
             instance: String(i + 1),
             pid: p.pid,
             processName: p.name,
-          }),
-        );
+          });
+        });
       [...list]
         .sort((a, b) => b.memRss - a.memRss)
         .slice(0, this.#topN)
-        .forEach((p, i) =>
+        .forEach((p, i) => {
           out.push({
             metricName: 'process.memory',
             value: p.memRss * 1024,
@@ -83,8 +83,8 @@ export class SystemInformationSampler {
             instance: String(i + 1),
             pid: p.pid,
             processName: p.name,
-          }),
-        );
+          });
+        });
     }
     return out;
   }
