@@ -125,8 +125,8 @@ export class PerformanceEventSource implements EventSource {
     const signal = AbortSignal.any([shutdownSignal, abort.signal]);
     this.#stats = { samples: 0, sent: 0, dropped: 0, thresholdEvents: 0, failed: 0, lastSampleMs: 0 };
     this.#failedInARow = 0;
-    const sample = this.#openBackend();
     const thresholds = new ThresholdEvaluator(this.#o.thresholds);
+    const sample = this.#openBackend(thresholds);
     this.#log.info({ backend: this.#backend, intervalMs: this.#o.intervalMs }, 'performance source started');
     tx.ready();
     try {
@@ -195,7 +195,7 @@ export class PerformanceEventSource implements EventSource {
     return undefined;
   }
 
-  #openBackend(): () => Promise<PerfSample[]> {
+  #openBackend(thresholds: ThresholdEvaluator): () => Promise<PerfSample[]> {
     const o = this.#o;
     const files = o.procFiles ?? nodeProcFiles;
     const haveProc = o.procFiles !== undefined || files.read(`${o.procRoot}/stat`) !== undefined;
@@ -218,7 +218,11 @@ export class PerformanceEventSource implements EventSource {
       procRoot: o.procRoot,
     });
     return async () => {
-      const samples = sampler.sample(Date.now());
+      // Processes a threshold holds as crossed stay listed until they recover or exit.
+      const watch = new Set(
+        [...thresholds.crossed('process.cpu'), ...thresholds.crossed('process.memory')].map(Number),
+      );
+      const samples = sampler.sample(Date.now(), watch);
       if (samples.length === 0) throw new Error(`nothing could be read under ${o.procRoot}`);
       return samples;
     };

@@ -79,7 +79,7 @@ describe('ProcSampler on recorded /proc files', () => {
         value: 50,
         unit: 'percent',
         component: 'process',
-        instance: '1',
+        instance: '100',
         pid: 100,
         processName: 'burn er',
       },
@@ -88,7 +88,7 @@ describe('ProcSampler on recorded /proc files', () => {
         value: 7.5,
         unit: 'percent',
         component: 'process',
-        instance: '2',
+        instance: '200',
         pid: 200,
         processName: 'db',
       },
@@ -97,7 +97,7 @@ describe('ProcSampler on recorded /proc files', () => {
         value: 90_100 * 4096,
         unit: 'bytes',
         component: 'process',
-        instance: '1',
+        instance: '200',
         pid: 200,
         processName: 'db',
       },
@@ -106,10 +106,22 @@ describe('ProcSampler on recorded /proc files', () => {
         value: 1000 * 4096,
         unit: 'bytes',
         component: 'process',
-        instance: '2',
+        instance: '100',
         pid: 100,
         processName: 'burn er',
       },
+    ]);
+  });
+
+  it('keeps listing a watched process below the top N', () => {
+    const port = sequence(fixtureProc('t0', procs0), fixtureProc('t1', procs1));
+    const sampler = new ProcSampler(port, { ...OPTIONS, topN: 1 });
+    sampler.sample(1_000);
+    port.advance();
+    const cpu = sampler.sample(3_000, new Set([200])).filter((s) => s.metricName === 'process.cpu');
+    expect(cpu.map((s) => [s.pid, s.value])).toEqual([
+      [100, 50],
+      [200, 7.5],
     ]);
   });
 

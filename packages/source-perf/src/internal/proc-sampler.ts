@@ -43,7 +43,7 @@ export interface PerfSample {
 
 /** Sampler settings. */
 export interface ProcSamplerOptions {
-  /** Processes listed by CPU and by memory (0: none). */
+  /** Processes listed by CPU and by memory (0: none); each one's `instance` is its pid. */
   readonly topN: number;
   /** Block devices whose name matches are left out (default: loop and ram devices). */
   readonly excludeDevices: RegExp;
@@ -95,8 +95,12 @@ export class ProcSampler {
     this.#o = options;
   }
 
-  /** Reads /proc once and returns the samples, with rates against the previous call. */
-  sample(nowMs: number): PerfSample[] {
+  /**
+   * Reads /proc once and returns the samples, with rates against the previous call. Processes in
+   * `watch` are reported beside the top N even when they rank lower (a process a threshold holds as
+   * crossed, so its recovery can be seen).
+   */
+  sample(nowMs: number, watch: ReadonlySet<number> = new Set()): PerfSample[] {
     const root = this.#o.procRoot;
     const read = (p: string) => this.#files.read(`${root}/${p}`);
     const out: PerfSample[] = [];
@@ -111,7 +115,7 @@ export class ProcSampler {
     };
     this.#gauges(read, out);
     const prev = this.#prev;
-    if (prev !== undefined && nowMs > prev.at) this.#rates(prev, reading, (nowMs - prev.at) / 1000, out);
+    if (prev !== undefined && nowMs > prev.at) this.#rates(prev, reading, (nowMs - prev.at) / 1000, out, watch);
     this.#prev = reading;
     return out;
   }
@@ -146,7 +150,7 @@ export class ProcSampler {
     }
   }
 
-  #rates(prev: Reading, cur: Reading, seconds: number, out: PerfSample[]): void {
+  #rates(prev: Reading, cur: Reading, seconds: number, out: PerfSample[], watch: ReadonlySet<number>): void {
     const p = prev.cpu;
     const c = cur.cpu;
     if (p?.total !== undefined && c?.total !== undefined) {
@@ -213,7 +217,7 @@ export class ProcSampler {
         out.push({ metricName: `pressure.${file}.${kind}`, value, unit: 'percent', component });
       }
     }
-    this.#top(prev.pids, cur.pids, seconds, out);
+    this.#top(prev.pids, cur.pids, seconds, out, watch);
   }
 
   #readPids(): Map<number, PidStat> {
@@ -226,7 +230,13 @@ export class ProcSampler {
     return out;
   }
 
-  #top(prev: Map<number, PidStat>, cur: Map<number, PidStat>, seconds: number, out: PerfSample[]): void {
+  #top(
+    prev: Map<number, PidStat>,
+    cur: Map<number, PidStat>,
+    seconds: number,
+    out: PerfSample[],
+    watch: ReadonlySet<number>,
+  ): void {
     const n = this.#o.topN;
     if (n <= 0) return;
     const cpu: [number, PidStat, number][] = [];
@@ -238,26 +248,28 @@ export class ProcSampler {
       if (ticks !== undefined) cpu.push([pid, s, (ticks / this.#o.clockTicks / seconds) * 100]);
     }
     cpu.sort((a, b) => b[2] - a[2] || a[0] - b[0]);
-    cpu.slice(0, n).forEach(([pid, s, value], i) => {
+    const listed = (rows: readonly (readonly [number, PidStat, number])[]) =>
+      rows.filter((r, i) => i < n || watch.has(r[0]));
+    listed(cpu).forEach(([pid, s, value]) => {
       out.push({
         metricName: 'process.cpu',
         value,
         unit: 'percent',
         component: 'process',
-        instance: String(i + 1),
+        instance: String(pid),
         pid,
         processName: s.name,
       });
     });
     const mem = [...cur].map(([pid, s]) => [pid, s, s.rssPages * this.#o.pageSize] as const);
     mem.sort((a, b) => b[2] - a[2] || a[0] - b[0]);
-    mem.slice(0, n).forEach(([pid, s, value], i) => {
+    listed(mem).forEach(([pid, s, value]) => {
       out.push({
         metricName: 'process.memory',
         value,
         unit: 'bytes',
         component: 'process',
-        instance: String(i + 1),
+        instance: String(pid),
         pid,
         processName: s.name,
       });

@@ -60,6 +60,14 @@ describe('ThresholdEvaluator', () => {
     expect(run(10, 8000)).toEqual([['recovered', 10]]);
   });
 
+  it('lists crossed instances and forgets one that disappears from a sampled metric', () => {
+    const ev = new ThresholdEvaluator([parseThresholdRule('cpu.usage > 80')]);
+    ev.evaluate([cpu(90, '41'), cpu(95, '42')], 0);
+    expect(ev.crossed('cpu.usage')).toEqual(['41', '42']);
+    expect(ev.evaluate([cpu(95, '42')], 1000)).toEqual([]);
+    expect(ev.crossed('cpu.usage')).toEqual(['42']);
+  });
+
   it('tracks each instance separately, and honours an instance in the rule', () => {
     const ev = new ThresholdEvaluator([parseThresholdRule('cpu.usage > 80'), parseThresholdRule('cpu.usage@cpu1 < 5')]);
     const out = ev.evaluate([cpu(90, 'cpu0'), cpu(1, 'cpu1'), cpu(50)], 0);

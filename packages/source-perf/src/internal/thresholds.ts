@@ -78,6 +78,8 @@ export function checkThresholdRule(rule: ThresholdRule): ThresholdRule {
 }
 
 interface State {
+  readonly metric: string;
+  readonly instance: string | undefined;
   /** Whether the bound is currently reported crossed. */
   active: boolean;
   /** Since when the value has been on the other side (undefined: it is not). */
@@ -97,14 +99,17 @@ export class ThresholdEvaluator {
   evaluate(samples: readonly PerfSample[], nowMs: number): ThresholdTransition[] {
     const out: ThresholdTransition[] = [];
     if (this.#rules.length === 0) return out;
+    const seen = new Set<string>();
+    const metrics = new Set(samples.map((s) => s.metricName));
     for (const sample of samples) {
       this.#rules.forEach((rule, i) => {
         if (rule.metric !== sample.metricName) return;
         if (rule.instance !== undefined && rule.instance !== sample.instance) return;
         const key = `${i}\u0000${sample.instance ?? ''}`;
+        seen.add(key);
         let st = this.#state.get(key);
         if (st === undefined) {
-          st = { active: false, since: undefined };
+          st = { metric: sample.metricName, instance: sample.instance, active: false, since: undefined };
           this.#state.set(key, st);
         }
         const beyond = rule.bound === 'max' ? sample.value > rule.limit : sample.value < rule.limit;
@@ -121,6 +126,16 @@ export class ThresholdEvaluator {
         }
       });
     }
+    // An instance of a sampled metric that is gone (a process that exited) is forgotten, silently.
+    for (const [key, st] of this.#state) if (metrics.has(st.metric) && !seen.has(key)) this.#state.delete(key);
+    return out;
+  }
+
+  /** The instances of `metric` currently reported crossed (pids, for the per-process metrics). */
+  crossed(metric: string): string[] {
+    const out: string[] = [];
+    for (const st of this.#state.values())
+      if (st.active && st.metric === metric && st.instance !== undefined) out.push(st.instance);
     return out;
   }
 }
