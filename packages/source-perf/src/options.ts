@@ -16,8 +16,8 @@ export interface PerfSourceOptions {
   readonly intervalMs?: number;
   /** Processes listed by CPU and by memory each sample (default 5; 0 turns the lists off). */
   readonly topN?: number;
-  /** Block devices to leave out, as a regular expression on the name (default loop and ram devices). */
-  readonly excludeDevices?: string;
+  /** Block devices to leave out: a name prefix followed by digits, such as `loop` (default loop, ram, zram). */
+  readonly excludeDevices?: readonly string[];
   /** Threshold rules: objects, or text such as `cpu.usage > 90 for 30s`. */
   readonly thresholds?: readonly (ThresholdRule | string)[];
   /** `auto` (/proc on Linux, systeminformation elsewhere) or one backend. */
@@ -33,7 +33,11 @@ export interface PerfSourceOptions {
 export const perfSourceSchema = {
   interval: field('duration', 10_000, 'Time between samples', { min: 100 }),
   top_n: field('integer', 5, 'Processes listed by CPU and by memory each sample (0: none)', { min: 0, max: 100 }),
-  exclude_devices: field('string', '^(loop|ram|zram)\\d+$', 'Block devices left out (regular expression on the name)'),
+  exclude_devices: field(
+    'string[]',
+    ['loop', 'ram', 'zram'],
+    'Block devices left out: name prefixes followed by digits',
+  ),
   thresholds: field(
     'string[]',
     [],
@@ -75,13 +79,11 @@ export function resolvePerfSourceOptions(o: PerfSourceOptions = {}): ResolvedPer
   if (!Number.isInteger(intervalMs) || intervalMs < 100) invalid('intervalMs', intervalMs, 'an integer >= 100');
   const topN = o.topN ?? F.top_n.default;
   if (!Number.isInteger(topN) || topN < 0 || topN > 100) invalid('topN', topN, 'an integer from 0 to 100');
-  const pattern = o.excludeDevices ?? F.exclude_devices.default;
-  let excludeDevices: RegExp;
-  try {
-    excludeDevices = new RegExp(pattern);
-  } catch {
-    invalid('excludeDevices', pattern, 'a regular expression');
+  const prefixes = o.excludeDevices ?? F.exclude_devices.default;
+  if (!Array.isArray(prefixes) || prefixes.some((p) => typeof p !== 'string' || !/^[A-Za-z0-9_-]+$/.test(p))) {
+    invalid('excludeDevices', prefixes, 'a list of device name prefixes (letters, digits, _ or -)');
   }
+  const excludeDevices = prefixes.length === 0 ? /^$/ : new RegExp(`^(?:${prefixes.join('|')})\\d+$`);
   const backend = o.backend ?? F.backend.default;
   if (!['auto', 'procfs', 'systeminformation'].includes(backend))
     invalid('backend', backend, 'auto, procfs or systeminformation');

@@ -66,7 +66,7 @@ describe('PerformanceEventSource', () => {
     const cases = [
       [{ intervalMs: 50 }, 'ERR_CONFIG_INVALID', /intervalMs must be an integer >= 100, got 50/],
       [{ topN: 101 }, 'ERR_CONFIG_INVALID', /topN must be an integer from 0 to 100/],
-      [{ excludeDevices: '(' }, 'ERR_CONFIG_INVALID', /excludeDevices must be a regular expression/],
+      [{ excludeDevices: ['lo(op'] }, 'ERR_CONFIG_INVALID', /excludeDevices must be a list of device name prefixes/],
       [{ thresholds: ['cpu.usage >> 3'] }, 'ERR_PERF_THRESHOLD_INVALID', /threshold "cpu.usage >> 3" must look like/],
       [
         { thresholds: [{ metric: 'x', bound: 'max', limit: Number.NaN, holdMs: 0 }] },
