@@ -123,7 +123,8 @@ describe('daemoneye-collector run (the built command)', () => {
   it('--log-level debug shows the source start, privileges, backend, sink open and close, and the stop', async () => {
     const c = startCollector(['--output', 'jsonl', '--log-level', 'debug', '--set', 'batch_timeout=20ms']);
     running = c.child;
-    expect(await until(() => c.lines.length > 0, 15_000)).toBe(true);
+    // Three sources start side by side: wait for the process snapshot, not for the first line.
+    expect(await until(() => c.lines.length > 0 && c.stderr().includes('"process snapshot sent"'), 15_000)).toBe(true);
     c.child.kill('SIGTERM');
     expect(await new Promise<number | null>((r) => c.child.on('exit', (code) => r(code)))).toBe(0);
     const logs = c
@@ -148,5 +149,16 @@ describe('daemoneye-collector run (the built command)', () => {
       capEff: expect.any(String),
     });
     expect(logs.find((l) => l.msg === 'process snapshot sent')).toMatchObject({ backend: 'proc-connector+audit' });
+    // The default configuration also runs the network and performance sources.
+    expect(logs.find((l) => l.msg === 'network backend opened')).toMatchObject({
+      source: 'network',
+      backend: 'netlink',
+    });
+    expect(logs.find((l) => l.msg === 'performance source started')).toMatchObject({
+      source: 'performance',
+      backend: 'procfs',
+    });
+    const kinds = new Set(c.lines.map((l) => (l as { kind?: unknown }).kind));
+    expect([...kinds].sort()).toEqual(expect.arrayContaining(['network', 'performance', 'process']));
   }, 40_000);
 });

@@ -48,6 +48,46 @@ describe('CollectionEvent constructors', () => {
     expect(CollectionEvent.pid(e)).toBeUndefined();
   });
 
+  it('carries the network fields sources add, beside the seed set', () => {
+    const e = CollectionEvent.network({
+      connectionId: 'tcp6 [::1]:80 [::1]:5000 i7',
+      sourceAddr: '[::1]:80',
+      destAddr: '[::1]:5000',
+      protocol: 'tcp',
+      state: 'ESTABLISHED',
+      previousState: 'SYN_RECV',
+      subtype: 'state_change',
+      family: 6,
+      uid: 1000,
+      inode: 7,
+      listening: false,
+      pidUnknownReason: 'not_found',
+      retransmits: 3,
+      rttUs: 41,
+      bytesSent: 0,
+      bytesReceived: 0,
+      timestamp: 9,
+    });
+    expect(e).toMatchObject({ kind: 'network', subtype: 'state_change', previousState: 'SYN_RECV', family: 6 });
+    expect(CollectionEvent.pid(e)).toBeUndefined();
+    expect(CollectionEvent.isEvent(e)).toBe(true);
+  });
+
+  it('carries threshold details on performance events', () => {
+    const e = CollectionEvent.performance({
+      metricName: 'cpu.usage',
+      value: 97,
+      unit: 'percent',
+      component: 'cpu',
+      subtype: 'threshold_crossed',
+      instance: 'cpu1',
+      threshold: { bound: 'max', limit: 90, holdMs: 5000 },
+      timestamp: 3,
+    });
+    expect(e.threshold).toEqual({ bound: 'max', limit: 90, holdMs: 5000 });
+    expect(e).toMatchObject({ kind: 'performance', subtype: 'threshold_crossed', instance: 'cpu1', timestamp: 3 });
+  });
+
   it('gives every other kind its type name and pid', () => {
     const net = CollectionEvent.network({
       connectionId: 'c1',

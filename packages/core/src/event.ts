@@ -40,7 +40,26 @@ export interface ProcessEvent {
   readonly platformMetadata?: PlatformMetadata;
 }
 
-/** A network connection observation. Addresses are `ip:port` (`[v6]:port` for IPv6). */
+/**
+ * What a network event reports: `snapshot` is a connection seen by a full dump (the first one, or an
+ * enumeration on demand), `open` one that appeared since the previous dump, `close` one that ended
+ * (gone from the kernel's table, or entered TIME_WAIT/CLOSE), `state_change` a TCP state transition.
+ */
+export type NetworkEventSubtype = 'snapshot' | 'open' | 'close' | 'state_change';
+
+/**
+ * Why a network event carries no owning process: `disabled` (pid mapping is off), `not_permitted`
+ * (the owner's /proc/PID/fd cannot be read without privileges), `not_found` (no process holds the
+ * socket: it is orphaned, in TIME_WAIT, or its owner lives in another pid namespace), `unsupported`
+ * (the backend cannot map sockets to processes).
+ */
+export type PidUnknownReason = 'disabled' | 'not_permitted' | 'not_found' | 'unsupported';
+
+/**
+ * A network connection observation. Addresses are `ip:port` (`[v6]:port` for IPv6); `sourceAddr` is
+ * the local end and `destAddr` the remote one. The fields after `timestamp` are optional, so
+ * events built with the seed's field set stay valid.
+ */
 export interface NetworkEvent {
   readonly kind: 'network';
   readonly connectionId: string;
@@ -52,6 +71,26 @@ export interface NetworkEvent {
   readonly bytesSent: number;
   readonly bytesReceived: number;
   readonly timestamp: number;
+  /** What happened to the connection (absent on events built with the seed's field set). */
+  readonly subtype?: NetworkEventSubtype;
+  /** The state before a `state_change`. */
+  readonly previousState?: string;
+  /** The IP version. */
+  readonly family?: 4 | 6;
+  /** Owner uid of the socket. */
+  readonly uid?: number;
+  /** The socket's inode (`socket:[INODE]` under /proc/PID/fd); 0 for TIME_WAIT entries. */
+  readonly inode?: number;
+  /** A listening TCP socket, or an unconnected (bound, receiving) UDP socket. */
+  readonly listening?: boolean;
+  /** The owning process's name (`/proc/PID/comm`), with `pid`. */
+  readonly processName?: string;
+  /** Why `pid` is absent. */
+  readonly pidUnknownReason?: PidUnknownReason;
+  /** TCP segments retransmitted over the connection's life (`tcpi_total_retrans`). */
+  readonly retransmits?: number;
+  /** Smoothed round-trip time in microseconds (`tcpi_rtt`). */
+  readonly rttUs?: number;
 }
 
 /** The operation a filesystem event reports. */
@@ -69,7 +108,25 @@ export interface FilesystemEvent {
   readonly timestamp: number;
 }
 
-/** A performance metric sample. */
+/**
+ * What a performance event reports: `sample` a measured value, `threshold_crossed` a value that stayed
+ * beyond a configured bound for the hold time, `recovered` one back within it for the hold time.
+ */
+export type PerformanceEventSubtype = 'sample' | 'threshold_crossed' | 'recovered';
+
+/** A configured bound on a metric: `max` is crossed above `limit`, `min` below it. */
+export interface PerformanceThreshold {
+  readonly bound: 'min' | 'max';
+  readonly limit: number;
+  /** How long the value must stay beyond (or back within) the bound before an event, in ms. */
+  readonly holdMs: number;
+}
+
+/**
+ * A performance metric sample. `instance` names what the metric is about when there are several (a
+ * core `cpu0`, a disk `sda`, an interface `eth0`, a top-N rank); `pid` and `processName` are set for
+ * per-process metrics. The fields after the seed's set are optional.
+ */
 export interface PerformanceEvent {
   readonly kind: 'performance';
   readonly metricName: string;
@@ -78,6 +135,12 @@ export interface PerformanceEvent {
   readonly pid?: number;
   readonly component: string;
   readonly timestamp: number;
+  /** What the event reports (absent on events built with the seed's field set: a sample). */
+  readonly subtype?: PerformanceEventSubtype;
+  readonly instance?: string;
+  readonly processName?: string;
+  /** The bound a `threshold_crossed` or `recovered` event is about. */
+  readonly threshold?: PerformanceThreshold;
 }
 
 /** The analysis a trigger asks for. */

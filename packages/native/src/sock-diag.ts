@@ -31,6 +31,10 @@ export interface InetDiagSocket {
   bytesSent?: bigint;
   /** TCP only, with `withInfo`: tcpi_bytes_received. */
   bytesReceived?: bigint;
+  /** TCP only, with `withInfo`: tcpi_total_retrans, segments retransmitted over the socket's life. */
+  retransmits?: number;
+  /** TCP only, with `withInfo`: tcpi_rtt, the smoothed round-trip time in microseconds. */
+  rttUs?: number;
 }
 
 /** What to dump. */

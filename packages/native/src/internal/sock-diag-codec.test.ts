@@ -23,6 +23,8 @@ describe('decodeInetDiagMessage', () => {
         inode: 45140,
         bytesSent: 0n,
         bytesReceived: 0n,
+        retransmits: 0,
+        rttUs: 0,
       },
       {
         family: 4,
@@ -37,6 +39,8 @@ describe('decodeInetDiagMessage', () => {
         inode: 45143,
         bytesSent: 777n,
         bytesReceived: 1234n,
+        retransmits: 0,
+        rttUs: 21,
       },
       {
         family: 4,
@@ -51,6 +55,8 @@ describe('decodeInetDiagMessage', () => {
         inode: 45142,
         bytesSent: 1234n,
         bytesReceived: 777n,
+        retransmits: 0,
+        rttUs: 28,
       },
       {
         family: 6,
@@ -65,6 +71,16 @@ describe('decodeInetDiagMessage', () => {
         inode: 45141,
       },
     ]);
+  });
+
+  it('reads tcpi_total_retrans and tcpi_rtt from where tcp_info puts them', () => {
+    const b = Buffer.from(fixture.payloads[1] ?? '', 'hex');
+    let at = 72; // walk the attributes after inet_diag_msg to INET_DIAG_INFO (type 2)
+    while (b.readUInt16LE(at + 2) !== 2) at += (b.readUInt16LE(at) + 3) & ~3;
+    const info = at + 4;
+    b.writeUInt32LE(17, info + 100);
+    b.writeUInt32LE(1500, info + 68);
+    expect(decodeInetDiagMessage(b, 'tcp')).toMatchObject({ retransmits: 17, rttUs: 1500, bytesSent: 777n });
   });
 
   it('names unconnected UDP sockets UNCONN and rejects truncated payloads', () => {

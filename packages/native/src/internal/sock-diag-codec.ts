@@ -56,8 +56,10 @@ function stateName(protocol: 'tcp' | 'udp', state: number): string {
   return TcpStateNames[state] ?? `UNKNOWN(${state})`;
 }
 
-/** Reads the tcp_info byte counters from the attributes after an inet_diag_msg, when present. */
-function readTcpInfo(p: Buffer): { bytesSent: bigint; bytesReceived: bigint } | undefined {
+/** Reads the tcp_info byte counters, retransmissions and RTT from the attributes after an inet_diag_msg, when present. */
+function readTcpInfo(
+  p: Buffer,
+): { bytesSent: bigint; bytesReceived: bigint; retransmits: number; rttUs: number } | undefined {
   let off = InetDiagMsg.SIZE;
   while (off + RtAttr.SIZE <= p.length) {
     const len = p.readUInt16LE(off + RtAttr.LEN);
@@ -71,6 +73,8 @@ function readTcpInfo(p: Buffer): { bytesSent: bigint; bytesReceived: bigint } | 
       return {
         bytesSent: p.readBigUInt64LE(info + sentAt),
         bytesReceived: p.readBigUInt64LE(info + TcpInfo.BYTES_RECEIVED),
+        retransmits: p.readUInt32LE(info + TcpInfo.TOTAL_RETRANS),
+        rttUs: p.readUInt32LE(info + TcpInfo.RTT),
       };
     }
     off += (len + 3) & ~3;
@@ -99,6 +103,8 @@ export function decodeInetDiagMessage(p: Buffer, protocol: 'tcp' | 'udp'): InetD
   if (info) {
     s.bytesSent = info.bytesSent;
     s.bytesReceived = info.bytesReceived;
+    s.retransmits = info.retransmits;
+    s.rttUs = info.rttUs;
   }
   return s;
 }

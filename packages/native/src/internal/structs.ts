@@ -104,8 +104,8 @@ export const InetDiagMsg = {
 /** struct rtattr: len u16, type u16, payload aligned to 4. */
 export const RtAttr = { SIZE: 4, LEN: 0, TYPE: 2 } as const;
 
-/** Offsets of the byte counters in struct tcp_info. */
-export const TcpInfo = { BYTES_ACKED: 120, BYTES_RECEIVED: 128, BYTES_SENT: 200 } as const;
+/** Offsets in struct tcp_info: rtt (u32, µs), total_retrans (u32) and the byte counters (u64). */
+export const TcpInfo = { RTT: 68, TOTAL_RETRANS: 100, BYTES_ACKED: 120, BYTES_RECEIVED: 128, BYTES_SENT: 200 } as const;
 
 /** struct inotify_event: wd s32, mask u32, cookie u32, len u32, name[len]. */
 export const InotifyEvent = { SIZE: 16, WD: 0, MASK: 4, COOKIE: 8, LEN: 12 } as const;

@@ -1,0 +1,88 @@
+import { isCollectorError } from '@daemoneye/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fixtureProc } from '../test/fixture-proc-files.ts';
+import { RecordingSender } from '../test/recording-sender.ts';
+import { createPerfSource, type PerformanceEventSource } from './perf-event-source.ts';
+
+const running: Array<{ ctl: AbortController; done: Promise<void> }> = [];
+afterEach(async () => {
+  for (const r of running.splice(0)) {
+    r.ctl.abort();
+    await r.done;
+  }
+});
+function start(source: PerformanceEventSource): RecordingSender {
+  const tx = new RecordingSender();
+  const ctl = new AbortController();
+  running.push({ ctl, done: source.start(tx, ctl.signal) });
+  return tx;
+}
+
+describe('PerformanceEventSource', () => {
+  it('sends one sample event per value, stamped alike, and a crossed event for a threshold held long enough', async () => {
+    const source = createPerfSource({
+      intervalMs: 100,
+      procFiles: fixtureProc('t0'),
+      thresholds: ['memory.usage > 1 for 150ms'],
+    });
+    const tx = start(source);
+    await tx.waitFor((t) => t.perf('threshold_crossed').length === 1, 3000);
+    const crossed = tx.perf('threshold_crossed')[0];
+    expect(crossed).toMatchObject({
+      metricName: 'memory.usage',
+      unit: 'percent',
+      component: 'memory',
+      threshold: { bound: 'max', limit: 1, holdMs: 150 },
+    });
+    expect(crossed?.value).toBeCloseTo(((24683584 - 24230088) / 24683584) * 100, 10);
+    const first = tx.perf().filter((e) => e.timestamp === tx.perf()[0]?.timestamp);
+    expect(first.map((e) => e.metricName)).toEqual([
+      'memory.total',
+      'memory.available',
+      'memory.used',
+      'memory.usage',
+      'swap.total',
+      'swap.used',
+      'swap.usage',
+      'load.1',
+      'load.5',
+      'load.15',
+      'fds.used',
+      'fds.max',
+    ]);
+    expect(source.stats()).toMatchObject({ backend: 'procfs', thresholdEvents: 1, failedSamples: 0 });
+  });
+
+  it('is unhealthy after three failed samples in a row', async () => {
+    const source = createPerfSource({ intervalMs: 100, procFiles: { read: () => undefined, listPids: () => [] } });
+    start(source);
+    await expect.poll(() => source.stats().failedSamples, { timeout: 3000 }).toBeGreaterThanOrEqual(3);
+    await expect(source.healthCheck()).rejects.toThrow(
+      /^\d+ performance samples failed in a row: Error: nothing could be read under \/proc$/,
+    );
+  });
+
+  it('rejects bad options naming the field', () => {
+    const cases = [
+      [{ intervalMs: 50 }, 'ERR_CONFIG_INVALID', /intervalMs must be an integer >= 100, got 50/],
+      [{ topN: 101 }, 'ERR_CONFIG_INVALID', /topN must be an integer from 0 to 100/],
+      [{ excludeDevices: ['lo(op'] }, 'ERR_CONFIG_INVALID', /excludeDevices must be a list of device name prefixes/],
+      [{ thresholds: ['cpu.usage >> 3'] }, 'ERR_PERF_THRESHOLD_INVALID', /threshold "cpu.usage >> 3" must look like/],
+      [
+        { thresholds: [{ metric: 'x', bound: 'max', limit: Number.NaN, holdMs: 0 }] },
+        'ERR_PERF_THRESHOLD_INVALID',
+        /finite limit/,
+      ],
+    ] as const;
+    for (const [opts, code, message] of cases) {
+      let err: unknown;
+      try {
+        createPerfSource(opts as never);
+      } catch (e) {
+        err = e;
+      }
+      expect(isCollectorError(err, code), JSON.stringify(opts)).toBe(true);
+      expect((err as Error).message).toMatch(message);
+    }
+  });
+});
