@@ -1,15 +1,16 @@
 /**
  * The command's plug-ins and whole configuration schema: the collector's own fields at the top level,
- * `[log]` for the command, and one section per plug-in — `[sources.process]` and `[sinks.stdout]` in
- * the default list. Adding a source package to the command means adding its definition to
+ * `[log]` and `[query]` for the command, and one section per plug-in — `[sources.process]`,
+ * `[sinks.store]` and `[sinks.stdout]` in the default list. Adding a source package to the command means adding its definition to
  * `DEFAULT_PLUGINS`.
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type ConfigSchema, collectorConfigSchema, field, type PluginDefinition, pluginSchema } from '@daemoneye/core';
 import { processSourceDefinition } from '@daemoneye/source-process';
+import { storeSinkDefinition } from '@daemoneye/store-sqlite';
 
-/** `[log]`, the command's own section. */
+/** `[log]` and `[query]`, the command's own sections. */
 export const commandSchema = {
   log: {
     level: field('enum', 'info', 'Log level (stderr)', {
@@ -17,10 +18,13 @@ export const commandSchema = {
     }),
     format: field('enum', 'json', 'Log format', { values: ['json', 'pretty'] }),
   },
+  query: {
+    timeout: field('duration', 30_000, 'Longest a `query` may run before it is stopped', { min: 1 }),
+  },
 } as const satisfies ConfigSchema;
 
 /** The plug-ins `daemoneye-collector run` composes besides its stdout sink, in order. */
-export const DEFAULT_PLUGINS: readonly PluginDefinition[] = [processSourceDefinition];
+export const DEFAULT_PLUGINS: readonly PluginDefinition[] = [processSourceDefinition, storeSinkDefinition];
 
 /**
  * Where the command keeps its state unless told otherwise: `/var/lib/daemoneye` as root,
