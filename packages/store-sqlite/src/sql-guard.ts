@@ -122,8 +122,8 @@ export function checkReadOnlySql(sql: string): void {
   const body = tokens.slice(0, end);
   const first = body[0]?.word;
   if (first === undefined) refuse('the query is empty', '');
-  if (body.some((t) => t.punct === ';')) refuse('more than one statement', ';');
   if (!FIRST_WORDS.has(first)) refuse(`a statement starting with ${first} is not a query`, first);
+  if (body.some((t) => t.punct === ';')) refuse('more than one statement', ';');
   for (let i = 0; i < body.length; i++) {
     const w = body[i]?.word;
     if (w === undefined) continue;
