@@ -3,6 +3,7 @@ import { PassThrough } from 'node:stream';
 import { ErrorCodes, formatValue, schemaFields } from '@daemoneye/core';
 import { NativeErrorCodes } from '@daemoneye/native';
 import { processErrors } from '@daemoneye/source-process';
+import { storeErrors } from '@daemoneye/store-sqlite';
 import { describe, expect, it } from 'vitest';
 import { cliErrors } from './errors.ts';
 import { stdoutSinkDefinition } from './output-sink.ts';
@@ -33,6 +34,7 @@ describe('docs/errors.md', () => {
     ['@daemoneye/core', ErrorCodes],
     ['@daemoneye/native', NativeErrorCodes],
     ['@daemoneye/source-process', processErrors.codes],
+    ['@daemoneye/store-sqlite', storeErrors.codes],
     ['@daemoneye/cli', cliErrors.codes],
   ] as const)('lists every code of %s in its section, and no other', (pkg, codes) => {
     const documented = tableRows(markdown, pkg).map(([code]) => code);
@@ -41,7 +43,7 @@ describe('docs/errors.md', () => {
   });
 
   it('lists no code twice across packages', () => {
-    const all = [...ErrorCodes, ...NativeErrorCodes, ...processErrors.codes, ...cliErrors.codes];
+    const all = [...ErrorCodes, ...NativeErrorCodes, ...processErrors.codes, ...storeErrors.codes, ...cliErrors.codes];
     expect(all.length).toBe(new Set(all).size);
   });
 });

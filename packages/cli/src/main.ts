@@ -176,7 +176,11 @@ function printConfig(loaded: LoadedConfig, json: boolean, out: NodeJS.WritableSt
   for (const [k, v, l] of rows) out.write(`${(k ?? '').padEnd(w0)}  ${(v ?? '').padEnd(w1)}  ${l}\n`);
 }
 
-async function runCollector(loaded: LoadedConfig, plugins: readonly PluginDefinition[]): Promise<number> {
+async function runCollector(
+  loaded: LoadedConfig,
+  plugins: readonly PluginDefinition[],
+  stdout: NodeJS.WritableStream,
+): Promise<number> {
   const log = sectionOptions(loaded, 'log', commandSchema.log);
   const debug = loaded.get('debug_logging') === true;
   const level = debug && loaded.originOf('log.level').layer === 'default' ? 'debug' : log.level;
@@ -189,7 +193,16 @@ async function runCollector(loaded: LoadedConfig, plugins: readonly PluginDefini
       `events are stored in ${store}; query them with: daemoneye-collector query "SELECT time, pid, name, parent_name FROM processes_last_hour"`,
     );
   }
-  const report = await collector.run({ handleSignals: true });
+  // When the reader of stdout goes away (`run | head`), the command stops: the other sinks (the
+  // store) keep what was delivered up to then.
+  const onStdoutError = (e: NodeJS.ErrnoException): void => {
+    if (e.code === 'EPIPE') {
+      logger.info({}, 'stdout closed by its reader; stopping');
+      void collector.shutdown();
+    }
+  };
+  stdout.on('error', onStdoutError);
+  const report = await collector.run({ handleSignals: true }).finally(() => stdout.off('error', onStdoutError));
   return report.drained ? ExitCode.Ok : ExitCode.Failure;
 }
 
@@ -230,7 +243,7 @@ export async function main(
       await runQueryCommand(loaded, parsed.sql ?? '', format, io);
       return ExitCode.Ok;
     }
-    return await runCollector(loaded, all);
+    return await runCollector(loaded, all, io.stdout);
   } catch (e) {
     const configError =
       isCollectorError(e, 'ERR_CONFIG_INVALID') ||
