@@ -65,6 +65,9 @@ export interface StoreSinkStats {
 
 /** The store sink. */
 export interface StoreSink extends EventSink {
+  open(signal: AbortSignal, runtime: PluginRuntime): Promise<void>;
+  health(): HealthReport;
+  close(): Promise<void>;
   /** The store's file once open. */
   path(): string | undefined;
   stats(): StoreSinkStats;

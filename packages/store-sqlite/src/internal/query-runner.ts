@@ -21,6 +21,8 @@ async function run(m: Extract<QueryParentMessage, { type: 'query' }>): Promise<v
   try {
     db = new Database(m.path, { readonly: true, fileMustExist: true });
     db.pragma('query_only = ON');
+    // A query scans more pages than the default cache (2 MiB) holds.
+    db.pragma('cache_size = -65536');
   } catch (e) {
     await send({
       type: 'error',
