@@ -108,12 +108,15 @@ describe('daemoneye-collector run (the built command)', () => {
     const stopped = logs.find((l) => l.msg === 'collector stopped') as unknown as {
       drained: boolean;
       undelivered: number;
-      sinks: { received: number; delivered: number; dropped: Record<string, number> }[];
+      sinks: { name: string; received: number; delivered: number; dropped: Record<string, number> }[];
       events: { accepted: number; dropped: Record<string, number> };
     };
     expect(stopped.drained).toBe(true);
     expect(stopped.undelivered).toBe(0);
-    const sink = stopped.sinks[0];
+    const sink = stopped.sinks.find((s) => s.name.startsWith('stdout'));
+    // The store took every event: the command stopped because stdout's reader went away.
+    const store = stopped.sinks.find((s) => s.name === 'store');
+    expect(store).toMatchObject({ received: stopped.events.accepted, delivered: stopped.events.accepted, dropped: {} });
     expect(sink?.received).toBe(stopped.events.accepted);
     expect(Object.keys(sink?.dropped ?? {})).toEqual(['sink_closed']);
     expect((sink?.delivered ?? 0) + (sink?.dropped.sink_closed ?? 0)).toBe(sink?.received);

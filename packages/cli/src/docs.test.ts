@@ -5,6 +5,7 @@ import { NativeErrorCodes } from '@daemoneye/native';
 import { networkErrors } from '@daemoneye/source-network';
 import { perfErrors } from '@daemoneye/source-perf';
 import { processErrors } from '@daemoneye/source-process';
+import { storeErrors } from '@daemoneye/store-sqlite';
 import { describe, expect, it } from 'vitest';
 import { cliErrors } from './errors.ts';
 import { stdoutSinkDefinition } from './output-sink.ts';
@@ -37,6 +38,7 @@ describe('docs/errors.md', () => {
     ['@daemoneye/source-process', processErrors.codes],
     ['@daemoneye/source-network', networkErrors.codes],
     ['@daemoneye/source-perf', perfErrors.codes],
+    ['@daemoneye/store-sqlite', storeErrors.codes],
     ['@daemoneye/cli', cliErrors.codes],
   ] as const)('lists every code of %s in its section, and no other', (pkg, codes) => {
     const documented = tableRows(markdown, pkg).map(([code]) => code);
@@ -51,6 +53,7 @@ describe('docs/errors.md', () => {
       ...processErrors.codes,
       ...networkErrors.codes,
       ...perfErrors.codes,
+      ...storeErrors.codes,
       ...cliErrors.codes,
     ];
     expect(all.length).toBe(new Set(all).size);

@@ -90,7 +90,7 @@ describe('daemoneye-collector config', () => {
       ['config', '--set', 'event_buffer_size=100', '--set', 'backpressure_threshold=200'],
       /backpressure_threshold = 200 must be below event_buffer_size \(100\) \(set by flag --set backpressure_threshold=200\)/,
     ],
-    [['run', '--output', 'xml'], /sinks.stdout.format = "xml" must be one of "jsonl", "pretty"/],
+    [['run', '--output', 'xml'], /sinks.stdout.format = "xml" must be one of "auto", "jsonl", "pretty"/],
     [
       ['run', '--set', 'sinks.stdout.queue_capacity=10'],
       /sinks.stdout.queue_capacity = 10 must be at least max_batch_size \(1000\) \(set by flag --set sinks.stdout.queue_capacity=10\)/,

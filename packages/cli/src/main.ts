@@ -1,8 +1,8 @@
 /**
  * The `daemoneye-collector` command: `run` composes a Collector from the layered configuration and
- * the plug-in definitions (the enabled sources, processors and sinks, with the stdout sink), wires
- * pino logging to stderr, and runs until SIGINT/SIGTERM or until its only consumer (stdout) goes away;
- * `config` prints the effective configuration with the layer each value came from. Exit codes: 0
+ * the plug-in definitions (the enabled sources, processors and sinks: the event store and stdout by
+ * default), wires pino logging to stderr, says where the store is, and runs until SIGINT/SIGTERM or
+ * until its consumers go away; `query` runs one read-only SQL query against the store; `config` prints the effective configuration with the layer each value came from. Exit codes: 0
  * after a clean shutdown, 2 for bad usage or configuration (with a one-line reason), 1 otherwise.
  */
 import { parseArgs } from 'node:util';
@@ -21,6 +21,7 @@ import { closest, distance } from 'fastest-levenshtein';
 import { cliErrors } from './errors.ts';
 import { createLogger } from './logging.ts';
 import { stdoutSinkDefinition } from './output-sink.ts';
+import { configuredStorePath, runQueryCommand } from './query-command.ts';
 import { cliConfigSchema, commandSchema, DEFAULT_PLUGINS } from './schema.ts';
 
 /** Exit codes of the command. */
@@ -29,14 +30,18 @@ export const ExitCode = { Ok: 0, Failure: 1, Usage: 2 } as const;
 /** Where the command writes; a port so tests can capture output. */
 export interface CommandIo {
   readonly stdout: NodeJS.WritableStream & import('node:stream').Writable;
-  readonly stderr: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** How often `query` shows its progress on a terminal, ms (default 1,000). */
+  readonly progressIntervalMs?: number;
 }
 
 const USAGE = `Usage: daemoneye-collector <command> [options]
 
 Commands:
-  run       run the collector until SIGINT/SIGTERM, printing events on stdout
+  run       run the collector until SIGINT/SIGTERM, storing events and printing them on stdout
+  query SQL run one read-only SQL query against the event store, e.g.
+            query "SELECT pid, name, parent_name FROM processes_last_hour"
   config    print the effective configuration and where each value came from
 
 Options:
@@ -44,10 +49,13 @@ Options:
       --system-config FILE system configuration file (default /etc/daemoneye/collector.toml if present)
       --no-system-config   skip the system file
   -s, --set KEY=VALUE      override a configuration value (repeatable), e.g. --set max_batch_size=500
-  -o, --output FORMAT      jsonl | pretty | none (run; none turns the stdout sink off)
+  -o, --output FORMAT      auto | jsonl | pretty | none (run; auto is pretty on a terminal; none turns the stdout sink off)
+  -d, --data-dir DIR       the collector's data directory (where the event store is); --set data_dir=DIR
+      --timeout DURATION   time limit of a query (default 30s); --set query.timeout=DURATION
       --log-level LEVEL    trace | debug | info | warn | error | fatal | silent
       --log-format FORMAT  json | pretty
-      --json               print the configuration as JSON (config)
+      --json               print the configuration as JSON (config), or rows as JSON lines (query)
+      --csv                print rows as CSV (query)
   -h, --help               show this help
 Environment: DAEMONEYE_COLLECTOR_<KEY> sets a value; nested keys use __ (DAEMONEYE_COLLECTOR_SOURCES__PROCESS__ENABLED=false).
 `;
@@ -58,13 +66,16 @@ const OPTIONS = {
   'no-system-config': { type: 'boolean' },
   set: { type: 'string', short: 's', multiple: true },
   output: { type: 'string', short: 'o' },
+  'data-dir': { type: 'string', short: 'd' },
+  timeout: { type: 'string' },
+  csv: { type: 'boolean' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const COMMANDS = ['run', 'config', 'help'] as const;
+const COMMANDS = ['run', 'query', 'config', 'help'] as const;
 
 /** "; did you mean …?" for a word close to one of `known`, else nothing. */
 function didYouMean(word: string, known: readonly string[]): string {
@@ -95,7 +106,10 @@ interface Parsed {
   readonly command: string | undefined;
   readonly loadArgs: Omit<Parameters<typeof loadConfig>[0], 'schema'>;
   readonly json: boolean;
+  readonly csv: boolean;
   readonly help: boolean;
+  /** The SQL of `query`. */
+  readonly sql: string | undefined;
 }
 
 function parse(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Parsed {
@@ -106,16 +120,26 @@ function parse(argv: readonly string[], env: Readonly<Record<string, string | un
   } catch (e) {
     throw usageError(e);
   }
-  if (positionals.length > 1) throw cliErrors.error('ERR_CLI_USAGE', `unexpected argument "${positionals[1]}"`);
+  const words = positionals[0] === 'query' ? 2 : 1;
+  if (positionals.length > words) throw cliErrors.error('ERR_CLI_USAGE', `unexpected argument "${positionals[words]}"`);
+  if (positionals[0] === 'query' && (positionals[1] === undefined || positionals[1].trim() === '')) {
+    throw cliErrors.error('ERR_CLI_USAGE', 'query needs the SQL to run, e.g. query "SELECT count(*) FROM events"');
+  }
+  if (values.json === true && values.csv === true)
+    throw cliErrors.error('ERR_CLI_USAGE', 'choose one of --json and --csv');
   const flags = [...(values.set ?? [])];
   if (values.output === 'none') flags.push('sinks.stdout.enabled=false');
   else if (values.output !== undefined) flags.push(`sinks.stdout.format=${values.output}`);
+  if (values['data-dir'] !== undefined) flags.push(`data_dir=${values['data-dir']}`);
+  if (values.timeout !== undefined) flags.push(`query.timeout=${values.timeout}`);
   if (values['log-level'] !== undefined) flags.push(`log.level=${values['log-level']}`);
   if (values['log-format'] !== undefined) flags.push(`log.format=${values['log-format']}`);
   const systemFile = values['no-system-config'] === true ? null : values['system-config'];
   return {
     command: positionals[0],
     json: values.json === true,
+    csv: values.csv === true,
+    sql: positionals[0] === 'query' ? positionals[1] : undefined,
     help: values.help === true,
     loadArgs: {
       env,
@@ -152,13 +176,33 @@ function printConfig(loaded: LoadedConfig, json: boolean, out: NodeJS.WritableSt
   for (const [k, v, l] of rows) out.write(`${(k ?? '').padEnd(w0)}  ${(v ?? '').padEnd(w1)}  ${l}\n`);
 }
 
-async function runCollector(loaded: LoadedConfig, plugins: readonly PluginDefinition[]): Promise<number> {
+async function runCollector(
+  loaded: LoadedConfig,
+  plugins: readonly PluginDefinition[],
+  stdout: NodeJS.WritableStream,
+): Promise<number> {
   const log = sectionOptions(loaded, 'log', commandSchema.log);
   const debug = loaded.get('debug_logging') === true;
   const level = debug && loaded.originOf('log.level').layer === 'default' ? 'debug' : log.level;
   const logger: Logger = createLogger(level, log.format);
   const collector = composeCollector(loaded, plugins, { logger });
-  const report = await collector.run({ handleSignals: true });
+  if (plugins.some((p) => p.kind === 'sink' && p.key === 'store') && loaded.get('sinks.store.enabled') !== false) {
+    const store = configuredStorePath(loaded);
+    logger.info(
+      { store },
+      `events are stored in ${store}; query them with: daemoneye-collector query "SELECT time, pid, name, parent_name FROM processes_last_hour"`,
+    );
+  }
+  // When the reader of stdout goes away (`run | head`), the command stops: the other sinks (the
+  // store) keep what was delivered up to then.
+  const onStdoutError = (e: NodeJS.ErrnoException): void => {
+    if (e.code === 'EPIPE') {
+      logger.info({}, 'stdout closed by its reader; stopping');
+      void collector.shutdown();
+    }
+  };
+  stdout.on('error', onStdoutError);
+  const report = await collector.run({ handleSignals: true }).finally(() => stdout.off('error', onStdoutError));
   return report.drained ? ExitCode.Ok : ExitCode.Failure;
 }
 
@@ -182,7 +226,7 @@ export async function main(
     (parsed.command === undefined && !parsed.help ? io.stderr : io.stdout).write(USAGE);
     return parsed.command === undefined && !parsed.help ? ExitCode.Usage : ExitCode.Ok;
   }
-  if (!['run', 'config'].includes(parsed.command)) {
+  if (!['run', 'query', 'config'].includes(parsed.command)) {
     const hint = didYouMean(parsed.command, COMMANDS);
     io.stderr.write(`daemoneye-collector: ERR_CLI_USAGE: unknown command "${parsed.command}"${hint}\n${USAGE}`);
     return ExitCode.Usage;
@@ -194,13 +238,18 @@ export async function main(
       printConfig(loaded, parsed.json, io.stdout);
       return ExitCode.Ok;
     }
-    return await runCollector(loaded, all);
+    if (parsed.command === 'query') {
+      const format = parsed.json ? 'json' : parsed.csv ? 'csv' : 'table';
+      await runQueryCommand(loaded, parsed.sql ?? '', format, io);
+      return ExitCode.Ok;
+    }
+    return await runCollector(loaded, all, io.stdout);
   } catch (e) {
     const configError =
       isCollectorError(e, 'ERR_CONFIG_INVALID') ||
       isCollectorError(e, 'ERR_CONFIG_PARSE') ||
       isCollectorError(e, 'ERR_CONFIG_UNKNOWN_KEY');
     io.stderr.write(`daemoneye-collector: ${configError ? 'configuration error: ' : ''}${describeError(e)}\n`);
-    return configError ? ExitCode.Usage : ExitCode.Failure;
+    return configError || isCollectorError(e, 'ERR_QUERY_REFUSED') ? ExitCode.Usage : ExitCode.Failure;
   }
 }

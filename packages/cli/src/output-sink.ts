@@ -1,7 +1,7 @@
 /**
  * The stdout sink of the `run` command and its definition (`[sinks.stdout]`): `jsonl` writes one JSON
  * object per event per line (for piping into jq or a log shipper), `pretty` one readable line per
- * event. Writes honour the stream's backpressure (await `drain`), so a slow terminal or pipe slows the
+ * event, `auto` (the default) pretty on a terminal and JSON lines otherwise. Writes honour the stream's backpressure (await `drain`), so a slow terminal or pipe slows the
  * sink's queue instead of growing memory. A stream whose reader went away (EPIPE, as with `| head`)
  * makes `write` reject with `ERR_SINK_CLOSED`: the collector counts the rest as `sink_closed` and,
  * with no other sink, stops normally.
@@ -11,7 +11,7 @@ import type { Writable } from 'node:stream';
 import { type CollectionEvent, CollectorError, defineSink, type EventSink, field } from '@daemoneye/core';
 
 /** The output formats of the `run` command (`none` turns the stdout sink off). */
-export type OutputFormat = 'jsonl' | 'pretty' | 'none';
+export type OutputFormat = 'auto' | 'jsonl' | 'pretty' | 'none';
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
@@ -54,10 +54,10 @@ function asClosed(e: NodeJS.ErrnoException): Error {
 /** A sink that writes events to a stream as JSON lines or pretty lines. */
 export class StreamSink implements EventSink {
   readonly #stream: Writable;
-  readonly #format: Exclude<OutputFormat, 'none'>;
+  readonly #format: 'jsonl' | 'pretty';
   #error: Error | undefined;
 
-  constructor(stream: Writable, format: Exclude<OutputFormat, 'none'>) {
+  constructor(stream: Writable, format: 'jsonl' | 'pretty') {
     this.#stream = stream;
     this.#format = format;
     stream.on('error', (e: NodeJS.ErrnoException) => {
@@ -97,8 +97,14 @@ export function stdoutSinkDefinition(stream: Writable) {
     key: 'stdout',
     description: 'Events on stdout, one per line',
     schema: {
-      format: field('enum', 'jsonl', 'How `run` prints events on stdout', { values: ['jsonl', 'pretty'] }),
+      format: field('enum', 'auto', 'How `run` prints events on stdout (auto: pretty on a terminal, else jsonl)', {
+        values: ['auto', 'jsonl', 'pretty'],
+      }),
     },
-    create: (o) => new StreamSink(stream, o.format),
+    create: (o) =>
+      new StreamSink(
+        stream,
+        o.format === 'auto' ? ((stream as { isTTY?: boolean }).isTTY === true ? 'pretty' : 'jsonl') : o.format,
+      ),
   });
 }

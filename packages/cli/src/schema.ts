@@ -1,7 +1,7 @@
 /**
  * The command's plug-ins and whole configuration schema: the collector's own fields at the top level,
- * `[log]` for the command, and one section per plug-in — `[sources.process]`, `[sources.network]`,
- * `[sources.performance]` and `[sinks.stdout]` in the default list. Adding a source package to the command means adding its definition to
+ * `[log]` and `[query]` for the command, and one section per plug-in — `[sources.process]`,
+ * `[sources.network]`, `[sources.performance]`, `[sinks.store]` and `[sinks.stdout]` in the default list. Adding a source package to the command means adding its definition to
  * `DEFAULT_PLUGINS`.
  */
 import { homedir } from 'node:os';
@@ -10,14 +10,18 @@ import { type ConfigSchema, collectorConfigSchema, field, type PluginDefinition,
 import { networkSourceDefinition } from '@daemoneye/source-network';
 import { perfSourceDefinition } from '@daemoneye/source-perf';
 import { processSourceDefinition } from '@daemoneye/source-process';
+import { storeSinkDefinition } from '@daemoneye/store-sqlite';
 
-/** `[log]`, the command's own section. */
+/** `[log]` and `[query]`, the command's own sections. */
 export const commandSchema = {
   log: {
     level: field('enum', 'info', 'Log level (stderr)', {
       values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
     }),
     format: field('enum', 'json', 'Log format', { values: ['json', 'pretty'] }),
+  },
+  query: {
+    timeout: field('duration', 30_000, 'Longest a `query` may run before it is stopped', { min: 1 }),
   },
 } as const satisfies ConfigSchema;
 
@@ -26,6 +30,7 @@ export const DEFAULT_PLUGINS: readonly PluginDefinition[] = [
   processSourceDefinition,
   networkSourceDefinition,
   perfSourceDefinition,
+  storeSinkDefinition,
 ];
 
 /**
