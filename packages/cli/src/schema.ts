@@ -1,13 +1,15 @@
 /**
  * The command's plug-ins and whole configuration schema: the collector's own fields at the top level,
- * `[log]` for the command, and one section per plug-in — `[sources.process]` and `[sinks.stdout]` in
- * the default list. Adding a source package to the command means adding its definition to
+ * `[log]` for the command, and one section per plug-in — `[sources.process]`, `[processors.bus]`,
+ * `[processors.triggers]`, `[processors.binary_hasher]` and `[sinks.stdout]` in the default list. Adding a source package to the command means adding its definition to
  * `DEFAULT_PLUGINS`.
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type ConfigSchema, collectorConfigSchema, field, type PluginDefinition, pluginSchema } from '@daemoneye/core';
+import { eventBusDefinition } from '@daemoneye/event-bus';
 import { processSourceDefinition } from '@daemoneye/source-process';
+import { binaryHasherDefinition, triggerManagerDefinition } from '@daemoneye/triggers';
 
 /** `[log]`, the command's own section. */
 export const commandSchema = {
@@ -20,7 +22,12 @@ export const commandSchema = {
 } as const satisfies ConfigSchema;
 
 /** The plug-ins `daemoneye-collector run` composes besides its stdout sink, in order. */
-export const DEFAULT_PLUGINS: readonly PluginDefinition[] = [processSourceDefinition];
+export const DEFAULT_PLUGINS: readonly PluginDefinition[] = [
+  processSourceDefinition,
+  eventBusDefinition,
+  triggerManagerDefinition,
+  binaryHasherDefinition,
+];
 
 /**
  * Where the command keeps its state unless told otherwise: `/var/lib/daemoneye` as root,

@@ -1,0 +1,150 @@
+/**
+ * The runtime pieces of compiled conditions that follow SQLite exactly: BINARY text ordering (by code
+ * point, as memcmp on UTF-8 orders), LIKE (ASCII case folding, `%`, `_`, an optional escape
+ * character), GLOB (`*`, `?`, `[...]`, case-sensitive) and the string and number functions the
+ * allow-list admits. Everything here is pure; NULL handling is the caller's.
+ */
+
+/** Compares two strings as SQLite's BINARY collation does (UTF-8 byte order = code point order). */
+export function compareText(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) {
+      // UTF-16 puts surrogates (U+10000 and up) below U+E000–U+FFFF; code point order does not.
+      const sx = x >= 0xd800 && x <= 0xdfff;
+      const sy = y >= 0xd800 && y <= 0xdfff;
+      if (sx !== sy && x >= 0xd800 && y >= 0xd800) return sx ? 1 : -1;
+      return x < y ? -1 : 1;
+    }
+  }
+  return a.length - b.length;
+}
+
+const SPECIAL = /[\\^$.*+?()[\]{}|/]/;
+const lit = (c: string): string => {
+  const code = c.charCodeAt(0);
+  const lower = code >= 97 && code <= 122;
+  const upper = code >= 65 && code <= 90;
+  if (lower || upper) return `[${c.toLowerCase()}${c.toUpperCase()}]`;
+  return SPECIAL.test(c) ? `\\${c}` : c;
+};
+
+/** A LIKE pattern as a regular expression; `null` when the pattern can never match (a dangling escape). */
+export function likeRegExp(pattern: string, escape: string | undefined): RegExp | null {
+  let src = '';
+  const chars = [...pattern];
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i] as string;
+    if (escape !== undefined && c === escape) {
+      const next = chars[++i];
+      if (next === undefined) return null;
+      src += lit(next);
+      continue;
+    }
+    if (c === '%') src += '[\\s\\S]*';
+    else if (c === '_') src += '.';
+    else src += lit(c);
+  }
+  return new RegExp(`^${src}$`, 'su');
+}
+
+/** A GLOB pattern as a regular expression; `null` when it can never match (an unclosed `[`). */
+export function globRegExp(pattern: string): RegExp | null {
+  const chars = [...pattern];
+  let src = '';
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i] as string;
+    if (c === '*') src += '[\\s\\S]*';
+    else if (c === '?') src += '.';
+    else if (c === '[') {
+      let j = i + 1;
+      let negate = false;
+      if (chars[j] === '^') {
+        negate = true;
+        j++;
+      }
+      const members: string[] = [];
+      if (chars[j] === ']') {
+        members.push('\\]');
+        j++;
+      }
+      while (j < chars.length && chars[j] !== ']') {
+        const m = chars[j] as string;
+        if (chars[j + 1] === '-' && chars[j + 2] !== undefined && chars[j + 2] !== ']') {
+          const hi = chars[j + 2] as string;
+          // SQLite's range test is lo <= c <= hi; an inverted range matches nothing.
+          if ((m.codePointAt(0) ?? 0) <= (hi.codePointAt(0) ?? 0)) members.push(`${esc(m)}-${esc(hi)}`);
+          j += 3;
+        } else {
+          members.push(esc(m));
+          j++;
+        }
+      }
+      if (j >= chars.length) return null;
+      const set = members.join('');
+      src += negate ? (set === '' ? '.' : `[^${set}]`) : set === '' ? '(?!)' : `[${set}]`;
+      i = j;
+    } else src += SPECIAL.test(c) ? `\\${c}` : c;
+  }
+  return new RegExp(`^${src}$`, 'su');
+}
+
+function esc(c: string): string {
+  return /[\\\]^[-]/.test(c) ? `\\${c}` : c;
+}
+
+/** Matches through a small cache of compiled patterns (for patterns that are not literals). */
+export class PatternCache {
+  readonly #map = new Map<string, RegExp | null>();
+  readonly #build: (p: string) => RegExp | null;
+  constructor(build: (p: string) => RegExp | null) {
+    this.#build = build;
+  }
+  test(pattern: string, text: string): boolean {
+    let re = this.#map.get(pattern);
+    if (re === undefined) {
+      re = this.#build(pattern);
+      if (this.#map.size >= 256) this.#map.clear();
+      this.#map.set(pattern, re);
+    }
+    return re !== null && re.test(text);
+  }
+}
+
+/** ASCII-only case mapping, as SQLite's built-in lower() and upper(). */
+export function asciiLower(s: string): string {
+  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+}
+export function asciiUpper(s: string): string {
+  return s.replace(/[a-z]+/g, (m) => m.toUpperCase());
+}
+
+/** Length in characters (code points), as SQLite's length() of text. */
+export function charLength(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdbff) n++;
+  }
+  return n;
+}
+
+/** instr(): 1-based character position of `needle` in `hay`, 0 when absent. */
+export function instr(hay: string, needle: string): number {
+  const at = hay.indexOf(needle);
+  return at < 0 ? 0 : charLength(hay.slice(0, at)) + 1;
+}
+
+/** trim(), ltrim(), rtrim(): removes any of the characters of `set` (default a space). */
+export function trimChars(s: string, set: string, left: boolean, right: boolean): string {
+  const chars = new Set([...set]);
+  const cps = [...s];
+  let a = 0;
+  let b = cps.length;
+  if (left) while (a < b && chars.has(cps[a] as string)) a++;
+  if (right) while (b > a && chars.has(cps[b - 1] as string)) b--;
+  return cps.slice(a, b).join('');
+}
