@@ -31,3 +31,12 @@ export type { CompiledCondition } from './sql-condition.ts';
 export { compileCondition, SQL_FUNCTIONS } from './sql-condition.ts';
 export type { TriggerManagerOptions, TriggerManagerStats } from './trigger-manager.ts';
 export { TriggerManager } from './trigger-manager.ts';
+export type {
+  AnalysisChainOptions,
+  AnalysisChainStats,
+  StageStatus,
+  WorkflowRunStatus,
+} from './analysis-chain.ts';
+export { AnalysisChainCoordinator } from './analysis-chain.ts';
+export type { AnalysisStage, AnalysisWorkflowDefinition } from './workflow.ts';
+export { checkWorkflow } from './workflow.ts';

@@ -164,9 +164,6 @@ class Compiler {
 
   text(n: AstNode): Expr {
     const raw = String(n.value);
-    if (raw.includes('\\')) {
-      return this.fail('backslashes in string literals are not supported (dialects disagree on them)', '\\');
-    }
     return this.constant(raw.replace(/''/g, "'"), 'text');
   }
 
@@ -224,10 +221,18 @@ class Compiler {
         return this.pattern(op, left, right);
       case 'IS':
       case 'IS NOT': {
+        // node-sql-parser reads `x IS NOT (y)` as `x IS (NOT (y))`; SQLite's grammar has IS NOT there.
+        let negate = op === 'IS NOT';
+        let r0 = right;
+        const args = (right.args as { value?: AstNode[] } | undefined)?.value;
+        if (op === 'IS' && isNotCall(right) && right.parentheses !== true && args?.length === 1) {
+          negate = true;
+          r0 = args[0] as AstNode;
+        }
         const l = this.expr(left);
-        const r = this.expr(right);
+        const r = this.expr(r0);
         this.comparable(l, r, op);
-        return isOp(l, r, op === 'IS NOT');
+        return isOp(l, r, negate);
       }
       case '=':
       case '==':
@@ -448,6 +453,12 @@ class Compiler {
   }
 }
 
+function isNotCall(n: AstNode): boolean {
+  if (n.type !== 'function') return false;
+  const parts = (n.name as { name?: { value?: unknown }[] } | undefined)?.name ?? [];
+  return parts.length === 1 && String(parts[0]?.value).toUpperCase() === 'NOT';
+}
+
 function nullary1(a: Fn, f: (x: string | number) => SqlValue): Fn {
   return (e, c) => {
     const x = a(e, c);
@@ -616,6 +627,8 @@ function semicolon(sql: string): number {
 export function compileCondition(sql: string): CompiledCondition {
   const c = new Compiler(typeof sql === 'string' ? sql : '');
   if (typeof sql !== 'string' || sql.trim() === '') c.fail('the condition is empty');
+  const slash = sql.indexOf('\\');
+  if (slash >= 0) c.fail('backslashes are not supported (SQL dialects disagree on their meaning in strings)', slash);
   const semi = semicolon(sql);
   if (semi >= 0) c.fail('";" is not allowed: a condition is one expression, not statements', semi);
   let ast: unknown;
@@ -628,7 +641,8 @@ export function compileCondition(sql: string): CompiledCondition {
       found === null || found === undefined
         ? 'unexpected end of condition'
         : `syntax error near ${JSON.stringify(found)}`;
-    c.fail(what, loc === undefined ? undefined : loc - PREFIX.length);
+    const end = found === null || found === undefined;
+    c.fail(what, end ? sql.length : loc === undefined ? undefined : loc - PREFIX.length);
   }
   const stmt = (Array.isArray(ast) ? ast[0] : ast) as { where?: AstNode } | undefined;
   if (Array.isArray(ast) && ast.length !== 1) c.fail('only one expression is allowed');
