@@ -195,14 +195,13 @@ export class AnalysisChainCoordinator implements EventProcessor {
 
   #advance(run: Run): void {
     if (run.status !== 'running') return;
+    // A required stage that failed for good fails the run: the stages after it can never start.
+    const broken = [...run.stages.values()].find((s) => s.status === 'failed' || s.status === 'timed_out');
+    if (broken !== undefined) return this.#finish(run, 'failed', `stage "${broken.stage.id}": ${broken.error}`);
     for (const s of run.stages.values()) {
       if (s.status === 'pending' && this.#ready(run, s)) this.#attempt(run, s);
     }
-    const all = [...run.stages.values()];
-    if (all.every((s) => TERMINAL.includes(s.status))) {
-      const failed = all.find((s) => s.status === 'failed' || s.status === 'timed_out');
-      this.#finish(run, failed === undefined ? 'completed' : 'failed', failed?.error);
-    }
+    if ([...run.stages.values()].every((s) => TERMINAL.includes(s.status))) this.#finish(run, 'completed');
   }
 
   #attempt(run: Run, s: StageRun): void {
