@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { ErrorCodes, formatValue, schemaFields } from '@daemoneye/core';
+import { busErrors } from '@daemoneye/event-bus';
 import { NativeErrorCodes } from '@daemoneye/native';
 import { processErrors } from '@daemoneye/source-process';
+import { triggerErrors } from '@daemoneye/triggers';
 import { describe, expect, it } from 'vitest';
 import { cliErrors } from './errors.ts';
 import { stdoutSinkDefinition } from './output-sink.ts';
@@ -33,6 +35,8 @@ describe('docs/errors.md', () => {
     ['@daemoneye/core', ErrorCodes],
     ['@daemoneye/native', NativeErrorCodes],
     ['@daemoneye/source-process', processErrors.codes],
+    ['@daemoneye/event-bus', busErrors.codes],
+    ['@daemoneye/triggers', triggerErrors.codes],
     ['@daemoneye/cli', cliErrors.codes],
   ] as const)('lists every code of %s in its section, and no other', (pkg, codes) => {
     const documented = tableRows(markdown, pkg).map(([code]) => code);
@@ -41,7 +45,14 @@ describe('docs/errors.md', () => {
   });
 
   it('lists no code twice across packages', () => {
-    const all = [...ErrorCodes, ...NativeErrorCodes, ...processErrors.codes, ...cliErrors.codes];
+    const all = [
+      ...ErrorCodes,
+      ...NativeErrorCodes,
+      ...processErrors.codes,
+      ...busErrors.codes,
+      ...triggerErrors.codes,
+      ...cliErrors.codes,
+    ];
     expect(all.length).toBe(new Set(all).size);
   });
 });

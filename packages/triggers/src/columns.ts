@@ -27,11 +27,28 @@ export interface Column {
 }
 
 const v = <T>(x: T | undefined): T | null => (x === undefined ? null : x);
+
+// Many conditions read the joined command line of the same event in a row: join it once per event.
+let lastArgv: readonly string[] | undefined;
+let lastJoined = '';
+function joined(argv: readonly string[]): string {
+  if (argv !== lastArgv) {
+    lastArgv = argv;
+    lastJoined = argv.join(' ');
+  }
+  return lastJoined;
+}
 const b = (x: boolean | undefined): SqlValue => (x === undefined ? null : x ? 1 : 0);
 
 function uidOf(userId: string | undefined): SqlValue {
-  if (userId === undefined || !/^\d+$/.test(userId)) return null;
-  return Number(userId);
+  if (userId === undefined || userId.length === 0 || userId.length > 10) return null;
+  let n = 0;
+  for (let i = 0; i < userId.length; i++) {
+    const d = userId.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return null;
+    n = n * 10 + d;
+  }
+  return n;
 }
 
 /** Every column, by name. */
@@ -58,7 +75,7 @@ export const COLUMNS: Readonly<Record<string, Column>> = {
   command_line: {
     type: 'text',
     description: 'argv joined with single spaces',
-    read: (e) => (e.kind === 'process' ? e.commandLine.join(' ') : null),
+    read: (e) => (e.kind === 'process' ? joined(e.commandLine) : null),
   },
   start_time: {
     type: 'integer',

@@ -3,7 +3,7 @@
  * sees (snapshot, start, exec; an exit marks the entry, which stays for a retention window so a child
  * reported just after its parent exited still finds it). It gives conditions the `parent_name` and
  * `parent_executable_path` columns until process events carry lineage themselves. It holds at most
- * `capacity` entries: beyond that the oldest is evicted, and evictions are counted. It reads nothing
+ * `capacity` entries: beyond that the entry created first is evicted, and evictions are counted. It reads nothing
  * from the host.
  */
 import type { CollectionEvent } from '@daemoneye/core';
@@ -51,14 +51,20 @@ export class LineageTable implements EvalContext {
     }
     if (e.subtype === 'snapshot' || e.subtype === 'start' || e.subtype === 'exec' || e.subtype === 'comm_change') {
       const old = this.#map.get(e.pid);
+      if (old !== undefined && old.exitedAt === 0) {
+        // The same live process again (an exec, a rescan): update in place.
+        old.name = e.name;
+        if (e.executablePath !== undefined) old.executablePath = e.executablePath;
+        return;
+      }
       if (old !== undefined) {
-        this.#map.delete(e.pid); // re-insert: Map order is age order for eviction
+        this.#map.delete(e.pid); // a reused pid: a new entry, youngest in eviction order
       } else if (this.#map.size >= this.capacity) {
         const oldest = this.#map.keys().next().value as number;
         this.#map.delete(oldest);
         this.#evicted++;
       }
-      this.#map.set(e.pid, { name: e.name, executablePath: e.executablePath ?? old?.executablePath, exitedAt: 0 });
+      this.#map.set(e.pid, { name: e.name, executablePath: e.executablePath, exitedAt: 0 });
     }
   }
 

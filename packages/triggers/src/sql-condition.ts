@@ -16,8 +16,10 @@ import {
   asciiUpper,
   charLength,
   compareText,
+  globMatcher,
   globRegExp,
   instr,
+  likeMatcher,
   likeRegExp,
   PatternCache,
   trimChars,
@@ -28,18 +30,76 @@ export interface CompiledCondition {
   readonly sql: string;
   /** The columns it reads. */
   readonly columns: readonly string[];
+  /**
+   * Tests the condition cannot be true without (from its top-level AND): a column equal to one of some
+   * values, or starting with a prefix. The trigger manager indexes conditions by them, so an event only
+   * meets the conditions it could match.
+   */
+  readonly hints: readonly IndexHint[];
   /** True only when the condition evaluates to a non-NULL, non-zero value (SQL's WHERE). */
   test(event: CollectionEvent, ctx: EvalContext): boolean;
   /** The three-valued result: 1, 0 or NULL (as `null`). */
   evaluate(event: CollectionEvent, ctx: EvalContext): SqlValue;
 }
 
+/** A necessary test of a condition (see `CompiledCondition.hints`). */
+export type IndexHint =
+  | { readonly column: string; readonly kind: 'equal'; readonly values: readonly (string | number)[] }
+  | { readonly column: string; readonly kind: 'prefix'; readonly prefix: string; readonly fold: boolean };
+
 type Fn = (e: CollectionEvent, ctx: EvalContext) => SqlValue;
+type Pred = (e: CollectionEvent, ctx: EvalContext) => boolean;
 interface Expr {
   readonly type: SqlType;
   readonly fn: Fn;
   /** Set for literals: the constant value. */
   readonly constant?: SqlValue;
+  /** Specialised tests "is true" (non-NULL, non-zero) and "is false" (zero), when cheaper than `fn`. */
+  readonly isTrue?: Pred;
+  readonly isFalse?: Pred;
+  /** Set when the expression is a plain column. */
+  readonly column?: string;
+  readonly hints?: readonly IndexHint[];
+  /** For AND/OR: the operator and its flattened operands. */
+  readonly op?: 'AND' | 'OR';
+  readonly parts?: readonly Expr[];
+}
+
+/** "Is true" of an expression: WHERE keeps a row only then. */
+function truePred(x: Expr): Pred {
+  if (x.isTrue !== undefined) return x.isTrue;
+  const f = x.fn;
+  return (e, c) => {
+    const v = f(e, c);
+    return v !== null && v !== 0;
+  };
+}
+/** "Is false" of an expression (NULL is neither true nor false). */
+function falsePred(x: Expr): Pred {
+  if (x.isFalse !== undefined) return x.isFalse;
+  const f = x.fn;
+  return (e, c) => f(e, c) === 0;
+}
+/** All of `ps` (n-ary, flattened for the common sizes). */
+function every(ps: Pred[]): Pred {
+  const [a, b, c, d] = ps as [Pred, Pred, Pred, Pred];
+  if (ps.length === 2) return (e, x) => a(e, x) && b(e, x);
+  if (ps.length === 3) return (e, x) => a(e, x) && b(e, x) && c(e, x);
+  if (ps.length === 4) return (e, x) => a(e, x) && b(e, x) && c(e, x) && d(e, x);
+  return (e, x) => {
+    for (const p of ps) if (!p(e, x)) return false;
+    return true;
+  };
+}
+function some(ps: Pred[]): Pred {
+  const [a, b, c, d] = ps as [Pred, Pred, Pred, Pred];
+  if (ps.length === 2) return (e, x) => a(e, x) || b(e, x);
+  if (ps.length === 3) return (e, x) => a(e, x) || b(e, x) || c(e, x);
+  if (ps.length === 4) return (e, x) => a(e, x) || b(e, x) || c(e, x) || d(e, x);
+  return (e, x) => {
+    for (const p of ps) if (p(e, x)) return true;
+    return false;
+  };
 }
 
 interface AstNode {
@@ -176,7 +236,7 @@ class Compiler {
     const col = COLUMNS[name];
     if (col === undefined || !Object.hasOwn(COLUMNS, name)) return this.fail(`unknown column "${name}"`, name);
     this.columns.add(name);
-    return { type: col.type, fn: col.read };
+    return { type: col.type, fn: col.read, column: name };
   }
 
   numeric(e: Expr, what: string, near: string): Expr {
@@ -316,6 +376,22 @@ class Compiler {
         if (set.has(v)) return 1;
         return hasNull ? null : 0;
       };
+      const isTrue: Pred = (e, c) => {
+        const v = xf(e, c);
+        return v !== null && set.has(v);
+      };
+      const isFalse: Pred = hasNull
+        ? () => false
+        : (e, c) => {
+            const v = xf(e, c);
+            return v !== null && !set.has(v);
+          };
+      const hints: IndexHint[] =
+        x.column !== undefined && !hasNull && !negate
+          ? [{ column: x.column, kind: 'equal', values: values as (string | number)[] }]
+          : [];
+      const inExpr: Expr = { type: 'boolean', fn, isTrue, isFalse, hints };
+      return negate ? not(inExpr) : inExpr;
     } else {
       const fs = items.map((i) => i.fn);
       fn = (e, c) => {
@@ -352,12 +428,22 @@ class Compiler {
     const xf = x.fn;
     let fn: Fn;
     if (typeof p.constant === 'string') {
-      const re = build(p.constant);
+      const match = word === 'LIKE' ? likeMatcher(p.constant, escape) : globMatcher(p.constant);
       fn = (e, c) => {
         const v = xf(e, c);
         if (v === null) return null;
-        return re !== null && re.test(v as string) ? 1 : 0;
+        return match(v as string) ? 1 : 0;
       };
+      const isTrue: Pred = (e, c) => {
+        const v = xf(e, c);
+        return v !== null && match(v as string);
+      };
+      const isFalse: Pred = (e, c) => {
+        const v = xf(e, c);
+        return v !== null && !match(v as string);
+      };
+      const m: Expr = { type: 'boolean', fn, isTrue, isFalse, hints: patternHints(word, x.column, p.constant, escape) };
+      return op === 'NOT LIKE' ? not(m) : m;
     } else if (p.constant === null) {
       fn = () => null;
     } else {
@@ -453,6 +539,19 @@ class Compiler {
   }
 }
 
+/** The index hint of `column LIKE 'abc%'` / `column GLOB 'abc*'` / `column GLOB 'abc'`, when it has one. */
+function patternHints(word: string, column: string | undefined, pattern: string, escape: string | undefined): IndexHint[] {
+  if (column === undefined) return [];
+  if (word === 'GLOB') {
+    if (!/[*?[]/.test(pattern)) return [{ column, kind: 'equal', values: [pattern] }];
+    const head = pattern.slice(0, -1);
+    return pattern.endsWith('*') && !/[*?[]/.test(head) ? [{ column, kind: 'prefix', prefix: head, fold: false }] : [];
+  }
+  const head = pattern.slice(0, -1);
+  const plain = !/[%_]/.test(head) && (escape === undefined || !head.includes(escape)) && !/[^\x00-\x7f]/.test(head);
+  return pattern.endsWith('%') && plain ? [{ column, kind: 'prefix', prefix: asciiLower(head), fold: true }] : [];
+}
+
 function isNotCall(n: AstNode): boolean {
   if (n.type !== 'function') return false;
   const parts = (n.name as { name?: { value?: unknown }[] } | undefined)?.name ?? [];
@@ -493,7 +592,20 @@ function logical(op: 'AND' | 'OR', l: Expr, r: Expr): Expr {
           if (b === 1) return 1;
           return a === null || b === null ? null : 0;
         };
-  return { type: 'boolean', fn };
+  // Nested ANDs (ORs) become one n-ary test: a AND b AND c is true when all are, false when any is.
+  const parts = (x: Expr): readonly Expr[] => (x.op === op ? (x.parts ?? [x]) : [x]);
+  const all = [...parts(l), ...parts(r)];
+  const ts = all.map(truePred);
+  const fs = all.map(falsePred);
+  return {
+    type: 'boolean',
+    fn,
+    isTrue: op === 'AND' ? every(ts) : some(ts),
+    isFalse: op === 'AND' ? some(fs) : every(fs),
+    op,
+    parts: all,
+    hints: op === 'AND' ? all.flatMap((x) => x.hints ?? []) : [],
+  };
 }
 
 function not(x: Expr): Expr {
@@ -504,6 +616,8 @@ function not(x: Expr): Expr {
       const v = f(e, c);
       return v === null ? null : v === 0 ? 1 : 0;
     },
+    isTrue: falsePred(x),
+    isFalse: truePred(x),
   };
 }
 
@@ -525,14 +639,21 @@ function compare(op: string, l: Expr, r: Expr): Expr {
   if (r.constant !== undefined && r.constant !== null && l.constant === undefined) {
     // The common shape, column op literal: read one side only.
     const k = r.constant;
-    if (op === '=')
+    if (op === '=') {
       return {
         type: 'boolean',
         fn: (e, c) => {
           const a = lf(e, c);
           return a === null ? null : a === k ? 1 : 0;
         },
+        isTrue: (e, c) => lf(e, c) === k,
+        isFalse: (e, c) => {
+          const a = lf(e, c);
+          return a !== null && a !== k;
+        },
+        ...(l.column !== undefined ? { hints: [{ column: l.column, kind: 'equal' as const, values: [k] }] } : {}),
       };
+    }
     if (!text) {
       const kn = k as number;
       return {
@@ -540,6 +661,10 @@ function compare(op: string, l: Expr, r: Expr): Expr {
         fn: (e, c) => {
           const a = lf(e, c);
           return a === null ? null : test((a as number) - kn) ? 1 : 0;
+        },
+        isTrue: (e, c) => {
+          const a = lf(e, c);
+          return a !== null && test((a as number) - kn);
         },
       };
     }
@@ -653,17 +778,16 @@ export function compileCondition(sql: string): CompiledCondition {
   const root = c.expr((stmt as { where: AstNode }).where);
   if (root.type === 'text') c.fail('the condition is text; it must be true or false');
   const fn = root.fn;
+  const test = truePred(root);
   const columns = Object.freeze([...c.columns]);
   return {
     sql,
     columns,
+    hints: root.hints ?? [],
     evaluate: (e, ctx) => {
       const v = fn(e, ctx);
       return v === null ? null : v !== 0 ? 1 : 0;
     },
-    test: (e, ctx) => {
-      const v = fn(e, ctx);
-      return v !== null && v !== 0;
-    },
+    test,
   };
 }

@@ -116,7 +116,11 @@ export class PatternCache {
 
 /** ASCII-only case mapping, as SQLite's built-in lower() and upper(). */
 export function asciiLower(s: string): string {
-  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 65 && c <= 90) return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+  }
+  return s;
 }
 export function asciiUpper(s: string): string {
   return s.replace(/[a-z]+/g, (m) => m.toUpperCase());
@@ -147,4 +151,52 @@ export function trimChars(s: string, set: string, left: boolean, right: boolean)
   if (left) while (a < b && chars.has(cps[a] as string)) a++;
   if (right) while (b > a && chars.has(cps[b - 1] as string)) b--;
   return cps.slice(a, b).join('');
+}
+
+/** A matcher for a literal pattern: plain string tests for the common shapes, a RegExp otherwise. */
+export type TextMatcher = (text: string) => boolean;
+
+function foldsEqual(text: string, at: number, lowerNeedle: string): boolean {
+  for (let i = 0; i < lowerNeedle.length; i++) {
+    let c = text.charCodeAt(at + i);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== lowerNeedle.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/**
+ * Compiles a literal LIKE pattern: `abc%` (prefix), `%abc` (suffix) and `abc` (exact) become string
+ * tests with ASCII case folding; anything else a RegExp. Never matches when the pattern cannot match.
+ */
+export function likeMatcher(pattern: string, escape: string | undefined): TextMatcher {
+  const plain = (x: string) => !x.includes('%') && !x.includes('_') && (escape === undefined || !x.includes(escape));
+  const ascii = (x: string) => !/[^\x00-\x7f]/.test(x);
+  if (pattern.length >= 2 && pattern.startsWith('%') && pattern.endsWith('%')) {
+    const inner = pattern.slice(1, -1);
+    if (plain(inner) && ascii(inner)) {
+      const low = asciiLower(inner);
+      return (t) => asciiLower(t).includes(low);
+    }
+  }
+  const body = pattern.endsWith('%') ? pattern.slice(0, -1) : pattern.startsWith('%') ? pattern.slice(1) : pattern;
+  if (plain(body) && ascii(body)) {
+    const low = asciiLower(body);
+    const n = low.length;
+    if (pattern === body) return (t) => t.length === n && foldsEqual(t, 0, low);
+    if (pattern.endsWith('%')) return (t) => t.length >= n && foldsEqual(t, 0, low);
+    return (t) => t.length >= n && foldsEqual(t, t.length - n, low);
+  }
+  const re = likeRegExp(pattern, escape);
+  return re === null ? () => false : (t) => re.test(t);
+}
+
+/** Compiles a literal GLOB pattern: `abc*` and `abc` become string tests; anything else a RegExp. */
+export function globMatcher(pattern: string): TextMatcher {
+  const meta = /[*?[]/;
+  if (!meta.test(pattern)) return (t) => t === pattern;
+  const head = pattern.slice(0, -1);
+  if (pattern.endsWith('*') && !meta.test(head)) return (t) => t.startsWith(head);
+  const re = globRegExp(pattern);
+  return re === null ? () => false : (t) => re.test(t);
 }

@@ -7,7 +7,9 @@ import {
   type TriggerRequestEvent,
   TriggerPriority,
 } from '@daemoneye/core';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { compileCondition } from './sql-condition.ts';
 import { TriggerManager } from './trigger-manager.ts';
 
 const exec = (pid: number, exe: string, extra: Partial<Parameters<typeof CollectionEvent.process>[0]> = {}) =>
@@ -67,7 +69,8 @@ describe('TriggerManager', () => {
       timestamp: c.now(),
       metadata: { cause_seq: '41', event_type: 'process.exec', description: 'exec from /tmp', name: 'x' },
     });
-    expect(m.stats()).toMatchObject({ evaluated: 3, matched: { 'tmp-exec': 1 }, emitted: 1, awaiting: 1 });
+    // The condition needs a path starting with "/tm", so the index skips /usr/bin/ls.
+    expect(m.stats()).toMatchObject({ events: 3, evaluated: 2, matched: { 'tmp-exec': 1 }, emitted: 1, awaiting: 1 });
   });
 
   it('dedups the same condition, collector and target within the window, not after it', () => {
@@ -243,5 +246,42 @@ describe('sequences', () => {
     m.process(batchOf([py(1), py(2), py(3), exec(10, '/bin/sh', { ppid: 1, timestamp: 2 }), exec(11, '/bin/sh', { ppid: 3, timestamp: 2 })]), tx);
     expect(sent.map((s) => s.event.targetPid)).toEqual([11]);
     expect(m.stats().sequenceState['fork-shell']).toMatchObject({ started: 3, evicted: 1, completed: 1, partials: 1 });
+  });
+});
+
+describe('the condition index', () => {
+  it('never hides a match: the manager matches exactly what evaluating every condition finds', () => {
+    const word = fc.constantFrom('sh', 'SH', 'bash', 'nc', '/tmp/a', '/TMP/b', '/usr/bin/sh', '/t', '');
+    const leaf = fc.oneof(
+      fc.tuple(fc.constantFrom('name', 'executable_path'), word).map(([c, w]) => `${c} = '${w}'`),
+      fc.tuple(fc.constantFrom('name', 'executable_path'), fc.array(word, { minLength: 1, maxLength: 3 })).map(
+        ([c, ws]) => `${c} IN (${ws.map((w) => `'${w}'`).join(', ')})`,
+      ),
+      fc.tuple(fc.constantFrom('name', 'executable_path'), word, fc.constantFrom('LIKE', 'GLOB'), fc.constantFrom('%', '*', '')).map(
+        ([c, w, op, tail]) => `${c} ${op} '${w}${tail}'`,
+      ),
+      fc.constantFrom('uid = 0', 'pid > 5', 'ppid IS NULL'),
+    );
+    const cond = fc.array(leaf, { minLength: 1, maxLength: 3 }).chain((ls) =>
+      fc.constantFrom(' AND ', ' OR ').map((j) => ls.join(j)),
+    );
+    const event = fc.record({ pid: fc.integer({ min: 1, max: 9 }), name: word, exe: word, uid: fc.constantFrom('0', '1') });
+    fc.assert(
+      fc.property(fc.array(cond, { minLength: 1, maxLength: 8 }), fc.array(event, { minLength: 1, maxLength: 10 }), (conds, evs) => {
+        const m = new TriggerManager({ dedupWindowMs: 1, rateLimit: 1_000_000, maxPending: 1_000_000 });
+        conds.forEach((c, i) => m.registerCondition({ id: `c${i}`, sqlCondition: c }));
+        const events = evs.map((e) => exec(e.pid, e.exe, { name: e.name, userId: e.uid }));
+        const ctx = { parentOf: () => undefined };
+        const expected: Record<string, number> = {};
+        conds.forEach((c, i) => {
+          const k = compileCondition(c);
+          const n = events.filter((e) => k.test(e, ctx)).length;
+          if (n > 0) expected[`c${i}`] = n;
+        });
+        m.process(batchOf(events), sender().tx);
+        expect(m.stats().matched).toEqual(expected);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -28,6 +28,7 @@ import {
   type TriggerInput,
   type TriggerSequence,
 } from './condition.ts';
+import { ConditionIndex } from './condition-index.ts';
 import { triggerErrors } from './errors.ts';
 import { type LineageStats, LineageTable } from './lineage.ts';
 import { SequenceMatcher, type SequenceStats } from './sequence-matcher.ts';
@@ -60,6 +61,9 @@ export interface TriggerManagerOptions {
 export interface TriggerManagerStats {
   readonly conditions: number;
   readonly sequences: number;
+  /** Events the conditions were checked against. */
+  readonly events: number;
+  /** Condition evaluations: the index skips conditions an event cannot match. */
   readonly evaluated: number;
   readonly matched: Readonly<Record<string, number>>;
   readonly emitted: number;
@@ -100,12 +104,14 @@ export class TriggerManager implements EventProcessor {
   readonly #log: Logger;
   readonly lineage: LineageTable;
   #conditions: Registered[] = [];
+  #index = new ConditionIndex<Registered>();
   #sequences: SequenceMatcher[] = [];
   readonly #dedup = new Map<string, number>();
   readonly #rate = new Map<string, number[]>();
   readonly #queues: Pending[][] = [[], [], [], []];
   readonly #awaiting = new Map<string, number>();
   #evaluated = 0;
+  #seen = 0;
   readonly #matched = new Map<string, number>();
   #emitted = 0;
   readonly #refused = new Map<string, number>();
@@ -162,7 +168,9 @@ export class TriggerManager implements EventProcessor {
     const definition = checkCondition(input);
     this.#checkFree(definition.id);
     const compiled = compileCondition(definition.sqlCondition);
-    this.#conditions = [...this.#conditions, { definition, compiled }];
+    const r = { definition, compiled };
+    this.#conditions = [...this.#conditions, r];
+    this.#index.add(r, compiled);
     return definition;
   }
 
@@ -178,6 +186,8 @@ export class TriggerManager implements EventProcessor {
   unregister(id: string): boolean {
     const before = this.#conditions.length + this.#sequences.length;
     this.#conditions = this.#conditions.filter((c) => c.definition.id !== id);
+    this.#index = new ConditionIndex<Registered>();
+    for (const c of this.#conditions) this.#index.add(c, c.compiled);
     this.#sequences = this.#sequences.filter((s) => s.definition.id !== id);
     return this.#conditions.length + this.#sequences.length < before;
   }
@@ -198,8 +208,14 @@ export class TriggerManager implements EventProcessor {
   process(batch: EventBatch, tx: DerivedEventSender): void {
     const now = this.#now();
     const records = batch.records;
-    const conditions = this.#conditions;
+    const index = this.#index;
     const sequences = this.#sequences;
+    let current = 0;
+    let currentEvent: CollectionEvent | undefined;
+    const visit = (r: Registered): void => {
+      const ev = currentEvent as CollectionEvent;
+      if (r.compiled.test(ev, this.lineage)) this.#fire(r.definition, ev, records.at(current), now);
+    };
     let latest = 0;
     for (let i = 0; i < batch.length; i++) {
       const e = batch[i] as CollectionEvent;
@@ -210,11 +226,10 @@ export class TriggerManager implements EventProcessor {
       if (e.kind === 'trigger_request') continue;
       this.lineage.observe(e, now);
       if (e.timestamp > latest) latest = e.timestamp;
-      for (let c = 0; c < conditions.length; c++) {
-        const r = conditions[c] as Registered;
-        if (r.compiled.test(e, this.lineage)) this.#fire(r.definition, e, records.at(i), now);
-      }
-      this.#evaluated += conditions.length;
+      current = i;
+      currentEvent = e;
+      this.#evaluated += index.candidates(e, this.lineage, visit);
+      this.#seen++;
       for (const s of sequences) {
         const first = s.observe(e, this.lineage, () => records.at(i));
         if (first !== undefined) this.#fire(s.definition, e, records.at(i), now, first);
@@ -374,6 +389,7 @@ export class TriggerManager implements EventProcessor {
     return {
       conditions: this.#conditions.length,
       sequences: this.#sequences.length,
+      events: this.#seen,
       evaluated: this.#evaluated,
       matched: Object.fromEntries(this.#matched),
       emitted: this.#emitted,
