@@ -25,7 +25,11 @@ interface Line {
 
 function start(args: string[]): { child: ChildProcess; lines: Line[]; stderr: () => string } {
   const child = spawn(process.execPath, [BIN, 'run', '--no-system-config', ...args], {
-    env: { ...process.env, XDG_CONFIG_HOME: '/nonexistent', DAEMONEYE_COLLECTOR_DATA_DIR: mkdtempSync(join(tmpdir(), 'de-trig-data-')) },
+    env: {
+      ...process.env,
+      XDG_CONFIG_HOME: '/nonexistent',
+      DAEMONEYE_COLLECTOR_DATA_DIR: mkdtempSync(join(tmpdir(), 'de-trig-data-')),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Line[] = [];
@@ -69,14 +73,17 @@ describe('daemoneye-collector run: default trigger rules end to end', () => {
       const expected = execFileSync('sha256sum', [copy], { encoding: 'utf8' }).split(' ')[0];
       const c = start(['--output', 'jsonl', '--log-level', 'warn', '--set', 'batch_timeout=20ms']);
       running = c.child;
-      expect(await until(() => c.lines.some((l) => l.subtype === 'snapshot' && l.pid === process.pid), 15_000)).toBe(true);
+      expect(await until(() => c.lines.some((l) => l.subtype === 'snapshot' && l.pid === process.pid), 15_000)).toBe(
+        true,
+      );
       const sleeper = spawn(copy, ['1.5'], { stdio: 'ignore' });
       const pid = sleeper.pid as number;
       await new Promise((r) => sleeper.on('exit', r));
       const trigger = () => c.lines.find((l) => l.kind === 'trigger_request' && l.targetPath === copy);
       expect(await until(() => trigger() !== undefined, 5000)).toBe(true);
       expect(trigger()).toMatchObject({ triggerId: 'exec-from-temp-dir', targetPid: pid, targetPath: copy });
-      const result = () => c.lines.find((l) => l.kind === 'analysis_result' && l.correlationId === trigger()?.correlationId);
+      const result = () =>
+        c.lines.find((l) => l.kind === 'analysis_result' && l.correlationId === trigger()?.correlationId);
       expect(await until(() => result() !== undefined, 5000)).toBe(true);
       expect(result()).toMatchObject({ success: true, data: { sha256: expected, path: copy } });
       // Deduplicated: one request for this pid and path, although snapshot, start and exec all named it.

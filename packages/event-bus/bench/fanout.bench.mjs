@@ -50,7 +50,11 @@ async function busRun(topics) {
   await Promise.all(readers);
   const s = bus.stats();
   const delivered = counts.reduce((a, b) => a + b, 0);
-  return { ms, delivered, dropped: Object.values(s.dropped).reduce((a, b) => a + b, 0) - (s.dropped.unsubscribed ?? 0) };
+  return {
+    ms,
+    delivered,
+    dropped: Object.values(s.dropped).reduce((a, b) => a + b, 0) - (s.dropped.unsubscribed ?? 0),
+  };
 }
 
 function emitterRun() {
@@ -65,8 +69,18 @@ function emitterRun() {
 const rows = [];
 const row = (name, r) => {
   const perSec = Math.round(r.delivered / (r.ms / 1000));
-  rows.push({ name, events: EVENTS, subscribers: SUBSCRIBERS, delivered: r.delivered, dropped: r.dropped, ms: +r.ms.toFixed(1), deliveriesPerSec: perSec });
-  out(`| ${name} | ${EVENTS} | ${r.delivered} | ${r.dropped} | ${r.ms.toFixed(0)} | ${perSec.toLocaleString('en-US')} |`);
+  rows.push({
+    name,
+    events: EVENTS,
+    subscribers: SUBSCRIBERS,
+    delivered: r.delivered,
+    dropped: r.dropped,
+    ms: +r.ms.toFixed(1),
+    deliveriesPerSec: perSec,
+  });
+  out(
+    `| ${name} | ${EVENTS} | ${r.delivered} | ${r.dropped} | ${r.ms.toFixed(0)} | ${perSec.toLocaleString('en-US')} |`,
+  );
 };
 out(`event bus fan-out — ${new Date().toISOString()}, node ${process.version}`);
 out('| method | events | deliveries | dropped | ms | deliveries/s |');

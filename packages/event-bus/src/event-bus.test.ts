@@ -182,7 +182,7 @@ describe('bounded subscriber queues', () => {
   it('a subscriber that never reads stays within its bound while another receives everything', async () => {
     const bus = new EventBus();
     const ctl = new AbortController();
-    const stuck = bus.subscribe({ subscriberId: 'stuck', capacity: 100 });
+    bus.subscribe({ subscriberId: 'stuck', capacity: 100 });
     const reader = bus.subscribe({ subscriberId: 'reader', capacity: 100, signal: ctl.signal });
     const seen: number[] = [];
     const reading = (async () => {

@@ -75,17 +75,27 @@ async function evalSection() {
   t = performance.now();
   for (let k = 0; k < iters; k++) for (let i = 0; i < N; i++) if (hand(events[i])) hHits++;
   const handMs = performance.now() - t;
-  const handRow = { evaluations: iters * N, ms: +handMs.toFixed(1), perSec: Math.round((iters * N) / (handMs / 1000)), matches: hHits / iters };
+  const handRow = {
+    evaluations: iters * N,
+    ms: +handMs.toFixed(1),
+    perSec: Math.round((iters * N) / (handMs / 1000)),
+    matches: hHits / iters,
+  };
 
   const db = new Database(':memory:');
   db.exec('CREATE TABLE p (pid INTEGER, name TEXT, executable_path TEXT, uid INTEGER)');
   const ins = db.prepare('INSERT INTO p VALUES (@pid, @name, @executable_path, @uid)');
-  db.transaction(() => rows.forEach((r) => ins.run(r)))();
-  const one = db.prepare(`SELECT (${COND}) AS v FROM (SELECT ? AS pid, ? AS name, ? AS executable_path, ? AS uid)`).pluck();
+  db.transaction(() => {
+    for (const r of rows) ins.run(r);
+  })();
+  const one = db
+    .prepare(`SELECT (${COND}) AS v FROM (SELECT ? AS pid, ? AS name, ? AS executable_path, ? AS uid)`)
+    .pluck();
   const perRowIters = quick ? 20 : 200;
   let sHits = 0;
   t = performance.now();
-  for (let k = 0; k < perRowIters; k++) for (const r of rows) if (one.get(r.pid, r.name, r.executable_path, r.uid) === 1) sHits++;
+  for (let k = 0; k < perRowIters; k++)
+    for (const r of rows) if (one.get(r.pid, r.name, r.executable_path, r.uid) === 1) sHits++;
   const perRowMs = performance.now() - t;
   const table = db.prepare(`SELECT count(*) FROM p WHERE ${COND}`).pluck();
   const tableIters = quick ? 200 : 2000;
@@ -94,11 +104,26 @@ async function evalSection() {
   for (let k = 0; k < tableIters; k++) tHits += table.get();
   const tableMs = performance.now() - t;
   db.close();
-  const sqlitePerRow = { evaluations: perRowIters * N, ms: +perRowMs.toFixed(1), perSec: Math.round((perRowIters * N) / (perRowMs / 1000)), matches: sHits / perRowIters };
-  const sqliteTable = { evaluations: tableIters * N, ms: +tableMs.toFixed(1), perSec: Math.round((tableIters * N) / (tableMs / 1000)), matches: tHits / tableIters };
+  const sqlitePerRow = {
+    evaluations: perRowIters * N,
+    ms: +perRowMs.toFixed(1),
+    perSec: Math.round((perRowIters * N) / (perRowMs / 1000)),
+    matches: sHits / perRowIters,
+  };
+  const sqliteTable = {
+    evaluations: tableIters * N,
+    ms: +tableMs.toFixed(1),
+    perSec: Math.round((tableIters * N) / (tableMs / 1000)),
+    matches: tHits / tableIters,
+  };
   results.sections.threeClause = { condition: COND, ours, handWritten: handRow, sqlitePerRow, sqliteTable };
   out(`\none 3-clause condition: ${COND}`);
-  out(`(loadavg ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}; ours per CPU-second: ${ours.perCpuSec.toLocaleString('en-US')})`);
+  out(
+    `(loadavg ${(await import('node:os'))
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}; ours per CPU-second: ${ours.perCpuSec.toLocaleString('en-US')})`,
+  );
   out('| method | evaluations | ms | evaluations/s | matches per 1,000 rows |');
   out('| --- | ---: | ---: | ---: | ---: |');
   for (const [name, r] of [
@@ -106,7 +131,8 @@ async function evalSection() {
     ['hand-written JavaScript predicate', handRow],
     ['SQLite, prepared statement per event', sqlitePerRow],
     ['SQLite, WHERE over a 1,000-row table', sqliteTable],
-  ]) out(`| ${name} | ${r.evaluations} | ${r.ms} | ${r.perSec.toLocaleString('en-US')} | ${r.matches} |`);
+  ])
+    out(`| ${name} | ${r.evaluations} | ${r.ms} | ${r.perSec.toLocaleString('en-US')} | ${r.matches} |`);
 }
 
 function hundredConditions() {
@@ -184,9 +210,17 @@ async function pacedManager() {
   const manager = new TriggerManager({ rateLimit: 1_000_000, dedupWindowMs: 1, maxPending: 100_000 });
   for (const c of hundredConditions()) manager.registerCondition(c);
   let emitted = 0;
-  const tx = { emit: () => void emitted++ || true };
+  const tx = {
+    emit: () => {
+      emitted++;
+      return true;
+    },
+  };
   const batches = Array.from({ length: 20 }, (_, b) =>
-    batchOf(Array.from({ length: 1000 }, (_, i) => procEvent(b * 1000 + i)), { firstSeq: b * 1000 + 1 }),
+    batchOf(
+      Array.from({ length: 1000 }, (_, i) => procEvent(b * 1000 + i)),
+      { firstSeq: b * 1000 + 1 },
+    ),
   );
   for (const b of batches) manager.process(b, tx); // warm-up
   const times = [];
@@ -218,10 +252,16 @@ async function pacedManager() {
     refused: m.refused,
   };
   results.sections.hundredConditionsPaced = row;
-  out(`\n100 conditions in the TriggerManager alone, paced at ${rate.toLocaleString('en-US')} events/s (batches of 1,000 every 10 ms) for ${seconds} s`);
-  out('| events | wall ms (behind schedule) | busy % | batch p50 ms | batch max ms | evaluations per event (after the index) | requests | refused |');
+  out(
+    `\n100 conditions in the TriggerManager alone, paced at ${rate.toLocaleString('en-US')} events/s (batches of 1,000 every 10 ms) for ${seconds} s`,
+  );
+  out(
+    '| events | wall ms (behind schedule) | busy % | batch p50 ms | batch max ms | evaluations per event (after the index) | requests | refused |',
+  );
   out('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
-  out(`| ${row.events} | ${row.wallMs} (${row.behindMs}) | ${row.busyPercent} | ${row.batchP50Ms} | ${row.batchMaxMs} | ${row.evaluationsPerEvent} | ${row.requests} | ${JSON.stringify(row.refused)} |`);
+  out(
+    `| ${row.events} | ${row.wallMs} (${row.behindMs}) | ${row.busyPercent} | ${row.batchP50Ms} | ${row.batchMaxMs} | ${row.evaluationsPerEvent} | ${row.requests} | ${JSON.stringify(row.refused)} |`,
+  );
 }
 
 async function keepUp(withConditions) {
@@ -234,7 +274,12 @@ async function keepUp(withConditions) {
   let delivered = 0;
   collector.register(source);
   collector.addProcessor(manager);
-  collector.addSink({ name: () => 'null', write: async (b) => void (delivered += b.length) });
+  collector.addSink({
+    name: () => 'null',
+    write: async (b) => {
+      delivered += b.length;
+    },
+  });
   const ctl = new AbortController();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -264,12 +309,17 @@ async function keepUp(withConditions) {
     requestsEmitted: m.emitted,
     requestsRefused: m.refused,
     derivedDropped: s.derived.dropped,
+    delivered,
     catchUpAfterLastEventMs: +lagMs.toFixed(1),
     cpuPercentOfOneCore: +(((cpu.user + cpu.system) / 1000 / wallMs) * 100).toFixed(1),
   };
   results.sections[`collector-${row.conditions}-conditions`] = row;
-  out(`\n${row.conditions} conditions, ${rate.toLocaleString('en-US')} process events/s offered for ${seconds} s through a whole Collector (source, channel, batcher, processor, sink on one thread; trySend, 10,000-event channel)`);
-  out('| events | accepted | dropped | checked | evaluations (after the index) | requests | refused | caught up after last event | CPU % of one core |');
+  out(
+    `\n${row.conditions} conditions, ${rate.toLocaleString('en-US')} process events/s offered for ${seconds} s through a whole Collector (source, channel, batcher, processor, sink on one thread; trySend, 10,000-event channel)`,
+  );
+  out(
+    '| events | accepted | dropped | checked | evaluations (after the index) | requests | refused | caught up after last event | CPU % of one core |',
+  );
   out('| ---: | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: |');
   out(
     `| ${row.events} | ${row.accepted} | ${JSON.stringify(row.dropped)} | ${row.checked} | ${row.evaluations} | ${row.requestsEmitted} | ${JSON.stringify(row.requestsRefused)} | ${row.catchUpAfterLastEventMs} ms | ${row.cpuPercentOfOneCore} |`,

@@ -67,7 +67,11 @@ describe('AnalysisChainCoordinator', () => {
     expect(answer(requests[0], true)).toBe(true);
     expect(requests.map((r) => r.metadata.workflow_stage)).toEqual(['hash', 'yara']);
     expect(answer(requests[1], false)).toBe(true);
-    expect(chain.status(runId)?.stages.yara).toMatchObject({ status: 'retry_wait', attempts: 1, error: 'scanner crashed' });
+    expect(chain.status(runId)?.stages.yara).toMatchObject({
+      status: 'retry_wait',
+      attempts: 1,
+      error: 'scanner crashed',
+    });
     await vi.advanceTimersByTimeAsync(1999);
     expect(requests).toHaveLength(2);
     await vi.advanceTimersByTimeAsync(1);
@@ -149,9 +153,11 @@ describe('AnalysisChainCoordinator', () => {
       }
       return 'none';
     };
-    expect(err(() => chain.register({ ...threeStages, dependencies: { hash: ['behaviour'], yara: ['hash'], behaviour: ['yara'] } }))).toBe(
-      'ERR_WORKFLOW_INVALID: workflow "triage": has a dependency cycle: hash → behaviour → yara → hash',
-    );
+    expect(
+      err(() =>
+        chain.register({ ...threeStages, dependencies: { hash: ['behaviour'], yara: ['hash'], behaviour: ['yara'] } }),
+      ),
+    ).toBe('ERR_WORKFLOW_INVALID: workflow "triage": has a dependency cycle: hash → behaviour → yara → hash');
     expect(err(() => chain.register({ ...threeStages, dependencies: { yara: ['scan'] } }))).toBe(
       'ERR_WORKFLOW_INVALID: workflow "triage": stage "yara" depends on an unknown stage "scan"',
     );
@@ -160,6 +166,8 @@ describe('AnalysisChainCoordinator', () => {
     expect(err(() => chain.start('triage', { targetPid: 2, cause }))).toBe(
       'ERR_WORKFLOW_LIMIT: 1 workflow runs are active; "triage" not started',
     );
-    expect(err(() => chain.start('nope', { targetPid: 2, cause }))).toBe('ERR_WORKFLOW_INVALID: unknown workflow "nope"');
+    expect(err(() => chain.start('nope', { targetPid: 2, cause }))).toBe(
+      'ERR_WORKFLOW_INVALID: unknown workflow "nope"',
+    );
   });
 });

@@ -20,7 +20,12 @@ import {
   type TriggerRequestEvent,
 } from '@daemoneye/core';
 import { triggerErrors } from './errors.ts';
-import { type AnalysisStage, type AnalysisWorkflowDefinition, checkWorkflow, DEFAULT_STAGE_PRIORITY } from './workflow.ts';
+import {
+  type AnalysisStage,
+  type AnalysisWorkflowDefinition,
+  checkWorkflow,
+  DEFAULT_STAGE_PRIORITY,
+} from './workflow.ts';
 
 /** Options of the coordinator. */
 export interface AnalysisChainOptions {
@@ -158,7 +163,10 @@ export class AnalysisChainCoordinator implements EventProcessor {
       throw triggerErrors.error('ERR_WORKFLOW_INVALID', `a run of "${workflowId}" needs a target pid or path`);
     }
     if (this.#runs.size >= this.#maxRuns) {
-      throw triggerErrors.error('ERR_WORKFLOW_LIMIT', `${this.#maxRuns} workflow runs are active; "${workflowId}" not started`);
+      throw triggerErrors.error(
+        'ERR_WORKFLOW_LIMIT',
+        `${this.#maxRuns} workflow runs are active; "${workflowId}" not started`,
+      );
     }
     const runId = randomUUID();
     const run: Run = {
@@ -174,7 +182,10 @@ export class AnalysisChainCoordinator implements EventProcessor {
     };
     this.#runs.set(runId, run);
     this.#counts.started++;
-    run.timer = setTimeout(() => this.#finish(run, 'timed_out', 'workflow timeout'), workflow.timeout ?? this.#workflowTimeout);
+    run.timer = setTimeout(
+      () => this.#finish(run, 'timed_out', 'workflow timeout'),
+      workflow.timeout ?? this.#workflowTimeout,
+    );
     run.timer.unref?.();
     this.#advance(run);
     return runId;
@@ -197,7 +208,10 @@ export class AnalysisChainCoordinator implements EventProcessor {
     if (run.status !== 'running') return;
     // A required stage that failed for good fails the run: the stages after it can never start.
     const broken = [...run.stages.values()].find((s) => s.status === 'failed' || s.status === 'timed_out');
-    if (broken !== undefined) return this.#finish(run, 'failed', `stage "${broken.stage.id}": ${broken.error}`);
+    if (broken !== undefined) {
+      this.#finish(run, 'failed', `stage "${broken.stage.id}": ${broken.error}`);
+      return;
+    }
     for (const s of run.stages.values()) {
       if (s.status === 'pending' && this.#ready(run, s)) this.#attempt(run, s);
     }
@@ -229,7 +243,8 @@ export class AnalysisChainCoordinator implements EventProcessor {
         },
       });
     } catch (e) {
-      return this.#failed(run, s, describeError(e));
+      this.#failed(run, s, describeError(e));
+      return;
     }
     this.#byCorrelation.set(correlationId, { run, stage: s });
     s.timer = setTimeout(() => {

@@ -41,7 +41,11 @@ export class ConditionIndex<T> {
     }
     const fold = hint.fold;
     const lookup = this.#lookup(`^${fold ? 'i' : 's'}${hint.column}`, column.read, (v) =>
-      typeof v === 'string' && v.length >= PREFIX_KEY ? (fold ? asciiLower(v.slice(0, PREFIX_KEY)) : v.slice(0, PREFIX_KEY)) : undefined,
+      typeof v === 'string' && v.length >= PREFIX_KEY
+        ? fold
+          ? asciiLower(v.slice(0, PREFIX_KEY))
+          : v.slice(0, PREFIX_KEY)
+        : undefined,
     );
     push(lookup.buckets, hint.prefix.slice(0, PREFIX_KEY), item);
   }

@@ -4,6 +4,13 @@
  * (`AnalysisChainCoordinator`), each usable as a collector processor.
  */
 
+export type {
+  AnalysisChainOptions,
+  AnalysisChainStats,
+  StageStatus,
+  WorkflowRunStatus,
+} from './analysis-chain.ts';
+export { AnalysisChainCoordinator } from './analysis-chain.ts';
 export type { AnalysisProcessorOptions, AnalysisProcessorStats, TriggerableCollector } from './analysis-collector.ts';
 export { AnalysisCollectorProcessor } from './analysis-collector.ts';
 export { BinaryHasherCollector } from './binary-hasher.ts';
@@ -31,12 +38,5 @@ export type { CompiledCondition } from './sql-condition.ts';
 export { compileCondition, SQL_FUNCTIONS } from './sql-condition.ts';
 export type { TriggerManagerOptions, TriggerManagerStats } from './trigger-manager.ts';
 export { TriggerManager } from './trigger-manager.ts';
-export type {
-  AnalysisChainOptions,
-  AnalysisChainStats,
-  StageStatus,
-  WorkflowRunStatus,
-} from './analysis-chain.ts';
-export { AnalysisChainCoordinator } from './analysis-chain.ts';
 export type { AnalysisStage, AnalysisWorkflowDefinition } from './workflow.ts';
 export { checkWorkflow } from './workflow.ts';

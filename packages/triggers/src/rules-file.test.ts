@@ -55,12 +55,18 @@ within = "30s"
   });
 
   it('loads the same from JSON', () => {
-    const file = write('ok.json', JSON.stringify({ triggers: [{ id: 'a', sql_condition: 'uid = 0', priority: 'low' }] }));
+    const file = write(
+      'ok.json',
+      JSON.stringify({ triggers: [{ id: 'a', sql_condition: 'uid = 0', priority: 'low' }] }),
+    );
     expect(loadRulesFile(file).triggers).toEqual([{ id: 'a', sqlCondition: 'uid = 0', priority: TriggerPriority.Low }]);
   });
 
   it('names the file, the rule and the position of a bad condition', () => {
-    const file = write('bad-sql.toml', `[[triggers]]\nid = "ok"\nsql_condition = "pid = 1"\n\n[[triggers]]\nid = "broken"\nsql_condition = "pid = 1 AND secret > 2"\n`);
+    const file = write(
+      'bad-sql.toml',
+      `[[triggers]]\nid = "ok"\nsql_condition = "pid = 1"\n\n[[triggers]]\nid = "broken"\nsql_condition = "pid = 1 AND secret > 2"\n`,
+    );
     const m = new TriggerManager();
     expect(message(() => registerRules(m, loadRulesFile(file)))).toBe(
       `${file}: triggers[1] (id "broken"): ERR_TRIGGER_SQL: unknown column "secret" at line 1, column 13 in condition "pid = 1 AND secret > 2"`,
@@ -72,8 +78,16 @@ within = "30s"
     ['syntax.toml', '[[triggers]\nid = 1', 'not valid TOML at line 1'],
     ['key.toml', '[[triggers]]\nid = "a"\nsql = "pid = 1"\n', 'triggers[0] (id "a"): unknown key "sql"'],
     ['top.toml', '[[rules]]\nid = "a"\n', 'unknown key "rules" (expected [[triggers]] or [[sequences]])'],
-    ['prio.toml', '[[triggers]]\nid = "a"\nsql_condition = "pid = 1"\npriority = "urgent"\n', 'triggers[0] (id "a"): priority "urgent" must be low, normal, high or critical'],
-    ['within.toml', '[[sequences]]\nid = "s"\nsteps = ["pid = 1", "pid = 2"]\nwithin = "soon"\n', 'sequences[0] (id "s"): within "soon" must be a duration'],
+    [
+      'prio.toml',
+      '[[triggers]]\nid = "a"\nsql_condition = "pid = 1"\npriority = "urgent"\n',
+      'triggers[0] (id "a"): priority "urgent" must be low, normal, high or critical',
+    ],
+    [
+      'within.toml',
+      '[[sequences]]\nid = "s"\nsteps = ["pid = 1", "pid = 2"]\nwithin = "soon"\n',
+      'sequences[0] (id "s"): within "soon" must be a duration',
+    ],
     ['bad.json', '{"triggers": [', 'not valid JSON'],
   ])('refuses %s', (name, text, expected) => {
     const file = write(name, text);

@@ -149,6 +149,10 @@ export function registerRules(manager: TriggerManager, rules: RulesFile): void {
       });
     }
   };
-  rules.triggers.forEach((r, i) => wrap(ruleName('triggers', i, r), () => manager.registerCondition(r)));
-  rules.sequences.forEach((r, i) => wrap(ruleName('sequences', i, r), () => manager.registerSequence(r)));
+  rules.triggers.forEach((r, i) => {
+    wrap(ruleName('triggers', i, r), () => manager.registerCondition(r));
+  });
+  rules.sequences.forEach((r, i) => {
+    wrap(ruleName('sequences', i, r), () => manager.registerSequence(r));
+  });
 }

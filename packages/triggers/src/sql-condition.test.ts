@@ -62,7 +62,15 @@ const ours = (cond: string, rows: readonly Row[]) => {
 };
 
 const ROWS: Row[] = [
-  { pid: 1, ppid: 0, name: 'systemd', executable_path: '/usr/lib/systemd/systemd', uid: 0, cpu_usage: 0.5, command_line: '/sbin/init' },
+  {
+    pid: 1,
+    ppid: 0,
+    name: 'systemd',
+    executable_path: '/usr/lib/systemd/systemd',
+    uid: 0,
+    cpu_usage: 0.5,
+    command_line: '/sbin/init',
+  },
   { pid: 420, ppid: 1, name: 'sh', executable_path: '/tmp/x/sh', uid: 0, cpu_usage: 12.25, command_line: 'sh -c id' },
   { pid: 421, ppid: 420, name: 'Bash', executable_path: null, uid: 1000, cpu_usage: null, command_line: '' },
   { pid: 7, ppid: null, name: "it's", executable_path: '/TMP/UPPER', uid: null, cpu_usage: 0, command_line: 'a b' },
@@ -83,7 +91,7 @@ describe('SQL semantics, checked against SQLite on the same rows', () => {
     "name NOT LIKE 's%'",
     "name IN ('sh', 'bash', 'Bash')",
     "name NOT IN ('sh', NULL)",
-    "uid IN (0, NULL)",
+    'uid IN (0, NULL)',
     'uid NOT IN (0, 33)',
     'ppid IS NULL',
     'ppid IS NOT NULL AND ppid = 1',
@@ -161,11 +169,15 @@ describe('generated conditions and rows agree with SQLite (fast-check)', () => {
     fc.tuple(textCol, text).map(([c, t]) => `${c} || ${lit(t)}`),
   );
   const leaf = fc.oneof(
-    fc.tuple(numExpr, fc.constantFrom('=', '!=', '<', '<=', '>', '>=', 'IS', 'IS NOT'), numExpr).map((p) => p.join(' ')),
+    fc
+      .tuple(numExpr, fc.constantFrom('=', '!=', '<', '<=', '>', '>=', 'IS', 'IS NOT'), numExpr)
+      .map((p) => p.join(' ')),
     fc.tuple(textExpr, fc.constantFrom('=', '<>', '<', '>=', 'IS'), textExpr).map((p) => p.join(' ')),
     fc.tuple(textCol, fc.constantFrom('LIKE', 'NOT LIKE', 'GLOB'), text.map(lit)).map((p) => p.join(' ')),
     fc.tuple(numCol, fc.array(numLit, { minLength: 1, maxLength: 4 })).map(([c, xs]) => `${c} IN (${xs.join(', ')})`),
-    fc.tuple(textCol, fc.array(text.map(lit), { minLength: 1, maxLength: 3 })).map(([c, xs]) => `${c} NOT IN (${xs.join(', ')})`),
+    fc
+      .tuple(textCol, fc.array(text.map(lit), { minLength: 1, maxLength: 3 }))
+      .map(([c, xs]) => `${c} NOT IN (${xs.join(', ')})`),
     fc.tuple(numCol, numLit, numLit).map(([c, a, b]) => `${c} BETWEEN ${a} AND ${b}`),
     fc.tuple(fc.oneof(numCol, textCol), fc.constantFrom('IS NULL', 'IS NOT NULL')).map((p) => p.join(' ')),
     textCol.map((c) => `length(${c}) > 2`),
@@ -192,7 +204,10 @@ describe('generated conditions and rows agree with SQLite (fast-check)', () => {
 describe('conditions that are refused at registration', () => {
   it.each([
     ['', 'the condition is empty'],
-    ["name = 'x'; DROP TABLE p", '";" is not allowed: a condition is one expression, not statements at line 1, column 11'],
+    [
+      "name = 'x'; DROP TABLE p",
+      '";" is not allowed: a condition is one expression, not statements at line 1, column 11',
+    ],
     ['pid IN (SELECT pid FROM p)', 'subqueries are not allowed at line 1, column 9'],
     ['EXISTS (SELECT 1)', 'subqueries are not allowed at line 1, column 1'],
     ['secret = 1', 'unknown column "secret" at line 1, column 1'],
@@ -200,20 +215,26 @@ describe('conditions that are refused at registration', () => {
     ['load_extension(name) = 1', 'unknown function "load_extension"'],
     ['sqlite_version() = 1', 'unknown function "sqlite_version"'],
     ['lower(name, name) = 1', 'lower() takes 1 arguments, got 2'],
-    ["name = 1", '"=" compares text with a number at line 1, column 6'],
+    ['name = 1', '"=" compares text with a number at line 1, column 6'],
     ["pid + 'a' = 1", '"+" needs a number, not text'],
-    ["name LIKE 1", 'LIKE needs text, not a number'],
+    ['name LIKE 1', 'LIKE needs text, not a number'],
     ['name', 'the condition is text; it must be true or false'],
-    ["name AND pid = 1", 'AND needs a condition or a number, not text'],
-    ['pid = 1 ORDER BY pid', 'only a boolean expression is allowed (no ORDER BY, GROUP BY, LIMIT, UNION, …) at line 1, column 9'],
+    ['name AND pid = 1', 'AND needs a condition or a number, not text'],
+    [
+      'pid = 1 ORDER BY pid',
+      'only a boolean expression is allowed (no ORDER BY, GROUP BY, LIMIT, UNION, …) at line 1, column 9',
+    ],
     ['pid = 1 UNION SELECT 1', 'only a boolean expression is allowed'],
     ['pid = 1 LIMIT 1', 'only a boolean expression is allowed'],
     ['p.pid = 1', 'qualified column names are not allowed'],
     ['CAST(pid AS TEXT) = 1', 'CAST is not allowed at line 1, column 1'],
-    ["CASE WHEN pid = 1 THEN 1 END = 1", 'CASE is not allowed'],
+    ['CASE WHEN pid = 1 THEN 1 END = 1', 'CASE is not allowed'],
     ['pid = ?', 'origin is not allowed'],
     ["name COLLATE NOCASE = 'x'", 'COLLATE is not allowed'],
-    ["name = 'a\\b'", 'backslashes are not supported (SQL dialects disagree on their meaning in strings) at line 1, column 10'],
+    [
+      "name = 'a\\b'",
+      'backslashes are not supported (SQL dialects disagree on their meaning in strings) at line 1, column 10',
+    ],
     ['pid = 99999999999999999999', 'the integer 99999999999999999999 is out of range'],
     ["name LIKE 'a' ESCAPE 'ab'", 'ESCAPE needs a single character'],
     ['pid = ', 'unexpected end of condition at line 1, column 7'],
@@ -242,7 +263,9 @@ describe('columns', () => {
       fileExists: true,
       userId: '33',
     });
-    const ctx: EvalContext = { parentOf: (p) => (p === 2 ? { name: 'nginx', executablePath: '/usr/sbin/nginx' } : undefined) };
+    const ctx: EvalContext = {
+      parentOf: (p) => (p === 2 ? { name: 'nginx', executablePath: '/usr/sbin/nginx' } : undefined),
+    };
     expect(
       compileCondition(
         "parent_name IN ('nginx', 'apache2') AND name IN ('sh', 'bash') AND parent_executable_path = '/usr/sbin/nginx' AND command_line = 'sh -c id' AND uid = 33",

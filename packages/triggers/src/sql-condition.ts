@@ -415,20 +415,20 @@ class Compiler {
     const escapeNode = (right.escape as { value?: AstNode } | undefined)?.value;
     const x = this.textual(this.expr(left), word, word);
     const p = this.textual(this.expr({ ...right, escape: undefined }), word, word);
-    let escape: string | undefined;
+    let escapeChar: string | undefined;
     if (escapeNode !== undefined) {
       if (word !== 'LIKE') this.fail('ESCAPE is only allowed with LIKE', 'escape');
       const esc = this.expr(escapeNode);
       if (typeof esc.constant !== 'string' || [...esc.constant].length !== 1) {
         this.fail('ESCAPE needs a single character', 'escape');
       }
-      escape = esc.constant as string;
+      escapeChar = esc.constant as string;
     }
-    const build = word === 'LIKE' ? (s: string) => likeRegExp(s, escape) : globRegExp;
+    const build = word === 'LIKE' ? (s: string) => likeRegExp(s, escapeChar) : globRegExp;
     const xf = x.fn;
     let fn: Fn;
     if (typeof p.constant === 'string') {
-      const match = word === 'LIKE' ? likeMatcher(p.constant, escape) : globMatcher(p.constant);
+      const match = word === 'LIKE' ? likeMatcher(p.constant, escapeChar) : globMatcher(p.constant);
       fn = (e, c) => {
         const v = xf(e, c);
         if (v === null) return null;
@@ -442,7 +442,13 @@ class Compiler {
         const v = xf(e, c);
         return v !== null && !match(v as string);
       };
-      const m: Expr = { type: 'boolean', fn, isTrue, isFalse, hints: patternHints(word, x.column, p.constant, escape) };
+      const m: Expr = {
+        type: 'boolean',
+        fn,
+        isTrue,
+        isFalse,
+        hints: patternHints(word, x.column, p.constant, escapeChar),
+      };
       return op === 'NOT LIKE' ? not(m) : m;
     } else if (p.constant === null) {
       fn = () => null;
@@ -480,7 +486,9 @@ class Compiler {
     const xs = args.map((a) => this.expr(a));
     const fs = xs.map((x) => x.fn);
     const [a, b, c] = fs as [Fn, Fn, Fn];
-    const text = () => xs.forEach((x) => this.textual(x, `${name}()`, name));
+    const text = () => {
+      for (const x of xs) this.textual(x, `${name}()`, name);
+    };
     switch (name) {
       case 'lower':
       case 'upper': {
@@ -540,7 +548,12 @@ class Compiler {
 }
 
 /** The index hint of `column LIKE 'abc%'` / `column GLOB 'abc*'` / `column GLOB 'abc'`, when it has one. */
-function patternHints(word: string, column: string | undefined, pattern: string, escape: string | undefined): IndexHint[] {
+function patternHints(
+  word: string,
+  column: string | undefined,
+  pattern: string,
+  escapeChar: string | undefined,
+): IndexHint[] {
   if (column === undefined) return [];
   if (word === 'GLOB') {
     if (!/[*?[]/.test(pattern)) return [{ column, kind: 'equal', values: [pattern] }];
@@ -548,7 +561,8 @@ function patternHints(word: string, column: string | undefined, pattern: string,
     return pattern.endsWith('*') && !/[*?[]/.test(head) ? [{ column, kind: 'prefix', prefix: head, fold: false }] : [];
   }
   const head = pattern.slice(0, -1);
-  const plain = !/[%_]/.test(head) && (escape === undefined || !head.includes(escape)) && !/[^\x00-\x7f]/.test(head);
+  const plain =
+    !/[%_]/.test(head) && (escapeChar === undefined || !head.includes(escapeChar)) && !/[^ -~\t\n\r]/.test(head);
   return pattern.endsWith('%') && plain ? [{ column, kind: 'prefix', prefix: asciiLower(head), fold: true }] : [];
 }
 

@@ -1,6 +1,6 @@
 /**
  * The runtime pieces of compiled conditions that follow SQLite exactly: BINARY text ordering (by code
- * point, as memcmp on UTF-8 orders), LIKE (ASCII case folding, `%`, `_`, an optional escape
+ * point, as memcmp on UTF-8 orders), LIKE (ASCII case folding, `%`, `_`, an optional escapeChar
  * character), GLOB (`*`, `?`, `[...]`, case-sensitive) and the string and number functions the
  * allow-list admits. Everything here is pure; NULL handling is the caller's.
  */
@@ -32,13 +32,13 @@ const lit = (c: string): string => {
   return SPECIAL.test(c) ? `\\${c}` : c;
 };
 
-/** A LIKE pattern as a regular expression; `null` when the pattern can never match (a dangling escape). */
-export function likeRegExp(pattern: string, escape: string | undefined): RegExp | null {
+/** A LIKE pattern as a regular expression; `null` when the pattern can never match (a dangling escapeChar). */
+export function likeRegExp(pattern: string, escapeChar: string | undefined): RegExp | null {
   let src = '';
   const chars = [...pattern];
   for (let i = 0; i < chars.length; i++) {
     const c = chars[i] as string;
-    if (escape !== undefined && c === escape) {
+    if (escapeChar !== undefined && c === escapeChar) {
       const next = chars[++i];
       if (next === undefined) return null;
       src += lit(next);
@@ -110,7 +110,7 @@ export class PatternCache {
       if (this.#map.size >= 256) this.#map.clear();
       this.#map.set(pattern, re);
     }
-    return re !== null && re.test(text);
+    return re?.test(text) === true;
   }
 }
 
@@ -169,9 +169,10 @@ function foldsEqual(text: string, at: number, lowerNeedle: string): boolean {
  * Compiles a literal LIKE pattern: `abc%` (prefix), `%abc` (suffix) and `abc` (exact) become string
  * tests with ASCII case folding; anything else a RegExp. Never matches when the pattern cannot match.
  */
-export function likeMatcher(pattern: string, escape: string | undefined): TextMatcher {
-  const plain = (x: string) => !x.includes('%') && !x.includes('_') && (escape === undefined || !x.includes(escape));
-  const ascii = (x: string) => !/[^\x00-\x7f]/.test(x);
+export function likeMatcher(pattern: string, escapeChar: string | undefined): TextMatcher {
+  const plain = (x: string) =>
+    !x.includes('%') && !x.includes('_') && (escapeChar === undefined || !x.includes(escapeChar));
+  const ascii = (x: string) => !/[^ -~\t\n\r]/.test(x);
   if (pattern.length >= 2 && pattern.startsWith('%') && pattern.endsWith('%')) {
     const inner = pattern.slice(1, -1);
     if (plain(inner) && ascii(inner)) {
@@ -187,7 +188,7 @@ export function likeMatcher(pattern: string, escape: string | undefined): TextMa
     if (pattern.endsWith('%')) return (t) => t.length >= n && foldsEqual(t, 0, low);
     return (t) => t.length >= n && foldsEqual(t, t.length - n, low);
   }
-  const re = likeRegExp(pattern, escape);
+  const re = likeRegExp(pattern, escapeChar);
   return re === null ? () => false : (t) => re.test(t);
 }
 

@@ -4,8 +4,8 @@ import {
   type DerivedEventSender,
   type EventRecord,
   isCollectorError,
-  type TriggerRequestEvent,
   TriggerPriority,
+  type TriggerRequestEvent,
 } from '@daemoneye/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -55,7 +55,17 @@ describe('TriggerManager', () => {
       priority: TriggerPriority.High,
     });
     const { tx, sent } = sender();
-    m.process(batchOf([exec(5, '/usr/bin/ls', { userId: '0' }), exec(6, '/tmp/x', { userId: '0' }), exec(7, '/tmp/y', { userId: '1000' })], { firstSeq: 40 }), tx);
+    m.process(
+      batchOf(
+        [
+          exec(5, '/usr/bin/ls', { userId: '0' }),
+          exec(6, '/tmp/x', { userId: '0' }),
+          exec(7, '/tmp/y', { userId: '1000' }),
+        ],
+        { firstSeq: 40 },
+      ),
+      tx,
+    );
     expect(sent).toHaveLength(1);
     expect(sent[0]?.cause.seq).toBe(41);
     expect(sent[0]?.event).toMatchObject({
@@ -115,7 +125,15 @@ describe('TriggerManager', () => {
     const { tx, sent } = sender(() => open);
     const ev = (pid: number, name: string) => exec(pid, `/usr/bin/${name}`, { name });
     // 8 Low fill the queue to 80 %; the 9th Low is shed; Normal still enters; at 10, Critical evicts a Low.
-    m.process(batchOf([...Array.from({ length: 9 }, (_, i) => ev(100 + i, 'low')), ev(200, 'norm'), ev(201, 'norm'), ev(300, 'crit')]), tx);
+    m.process(
+      batchOf([
+        ...Array.from({ length: 9 }, (_, i) => ev(100 + i, 'low')),
+        ev(200, 'norm'),
+        ev(201, 'norm'),
+        ev(300, 'crit'),
+      ]),
+      tx,
+    );
     expect(m.stats().pending).toEqual({ low: 7, normal: 2, high: 0, critical: 1 });
     expect(m.stats().refused).toEqual({ shed_low: 2 });
     open = true;
@@ -150,10 +168,22 @@ describe('TriggerManager', () => {
       priority: TriggerPriority.Critical,
     });
     const { tx, sent } = sender();
-    const nginx = CollectionEvent.process({ subtype: 'snapshot', pid: 50, name: 'nginx', executablePath: '/usr/sbin/nginx', accessible: true, fileExists: true });
+    const nginx = CollectionEvent.process({
+      subtype: 'snapshot',
+      pid: 50,
+      name: 'nginx',
+      executablePath: '/usr/sbin/nginx',
+      accessible: true,
+      fileExists: true,
+    });
     m.process(batchOf([nginx, exec(51, '/bin/sh', { ppid: 50 }), exec(52, '/bin/sh', { ppid: 49 })]), tx);
     expect(sent.map((s) => s.event.targetPid)).toEqual([51]);
-    m.process(batchOf([CollectionEvent.process({ subtype: 'exit', pid: 50, name: 'nginx', accessible: true, fileExists: true })]), tx);
+    m.process(
+      batchOf([
+        CollectionEvent.process({ subtype: 'exit', pid: 50, name: 'nginx', accessible: true, fileExists: true }),
+      ]),
+      tx,
+    );
     c.advance(9_999);
     m.process(batchOf([exec(53, '/bin/bash', { ppid: 50 })]), tx);
     expect(sent.map((s) => s.event.targetPid)).toEqual([51, 53]);
@@ -176,8 +206,12 @@ describe('TriggerManager', () => {
     };
     expect(code(() => m.registerCondition({ id: 'x', sqlCondition: 'nope = 1' }))).toBe('ERR_TRIGGER_SQL');
     expect(code(() => m.registerCondition({ id: 'has space', sqlCondition: 'pid = 1' }))).toBe('ERR_TRIGGER_INVALID');
-    expect(code(() => m.registerCondition({ id: 'x', sqlCondition: 'pid = 1', priority: 9 as never }))).toBe('ERR_TRIGGER_INVALID');
-    expect(code(() => m.registerCondition({ id: 'x', sqlCondition: 'pid = 1', analysisType: 'Magic' as never }))).toBe('ERR_TRIGGER_INVALID');
+    expect(code(() => m.registerCondition({ id: 'x', sqlCondition: 'pid = 1', priority: 9 as never }))).toBe(
+      'ERR_TRIGGER_INVALID',
+    );
+    expect(code(() => m.registerCondition({ id: 'x', sqlCondition: 'pid = 1', analysisType: 'Magic' as never }))).toBe(
+      'ERR_TRIGGER_INVALID',
+    );
     m.registerCondition({ id: 'x', sqlCondition: 'pid = 1' });
     expect(code(() => m.registerCondition({ id: 'x', sqlCondition: 'pid = 2' }))).toBe('ERR_TRIGGER_DUPLICATE');
     expect(code(() => m.registerSequence({ id: 's', steps: ['pid = 1'] }))).toBe('ERR_TRIGGER_INVALID');
@@ -243,7 +277,16 @@ describe('sequences', () => {
     });
     const { tx, sent } = sender();
     const py = (pid: number) => exec(pid, '/usr/bin/python3', { timestamp: 1 });
-    m.process(batchOf([py(1), py(2), py(3), exec(10, '/bin/sh', { ppid: 1, timestamp: 2 }), exec(11, '/bin/sh', { ppid: 3, timestamp: 2 })]), tx);
+    m.process(
+      batchOf([
+        py(1),
+        py(2),
+        py(3),
+        exec(10, '/bin/sh', { ppid: 1, timestamp: 2 }),
+        exec(11, '/bin/sh', { ppid: 3, timestamp: 2 }),
+      ]),
+      tx,
+    );
     expect(sent.map((s) => s.event.targetPid)).toEqual([11]);
     expect(m.stats().sequenceState['fork-shell']).toMatchObject({ started: 3, evicted: 1, completed: 1, partials: 1 });
   });
@@ -254,33 +297,49 @@ describe('the condition index', () => {
     const word = fc.constantFrom('sh', 'SH', 'bash', 'nc', '/tmp/a', '/TMP/b', '/usr/bin/sh', '/t', '');
     const leaf = fc.oneof(
       fc.tuple(fc.constantFrom('name', 'executable_path'), word).map(([c, w]) => `${c} = '${w}'`),
-      fc.tuple(fc.constantFrom('name', 'executable_path'), fc.array(word, { minLength: 1, maxLength: 3 })).map(
-        ([c, ws]) => `${c} IN (${ws.map((w) => `'${w}'`).join(', ')})`,
-      ),
-      fc.tuple(fc.constantFrom('name', 'executable_path'), word, fc.constantFrom('LIKE', 'GLOB'), fc.constantFrom('%', '*', '')).map(
-        ([c, w, op, tail]) => `${c} ${op} '${w}${tail}'`,
-      ),
+      fc
+        .tuple(fc.constantFrom('name', 'executable_path'), fc.array(word, { minLength: 1, maxLength: 3 }))
+        .map(([c, ws]) => `${c} IN (${ws.map((w) => `'${w}'`).join(', ')})`),
+      fc
+        .tuple(
+          fc.constantFrom('name', 'executable_path'),
+          word,
+          fc.constantFrom('LIKE', 'GLOB'),
+          fc.constantFrom('%', '*', ''),
+        )
+        .map(([c, w, op, tail]) => `${c} ${op} '${w}${tail}'`),
       fc.constantFrom('uid = 0', 'pid > 5', 'ppid IS NULL'),
     );
-    const cond = fc.array(leaf, { minLength: 1, maxLength: 3 }).chain((ls) =>
-      fc.constantFrom(' AND ', ' OR ').map((j) => ls.join(j)),
-    );
-    const event = fc.record({ pid: fc.integer({ min: 1, max: 9 }), name: word, exe: word, uid: fc.constantFrom('0', '1') });
+    const cond = fc
+      .array(leaf, { minLength: 1, maxLength: 3 })
+      .chain((ls) => fc.constantFrom(' AND ', ' OR ').map((j) => ls.join(j)));
+    const event = fc.record({
+      pid: fc.integer({ min: 1, max: 9 }),
+      name: word,
+      exe: word,
+      uid: fc.constantFrom('0', '1'),
+    });
     fc.assert(
-      fc.property(fc.array(cond, { minLength: 1, maxLength: 8 }), fc.array(event, { minLength: 1, maxLength: 10 }), (conds, evs) => {
-        const m = new TriggerManager({ dedupWindowMs: 1, rateLimit: 1_000_000, maxPending: 1_000_000 });
-        conds.forEach((c, i) => m.registerCondition({ id: `c${i}`, sqlCondition: c }));
-        const events = evs.map((e) => exec(e.pid, e.exe, { name: e.name, userId: e.uid }));
-        const ctx = { parentOf: () => undefined };
-        const expected: Record<string, number> = {};
-        conds.forEach((c, i) => {
-          const k = compileCondition(c);
-          const n = events.filter((e) => k.test(e, ctx)).length;
-          if (n > 0) expected[`c${i}`] = n;
-        });
-        m.process(batchOf(events), sender().tx);
-        expect(m.stats().matched).toEqual(expected);
-      }),
+      fc.property(
+        fc.array(cond, { minLength: 1, maxLength: 8 }),
+        fc.array(event, { minLength: 1, maxLength: 10 }),
+        (conds, evs) => {
+          const m = new TriggerManager({ dedupWindowMs: 1, rateLimit: 1_000_000, maxPending: 1_000_000 });
+          conds.forEach((c, i) => {
+            m.registerCondition({ id: `c${i}`, sqlCondition: c });
+          });
+          const events = evs.map((e) => exec(e.pid, e.exe, { name: e.name, userId: e.uid }));
+          const ctx = { parentOf: () => undefined };
+          const expected: Record<string, number> = {};
+          conds.forEach((c, i) => {
+            const k = compileCondition(c);
+            const n = events.filter((e) => k.test(e, ctx)).length;
+            if (n > 0) expected[`c${i}`] = n;
+          });
+          m.process(batchOf(events), sender().tx);
+          expect(m.stats().matched).toEqual(expected);
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -251,13 +251,22 @@ export class TriggerManager implements EventProcessor {
     this.#matched.set(def.id, (this.#matched.get(def.id) ?? 0) + 1);
     const targetPid = CollectionEvent.pid(e);
     const targetPath = e.kind === 'process' ? e.executablePath : e.kind === 'filesystem' ? e.path : undefined;
-    if (targetPid === undefined && (targetPath === undefined || targetPath === '')) return this.#refuse('no_target');
+    if (targetPid === undefined && (targetPath === undefined || targetPath === '')) {
+      this.#refuse('no_target');
+      return;
+    }
     const key = `${def.id}\u0000${def.targetCollector}\u0000${targetPid ?? ''}\u0000${targetPath ?? ''}`;
     const seen = this.#dedup.get(key);
-    if (seen !== undefined && now - seen < this.#dedupMs) return this.#refuse('dedup');
+    if (seen !== undefined && now - seen < this.#dedupMs) {
+      this.#refuse('dedup');
+      return;
+    }
     const times = this.#rate.get(def.targetCollector) ?? [];
     while (times.length > 0 && now - (times[0] as number) >= this.#rateMs) times.shift();
-    if (times.length >= this.#rateLimit) return this.#refuse('rate_limited');
+    if (times.length >= this.#rateLimit) {
+      this.#refuse('rate_limited');
+      return;
+    }
     let request: TriggerRequestEvent;
     try {
       request = CollectionEvent.triggerRequest({
@@ -273,7 +282,8 @@ export class TriggerManager implements EventProcessor {
       });
     } catch (err) {
       this.#log.debug({ err: describeError(err) }, 'invalid trigger request');
-      return this.#refuse('invalid');
+      this.#refuse('invalid');
+      return;
     }
     if (!this.#enqueue({ request, cause, queuedAt: now, tries: 0 })) return;
     this.#dedup.delete(key);

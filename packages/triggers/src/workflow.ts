@@ -38,7 +38,8 @@ function bad(id: unknown, problem: string): never {
 
 /** Validates a workflow; returns the stage ids in an order where dependencies come first. */
 export function checkWorkflow(w: AnalysisWorkflowDefinition): string[] {
-  if (typeof w.id !== 'string' || !/^[A-Za-z0-9_.:-]+$/.test(w.id)) bad(w.id, 'id must be letters, digits, "_", "-", "." or ":"');
+  if (typeof w.id !== 'string' || !/^[A-Za-z0-9_.:-]+$/.test(w.id))
+    bad(w.id, 'id must be letters, digits, "_", "-", "." or ":"');
   if (!Array.isArray(w.stages) || w.stages.length === 0) bad(w.id, 'has no stages');
   const ids = new Set<string>();
   for (const s of w.stages) {
@@ -46,13 +47,16 @@ export function checkWorkflow(w: AnalysisWorkflowDefinition): string[] {
     if (ids.has(s.id)) bad(w.id, `stage "${s.id}" is defined twice`);
     ids.add(s.id);
     if (!ANALYSIS_TYPES.includes(s.analysisType)) bad(w.id, `stage "${s.id}" has an unknown analysisType`);
-    if (typeof s.targetCollector !== 'string' || s.targetCollector === '') bad(w.id, `stage "${s.id}" has no targetCollector`);
+    if (typeof s.targetCollector !== 'string' || s.targetCollector === '')
+      bad(w.id, `stage "${s.id}" has no targetCollector`);
     if (s.timeoutMs !== undefined && (!Number.isInteger(s.timeoutMs) || s.timeoutMs < 1)) {
       bad(w.id, `stage "${s.id}" timeoutMs must be a positive integer`);
     }
-    if (s.priority !== undefined && ![0, 1, 2, 3].includes(s.priority)) bad(w.id, `stage "${s.id}" has an unknown priority`);
+    if (s.priority !== undefined && ![0, 1, 2, 3].includes(s.priority))
+      bad(w.id, `stage "${s.id}" has an unknown priority`);
   }
-  if (w.timeout !== undefined && (!Number.isInteger(w.timeout) || w.timeout < 1)) bad(w.id, 'timeout must be a positive integer');
+  if (w.timeout !== undefined && (!Number.isInteger(w.timeout) || w.timeout < 1))
+    bad(w.id, 'timeout must be a positive integer');
   const deps = w.dependencies ?? {};
   for (const [stage, on] of Object.entries(deps)) {
     if (!ids.has(stage)) bad(w.id, `dependencies name an unknown stage "${stage}"`);
