@@ -71,3 +71,26 @@ describe('BinaryHasherCollector', () => {
     expect(stats).toMatchObject({ received: 2, succeeded: 0, failed: 2 });
   });
 });
+
+describe('AnalysisCollectorProcessor.close', () => {
+  it('aborts while files are being hashed and after, without an unhandled error', async () => {
+    const errors: unknown[] = [];
+    const onError = (e: unknown) => errors.push(e);
+    process.on('uncaughtException', onError);
+    try {
+      const out: AnalysisResultEvent[] = [];
+      const p = new AnalysisCollectorProcessor(new BinaryHasherCollector(), { concurrency: 1 });
+      const tx: DerivedEventSender = { emit: (e) => out.push(e as AnalysisResultEvent) > 0 };
+      p.process(batchOf([request({ targetPath: file }), request({ targetPath: file, correlationId: 'corr-2' })]), tx);
+      await p.idle();
+      p.process(batchOf([request({ targetPath: file, correlationId: 'corr-3' })]), tx);
+      await p.close();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(errors).toEqual([]);
+      expect(out.slice(0, 2).map((r) => r.success)).toEqual([true, true]);
+      expect(p.stats().running).toBe(0);
+    } finally {
+      process.off('uncaughtException', onError);
+    }
+  });
+});

@@ -1,12 +1,11 @@
 /**
  * `BinaryHasherCollector`: answers `BinaryHash` trigger requests with the SHA-256 of the target file —
  * the request's `targetPath`, or, when that cannot be opened (deleted, another mount namespace), the
- * running image through `/proc/<pid>/exe`. The file is streamed, never read whole; a file larger than
+ * running image through `/proc/<pid>/exe`. The file is read in 1 MiB chunks, never whole; a file larger than
  * the request's `max_input_bytes` is refused, and the request's time limit aborts the read. The result
  * `data` holds `sha256`, `path` (what was hashed), `size` and `algorithm`.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { type AnalysisResultEvent, CollectionEvent, describeError, type TriggerRequestEvent } from '@daemoneye/core';
 import type { TriggerableCollector } from './analysis-collector.ts';
@@ -18,16 +17,17 @@ async function sha256(path: string, maxBytes: number, signal: AbortSignal): Prom
     const { size } = await handle.stat();
     if (size > maxBytes) throw new Error(`${path} is ${size} bytes, more than the limit of ${maxBytes}`);
     const hash = createHash('sha256');
+    // A plain read loop, not a stream with the signal: a stream keeps listening to the signal after it
+    // ended, and an abort at shutdown would then raise an error nobody listens to.
+    const buf = Buffer.allocUnsafe(1 << 20);
     let read = 0;
-    for await (const chunk of createReadStream('', {
-      fd: handle.fd,
-      autoClose: false,
-      signal,
-      highWaterMark: 1 << 20,
-    })) {
-      read += (chunk as Buffer).length;
+    for (;;) {
+      signal.throwIfAborted();
+      const { bytesRead } = await handle.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      read += bytesRead;
       if (read > maxBytes) throw new Error(`${path} grew beyond the limit of ${maxBytes} bytes`);
-      hash.update(chunk as Buffer);
+      hash.update(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
     }
     return { sha256: hash.digest('hex'), size: read };
   } finally {
