@@ -110,11 +110,13 @@ describe('daemoneye-collector run (the built command)', () => {
       undelivered: number;
       sinks: { received: number; delivered: number; dropped: Record<string, number> }[];
       events: { accepted: number; dropped: Record<string, number> };
+      derived: { accepted: number };
     };
     expect(stopped.drained).toBe(true);
     expect(stopped.undelivered).toBe(0);
     const sink = stopped.sinks[0];
-    expect(sink?.received).toBe(stopped.events.accepted);
+    // The sink gets the sources' events and the processors' derived ones (trigger requests, hashes).
+    expect(sink?.received).toBe(stopped.events.accepted + stopped.derived.accepted);
     expect(Object.keys(sink?.dropped ?? {})).toEqual(['sink_closed']);
     expect((sink?.delivered ?? 0) + (sink?.dropped.sink_closed ?? 0)).toBe(sink?.received);
     expect(logs.some((l) => l.msg === 'sink consumer closed; later events for it count as sink_closed')).toBe(true);
