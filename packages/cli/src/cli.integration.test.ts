@@ -110,14 +110,17 @@ describe('daemoneye-collector run (the built command)', () => {
       undelivered: number;
       sinks: { name: string; received: number; delivered: number; dropped: Record<string, number> }[];
       events: { accepted: number; dropped: Record<string, number> };
+      derived: { accepted: number };
     };
     expect(stopped.drained).toBe(true);
     expect(stopped.undelivered).toBe(0);
     const sink = stopped.sinks.find((s) => s.name.startsWith('stdout'));
+    // Every sink gets the sources' events and the processors' derived ones (trigger requests, hashes).
+    const total = stopped.events.accepted + stopped.derived.accepted;
     // The store took every event: the command stopped because stdout's reader went away.
     const store = stopped.sinks.find((s) => s.name === 'store');
-    expect(store).toMatchObject({ received: stopped.events.accepted, delivered: stopped.events.accepted, dropped: {} });
-    expect(sink?.received).toBe(stopped.events.accepted);
+    expect(store).toMatchObject({ received: total, delivered: total, dropped: {} });
+    expect(sink?.received).toBe(total);
     expect(Object.keys(sink?.dropped ?? {})).toEqual(['sink_closed']);
     expect((sink?.delivered ?? 0) + (sink?.dropped.sink_closed ?? 0)).toBe(sink?.received);
     expect(logs.some((l) => l.msg === 'sink consumer closed; later events for it count as sink_closed')).toBe(true);

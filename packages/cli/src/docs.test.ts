@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { ErrorCodes, formatValue, schemaFields } from '@daemoneye/core';
+import { busErrors } from '@daemoneye/event-bus';
 import { NativeErrorCodes } from '@daemoneye/native';
 import { networkErrors } from '@daemoneye/source-network';
 import { perfErrors } from '@daemoneye/source-perf';
 import { processErrors } from '@daemoneye/source-process';
 import { storeErrors } from '@daemoneye/store-sqlite';
+import { triggerErrors } from '@daemoneye/triggers';
 import { describe, expect, it } from 'vitest';
 import { cliErrors } from './errors.ts';
 import { stdoutSinkDefinition } from './output-sink.ts';
@@ -39,6 +41,8 @@ describe('docs/errors.md', () => {
     ['@daemoneye/source-network', networkErrors.codes],
     ['@daemoneye/source-perf', perfErrors.codes],
     ['@daemoneye/store-sqlite', storeErrors.codes],
+    ['@daemoneye/event-bus', busErrors.codes],
+    ['@daemoneye/triggers', triggerErrors.codes],
     ['@daemoneye/cli', cliErrors.codes],
   ] as const)('lists every code of %s in its section, and no other', (pkg, codes) => {
     const documented = tableRows(markdown, pkg).map(([code]) => code);
@@ -54,6 +58,8 @@ describe('docs/errors.md', () => {
       ...networkErrors.codes,
       ...perfErrors.codes,
       ...storeErrors.codes,
+      ...busErrors.codes,
+      ...triggerErrors.codes,
       ...cliErrors.codes,
     ];
     expect(all.length).toBe(new Set(all).size);

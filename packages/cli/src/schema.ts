@@ -1,16 +1,19 @@
 /**
  * The command's plug-ins and whole configuration schema: the collector's own fields at the top level,
  * `[log]` and `[query]` for the command, and one section per plug-in — `[sources.process]`,
- * `[sources.network]`, `[sources.performance]`, `[sinks.store]` and `[sinks.stdout]` in the default list. Adding a source package to the command means adding its definition to
+ * `[sources.network]`, `[sources.performance]`, `[processors.bus]`, `[processors.triggers]`,
+ * `[processors.binary_hasher]`, `[sinks.store]` and `[sinks.stdout]` in the default list. Adding a source package to the command means adding its definition to
  * `DEFAULT_PLUGINS`.
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type ConfigSchema, collectorConfigSchema, field, type PluginDefinition, pluginSchema } from '@daemoneye/core';
+import { eventBusDefinition } from '@daemoneye/event-bus';
 import { networkSourceDefinition } from '@daemoneye/source-network';
 import { perfSourceDefinition } from '@daemoneye/source-perf';
 import { processSourceDefinition } from '@daemoneye/source-process';
 import { storeSinkDefinition } from '@daemoneye/store-sqlite';
+import { binaryHasherDefinition, triggerManagerDefinition } from '@daemoneye/triggers';
 
 /** `[log]` and `[query]`, the command's own sections. */
 export const commandSchema = {
@@ -30,6 +33,9 @@ export const DEFAULT_PLUGINS: readonly PluginDefinition[] = [
   processSourceDefinition,
   networkSourceDefinition,
   perfSourceDefinition,
+  eventBusDefinition,
+  triggerManagerDefinition,
+  binaryHasherDefinition,
   storeSinkDefinition,
 ];
 

@@ -392,7 +392,8 @@ export class Collector implements AsyncDisposable {
       }),
     };
     this.#report = report;
-    this.#log.info({ ...report, events: this.stats().events }, 'collector stopped');
+    const stats = this.stats();
+    this.#log.info({ ...report, events: stats.events, derived: stats.derived }, 'collector stopped');
     return report;
   }
 

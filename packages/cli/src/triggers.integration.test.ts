@@ -1,0 +1,109 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+const isRoot = process.getuid?.() === 0;
+if (!isRoot) console.log('skipping the trigger end-to-end test: it needs root for real-time process events');
+
+interface Line {
+  kind: string;
+  subtype?: string;
+  pid?: number;
+  executablePath?: string;
+  triggerId?: string;
+  targetPid?: number;
+  targetPath?: string;
+  correlationId?: string;
+  success?: boolean;
+  error?: string;
+  data?: { sha256?: string; path?: string };
+}
+
+function start(args: string[]): { child: ChildProcess; lines: Line[]; stderr: () => string } {
+  const child = spawn(process.execPath, [BIN, 'run', '--no-system-config', ...args], {
+    env: {
+      ...process.env,
+      XDG_CONFIG_HOME: '/nonexistent',
+      DAEMONEYE_COLLECTOR_DATA_DIR: mkdtempSync(join(tmpdir(), 'de-trig-data-')),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Line[] = [];
+  let buf = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    buf += d.toString();
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      lines.push(JSON.parse(buf.slice(0, nl)) as Line);
+      buf = buf.slice(nl + 1);
+    }
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  return { child, lines, stderr: () => err };
+}
+
+async function until(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end && !cond()) await new Promise((r) => setTimeout(r, 25));
+  return cond();
+}
+
+let running: ChildProcess | undefined;
+const cleanup: string[] = [];
+afterEach(() => {
+  if (running !== undefined && running.exitCode === null) running.kill('SIGKILL');
+  running = undefined;
+  for (const f of cleanup.splice(0)) rmSync(f, { force: true });
+});
+
+describe('daemoneye-collector run: default trigger rules end to end', () => {
+  it.skipIf(!isRoot)(
+    'a copy of /bin/sleep run from /tmp fires exec-from-temp-dir and yields its SHA-256 as sha256sum computes it',
+    async () => {
+      const copy = join('/tmp', `de-sleep-${process.pid}-${Date.now()}`);
+      copyFileSync('/bin/sleep', copy);
+      execFileSync('chmod', ['755', copy]);
+      cleanup.push(copy);
+      const expected = execFileSync('sha256sum', [copy], { encoding: 'utf8' }).split(' ')[0];
+      const c = start(['--output', 'jsonl', '--log-level', 'warn', '--set', 'batch_timeout=20ms']);
+      running = c.child;
+      expect(await until(() => c.lines.some((l) => l.subtype === 'snapshot' && l.pid === process.pid), 15_000)).toBe(
+        true,
+      );
+      const sleeper = spawn(copy, ['1.5'], { stdio: 'ignore' });
+      const pid = sleeper.pid as number;
+      await new Promise((r) => sleeper.on('exit', r));
+      const trigger = () => c.lines.find((l) => l.kind === 'trigger_request' && l.targetPath === copy);
+      expect(await until(() => trigger() !== undefined, 5000)).toBe(true);
+      expect(trigger()).toMatchObject({ triggerId: 'exec-from-temp-dir', targetPid: pid, targetPath: copy });
+      const result = () =>
+        c.lines.find((l) => l.kind === 'analysis_result' && l.correlationId === trigger()?.correlationId);
+      expect(await until(() => result() !== undefined, 5000)).toBe(true);
+      expect(result()).toMatchObject({ success: true, data: { sha256: expected, path: copy } });
+      // Deduplicated: one request for this pid and path, although snapshot, start and exec all named it.
+      expect(c.lines.filter((l) => l.kind === 'trigger_request' && l.targetPath === copy)).toHaveLength(1);
+      c.child.kill('SIGTERM');
+      expect(await new Promise((r) => c.child.on('exit', r))).toBe(0);
+      expect(c.stderr()).not.toMatch(/"level":(50|60)/);
+    },
+    40_000,
+  );
+
+  it('stops at start-up with ERR_RULES_FILE naming the file, the rule and the position', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'de-rules-')), 'rules.toml');
+    writeFileSync(file, '[[triggers]]\nid = "bad"\nsql_condition = "name = \'x\' OR nope = 1"\n');
+    const c = start(['--set', `processors.triggers.rules_file=${file}`, '--set', 'sources.process.realtime=off']);
+    running = c.child;
+    const code = await new Promise((r) => c.child.on('exit', r));
+    expect(code).toBe(1);
+    expect(c.stderr()).toContain(
+      `ERR_RULES_FILE: ${file}: triggers[0] (id "bad"): ERR_TRIGGER_SQL: unknown column "nope" at line 1, column 15`,
+    );
+  });
+});

@@ -1,0 +1,87 @@
+/**
+ * Analysis workflow definitions: stages (an analysis type for a collector, optional or not, with its
+ * own time limit) and dependencies between them, checked at registration — stage ids unique, every
+ * dependency a known stage, no cycle (the error names the cycle). `checkWorkflow` throws
+ * `ERR_WORKFLOW_INVALID` naming the workflow and the problem. Running workflows is the coordinator's.
+ */
+import { type AnalysisType, TriggerPriority } from '@daemoneye/core';
+import { ANALYSIS_TYPES } from './condition.ts';
+import { triggerErrors } from './errors.ts';
+
+/** One stage of a workflow. */
+export interface AnalysisStage {
+  readonly id: string;
+  readonly analysisType: AnalysisType;
+  readonly targetCollector: string;
+  /** A failed optional stage is skipped: the stages after it still run. */
+  readonly optional?: boolean;
+  /** Longest one attempt may wait for its result (default: the coordinator's stage timeout). */
+  readonly timeoutMs?: number;
+  readonly priority?: TriggerPriority;
+}
+
+/** A workflow: stages, `dependencies[stage]` = the stages it waits for, and a whole-workflow timeout. */
+export interface AnalysisWorkflowDefinition {
+  readonly id: string;
+  readonly description?: string;
+  readonly stages: readonly AnalysisStage[];
+  readonly dependencies: Readonly<Record<string, readonly string[]>>;
+  /** Longest the whole workflow may take, ms (default: the coordinator's workflow timeout). */
+  readonly timeout?: number;
+}
+
+function bad(id: unknown, problem: string): never {
+  throw triggerErrors.error('ERR_WORKFLOW_INVALID', `workflow ${JSON.stringify(id)}: ${problem}`, {
+    details: { workflow: id, problem },
+  });
+}
+
+/** Validates a workflow; returns the stage ids in an order where dependencies come first. */
+export function checkWorkflow(w: AnalysisWorkflowDefinition): string[] {
+  if (typeof w.id !== 'string' || !/^[A-Za-z0-9_.:-]+$/.test(w.id))
+    bad(w.id, 'id must be letters, digits, "_", "-", "." or ":"');
+  if (!Array.isArray(w.stages) || w.stages.length === 0) bad(w.id, 'has no stages');
+  const ids = new Set<string>();
+  for (const s of w.stages) {
+    if (typeof s.id !== 'string' || s.id === '') bad(w.id, 'a stage has no id');
+    if (ids.has(s.id)) bad(w.id, `stage "${s.id}" is defined twice`);
+    ids.add(s.id);
+    if (!ANALYSIS_TYPES.includes(s.analysisType)) bad(w.id, `stage "${s.id}" has an unknown analysisType`);
+    if (typeof s.targetCollector !== 'string' || s.targetCollector === '')
+      bad(w.id, `stage "${s.id}" has no targetCollector`);
+    if (s.timeoutMs !== undefined && (!Number.isInteger(s.timeoutMs) || s.timeoutMs < 1)) {
+      bad(w.id, `stage "${s.id}" timeoutMs must be a positive integer`);
+    }
+    if (s.priority !== undefined && ![0, 1, 2, 3].includes(s.priority))
+      bad(w.id, `stage "${s.id}" has an unknown priority`);
+  }
+  if (w.timeout !== undefined && (!Number.isInteger(w.timeout) || w.timeout < 1))
+    bad(w.id, 'timeout must be a positive integer');
+  const deps = w.dependencies ?? {};
+  for (const [stage, on] of Object.entries(deps)) {
+    if (!ids.has(stage)) bad(w.id, `dependencies name an unknown stage "${stage}"`);
+    for (const d of on) if (!ids.has(d)) bad(w.id, `stage "${stage}" depends on an unknown stage "${d}"`);
+  }
+  // Depth-first search; the path on the stack names a cycle when one closes.
+  const order: string[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const visit = (s: string): void => {
+    if (state.get(s) === 'done') return;
+    if (state.get(s) === 'visiting') {
+      const cycle = [...stack.slice(stack.indexOf(s)), s];
+      bad(w.id, `has a dependency cycle: ${cycle.join(' → ')}`);
+    }
+    state.set(s, 'visiting');
+    stack.push(s);
+    for (const d of deps[s] ?? []) visit(d);
+    stack.pop();
+    state.set(s, 'done');
+    order.push(s);
+  };
+  for (const s of w.stages) visit(s.id);
+  return order;
+}
+
+/** The default priority of workflow stages. */
+export const DEFAULT_STAGE_PRIORITY = TriggerPriority.Normal;
