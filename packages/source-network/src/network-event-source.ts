@@ -44,6 +44,8 @@ export interface NetworkSourceStats {
   readonly dumpErrors: number;
   readonly lastDumpMs: number;
   readonly lastOwnerLookupMs: number;
+  /** The last interval's whole cycle: dump, diff, owner lookup and events. */
+  readonly lastCycleMs: number;
   readonly connections: number;
   readonly malformed: number;
   readonly eventsSent: number;
@@ -85,6 +87,7 @@ export class NetworkEventSource implements EventSource {
     dumpErrors: 0,
     lastDumpMs: 0,
     lastOwnerLookupMs: 0,
+    lastCycleMs: 0,
     malformed: 0,
     sent: 0,
     dropped: 0,
@@ -122,6 +125,7 @@ export class NetworkEventSource implements EventSource {
       dumpErrors: s.dumpErrors,
       lastDumpMs: s.lastDumpMs,
       lastOwnerLookupMs: s.lastOwnerLookupMs,
+      lastCycleMs: s.lastCycleMs,
       connections: (this.#run?.table.size ?? 0) + (this.#run?.unixTable.size ?? 0),
       malformed: s.malformed,
       eventsSent: s.sent,
@@ -151,6 +155,7 @@ export class NetworkEventSource implements EventSource {
       dumpErrors: 0,
       lastDumpMs: 0,
       lastOwnerLookupMs: 0,
+      lastCycleMs: 0,
       malformed: 0,
       sent: 0,
       dropped: 0,
@@ -377,6 +382,7 @@ export class NetworkEventSource implements EventSource {
 
   async #cycle(run: Run, initial: boolean): Promise<NetworkEvent[]> {
     const task = run.queue.then(async () => {
+      const started = performance.now();
       const dump = await this.#dump(run.inventory);
       const inet = run.table.update(dump.inet, initial, this.#filter(dump.inet));
       const unix = dump.unix === undefined ? undefined : run.unixTable.update(dump.unix, initial);
@@ -391,6 +397,7 @@ export class NetworkEventSource implements EventSource {
         if (this.#wanted(ch))
           events.push(this.#toEvent(ch.connection, ch.subtype, ch.state, ch.previousState, run.owners, at));
       this.#forget(changes);
+      this.#stats.lastCycleMs = performance.now() - started;
       return events;
     });
     run.queue = task.catch(() => {});

@@ -76,29 +76,12 @@ export class InetColumnsBuilder {
     this.inode[i] = u32(buf, p + InetDiagMsg.INODE);
     const a = i * 32;
     const addrs = this.addresses;
-    if (fam === Sock.AF_INET) {
-      // The other 12 bytes of each address stay zero (fresh or cleared below).
-      for (let k = 0; k < 4; k++) {
-        addrs[a + k] = buf[p + InetDiagMsg.SRC + k] as number;
-        addrs[a + 16 + k] = buf[p + InetDiagMsg.DST + k] as number;
-      }
-      for (let k = 4; k < 16; k++) {
-        addrs[a + k] = 0;
-        addrs[a + 16 + k] = 0;
-      }
-    } else {
-      for (let k = 0; k < 16; k++) {
-        addrs[a + k] = buf[p + InetDiagMsg.SRC + k] as number;
-        addrs[a + 16 + k] = buf[p + InetDiagMsg.DST + k] as number;
-      }
+    // A builder's arrays start zeroed and each row is written once: an IPv4 row copies 4 bytes per address.
+    const width = fam === Sock.AF_INET ? 4 : 16;
+    for (let k = 0; k < width; k++) {
+      addrs[a + k] = buf[p + InetDiagMsg.SRC + k] as number;
+      addrs[a + 16 + k] = buf[p + InetDiagMsg.DST + k] as number;
     }
-    this.hasInfo[i] = 0;
-    this.sent32[2 * i] = 0;
-    this.sent32[2 * i + 1] = 0;
-    this.received32[2 * i] = 0;
-    this.received32[2 * i + 1] = 0;
-    this.retransmits[i] = 0;
-    this.rttUs[i] = 0;
     let off = p + InetDiagMsg.SIZE;
     while (off + RtAttr.SIZE <= end) {
       const len = u16(buf, off + RtAttr.LEN);

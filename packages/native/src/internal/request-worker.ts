@@ -59,8 +59,11 @@ function runDump(fd: number, payload: Buffer, onMessage: (buf: Buffer, start: nu
   }
 }
 
+/** Rows of the previous inet dump: the next one is sized for it, so its columns rarely grow. */
+let lastRows = 0;
+
 function dumpColumns(fd: number, req: Extract<WorkerRequest, { kind: 'sock-diag-columns' }>): TransferReply {
-  const builder = new InetColumnsBuilder();
+  const builder = new InetColumnsBuilder(Math.ceil(lastRows * 1.1) + 64);
   for (const q of req.queries) {
     const protocol = q.protocol === 'tcp' ? Sock.IPPROTO_TCP : Sock.IPPROTO_UDP;
     const payload = encodeInetDiagRequest({
@@ -75,6 +78,7 @@ function dumpColumns(fd: number, req: Extract<WorkerRequest, { kind: 'sock-diag-
     });
   }
   const columns = builder.finish();
+  lastRows = columns.length;
   return new TransferReply(columns, columnBuffers(columns));
 }
 
