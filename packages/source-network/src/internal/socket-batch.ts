@@ -81,8 +81,21 @@ function hashString(s: string): number {
   return h >>> 0;
 }
 
+/** IPv4 texts by address value: a host has few distinct addresses, and formatting one costs allocations. */
+const ipv4Texts = new Map<number, string>();
+const MAX_CACHED_IPV4 = 4096;
+
 function ipv4(a: Uint8Array, o: number): string {
-  return `${a[o]}.${a[o + 1]}.${a[o + 2]}.${a[o + 3]}`;
+  const key =
+    (((a[o] as number) << 24) | ((a[o + 1] as number) << 16) | ((a[o + 2] as number) << 8) | (a[o + 3] as number)) >>>
+    0;
+  let text = ipv4Texts.get(key);
+  if (text === undefined) {
+    text = `${a[o]}.${a[o + 1]}.${a[o + 2]}.${a[o + 3]}`;
+    if (ipv4Texts.size >= MAX_CACHED_IPV4) ipv4Texts.clear();
+    ipv4Texts.set(key, text);
+  }
+  return text;
 }
 
 /** A batch over the columns of a sock_diag dump. */
@@ -142,19 +155,33 @@ export function columnBatch(c: InetDiagColumns): SocketBatch {
     fields(i) {
       const fam = c.family[i] === 4 ? 4 : 6;
       const protocol = proto(i);
-      const base: RowFields = {
-        sourceAddr: endpoint(fam, addr(i, 0), c.srcPort[i] ?? 0),
-        destAddr: endpoint(fam, addr(i, 16), c.dstPort[i] ?? 0),
+      const src = addr(i, 0);
+      const dst = addr(i, 16);
+      const srcPort = c.srcPort[i] ?? 0;
+      const dstPort = c.dstPort[i] ?? 0;
+      const state = name(i);
+      const listening = protocol === 'tcp' ? state === 'LISTEN' : state === 'UNCONN';
+      const sourceAddr = fam === 6 ? `[${src}]:${srcPort}` : `${src}:${srcPort}`;
+      const destAddr = fam === 6 ? `[${dst}]:${dstPort}` : `${dst}:${dstPort}`;
+      if (c.hasInfo[i] !== 1) {
+        return {
+          sourceAddr,
+          destAddr,
+          protocol,
+          family: fam,
+          uid: c.uid[i] ?? 0,
+          listening,
+          bytesSent: 0,
+          bytesReceived: 0,
+        };
+      }
+      return {
+        sourceAddr,
+        destAddr,
         protocol,
         family: fam,
         uid: c.uid[i] ?? 0,
-        listening: isListening({ protocol, state: name(i) }),
-        bytesSent: 0,
-        bytesReceived: 0,
-      };
-      if (c.hasInfo[i] !== 1) return base;
-      return {
-        ...base,
+        listening,
         bytesSent: (sent[2 * i] as number) + (sent[2 * i + 1] as number) * 0x100000000,
         bytesReceived: (received[2 * i] as number) + (received[2 * i + 1] as number) * 0x100000000,
         retransmits: c.retransmits[i] ?? 0,
