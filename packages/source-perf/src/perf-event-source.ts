@@ -61,23 +61,28 @@ export const nodeProcFiles: ProcFiles = {
 
 const PID_STAT = /\/\d+\/stat$/;
 
+/** `/proc/PID/stat` files held open between samples, at most. */
+const HELD_PID_STATS = 1024;
+
 /**
  * The real /proc through `@daemoneye/native`'s procfs reader: one open, read and close per file
- * (closes batched with close_range), where Node's fs also stats each file and costs more per call;
- * `/proc/PID/stat` is read with a single read(2). Node's fs when the FFI cannot load.
+ * (closes batched with close_range), where Node's fs also stats each file and costs more per call.
+ * `/proc/PID/stat` files stay open between samples (up to 1,024) and are re-read with one pread(2)
+ * each; those of processes that went away are closed after the sample. Node's fs when the FFI
+ * cannot load.
  */
 export async function openProcFiles(): Promise<ProcFiles> {
   if (process.platform !== 'linux') return nodeProcFiles;
   let reader: import('@daemoneye/native').ProcfsReader;
   try {
     const native = await import('@daemoneye/native');
-    reader = native.createProcfsReader({ batchClose: 64 });
+    reader = native.createProcfsReader({ batchClose: 64, keepOpen: HELD_PID_STATS });
   } catch {
     return nodeProcFiles;
   }
   return {
     read(path) {
-      const text = PID_STAT.test(path) ? reader.readWhole(path) : reader.readText(path);
+      const text = PID_STAT.test(path) ? reader.readHeld(path) : reader.readText(path);
       return typeof text === 'string' ? text : undefined;
     },
     listPids: nodeProcFiles.listPids,
