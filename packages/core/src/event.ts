@@ -91,6 +91,8 @@ export interface NetworkEvent {
   readonly retransmits?: number;
   /** Smoothed round-trip time in microseconds (`tcpi_rtt`). */
   readonly rttUs?: number;
+  /** A Unix domain socket's connected peer: its inode, 0 when it has none. */
+  readonly peerInode?: number;
 }
 
 /** The operation a filesystem event reports. */

@@ -54,11 +54,22 @@ export { createProcfsReader } from './procfs.ts';
 export type { LossInfo, LossReason, NativeOpenOptions } from './reader-options.ts';
 export type {
   InetDiagSocket,
+  SockDiagColumnsOptions,
   SockDiagDumpOptions,
   SockDiagOptions,
   SockDiagReader,
   SockDiagStats,
+  UnixDiagDumpOptions,
+  UnixDiagSocket,
 } from './sock-diag.ts';
 export { openSockDiag, sockDiagDump } from './sock-diag.ts';
+export type { InetDiagColumns } from './sock-diag-columns.ts';
+export {
+  columnAddress,
+  columnProtocol,
+  columnStateName,
+  inetDiagSocketAt,
+  inetDiagSockets,
+} from './sock-diag-columns.ts';
 export type { WorkerHost, WorkerHostOptions } from './worker-host.ts';
 export { DEFAULT_STOP_GRACE_MS, startWorkerHost } from './worker-host.ts';

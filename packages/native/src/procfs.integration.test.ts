@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import {
   closeSync,
   fstatSync,
@@ -119,5 +120,52 @@ describe.skipIf(!linux)('createProcfsReader batchClose (kernel)', () => {
     const proc = createProcfsReader();
     proc.readWhole(stat);
     expect(openOn(stat)).toBe(0);
+  });
+});
+
+describe.skipIf(!linux)('createProcfsReader keepOpen (kernel)', () => {
+  const openOn = (path: string): number =>
+    readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === path;
+      } catch {
+        return false;
+      }
+    }).length;
+
+  it('re-reads a held /proc/PID/stat with one descriptor, fails once its process is gone, and flush closes what was not read', async () => {
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    await new Promise((r) => child.once('spawn', r));
+    const stat = `/proc/${child.pid}/stat`;
+    const mine = `/proc/${process.pid}/stat`;
+    const proc = createProcfsReader({ keepOpen: 1 });
+    try {
+      const first = proc.readHeld(stat);
+      expect(String(first).startsWith(`${child.pid} (sleep) `)).toBe(true);
+      // The held descriptor gives what a fresh read gives (the fields of a sleeping process do not move).
+      expect(String(proc.readHeld(stat)).split(' ').slice(0, 5)).toEqual(
+        readFileSync(stat, 'latin1').split(' ').slice(0, 5),
+      );
+      expect(openOn(stat)).toBe(1);
+      // Over the keepOpen limit a file is read and closed at once.
+      expect(Number(String(proc.readHeld(mine)).split(' ')[0])).toBe(process.pid);
+      expect(openOn(mine)).toBe(0);
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      await new Promise((r) => setTimeout(r, 50));
+      const gone = proc.readHeld(stat);
+      expect(typeof gone === 'number' && errnoName(-gone)).toBe('ENOENT');
+      expect(openOn(stat)).toBe(0);
+      proc.readHeld(mine);
+      expect(openOn(mine)).toBe(1);
+      proc.flush(); // read since the last flush: kept
+      expect(openOn(mine)).toBe(1);
+      proc.flush(); // not read since: closed
+      expect(openOn(mine)).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+      proc.flush();
+      proc.flush();
+    }
   });
 });

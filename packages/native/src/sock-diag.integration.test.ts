@@ -1,12 +1,16 @@
+import { execFileSync } from 'node:child_process';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { readlinkSync } from 'node:fs';
+import { mkdtempSync, readlinkSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { fdTarget } from './__test__/fd.ts';
 import { isNativeError } from './native-error.ts';
 import { probeSockDiag } from './probes.ts';
-import { openSockDiag, sockDiagDump } from './sock-diag.ts';
+import { type InetDiagSocket, openSockDiag, sockDiagDump, type UnixDiagSocket } from './sock-diag.ts';
+import { inetDiagSockets } from './sock-diag-columns.ts';
 
 const probe = await probeSockDiag();
 if (!probe.available) process.stderr.write(`skipping sock_diag tests: ${probe.reason}\n`);
@@ -168,5 +172,105 @@ describe.skipIf(!probe.available)('openSockDiag (kernel)', () => {
     const err = await openSockDiag({ signal: AbortSignal.abort() }).catch((e: unknown) => e);
     expect(isNativeError(err, 'ERR_NATIVE_ABORTED')).toBe(true);
     expect((err as Error).message).toBe('openSockDiag: aborted');
+  });
+
+  it('dumps Unix sockets exactly as `ss -xa` lists them: names, states, queues, inodes and peers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'daemoneye-unix-'));
+    const path = join(dir, 'srv.sock');
+    const srv = net.createServer((s) => s.resume());
+    await new Promise<void>((r) => srv.listen(path, r));
+    const clients = await Promise.all(
+      [0, 1, 2].map(
+        () =>
+          new Promise<net.Socket>((resolve) => {
+            const c = net.connect(path, () => resolve(c));
+          }),
+      ),
+    );
+    const abstract = net.createServer();
+    const abstractName = `daemoneye-test-${process.pid}`;
+    await new Promise<void>((r) => abstract.listen(`\0${abstractName}`, r));
+    await sleep(50);
+    const reader = await openSockDiag();
+    try {
+      const sockets = await reader.dumpUnix();
+      const ss = execFileSync('ss', ['-xaH'], { encoding: 'utf8' });
+      const rows = ss
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/))
+        .filter((f) => f.length >= 8);
+      // Ours: the listener, three accepted ends with the path, three unbound client ends, the abstract listener.
+      const serverSide = sockets.filter((s) => s.path === path);
+      const inodes = new Set(serverSide.map((s) => s.inode));
+      for (const s of serverSide) if (s.peerInode !== 0) inodes.add(s.peerInode);
+      const abstractOnes = sockets.filter((s) => s.path?.startsWith(`@${abstractName}`));
+      expect(serverSide.length).toBe(4);
+      expect(abstractOnes.map((s) => s.stateName)).toEqual(['LISTEN']);
+      for (const s of abstractOnes) inodes.add(s.inode);
+      expect(inodes.size).toBe(8);
+      const asSs = (s: UnixDiagSocket) =>
+        [
+          { stream: 'u_str', dgram: 'u_dgr', seqpacket: 'u_seq' }[s.type],
+          { ESTABLISHED: 'ESTAB', LISTEN: 'LISTEN', UNCONN: 'UNCONN', SYN_SENT: 'SYN-SENT' }[s.stateName],
+          s.recvQueue,
+          s.sendQueue,
+          s.path ?? '*',
+          s.inode,
+          '*',
+          s.peerInode,
+        ].join(' ');
+      const ours = sockets
+        .filter((s) => inodes.has(s.inode))
+        .map(asSs)
+        .sort();
+      const theirs = rows
+        .filter((f) => inodes.has(Number(f[5])))
+        .map((f) => f.join(' '))
+        .sort();
+      expect(ours).toEqual(theirs);
+      expect(ours.length).toBe(8);
+      // The state filter asks the kernel for listeners only.
+      const listeners = await reader.dumpUnix({ states: [10] });
+      expect(listeners.every((s) => s.stateName === 'LISTEN')).toBe(true);
+      expect(listeners.filter((s) => inodes.has(s.inode)).length).toBe(2);
+    } finally {
+      await reader.close();
+      for (const c of clients) c.destroy();
+      srv.close();
+      abstract.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('dumpColumns returns in one trip what the per-family dumps return, and honours the state filter', async () => {
+    const srv = await listen('127.0.0.1');
+    const srv6 = await listen('::1');
+    const reader = await openSockDiag();
+    try {
+      const cols = await reader.dumpColumns({ protocols: ['tcp'], withInfo: true });
+      const objects = [
+        ...(await reader.dump({ family: 4, protocol: 'tcp', withInfo: true })),
+        ...(await reader.dump({ family: 6, protocol: 'tcp', withInfo: true })),
+      ];
+      const key = (s: InetDiagSocket) => `${s.family} ${s.srcAddr}:${s.srcPort} ${s.stateName} ${s.inode}`;
+      const listenersOf = (xs: InetDiagSocket[]) =>
+        xs
+          .filter((s) => s.stateName === 'LISTEN')
+          .map(key)
+          .sort();
+      expect(listenersOf(inetDiagSockets(cols))).toEqual(listenersOf(objects));
+      expect(listenersOf(inetDiagSockets(cols))).toContain(
+        `4 127.0.0.1:${portOf(srv)} LISTEN ${objects.find((s) => s.srcPort === portOf(srv))?.inode}`,
+      );
+      const onlyListen = await reader.dumpColumns({ states: [10], families: [6] });
+      expect(inetDiagSockets(onlyListen).every((s) => s.stateName === 'LISTEN' && s.family === 6)).toBe(true);
+      expect(inetDiagSockets(onlyListen).some((s) => s.srcPort === portOf(srv6))).toBe(true);
+      expect(reader.stats().errors).toBe(0);
+      await expect(reader.dumpColumns({ families: [5 as 4] })).rejects.toThrow(/families/);
+    } finally {
+      await reader.close();
+      srv.close();
+      srv6.close();
+    }
   });
 });

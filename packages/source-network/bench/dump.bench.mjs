@@ -1,9 +1,10 @@
 // Network source benchmark with 10,000 open loopback TCP sockets (5,000 connections, the listener and
 // the accepted ends in one helper process, the clients in another: the fd limit is 20,000 per
-// process). Measures, side by side in one run: a sock_diag dump through @daemoneye/native, the
-// source's full snapshot without and with pid mapping (cold: a full /proc/PID/fd walk; warm: the
-// incremental index of a running source), parsing /proc/net/tcp and tcp6, spawning `ss -tanp`, and
-// systeminformation.networkConnections(). Runs against the built packages; prints a table and
+// process). Measures, side by side in one run: sock_diag dumps through @daemoneye/native (columns
+// transferred from the worker, and the object API), the running source's dump cycle with pid mapping
+// (dump, diff, owner lookup, events), the source's full snapshot without and with pid mapping (cold:
+// a full /proc/PID/fd walk; warm: the incremental index of a running source), parsing /proc/net/tcp
+// and tcp6, spawning `ss -tanp`, and systeminformation.networkConnections(). Runs against the built packages; prints a table and
 // writes JSON to bench-results/. Loopback only.
 import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -97,13 +98,43 @@ const running = warm.start(sink, ctl.signal);
 while (warm.stats().dumps === 0) await new Promise((r) => setTimeout(r, 50));
 let withPid = 0;
 
+// A running source dumping every 250 ms: the cost of one interval, from its own counters.
+const cycling = createNetworkSource({ intervalMs: 250 });
+const cycleCtl = new AbortController();
+const cycleRun = cycling.start(sink, cycleCtl.signal);
+while (cycling.stats().dumps === 0) await new Promise((r) => setTimeout(r, 50));
+const cycles = [];
+for (let last = cycling.stats().dumps; cycles.length < RUNS; ) {
+  await new Promise((r) => setTimeout(r, 20));
+  const st = cycling.stats();
+  if (st.dumps > last && st.lastCycleMs > 0) {
+    last = st.dumps;
+    cycles.push(st.lastCycleMs);
+  }
+}
+cycleCtl.abort();
+await cycleRun;
+
 const rows = {
-  'sock_diag dump, TCP v4+v6 with tcp_info (@daemoneye/native)': await timeIt(async () => {
+  'sock_diag dumpColumns, TCP+UDP v4+v6, no tcp_info (@daemoneye/native)': await timeIt(
+    () => reader.dumpColumns({ withInfo: false }),
+    RUNS,
+  ),
+  'sock_diag dumpColumns, TCP+UDP v4+v6 with tcp_info': await timeIt(
+    () => reader.dumpColumns({ withInfo: true }),
+    RUNS,
+  ),
+  'sock_diag dump() objects, TCP v4+v6 with tcp_info': await timeIt(async () => {
     await Promise.all([
       reader.dump({ family: 4, protocol: 'tcp', withInfo: true }),
       reader.dump({ family: 6, protocol: 'tcp', withInfo: true }),
     ]);
   }, RUNS),
+  'running source, one interval with pid mapping (dump + diff + owners + events)': {
+    medianMs: +pct(cycles, 50).toFixed(2),
+    p90Ms: +pct(cycles, 90).toFixed(2),
+    runs: cycles.length,
+  },
   'source snapshot, TCP+UDP v4+v6, no pid mapping': await timeIt(
     () => createNetworkSource({ pidMapping: 'off', protocols: ['tcp', 'udp'] }).snapshot(),
     RUNS,

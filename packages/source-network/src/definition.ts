@@ -22,6 +22,8 @@ export const networkSourceDefinition = defineSource({
       pidMapping: o.pidMapping,
       addresses: o.addresses,
       ports: o.ports.map((p) => (/^\d+$/.test(p) ? Number(p) : Number.NaN)),
+      counters: o.counters,
+      unix: o.unix,
       backend: o.backend,
       logger: context.logger,
     }),

@@ -21,6 +21,7 @@ export type {
 export type { OwnerResolver, OwnerResult } from './internal/owner-client.ts';
 export type { OwnerMissReason, SocketOwner } from './internal/owner-index.ts';
 export { parseProcNet } from './internal/proc-net-parse.ts';
+export type { RowFields, SocketBatch } from './internal/socket-batch.ts';
 export type { NetworkSourceStats } from './network-event-source.ts';
 export { createNetworkSource, NetworkEventSource } from './network-event-source.ts';
 export type { NetworkSourceOptions, ResolvedNetworkSourceOptions } from './options.ts';

@@ -8,7 +8,6 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  CollectionEvent,
   CollectorError,
   describeError,
   type EventSender,
@@ -22,15 +21,21 @@ import {
   silentLogger,
 } from '@daemoneye/core';
 import { type NetworkErrorCode, networkErrors } from './errors.ts';
-import { type ConnectionChange, ConnectionTable, type TrackedConnection } from './internal/connection-table.ts';
+import {
+  type ConnectionChange,
+  type ConnectionRef,
+  ConnectionTable,
+  connectionId,
+} from './internal/connection-table.ts';
 import { type NetworkBackend, openInventory, type SocketInventory } from './internal/inventory.ts';
 import { type OwnerResolver, OwnerWorkerClient } from './internal/owner-client.ts';
+import type { OwnerMissReason, SocketOwner } from './internal/owner-index.ts';
+import type { SocketBatch } from './internal/socket-batch.ts';
 import {
   type NetworkSourceOptions,
   type ResolvedNetworkSourceOptions,
   resolveNetworkSourceOptions,
 } from './options.ts';
-import { endpoint, isListening, type SocketRecord } from './socket-record.ts';
 
 /** Counters of the current run. */
 export interface NetworkSourceStats {
@@ -39,6 +44,8 @@ export interface NetworkSourceStats {
   readonly dumpErrors: number;
   readonly lastDumpMs: number;
   readonly lastOwnerLookupMs: number;
+  /** The last interval's whole cycle: dump, diff, owner lookup and events. */
+  readonly lastCycleMs: number;
   readonly connections: number;
   readonly malformed: number;
   readonly eventsSent: number;
@@ -53,6 +60,7 @@ interface Run {
   readonly inventory: SocketInventory;
   readonly owners: OwnerResolver | undefined;
   readonly table: ConnectionTable;
+  readonly unixTable: ConnectionTable;
   readonly fallbackReason: string | undefined;
   /** Dumps run one at a time: the loop's and `snapshot()`'s. */
   queue: Promise<unknown>;
@@ -70,11 +78,16 @@ export class NetworkEventSource implements EventSource {
   #lastError: string | undefined;
   #ownerError: string | undefined;
   #ownersDenied = false;
+  /** Owners found, by the inode a connection was first seen with; forgotten when it closes. */
+  readonly #owners = new Map<number, SocketOwner>();
+  /** Inodes whose owner was looked up and not found, with the reason. */
+  readonly #missed = new Map<number, OwnerMissReason>();
   #stats = {
     dumps: 0,
     dumpErrors: 0,
     lastDumpMs: 0,
     lastOwnerLookupMs: 0,
+    lastCycleMs: 0,
     malformed: 0,
     sent: 0,
     dropped: 0,
@@ -112,7 +125,8 @@ export class NetworkEventSource implements EventSource {
       dumpErrors: s.dumpErrors,
       lastDumpMs: s.lastDumpMs,
       lastOwnerLookupMs: s.lastOwnerLookupMs,
-      connections: this.#run?.table.size ?? 0,
+      lastCycleMs: s.lastCycleMs,
+      connections: (this.#run?.table.size ?? 0) + (this.#run?.unixTable.size ?? 0),
       malformed: s.malformed,
       eventsSent: s.sent,
       eventsDropped: s.dropped,
@@ -141,6 +155,7 @@ export class NetworkEventSource implements EventSource {
       dumpErrors: 0,
       lastDumpMs: 0,
       lastOwnerLookupMs: 0,
+      lastCycleMs: 0,
       malformed: 0,
       sent: 0,
       dropped: 0,
@@ -148,7 +163,15 @@ export class NetworkEventSource implements EventSource {
       mappable: 0,
     };
     const opened = await this.#open(signal);
-    const run: Run = { abort, ...opened, table: new ConnectionTable(), queue: Promise.resolve() };
+    const run: Run = {
+      abort,
+      ...opened,
+      table: new ConnectionTable(),
+      unixTable: new ConnectionTable(),
+      queue: Promise.resolve(),
+    };
+    this.#owners.clear();
+    this.#missed.clear();
     this.#run = run;
     if (run.fallbackReason !== undefined)
       this.#log.warn({ reason: run.fallbackReason }, `network backend: ${run.inventory.backend}`);
@@ -276,38 +299,68 @@ export class NetworkEventSource implements EventSource {
     return ok;
   }
 
-  async #dump(inventory: SocketInventory): Promise<SocketRecord[]> {
+  async #dump(inventory: SocketInventory): Promise<Dump> {
     const started = performance.now();
-    const r = await inventory.dump({ protocols: this.#o.protocols, families: this.#o.families });
+    const o = this.#o;
+    const r = await inventory.dump({
+      protocols: o.protocols,
+      families: o.families,
+      counters: o.counters,
+      unix: o.unix,
+    });
     this.#stats.dumps++;
     this.#stats.lastDumpMs = performance.now() - started;
     if (r.malformed > 0) {
       this.#stats.malformed += r.malformed;
       this.#log.warn({ malformed: r.malformed }, 'socket records that could not be decoded were skipped');
     }
-    return r.sockets.filter((s) => this.#keep(s));
+    return { inet: r.inet, unix: r.unix };
   }
 
-  #keep(s: SocketRecord): boolean {
+  /** The address and port filter over rows of `batch`; undefined when nothing is filtered. */
+  #filter(batch: SocketBatch): ((row: number) => boolean) | undefined {
     const { addresses, ports } = this.#o;
-    if (ports.size > 0 && !ports.has(s.srcPort) && !ports.has(s.dstPort)) return false;
-    if (addresses === undefined) return true;
-    const type = s.family === 6 ? 'ipv6' : 'ipv4';
-    return addresses.check(s.srcAddr, type) || addresses.check(s.dstAddr, type);
+    if (ports.size === 0 && addresses === undefined) return undefined;
+    return (i) => {
+      if (ports.size > 0 && !ports.has(batch.srcPort(i)) && !ports.has(batch.dstPort(i))) return false;
+      if (addresses === undefined) return true;
+      const type = batch.family(i) === 6 ? 'ipv6' : 'ipv4';
+      const src = batch.addressText(i, 'src');
+      const dst = batch.addressText(i, 'dst');
+      return (src !== undefined && addresses.check(src, type)) || (dst !== undefined && addresses.check(dst, type));
+    };
   }
 
-  async #lookupOwners(owners: OwnerResolver | undefined, conns: TrackedConnection[]): Promise<void> {
-    if (owners === undefined) return;
-    const need = conns.filter((c) => c.owner === undefined && c.record.inode !== 0 && c.record.pid === undefined);
+  /** Looks up the owners of `conns` the source does not know yet (all unknown ones with `retry`). */
+  async #lookupOwners(
+    owners: OwnerResolver | undefined,
+    conns: readonly ConnectionRef[],
+    retry: boolean,
+  ): Promise<void> {
+    if (owners === undefined || conns.length === 0) return;
+    const known = this.#owners;
+    const missed = this.#missed;
+    const need: number[] = [];
+    for (const c of conns) {
+      const inode = c.firstInode;
+      if (inode === 0 || known.has(inode) || (!retry && missed.has(inode))) continue;
+      need.push(inode);
+    }
     if (need.length === 0) return;
     try {
-      const r = await owners.lookup(need.map((c) => c.record.inode));
+      const r = await owners.lookup(need);
       this.#stats.lastOwnerLookupMs = r.durationMs;
       this.#ownerError = undefined;
-      for (const c of need) {
-        c.owner = r.owners.get(c.record.inode);
-        c.missReason = c.owner === undefined ? (r.missing.get(c.record.inode) ?? 'not_found') : undefined;
-        if (c.missReason === 'not_permitted' && !this.#ownersDenied) {
+      for (const inode of need) {
+        const owner = r.owners.get(inode);
+        if (owner !== undefined) {
+          known.set(inode, owner);
+          missed.delete(inode);
+          continue;
+        }
+        const reason = r.missing.get(inode) ?? 'not_found';
+        missed.set(inode, reason);
+        if (reason === 'not_permitted' && !this.#ownersDenied) {
           this.#ownersDenied = true;
           this.#log.info({}, 'some socket owners cannot be read without privileges');
         }
@@ -318,90 +371,122 @@ export class NetworkEventSource implements EventSource {
     }
   }
 
+  /** Forgets the owners of connections that closed. */
+  #forget(changes: readonly ConnectionChange[]): void {
+    for (const ch of changes) {
+      if (ch.subtype !== 'close') continue;
+      this.#owners.delete(ch.connection.firstInode);
+      this.#missed.delete(ch.connection.firstInode);
+    }
+  }
+
   async #cycle(run: Run, initial: boolean): Promise<NetworkEvent[]> {
     const task = run.queue.then(async () => {
-      const records = await this.#dump(run.inventory);
-      const { changes, added } = run.table.update(records, initial);
-      await this.#lookupOwners(run.owners, added);
-      if (initial) return added.map((c) => this.#toEvent(c, 'snapshot', undefined, run.owners));
-      return changes
-        .filter((ch) => this.#wanted(ch))
-        .map((ch) => this.#toEvent(ch.connection, ch.subtype, ch, run.owners));
+      const started = performance.now();
+      const dump = await this.#dump(run.inventory);
+      const inet = run.table.update(dump.inet, initial, this.#filter(dump.inet));
+      const unix = dump.unix === undefined ? undefined : run.unixTable.update(dump.unix, initial);
+      const added = unix === undefined ? inet.added : [...inet.added, ...unix.added];
+      await this.#lookupOwners(run.owners, added, false);
+      const at = Date.now();
+      if (initial)
+        return added.map((c) => this.#toEvent(c, 'snapshot', c.batch.stateName(c.row), undefined, run.owners, at));
+      const changes = unix === undefined ? inet.changes : [...inet.changes, ...unix.changes];
+      const events: NetworkEvent[] = [];
+      for (const ch of changes)
+        if (this.#wanted(ch))
+          events.push(this.#toEvent(ch.connection, ch.subtype, ch.state, ch.previousState, run.owners, at));
+      this.#forget(changes);
+      this.#stats.lastCycleMs = performance.now() - started;
+      return events;
     });
     run.queue = task.catch(() => {});
     return task;
   }
 
   async #dumpAll(inventory: SocketInventory, owners: OwnerResolver | undefined): Promise<NetworkEvent[]> {
-    let records: SocketRecord[];
+    let dump: Dump;
     try {
-      records = await this.#dump(inventory);
+      dump = await this.#dump(inventory);
     } catch (e) {
       throw networkError('ERR_NETWORK_DUMP_FAILED', `socket dump failed: ${describeError(e)}`, e);
     }
-    const table = new ConnectionTable();
-    const { added } = table.update(records, true);
-    const held = this.#run?.table;
-    if (held !== undefined) {
-      // Reuse owners already found by the running source.
-      const known = new Map<string, TrackedConnection>();
-      for (const c of held.connections()) known.set(c.id, c);
-      for (const c of added) {
-        const k = known.get(c.id);
-        if (k?.owner !== undefined) c.owner = k.owner;
-      }
-    }
-    await this.#lookupOwners(owners, added);
-    return added.map((c) => this.#toEvent(c, 'snapshot', undefined, owners, false));
+    // A table of its own: the running source's diff is not disturbed. Owners already known are reused.
+    const { added } = new ConnectionTable().update(dump.inet, true, this.#filter(dump.inet));
+    const all = dump.unix === undefined ? added : [...added, ...new ConnectionTable().update(dump.unix, true).added];
+    await this.#lookupOwners(owners, all, true);
+    const at = Date.now();
+    return all.map((c) => this.#toEvent(c, 'snapshot', c.batch.stateName(c.row), undefined, owners, at, false));
   }
 
   #wanted(ch: ConnectionChange): boolean {
     const states = this.#o.states;
     if (states.size === 0) return true;
-    return states.has(ch.connection.record.state) || (ch.previousState !== undefined && states.has(ch.previousState));
+    return (
+      states.has(ch.connection.batch.stateName(ch.connection.row)) ||
+      (ch.previousState !== undefined && states.has(ch.previousState))
+    );
   }
 
   #toEvent(
-    c: TrackedConnection,
+    c: ConnectionRef,
     subtype: NetworkEvent['subtype'] & string,
-    change: ConnectionChange | undefined,
+    state: string,
+    previousState: string | undefined,
     owners: OwnerResolver | undefined,
+    timestamp: number,
     count = true,
   ): NetworkEvent {
-    const r = c.record;
-    const pid = r.pid ?? c.owner?.pid;
-    const processName = r.processName ?? c.owner?.name;
+    const f = c.batch.fields(c.row);
+    const inode = c.firstInode;
+    const owner = f.pid === undefined ? this.#owners.get(inode) : undefined;
+    const pid = f.pid ?? owner?.pid;
+    const processName = f.processName ?? owner?.name;
     let reason: PidUnknownReason | undefined;
     if (pid === undefined) {
       if (this.#o.pidMapping === 'off') reason = 'disabled';
       else if (owners === undefined) reason = 'unsupported';
-      else reason = c.missReason ?? 'not_found';
+      else reason = this.#missed.get(inode) ?? 'not_found';
     }
-    if (count && (subtype === 'open' || subtype === 'snapshot') && r.inode !== 0) {
+    if (count && (subtype === 'open' || subtype === 'snapshot') && inode !== 0) {
       this.#stats.mappable++;
       if (pid !== undefined) this.#stats.withPid++;
     }
-    return CollectionEvent.network({
+    const e: Mutable<NetworkEvent> = {
+      kind: 'network',
       subtype,
-      connectionId: c.id,
-      sourceAddr: endpoint(r.family, r.srcAddr, r.srcPort),
-      destAddr: endpoint(r.family, r.dstAddr, r.dstPort),
-      protocol: r.protocol,
-      state: subtype === 'close' && r.state !== 'TIME_WAIT' && change?.previousState === r.state ? 'CLOSE' : r.state,
-      ...(change?.previousState === undefined ? {} : { previousState: change.previousState }),
-      family: r.family,
-      ...(r.uid === undefined ? {} : { uid: r.uid }),
-      inode: r.inode,
-      listening: isListening(r),
-      ...(pid === undefined ? {} : { pid }),
-      ...(processName === undefined || pid === undefined ? {} : { processName }),
-      ...(reason === undefined ? {} : { pidUnknownReason: reason }),
-      bytesSent: r.bytesSent ?? 0,
-      bytesReceived: r.bytesReceived ?? 0,
-      ...(r.retransmits === undefined ? {} : { retransmits: r.retransmits }),
-      ...(r.rttUs === undefined ? {} : { rttUs: r.rttUs }),
-    });
+      connectionId: connectionId(c),
+      sourceAddr: f.sourceAddr,
+      destAddr: f.destAddr,
+      protocol: f.protocol,
+      state,
+      inode,
+      listening: f.listening,
+      bytesSent: f.bytesSent,
+      bytesReceived: f.bytesReceived,
+      timestamp,
+    };
+    if (previousState !== undefined) e.previousState = previousState;
+    if (f.family !== undefined) e.family = f.family;
+    if (f.uid !== undefined) e.uid = f.uid;
+    if (f.peerInode !== undefined) e.peerInode = f.peerInode;
+    if (pid !== undefined) {
+      e.pid = pid;
+      if (processName !== undefined) e.processName = processName;
+    }
+    if (reason !== undefined) e.pidUnknownReason = reason;
+    if (f.retransmits !== undefined) e.retransmits = f.retransmits;
+    if (f.rttUs !== undefined) e.rttUs = f.rttUs;
+    return e;
   }
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** One dump: the inet sockets and, when asked for, the Unix ones. */
+interface Dump {
+  readonly inet: SocketBatch;
+  readonly unix: SocketBatch | undefined;
 }
 
 function networkError(code: NetworkErrorCode, message: string, cause?: unknown): CollectorError {

@@ -29,6 +29,10 @@ export interface NetworkSourceOptions {
   readonly addresses?: readonly string[];
   /** Keep only sockets with a local or remote port among these (default: all). */
   readonly ports?: readonly number[];
+  /** Ask the kernel for tcp_info byte, retransmission and RTT counters (default true; sock_diag only). */
+  readonly counters?: boolean;
+  /** Report Unix domain sockets too (default false; sock_diag only). */
+  readonly unix?: boolean;
   /** `auto` (sock_diag, then /proc/net, then systeminformation off Linux) or one backend. */
   readonly backend?: BackendChoice;
   readonly logger?: Logger;
@@ -51,6 +55,8 @@ export const networkSourceSchema = {
   }),
   addresses: field('string[]', [], 'Keep only sockets with an endpoint in these addresses or CIDR blocks (empty: all)'),
   ports: field('string[]', [], 'Keep only sockets with an endpoint on these ports (empty: all)'),
+  counters: field('boolean', true, 'Read byte, retransmission and RTT counters from tcp_info (sock_diag backend)'),
+  unix: field('boolean', false, 'Report Unix domain sockets too (sock_diag backend)'),
   backend: field('enum', 'auto', 'Socket listing: auto, netlink (sock_diag), procfs (/proc/net), systeminformation', {
     values: ['auto', 'netlink', 'procfs', 'systeminformation'],
   }),
@@ -68,6 +74,8 @@ export const DEFAULT_NETWORK_SOURCE_OPTIONS = Object.freeze({
   pidMapping: F.pid_mapping.default,
   addresses: [] as readonly string[],
   ports: [] as readonly number[],
+  counters: F.counters.default,
+  unix: F.unix.default,
   backend: F.backend.default as BackendChoice,
 });
 
@@ -82,6 +90,8 @@ export interface ResolvedNetworkSourceOptions {
   /** undefined: every address. */
   readonly addresses: BlockList | undefined;
   readonly ports: ReadonlySet<number>;
+  readonly counters: boolean;
+  readonly unix: boolean;
   readonly backend: BackendChoice;
   readonly logger: Logger | undefined;
   readonly openSockDiag: OpenSockDiag | undefined;
@@ -169,6 +179,10 @@ export function resolveNetworkSourceOptions(o: NetworkSourceOptions = {}): Resol
   const addrs = list<string>('addresses', o.addresses, d.addresses, (v) => typeof v === 'string', 'addresses');
   const pidMapping = o.pidMapping ?? d.pidMapping;
   if (pidMapping !== 'auto' && pidMapping !== 'off') invalid('pidMapping', pidMapping, "'auto' or 'off'");
+  const counters = o.counters ?? d.counters;
+  if (typeof counters !== 'boolean') invalid('counters', counters, 'a boolean');
+  const unix = o.unix ?? d.unix;
+  if (typeof unix !== 'boolean') invalid('unix', unix, 'a boolean');
   const backend = o.backend ?? d.backend;
   const backends: readonly string[] = F.backend.values ?? [];
   if (!backends.includes(backend)) invalid('backend', backend, backends.join(', '));
@@ -181,6 +195,8 @@ export function resolveNetworkSourceOptions(o: NetworkSourceOptions = {}): Resol
     pidMapping,
     addresses: compileAddresses(addrs),
     ports: new Set(ports),
+    counters,
+    unix,
     backend,
     logger: o.logger,
     openSockDiag: o.openSockDiag,

@@ -26,4 +26,4 @@ export { parseThresholdRule, ThresholdEvaluator } from './internal/thresholds.ts
 export type { PerfSourceOptions, ResolvedPerfSourceOptions } from './options.ts';
 export { perfSourceSchema, resolvePerfSourceOptions } from './options.ts';
 export type { PerfBackend, PerfSourceStats } from './perf-event-source.ts';
-export { createPerfSource, nodeProcFiles, PerformanceEventSource } from './perf-event-source.ts';
+export { createPerfSource, nodeProcFiles, openProcFiles, PerformanceEventSource } from './perf-event-source.ts';

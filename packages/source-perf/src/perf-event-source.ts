@@ -59,6 +59,37 @@ export const nodeProcFiles: ProcFiles = {
   },
 };
 
+const PID_STAT = /\/\d+\/stat$/;
+
+/** `/proc/PID/stat` files held open between samples, at most. */
+const HELD_PID_STATS = 1024;
+
+/**
+ * The real /proc through `@daemoneye/native`'s procfs reader: one open, read and close per file
+ * (closes batched with close_range), where Node's fs also stats each file and costs more per call.
+ * `/proc/PID/stat` files stay open between samples (up to 1,024) and are re-read with one pread(2)
+ * each; those of processes that went away are closed after the sample. Node's fs when the FFI
+ * cannot load.
+ */
+export async function openProcFiles(): Promise<ProcFiles> {
+  if (process.platform !== 'linux') return nodeProcFiles;
+  let reader: import('@daemoneye/native').ProcfsReader;
+  try {
+    const native = await import('@daemoneye/native');
+    reader = native.createProcfsReader({ batchClose: 64, keepOpen: HELD_PID_STATS });
+  } catch {
+    return nodeProcFiles;
+  }
+  return {
+    read(path) {
+      const text = PID_STAT.test(path) ? reader.readHeld(path) : reader.readText(path);
+      return typeof text === 'string' ? text : undefined;
+    },
+    listPids: nodeProcFiles.listPids,
+    flush: () => reader.flush(),
+  };
+}
+
 /** Bytes per page, from this process's resident pages and its RSS (4096 if that cannot be read). */
 function pageSize(files: ProcFiles, procRoot: string): number {
   const statm = files.read(`${procRoot}/self/statm`);
@@ -126,7 +157,8 @@ export class PerformanceEventSource implements EventSource {
     this.#stats = { samples: 0, sent: 0, dropped: 0, thresholdEvents: 0, failed: 0, lastSampleMs: 0 };
     this.#failedInARow = 0;
     const thresholds = new ThresholdEvaluator(this.#o.thresholds);
-    const sample = this.#openBackend(thresholds);
+    const files = this.#o.procFiles ?? (await openProcFiles());
+    const sample = this.#openBackend(thresholds, files);
     this.#log.info({ backend: this.#backend, intervalMs: this.#o.intervalMs }, 'performance source started');
     tx.ready();
     try {
@@ -195,9 +227,8 @@ export class PerformanceEventSource implements EventSource {
     return undefined;
   }
 
-  #openBackend(thresholds: ThresholdEvaluator): () => Promise<PerfSample[]> {
+  #openBackend(thresholds: ThresholdEvaluator, files: ProcFiles): () => Promise<PerfSample[]> {
     const o = this.#o;
-    const files = o.procFiles ?? nodeProcFiles;
     const haveProc = o.procFiles !== undefined || files.read(`${o.procRoot}/stat`) !== undefined;
     if (o.backend === 'systeminformation' || (o.backend === 'auto' && !haveProc)) {
       this.#backend = 'systeminformation';
@@ -222,7 +253,12 @@ export class PerformanceEventSource implements EventSource {
       const watch = new Set(
         [...thresholds.crossed('process.cpu'), ...thresholds.crossed('process.memory')].map(Number),
       );
-      const samples = sampler.sample(Date.now(), watch);
+      let samples: PerfSample[];
+      try {
+        samples = sampler.sample(Date.now(), watch);
+      } finally {
+        files.flush?.();
+      }
       if (samples.length === 0) throw new Error(`nothing could be read under ${o.procRoot}`);
       return samples;
     };

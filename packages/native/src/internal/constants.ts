@@ -130,6 +130,16 @@ export const SockDiag = {
   INET_DIAG_INFO: 2,
   INET_DIAG_NOCOOKIE: 0xffffffff,
   ALL_STATES: 0xffffffff,
+  /** unix_diag_req.udiag_show bits (linux/unix_diag.h). */
+  UDIAG_SHOW_NAME: 0x1,
+  UDIAG_SHOW_PEER: 0x4,
+  UDIAG_SHOW_RQLEN: 0x10,
+  UDIAG_SHOW_UID: 0x40,
+  /** unix_diag attribute types. */
+  UNIX_DIAG_NAME: 0,
+  UNIX_DIAG_PEER: 2,
+  UNIX_DIAG_RQLEN: 4,
+  UNIX_DIAG_UID: 7,
 } as const;
 
 /** TCP state names indexed by the kernel state number (net/tcp_states.h). */

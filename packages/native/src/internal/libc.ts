@@ -17,6 +17,8 @@ export interface Libc {
   send(fd: number, buf: Buffer, flags: number): number;
   recv(fd: number, buf: Buffer, flags: number): number;
   read(fd: number, buf: Buffer): number;
+  /** pread(2) into `buf` from file offset `offset`. */
+  pread(fd: number, buf: Buffer, offset: number): number;
   /** open(2) of `path` for reading with `flags` added to O_RDONLY; returns the fd or `-errno`. */
   openRead(path: string, flags: number): number;
   close(fd: number): number;
@@ -69,6 +71,7 @@ function bindLibc(k: Koffi, lib: ReturnType<Koffi['load']>): Libc {
   const send = fn('intptr_t send(int, const void *, size_t, int)');
   const recv = fn('intptr_t recv(int, void *, size_t, int)');
   const read = fn('intptr_t read(int, void *, size_t)');
+  const pread = fn('intptr_t pread(int, void *, size_t, int64_t)');
   const close = fn('int close(int)');
   const open = fn('int open(const char *, int)');
   // close_range is in glibc 2.34 and later: without it, callers close one fd at a time.
@@ -106,6 +109,7 @@ function bindLibc(k: Koffi, lib: ReturnType<Koffi['load']>): Libc {
     send: (fd, buf, flags) => call(send, fd, buf, buf.length, flags),
     recv: (fd, buf, flags) => call(recv, fd, buf, buf.length, flags),
     read: (fd, buf) => call(read, fd, buf, buf.length),
+    pread: (fd, buf, offset) => call(pread, fd, buf, buf.length, offset),
     openRead: (path, flags) => call(open, path, flags),
     close: (fd) => call(close, fd),
     closeRange: (first, last) => (closeRange === undefined ? -ENOSYS : call(closeRange, first, last, 0)),

@@ -8,22 +8,28 @@ import type { InetDiagSocket } from '../sock-diag.ts';
 import { Sock, SockDiag, TcpStateNames } from './constants.ts';
 import { InetDiagMsg, InetDiagReqV2, RtAttr, TcpInfo } from './structs.ts';
 
-/** Encodes the inet_diag_req_v2 payload of a dump of every socket of `family`/`protocol`. */
-export function encodeInetDiagRequest(opts: { family: 4 | 6; protocol: 'tcp' | 'udp'; withInfo: boolean }): Buffer {
+/** Encodes the inet_diag_req_v2 payload of a dump of the sockets of `family`/`protocol` in `states`. */
+export function encodeInetDiagRequest(opts: {
+  family: 4 | 6;
+  protocol: 'tcp' | 'udp';
+  withInfo: boolean;
+  /** idiag_states, a bit per state number (default: every state). */
+  states?: number;
+}): Buffer {
   const b = Buffer.alloc(InetDiagReqV2.SIZE);
   b.writeUInt8(opts.family === 4 ? Sock.AF_INET : Sock.AF_INET6, InetDiagReqV2.FAMILY);
   b.writeUInt8(opts.protocol === 'tcp' ? Sock.IPPROTO_TCP : Sock.IPPROTO_UDP, InetDiagReqV2.PROTOCOL);
   b.writeUInt8(opts.withInfo ? 1 << (SockDiag.INET_DIAG_INFO - 1) : 0, InetDiagReqV2.EXT);
-  b.writeUInt32LE(SockDiag.ALL_STATES, InetDiagReqV2.STATES);
+  b.writeUInt32LE((opts.states ?? SockDiag.ALL_STATES) >>> 0, InetDiagReqV2.STATES);
   b.writeUInt32LE(SockDiag.INET_DIAG_NOCOOKIE, InetDiagReqV2.SOCKID_COOKIE);
   b.writeUInt32LE(SockDiag.INET_DIAG_NOCOOKIE, InetDiagReqV2.SOCKID_COOKIE + 4);
   return b;
 }
 
 /** Formats 16 address bytes as IPv6 text (RFC 5952: lowercase, longest zero run as `::`, mapped IPv4 dotted). */
-export function formatIpv6(b: Buffer, off = 0): string {
+export function formatIpv6(b: Uint8Array, off = 0): string {
   const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push(b.readUInt16BE(off + i * 2));
+  for (let i = 0; i < 8; i++) groups.push(((b[off + i * 2] as number) << 8) | (b[off + i * 2 + 1] as number));
   if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
     return `::ffff:${b[off + 12]}.${b[off + 13]}.${b[off + 14]}.${b[off + 15]}`;
   }
@@ -47,11 +53,13 @@ export function formatIpv6(b: Buffer, off = 0): string {
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }
 
-function formatAddress(b: Buffer, off: number, family: number): string {
+/** Formats the address at `b[off]` of `family` (AF_INET or AF_INET6) as text. */
+export function formatAddress(b: Uint8Array, off: number, family: number): string {
   return family === Sock.AF_INET ? `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}` : formatIpv6(b, off);
 }
 
-function stateName(protocol: 'tcp' | 'udp', state: number): string {
+/** The state name `ss` shows for `state` of `protocol`. */
+export function stateName(protocol: 'tcp' | 'udp', state: number): string {
   if (protocol === 'udp' && state === 7) return 'UNCONN';
   return TcpStateNames[state] ?? `UNKNOWN(${state})`;
 }

@@ -101,6 +101,12 @@ export const InetDiagMsg = {
   INODE: 68,
 } as const;
 
+/** struct unix_diag_req (24 bytes): family u8, protocol u8, pad u16, states u32, ino u32, show u32, cookie u32[2]. */
+export const UnixDiagReq = { SIZE: 24, FAMILY: 0, STATES: 4, INO: 8, SHOW: 12, COOKIE: 16 } as const;
+
+/** struct unix_diag_msg (16 bytes): family u8, type u8, state u8, pad u8, ino u32, cookie u32[2]; attributes follow. */
+export const UnixDiagMsg = { SIZE: 16, FAMILY: 0, TYPE: 1, STATE: 2, INO: 4 } as const;
+
 /** struct rtattr: len u16, type u16, payload aligned to 4. */
 export const RtAttr = { SIZE: 4, LEN: 0, TYPE: 2 } as const;
 

@@ -26,10 +26,21 @@ export function runWorkerEntry(setup: (port: NonNullable<typeof parentPort>) => 
   }
 }
 
+/** A request's result whose buffers are moved to the host instead of copied. */
+export class TransferReply {
+  readonly value: unknown;
+  readonly transfer: readonly ArrayBuffer[];
+  constructor(value: unknown, transfer: readonly ArrayBuffer[]) {
+    this.value = value;
+    this.transfer = transfer;
+  }
+}
+
 /**
  * Answers the host's requests on `port` with `handle` (synchronously, one at a time, in arrival
  * order) until the host posts `stop`; then runs `cleanup` and closes the port, which ends the
- * worker. A throwing `handle` becomes an error reply (a NativeError keeps its code and errno).
+ * worker. A throwing `handle` becomes an error reply (a NativeError keeps its code and errno); a
+ * {@link TransferReply} is posted with its buffers transferred.
  */
 export function serveRequests(port: MessagePort, handle: (req: WorkerRequest) => unknown, cleanup: () => void): void {
   port.on('message', (m: HostMessage) => {
@@ -40,8 +51,14 @@ export function serveRequests(port: MessagePort, handle: (req: WorkerRequest) =>
     }
     if (m.type !== 'request') return;
     let reply: ReplyMessage;
+    let transfer: readonly ArrayBuffer[] = [];
     try {
-      reply = { type: 'reply', id: m.id, ok: true, value: handle(m.request) };
+      let value = handle(m.request);
+      if (value instanceof TransferReply) {
+        transfer = value.transfer;
+        value = value.value;
+      }
+      reply = { type: 'reply', id: m.id, ok: true, value };
     } catch (e) {
       reply = {
         type: 'reply',
@@ -52,6 +69,6 @@ export function serveRequests(port: MessagePort, handle: (req: WorkerRequest) =>
         ...(isNativeError(e) && e.errno !== undefined ? { errno: e.errno } : {}),
       };
     }
-    port.postMessage(reply);
+    port.postMessage(reply, transfer.length > 0 ? [...transfer] : undefined);
   });
 }

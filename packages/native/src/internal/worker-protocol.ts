@@ -46,11 +46,20 @@ export type WorkerRequest =
       readonly flags?: number;
     }
   | {
-      /** A sock_diag dump on the worker's socket; the reply is the decoded sockets. */
-      readonly kind: 'sock-diag-dump';
-      readonly family: 4 | 6;
-      readonly protocol: 'tcp' | 'udp';
+      /**
+       * Inet sock_diag dumps on the worker's socket, one per query, decoded into one set of columns;
+       * the reply is an InetDiagColumns whose buffers are transferred.
+       */
+      readonly kind: 'sock-diag-columns';
+      readonly queries: readonly { readonly family: 4 | 6; readonly protocol: 'tcp' | 'udp' }[];
       readonly withInfo: boolean;
+      /** idiag_states: a bit per state number. */
+      readonly states: number;
+    }
+  | {
+      /** A Unix socket dump on the worker's socket; the reply is the decoded sockets. */
+      readonly kind: 'sock-diag-unix';
+      readonly states: number;
     }
   | {
       /** Subscribe to the proc connector and unsubscribe at once; the reply is an availability value. */

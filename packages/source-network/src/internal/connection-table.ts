@@ -1,107 +1,181 @@
 /**
- * `ConnectionTable`: the connections seen by the previous dump, and what changed in the next one.
- * A connection is keyed by protocol, family and both endpoints (plus the inode for listening and
- * unconnected sockets, which may share an address through SO_REUSEPORT); its id also carries the
- * inode it was first seen with, so a new connection reusing a 4-tuple gets a new id. A connection
- * `close`s when it leaves the kernel's table or enters TIME_WAIT/CLOSE (what remains is a timer);
- * TIME_WAIT entries never seen open are tracked silently. Pure: records in, changes out.
+ * `ConnectionTable`: the connections seen by the previous dump, and what changed in the next one,
+ * computed over socket batches with numeric hashes (an open-addressing table of row numbers), so a
+ * dump with nothing new makes no object per socket. A connection is keyed by protocol, family and
+ * both endpoints (plus the inode for listening and unconnected sockets, which may share an address
+ * through SO_REUSEPORT; Unix sockets by inode); its id also carries the inode it was first seen with,
+ * so a new connection reusing a 4-tuple gets a new id. A connection `close`s when it leaves the
+ * kernel's table or enters TIME_WAIT/CLOSE (what remains is a timer); TIME_WAIT entries never seen
+ * open are tracked silently. Pure: batches in, changes out.
  */
-import { isListening, type SocketRecord } from '../socket-record.ts';
-import type { OwnerMissReason, SocketOwner } from './owner-index.ts';
+import type { SocketBatch } from './socket-batch.ts';
 
-/** A connection the table holds. */
-export interface TrackedConnection {
-  readonly id: string;
-  record: SocketRecord;
-  owner: SocketOwner | undefined;
-  missReason: OwnerMissReason | undefined;
-  /** In TIME_WAIT/CLOSE: reported closed, kept until the kernel drops it. */
-  ended: boolean;
+/** A connection of one dump: a row of a batch, with what the table carried over for it. */
+export interface ConnectionRef {
+  readonly batch: SocketBatch;
+  readonly row: number;
+  /** The inode the connection was first seen with (part of its id; the key of its owner). */
+  readonly firstInode: number;
 }
 
 /** One change between two dumps. */
 export interface ConnectionChange {
   readonly subtype: 'open' | 'close' | 'state_change';
-  readonly connection: TrackedConnection;
+  readonly connection: ConnectionRef;
+  /** The state the event reports: the new state, or `CLOSE` for a connection gone from the table. */
+  readonly state: string;
   readonly previousState?: string;
 }
 
-const ENDED = new Set(['TIME_WAIT', 'CLOSE']);
+const EMPTY = -1;
 
-/** The table key of a record. */
-export function connectionKey(r: SocketRecord): string {
-  const base = `${r.protocol}${r.family} ${r.srcAddr}:${r.srcPort} ${r.dstAddr}:${r.dstPort}`;
-  return isListening(r) || r.dstPort === 0 ? `${base} i${r.inode}` : base;
+/** The connection id of a row. */
+export function connectionId(c: ConnectionRef): string {
+  return `${c.batch.keyText(c.row)} i${c.firstInode}`;
 }
 
-function newConnection(key: string, r: SocketRecord): TrackedConnection {
-  return {
-    id: `${key.split(' i')[0]} i${r.inode}`,
-    record: r,
-    owner: undefined,
-    missReason: undefined,
-    ended: ENDED.has(r.state),
-  };
+function isEnded(state: string): boolean {
+  return state === 'TIME_WAIT' || state === 'CLOSE';
+}
+
+interface Generation {
+  readonly batch: SocketBatch;
+  /** Open-addressing table of row numbers (EMPTY for a free slot); its size is a power of two. */
+  readonly slots: Int32Array;
+  readonly hashes: Uint32Array;
+  /** Rows held (kept by the filter, first of their key), in dump order. */
+  readonly rows: Int32Array;
+  readonly firstInode: Uint32Array;
+  readonly ended: Uint8Array;
 }
 
 /** Connections between dumps. */
 export class ConnectionTable {
-  readonly #byKey = new Map<string, TrackedConnection>();
+  #gen: Generation | undefined;
 
   /** Connections held (TIME_WAIT ones included). */
   get size(): number {
-    return this.#byKey.size;
+    return this.#gen?.rows.length ?? 0;
   }
 
   /** Every connection held, ended ones included. */
-  connections(): IterableIterator<TrackedConnection> {
-    return this.#byKey.values();
+  *connections(): IterableIterator<ConnectionRef & { readonly ended: boolean }> {
+    const g = this.#gen;
+    if (g === undefined) return;
+    for (const row of g.rows)
+      yield { batch: g.batch, row, firstInode: g.firstInode[row] ?? 0, ended: g.ended[row] === 1 };
   }
 
   /**
    * Takes a whole dump and returns the changes since the previous one, plus the connections that are
    * new (their owners still to be looked up). On the first call (`initial`), existing connections are
-   * returned as new without changes.
+   * returned as new without changes. Rows `keep` rejects are treated as absent.
    */
   update(
-    records: readonly SocketRecord[],
+    batch: SocketBatch,
     initial: boolean,
-  ): { changes: ConnectionChange[]; added: TrackedConnection[] } {
+    keep?: (row: number) => boolean,
+  ): { changes: ConnectionChange[]; added: ConnectionRef[] } {
+    const n = batch.length;
+    let size = 16;
+    while (size < n * 2) size *= 2;
+    const mask = size - 1;
+    const slots = new Int32Array(size).fill(EMPTY);
+    const hashes = new Uint32Array(n);
+    const firstInode = new Uint32Array(n);
+    const ended = new Uint8Array(n);
+    const rows = new Int32Array(n);
+    let held = 0;
+    const prev = this.#gen;
+    const matched = prev === undefined ? undefined : new Uint8Array(prev.batch.length);
     const changes: ConnectionChange[] = [];
-    const added: TrackedConnection[] = [];
-    const seen = new Set<string>();
-    for (const r of records) {
-      const key = connectionKey(r);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const held = this.#byKey.get(key);
-      if (held !== undefined && !(r.inode !== 0 && held.record.inode !== 0 && r.inode !== held.record.inode)) {
-        const before = held.record.state;
-        held.record = r.inode === 0 && held.record.inode !== 0 ? { ...r, inode: held.record.inode } : r;
-        if (before === r.state || held.ended) continue;
-        if (ENDED.has(r.state)) {
-          held.ended = true;
-          changes.push({ subtype: 'close', connection: held, previousState: before });
-        } else {
-          changes.push({ subtype: 'state_change', connection: held, previousState: before });
+    const added: ConnectionRef[] = [];
+    for (let i = 0; i < n; i++) {
+      if (keep !== undefined && !keep(i)) continue;
+      const h = batch.hash(i);
+      let s = h & mask;
+      let dup = false;
+      for (;;) {
+        const r = slots[s] as number;
+        if (r === EMPTY) break;
+        if (hashes[r] === h && batch.same(i, batch, r)) {
+          dup = true;
+          break;
         }
+        s = (s + 1) & mask;
+      }
+      if (dup) continue;
+      slots[s] = i;
+      hashes[i] = h;
+      rows[held++] = i;
+      const state = batch.stateName(i);
+      const inode = batch.inode(i);
+      const j = prev === undefined ? EMPTY : find(prev, h, batch, i);
+      if (prev !== undefined && matched !== undefined && j !== EMPTY) {
+        const heldInode = prev.firstInode[j] as number;
+        // The inode the previous row stood for: its own, or the one it inherited when it lost it.
+        const prevInode = prev.batch.inode(j) !== 0 ? prev.batch.inode(j) : heldInode;
+        if (!(inode !== 0 && prevInode !== 0 && inode !== prevInode)) {
+          matched[j] = 1;
+          firstInode[i] = heldInode;
+          const before = prev.batch.stateName(j);
+          const wasEnded = prev.ended[j] === 1;
+          ended[i] = wasEnded ? 1 : 0;
+          if (before === state || wasEnded) continue;
+          const connection = { batch, row: i, firstInode: heldInode };
+          if (isEnded(state)) {
+            ended[i] = 1;
+            changes.push({ subtype: 'close', connection, state, previousState: before });
+          } else {
+            changes.push({ subtype: 'state_change', connection, state, previousState: before });
+          }
+          continue;
+        }
+        // The same 4-tuple with another inode: the old connection ended between dumps.
+        matched[j] = 1;
+        if (prev.ended[j] !== 1) {
+          const before = prev.batch.stateName(j);
+          changes.push({
+            subtype: 'close',
+            connection: { batch: prev.batch, row: j, firstInode: heldInode },
+            state: 'CLOSE',
+            previousState: before,
+          });
+        }
+      }
+      firstInode[i] = inode;
+      if (isEnded(state)) {
+        ended[i] = 1;
         continue;
       }
-      if (held !== undefined) {
-        // The same 4-tuple with another inode: the old connection ended between dumps.
-        if (!held.ended) changes.push({ subtype: 'close', connection: held, previousState: held.record.state });
-      }
-      const c = newConnection(key, r);
-      this.#byKey.set(key, c);
-      if (c.ended) continue;
+      const c = { batch, row: i, firstInode: inode };
       added.push(c);
-      if (!initial) changes.push({ subtype: 'open', connection: c });
+      if (!initial) changes.push({ subtype: 'open', connection: c, state });
     }
-    for (const [key, c] of this.#byKey) {
-      if (seen.has(key)) continue;
-      this.#byKey.delete(key);
-      if (!c.ended) changes.push({ subtype: 'close', connection: c, previousState: c.record.state });
+    if (prev !== undefined && matched !== undefined) {
+      for (const j of prev.rows) {
+        if (matched[j] === 1 || prev.ended[j] === 1) continue;
+        const before = prev.batch.stateName(j);
+        changes.push({
+          subtype: 'close',
+          connection: { batch: prev.batch, row: j, firstInode: prev.firstInode[j] as number },
+          state: 'CLOSE',
+          previousState: before,
+        });
+      }
     }
+    this.#gen = { batch, slots, hashes, rows: rows.subarray(0, held), firstInode, ended };
     return { changes, added };
+  }
+}
+
+function find(g: Generation, h: number, batch: SocketBatch, i: number): number {
+  const mask = g.slots.length - 1;
+  let s = h & mask;
+  for (;;) {
+    const r = g.slots[s] as number;
+    if (r === EMPTY) return EMPTY;
+    if (g.hashes[r] === h && batch.same(i, g.batch, r)) return r;
+    s = (s + 1) & mask;
   }
 }

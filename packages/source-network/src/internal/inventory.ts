@@ -1,16 +1,18 @@
 /**
- * Socket inventories: the backends that list the host's inet sockets. `netlink` dumps through
- * NETLINK_SOCK_DIAG in `@daemoneye/native`'s worker (with tcp_info counters); `procfs` parses
+ * Socket inventories: the backends that list the host's sockets. `netlink` dumps through
+ * NETLINK_SOCK_DIAG in `@daemoneye/native`'s worker, as columns (with tcp_info counters when asked
+ * for), and Unix sockets when asked for; `procfs` parses
  * /proc/net/{tcp,tcp6,udp,udp6} (read asynchronously, no counters) when netlink is refused;
  * `systeminformation` is the portable fallback off Linux. `openInventory` picks the best one that
  * opens and says why it fell back. Nothing here diffs or emits events.
  */
 import { readFile } from 'node:fs/promises';
 import { describeError } from '@daemoneye/core';
-import type { InetDiagSocket, SockDiagDumpOptions } from '@daemoneye/native';
+import type { SockDiagReader } from '@daemoneye/native';
 import type { SocketProtocol, SocketRecord } from '../socket-record.ts';
 import { stateName } from '../socket-record.ts';
 import { parseProcNet } from './proc-net-parse.ts';
+import { columnBatch, recordBatch, type SocketBatch, unixBatch } from './socket-batch.ts';
 
 /** The backend that lists sockets. */
 export type NetworkBackend = 'netlink' | 'procfs' | 'systeminformation';
@@ -19,11 +21,18 @@ export type NetworkBackend = 'netlink' | 'procfs' | 'systeminformation';
 export interface DumpRequest {
   readonly protocols: readonly SocketProtocol[];
   readonly families: readonly (4 | 6)[];
+  /** Ask for the tcp_info counters (only the netlink backend has them). */
+  readonly counters: boolean;
+  /** Dump Unix domain sockets too (only the netlink backend can). */
+  readonly unix: boolean;
 }
 
 /** One dump's sockets, and the records a backend could not decode. */
 export interface DumpResult {
-  readonly sockets: SocketRecord[];
+  /** The TCP and UDP sockets. */
+  readonly inet: SocketBatch;
+  /** The Unix sockets, when asked for and the backend lists them. */
+  readonly unix: SocketBatch | undefined;
   readonly malformed: number;
 }
 
@@ -35,10 +44,7 @@ export interface SocketInventory {
 }
 
 /** The part of `@daemoneye/native`'s sock_diag reader the source uses. */
-export interface SockDiagPort {
-  dump(opts: SockDiagDumpOptions): Promise<InetDiagSocket[]>;
-  close(): Promise<void>;
-}
+export type SockDiagPort = Pick<SockDiagReader, 'dumpColumns' | 'dumpUnix' | 'close'>;
 
 /** Port: opens a sock_diag reader (default: `@daemoneye/native`'s `openSockDiag`). */
 export type OpenSockDiag = (signal: AbortSignal) => Promise<SockDiagPort>;
@@ -46,38 +52,16 @@ export type OpenSockDiag = (signal: AbortSignal) => Promise<SockDiagPort>;
 /** Port: reads a /proc/net file (default: `fs.promises.readFile`). */
 export type ReadProcNet = (path: string) => Promise<string>;
 
-/** Converts a sock_diag record. */
-export function fromInetDiag(s: InetDiagSocket): SocketRecord {
-  return {
-    family: s.family,
-    protocol: s.protocol,
-    state: s.stateName,
-    srcAddr: s.srcAddr,
-    srcPort: s.srcPort,
-    dstAddr: s.dstAddr,
-    dstPort: s.dstPort,
-    uid: s.uid,
-    inode: s.inode,
-    ...(s.bytesSent === undefined ? {} : { bytesSent: Number(s.bytesSent) }),
-    ...(s.bytesReceived === undefined ? {} : { bytesReceived: Number(s.bytesReceived) }),
-    ...(s.retransmits === undefined ? {} : { retransmits: s.retransmits }),
-    ...(s.rttUs === undefined ? {} : { rttUs: s.rttUs }),
-  };
-}
-
-/** The sock_diag backend over an open reader. */
+/** The sock_diag backend over an open reader: one trip to its worker per dump, columns back. */
 export function netlinkInventory(reader: SockDiagPort): SocketInventory {
   return {
     backend: 'netlink',
     async dump(request) {
-      const parts = await Promise.all(
-        request.protocols.flatMap((protocol) =>
-          request.families.map((family) => reader.dump({ family, protocol, withInfo: protocol === 'tcp' })),
-        ),
-      );
-      const sockets: SocketRecord[] = [];
-      for (const part of parts) for (const s of part) sockets.push(fromInetDiag(s));
-      return { sockets, malformed: 0 };
+      const [columns, unix] = await Promise.all([
+        reader.dumpColumns({ families: request.families, protocols: request.protocols, withInfo: request.counters }),
+        request.unix ? reader.dumpUnix() : undefined,
+      ]);
+      return { inet: columnBatch(columns), unix: unix === undefined ? undefined : unixBatch(unix), malformed: 0 };
     },
     close: () => reader.close(),
   };
@@ -111,7 +95,7 @@ export function procfsInventory(read: ReadProcNet = (p) => readFile(p, 'latin1')
         for (const s of r.sockets) sockets.push(s);
         malformed += r.malformed;
       });
-      return { sockets, malformed };
+      return { inet: recordBatch(sockets), unix: undefined, malformed };
     },
     close: async () => {},
   };
@@ -148,7 +132,7 @@ const SI_STATES: Readonly<Record<string, string>> = {
 };
 
 /** Converts systeminformation's `networkConnections()` rows; rows with unusable ports are counted. */
-export function fromSystemInformation(rows: readonly SiConnection[]): DumpResult {
+export function fromSystemInformation(rows: readonly SiConnection[]): { sockets: SocketRecord[]; malformed: number } {
   const sockets: SocketRecord[] = [];
   let malformed = 0;
   for (const r of rows) {
@@ -195,12 +179,10 @@ export function systemInformationInventory(): SocketInventory {
       const si = await import('systeminformation');
       const rows = (await si.default.networkConnections()) as unknown as SiConnection[];
       const all = fromSystemInformation(rows);
-      return {
-        sockets: all.sockets.filter(
-          (s) => request.protocols.includes(s.protocol) && request.families.includes(s.family),
-        ),
-        malformed: all.malformed,
-      };
+      const sockets = all.sockets.filter(
+        (s) => request.protocols.includes(s.protocol) && request.families.includes(s.family),
+      );
+      return { inet: recordBatch(sockets), unix: undefined, malformed: all.malformed };
     },
     close: async () => {},
   };

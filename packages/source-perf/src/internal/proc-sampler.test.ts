@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fixtureProc, pidStat } from '../../test/fixture-proc-files.ts';
+import { parsePidStat } from './proc-parse.ts';
 import { type PerfSample, type ProcFiles, ProcSampler } from './proc-sampler.ts';
 
 const OPTIONS = { topN: 2, excludeDevices: /^(loop|ram|zram)\d+$/, clockTicks: 100, pageSize: 4096, procRoot: '/proc' };
@@ -144,5 +145,18 @@ describe('ProcSampler on recorded /proc files', () => {
     const after = sampler.sample(2_000);
     expect(pick(after, 'network.rx_bytes', 'eth0')).toBe(2_000);
     expect(pick(after, 'disk.read_bytes', 'vda')).toBe(2_000 * 512);
+  });
+});
+
+describe('parsePidStat', () => {
+  it('reads utime+stime, rss and starttime after a comm holding spaces and parentheses', () => {
+    const line =
+      '4242 (we (ird) name) R 1 4242 4242 0 -1 4194560 120 0 0 0 731 69 0 0 20 0 1 0 5501 9000000 2048 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n';
+    expect(parsePidStat(line)).toEqual({ name: 'we (ird) name', cpuTicks: 800, rssPages: 2048, startTicks: 5501 });
+  });
+
+  it('rejects a line cut before the rss field or with a non-numeric field', () => {
+    expect(parsePidStat('7 (x) S 1 7 7 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0 99')).toBeUndefined();
+    expect(parsePidStat('7 (x) S 1 7 7 0 -1 0 0 0 0 0 3 z 0 0 20 0 1 0 99 1 2')).toBeUndefined();
   });
 });

@@ -28,6 +28,8 @@ export interface ProcFiles {
   read(path: string): string | undefined;
   /** The numeric entries of /proc. */
   listPids(): number[];
+  /** Releases what the reader still holds after a sample (batched closes); optional. */
+  flush?(): void;
 }
 
 /** One measured value. */
