@@ -34,6 +34,8 @@ function startScript(): Started {
     env: {
       ...process.env,
       DAEMONEYE_COLLECTOR_SOURCES__PROCESS__ENABLED: 'false',
+      // Its own data directory: the host's store and sequence mark are not the test's to touch.
+      DAEMONEYE_COLLECTOR_DATA_DIR: join(configHome, 'data'),
       XDG_CONFIG_HOME: configHome,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
