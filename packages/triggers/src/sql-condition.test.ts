@@ -58,7 +58,12 @@ function sqlite(cond: string, rows: readonly Row[]): (number | null)[] {
 
 const ours = (cond: string, rows: readonly Row[]) => {
   const c = compileCondition(cond);
-  return rows.map((r) => c.evaluate(eventOf(r), noLineage));
+  return rows.map((r) => {
+    const v = c.evaluate(eventOf(r), noLineage);
+    // The generated `test` (what the trigger manager runs) must agree with the three-valued result.
+    if (c.test(eventOf(r), noLineage) !== (v === 1)) throw new Error(`test() disagrees with evaluate() for ${cond}`);
+    return v;
+  });
 };
 
 const ROWS: Row[] = [

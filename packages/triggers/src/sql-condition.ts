@@ -63,7 +63,72 @@ interface Expr {
   /** For AND/OR: the operator and its flattened operands. */
   readonly op?: 'AND' | 'OR';
   readonly parts?: readonly Expr[];
+  /**
+   * JavaScript source of the same computation for the generated `test` (see `Gen`): `code` yields the
+   * value, `tc` is true when the value is true, `fc` when it is false. Absent parts are called as closures.
+   */
+  readonly code?: string;
+  readonly tc?: string;
+  readonly fc?: string;
 }
+
+/** A constant as a JavaScript literal. */
+function jsLiteral(v: SqlValue): string {
+  return typeof v === 'string' ? JSON.stringify(v) : v === null ? 'null' : Object.is(v, -0) ? '-0' : String(v);
+}
+
+/**
+ * Generates the JavaScript source of a condition's `test`: one function per condition, so every
+ * property read and call in it is monomorphic and V8 inlines the pieces. Column values are read at most
+ * once per evaluation, lazily, into locals; three-valued results stay in locals (never boxed). Parts
+ * without inline code are closures reached through `k`, the array of references the function closes
+ * over. Only identifiers made here, `k[i]` and JSON-encoded literals reach the source.
+ */
+class Gen {
+  readonly refs: unknown[] = [];
+  readonly columnVars = new Map<string, string>();
+  temps = 0;
+  ref(x: unknown): string {
+    this.refs.push(x);
+    return `k[${this.refs.length - 1}]`;
+  }
+  tmp(): string {
+    return `t${this.temps++}`;
+  }
+  value(x: Expr): string {
+    if (x.code !== undefined) return x.code;
+    if (x.constant !== undefined) return jsLiteral(x.constant);
+    return `${this.ref(x.fn)}(e, c)`;
+  }
+  truth(x: Expr): string {
+    if (x.tc !== undefined) return x.tc;
+    if (typeof x.constant === 'number') return x.constant !== 0 ? 'true' : 'false';
+    if (x.constant === null) return 'false';
+    const t = this.tmp();
+    return `((${t} = ${this.value(x)}) !== null && ${t} !== 0)`;
+  }
+  falsity(x: Expr): string {
+    if (x.fc !== undefined) return x.fc;
+    if (typeof x.constant === 'number') return x.constant === 0 ? 'true' : 'false';
+    if (x.constant === null) return 'false';
+    return `(${this.value(x)} === 0)`;
+  }
+  /** The `test` function, or undefined where the runtime refuses code generation from strings. */
+  build(truth: string): ((e: CollectionEvent, ctx: EvalContext) => boolean) | undefined {
+    const vars = [...this.columnVars.values(), ...Array.from({ length: this.temps }, (_, i) => `t${i}`)];
+    const decl = vars.length > 0 ? `let ${vars.join(', ')};` : '';
+    const src = `'use strict'; return function test(e, c) { ${decl} return ${truth}; };`;
+    try {
+      return new Function('k', src)(this.refs);
+    } catch (err) {
+      if (err instanceof EvalError) return undefined;
+      throw err;
+    }
+  }
+}
+
+/** The generator of the condition being compiled (compilation is synchronous). */
+let gen = new Gen();
 
 /** "Is true" of an expression: WHERE keeps a row only then. */
 function truePred(x: Expr): Pred {
@@ -236,7 +301,13 @@ class Compiler {
     const col = COLUMNS[name];
     if (col === undefined || !Object.hasOwn(COLUMNS, name)) return this.fail(`unknown column "${name}"`, name);
     this.columns.add(name);
-    return { type: col.type, fn: col.read, column: name };
+    let v = gen.columnVars.get(name);
+    if (v === undefined) {
+      v = `v${gen.columnVars.size}`;
+      gen.columnVars.set(name, v);
+    }
+    const read = col.js ?? `${gen.ref(col.read)}(e, c)`;
+    return { type: col.type, fn: col.read, column: name, code: `(${v} !== undefined ? ${v} : (${v} = ${read}))` };
   }
 
   numeric(e: Expr, what: string, near: string): Expr {
@@ -330,12 +401,16 @@ class Compiler {
     if (e.type === 'text') this.fail(`${op} needs a condition or a number, not text`, op);
     if (e.type === 'boolean' || e.type === 'null') return e;
     const f = e.fn;
+    const t = gen.tmp();
     return {
       type: 'boolean',
       fn: (ev, c) => {
         const v = f(ev, c);
         return v === null ? null : v !== 0 ? 1 : 0;
       },
+      code: `((${t} = ${gen.value(e)}) === null ? null : ${t} !== 0 ? 1 : 0)`,
+      tc: gen.truth(e),
+      fc: gen.falsity(e),
     };
   }
 
@@ -390,7 +465,21 @@ class Compiler {
         x.column !== undefined && !hasNull && !negate
           ? [{ column: x.column, kind: 'equal', values: values as (string | number)[] }]
           : [];
-      const inExpr: Expr = { type: 'boolean', fn, isTrue, isFalse, hints };
+      // A few values: a chain of ===; more: the Set.
+      const t = gen.tmp();
+      const member =
+        set.size <= 6
+          ? set.size === 0
+            ? 'false'
+            : `(${[...set].map((k) => `${t} === ${jsLiteral(k)}`).join(' || ')})`
+          : `${gen.ref(set)}.has(${t})`;
+      const xv = gen.value(x);
+      const code = {
+        code: `((${t} = ${xv}) === null ? null : ${member} ? 1 : ${hasNull ? 'null' : '0'})`,
+        tc: `((${t} = ${xv}) !== null && ${member})`,
+        fc: hasNull ? 'false' : `((${t} = ${xv}) !== null && !${member})`,
+      };
+      const inExpr: Expr = { type: 'boolean', fn, isTrue, isFalse, hints, ...code };
       return negate ? not(inExpr) : inExpr;
     } else {
       const fs = items.map((i) => i.fn);
@@ -442,16 +531,23 @@ class Compiler {
         const v = xf(e, c);
         return v !== null && !match(v as string);
       };
+      const t = gen.tmp();
+      const mv = gen.ref(match);
+      const xv = gen.value(x);
       const m: Expr = {
         type: 'boolean',
         fn,
         isTrue,
         isFalse,
         hints: patternHints(word, x.column, p.constant, escapeChar),
+        code: `((${t} = ${xv}) === null ? null : ${mv}(${t}) ? 1 : 0)`,
+        tc: `((${t} = ${xv}) !== null && ${mv}(${t}))`,
+        fc: `((${t} = ${xv}) !== null && !${mv}(${t}))`,
       };
       return op === 'NOT LIKE' ? not(m) : m;
     } else if (p.constant === null) {
-      fn = () => null;
+      const nul: Expr = { type: 'boolean', fn: () => null, constant: null };
+      return nul;
     } else {
       const cache = new PatternCache(build);
       const pf = p.fn;
@@ -611,6 +707,10 @@ function logical(op: 'AND' | 'OR', l: Expr, r: Expr): Expr {
   const all = [...parts(l), ...parts(r)];
   const ts = all.map(truePred);
   const fs = all.map(falsePred);
+  const tcs = all.map((x) => gen.truth(x));
+  const fcs = all.map((x) => gen.falsity(x));
+  const tc = `(${tcs.join(op === 'AND' ? ' && ' : ' || ')})`;
+  const fc = `(${fcs.join(op === 'AND' ? ' || ' : ' && ')})`;
   return {
     type: 'boolean',
     fn,
@@ -619,6 +719,8 @@ function logical(op: 'AND' | 'OR', l: Expr, r: Expr): Expr {
     op,
     parts: all,
     hints: op === 'AND' ? all.flatMap((x) => x.hints ?? []) : [],
+    tc,
+    fc,
   };
 }
 
@@ -632,6 +734,8 @@ function not(x: Expr): Expr {
     },
     isTrue: falsePred(x),
     isFalse: truePred(x),
+    tc: gen.falsity(x),
+    fc: gen.truth(x),
   };
 }
 
@@ -653,8 +757,14 @@ function compare(op: string, l: Expr, r: Expr): Expr {
   if (r.constant !== undefined && r.constant !== null && l.constant === undefined) {
     // The common shape, column op literal: read one side only.
     const k = r.constant;
+    const t = gen.tmp();
+    const lv = gen.value(l);
+    const kv = jsLiteral(k);
     if (op === '=') {
       return {
+        code: `((${t} = ${lv}) === null ? null : ${t} === ${kv} ? 1 : 0)`,
+        tc: `(${lv} === ${kv})`,
+        fc: `((${t} = ${lv}) !== null && ${t} !== ${kv})`,
         type: 'boolean',
         fn: (e, c) => {
           const a = lf(e, c);
@@ -668,9 +778,25 @@ function compare(op: string, l: Expr, r: Expr): Expr {
         ...(l.column !== undefined ? { hints: [{ column: l.column, kind: 'equal' as const, values: [k] }] } : {}),
       };
     }
+    const jsOp = op === '!=' ? '!==' : op;
+    // Text orders by code point (compareText), numbers directly.
+    const rel = text ? `${gen.ref(compareText)}(${t}, ${kv}) ${jsOp} 0` : `${t} ${jsOp} ${kv}`;
+    const code = {
+      code: `((${t} = ${lv}) === null ? null : ${rel} ? 1 : 0)`,
+      tc: `((${t} = ${lv}) !== null && ${rel})`,
+      fc: `((${t} = ${lv}) !== null && !(${rel}))`,
+    };
+    if (text) {
+      const fnText: Fn = (e, c) => {
+        const a = lf(e, c);
+        return a === null ? null : test(compareText(a as string, k as string)) ? 1 : 0;
+      };
+      return { type: 'boolean', fn: fnText, ...code };
+    }
     if (!text) {
       const kn = k as number;
       return {
+        ...code,
         type: 'boolean',
         fn: (e, c) => {
           const a = lf(e, c);
@@ -683,7 +809,7 @@ function compare(op: string, l: Expr, r: Expr): Expr {
       };
     }
   }
-  if (r.constant === null || l.constant === null) return { type: 'boolean', fn: () => null };
+  if (r.constant === null || l.constant === null) return { type: 'boolean', fn: () => null, constant: null };
   const fn: Fn = text
     ? (e, c) => {
         const a = lf(e, c);
@@ -704,7 +830,15 @@ function isOp(l: Expr, r: Expr, negate: boolean): Expr {
   const lf = l.fn;
   const rf = r.fn;
   const same = (a: SqlValue, b: SqlValue) => a === b;
-  return { type: 'boolean', fn: (e, c) => (same(lf(e, c), rf(e, c)) !== negate ? 1 : 0) };
+  const tc = `(${gen.value(l)} ${negate ? '!==' : '==='} ${gen.value(r)})`;
+  const fc = `(${gen.value(l)} ${negate ? '===' : '!=='} ${gen.value(r)})`;
+  return {
+    type: 'boolean',
+    fn: (e, c) => (same(lf(e, c), rf(e, c)) !== negate ? 1 : 0),
+    code: `(${tc} ? 1 : 0)`,
+    tc,
+    fc,
+  };
 }
 
 function arithmetic(op: string, l: Expr, r: Expr): Expr {
@@ -765,6 +899,7 @@ function semicolon(sql: string): number {
  */
 export function compileCondition(sql: string): CompiledCondition {
   const c = new Compiler(typeof sql === 'string' ? sql : '');
+  gen = new Gen();
   if (typeof sql !== 'string' || sql.trim() === '') c.fail('the condition is empty');
   const slash = sql.indexOf('\\');
   if (slash >= 0) c.fail('backslashes are not supported (SQL dialects disagree on their meaning in strings)', slash);
@@ -792,7 +927,8 @@ export function compileCondition(sql: string): CompiledCondition {
   const root = c.expr((stmt as { where: AstNode }).where);
   if (root.type === 'text') c.fail('the condition is text; it must be true or false');
   const fn = root.fn;
-  const test = truePred(root);
+  const test = gen.build(gen.truth(root)) ?? truePred(root);
+  gen = new Gen();
   const columns = Object.freeze([...c.columns]);
   return {
     sql,
