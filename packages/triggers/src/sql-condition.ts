@@ -31,9 +31,11 @@ export interface CompiledCondition {
   /** The columns it reads. */
   readonly columns: readonly string[];
   /**
-   * Tests the condition cannot be true without (from its top-level AND): a column equal to one of some
-   * values, or starting with a prefix. The trigger manager indexes conditions by them, so an event only
-   * meets the conditions it could match.
+   * A disjunction of tests the condition cannot be true without: it can only be true for an event on
+   * which at least one of them holds (a column equal to one of some values, starting with a prefix, or
+   * containing a text). Empty when nothing of the kind is known. From an AND the most selective operand
+   * gives them, from an OR the union of its operands' (when every operand has some). The trigger manager
+   * indexes conditions by them, so an event only meets the conditions it could match.
    */
   readonly hints: readonly IndexHint[];
   /** True only when the condition evaluates to a non-NULL, non-zero value (SQL's WHERE). */
@@ -44,8 +46,46 @@ export interface CompiledCondition {
 
 /** A necessary test of a condition (see `CompiledCondition.hints`). */
 export type IndexHint =
-  | { readonly column: string; readonly kind: 'equal'; readonly values: readonly (string | number)[] }
-  | { readonly column: string; readonly kind: 'prefix'; readonly prefix: string; readonly fold: boolean };
+  | {
+      readonly column: string;
+      readonly kind: 'equal';
+      readonly values: readonly (string | number)[];
+      /** Set when the test is on the column's ASCII-lowercased text (`lower(name) = 'x'`); `values` are lowercase. */
+      readonly fold?: boolean;
+    }
+  | { readonly column: string; readonly kind: 'prefix'; readonly prefix: string; readonly fold: boolean }
+  | { readonly column: string; readonly kind: 'contains'; readonly text: string; readonly fold: boolean };
+
+/** How much of the event stream a hint lets through, roughly (lower is more selective). */
+function hintCost(hs: readonly IndexHint[]): number {
+  let n = 0;
+  for (const h of hs) {
+    if (h.kind === 'equal') n += h.values.every((v) => typeof v === 'string') ? 1 : 4;
+    else if (h.kind === 'prefix') n += h.prefix.length >= 4 ? 2 : 5 - h.prefix.length / 2;
+    else n += h.text.length >= 4 ? 3 : 6;
+  }
+  return n;
+}
+
+/** The hints of an AND (the cheapest operand's) or an OR (all operands', when each has some). */
+function combineHints(op: 'AND' | 'OR', parts: readonly Expr[]): readonly IndexHint[] {
+  if (op === 'OR') {
+    if (parts.some((p) => (p.hints ?? []).length === 0)) return [];
+    return parts.flatMap((p) => p.hints ?? []);
+  }
+  let best: readonly IndexHint[] = [];
+  let cost = Number.POSITIVE_INFINITY;
+  for (const p of parts) {
+    const hs = p.hints ?? [];
+    if (hs.length === 0) continue;
+    const c = hintCost(hs);
+    if (c < cost) {
+      cost = c;
+      best = hs;
+    }
+  }
+  return best;
+}
 
 type Fn = (e: CollectionEvent, ctx: EvalContext) => SqlValue;
 type Pred = (e: CollectionEvent, ctx: EvalContext) => boolean;
@@ -60,6 +100,8 @@ interface Expr {
   /** Set when the expression is a plain column. */
   readonly column?: string;
   readonly hints?: readonly IndexHint[];
+  /** Set for `lower(column)` / `upper(column)`: the column (equality on it can be indexed case-folded). */
+  readonly foldOf?: string;
   /** For AND/OR: the operator and its flattened operands. */
   readonly op?: 'AND' | 'OR';
   readonly parts?: readonly Expr[];
@@ -461,10 +503,7 @@ class Compiler {
             const v = xf(e, c);
             return v !== null && !set.has(v);
           };
-      const hints: IndexHint[] =
-        x.column !== undefined && !hasNull && !negate
-          ? [{ column: x.column, kind: 'equal', values: values as (string | number)[] }]
-          : [];
+      const hints = equalHints(x, values as (string | number)[], hasNull || negate);
       // A few values: a chain of ===; more: the Set.
       const t = gen.tmp();
       const member =
@@ -590,7 +629,14 @@ class Compiler {
       case 'upper': {
         text();
         const m = name === 'lower' ? asciiLower : asciiUpper;
-        return { type: 'text', fn: nullary1(a, (v) => m(v as string)) };
+        const t = gen.tmp();
+        const arg = xs[0] as Expr;
+        return {
+          type: 'text',
+          fn: nullary1(a, (v) => m(v as string)),
+          code: `((${t} = ${gen.value(arg)}) === null ? null : ${gen.ref(m)}(${t}))`,
+          ...(arg.column !== undefined ? { foldOf: arg.column } : {}),
+        };
       }
       case 'length':
         text();
@@ -643,6 +689,16 @@ class Compiler {
   }
 }
 
+/** The hint of `x = value` / `x IN (values)` when `x` is a column or lower()/upper() of one. */
+function equalHints(x: Expr, values: readonly (string | number)[], none: boolean): IndexHint[] {
+  if (none) return [];
+  if (x.column !== undefined) return [{ column: x.column, kind: 'equal', values }];
+  if (x.foldOf === undefined) return [];
+  // upper(c) = 'X' implies lower(c) = lower('X'): one case-folded lookup serves both.
+  const folded = values.map((v) => (typeof v === 'string' ? asciiLower(v) : v));
+  return [{ column: x.foldOf, kind: 'equal', values: folded, fold: true }];
+}
+
 /** The index hint of `column LIKE 'abc%'` / `column GLOB 'abc*'` / `column GLOB 'abc'`, when it has one. */
 function patternHints(
   word: string,
@@ -652,14 +708,27 @@ function patternHints(
 ): IndexHint[] {
   if (column === undefined) return [];
   if (word === 'GLOB') {
-    if (!/[*?[]/.test(pattern)) return [{ column, kind: 'equal', values: [pattern] }];
+    const meta = /[*?[]/;
+    if (!meta.test(pattern)) return [{ column, kind: 'equal', values: [pattern] }];
     const head = pattern.slice(0, -1);
-    return pattern.endsWith('*') && !/[*?[]/.test(head) ? [{ column, kind: 'prefix', prefix: head, fold: false }] : [];
+    if (pattern.endsWith('*') && !meta.test(head)) return [{ column, kind: 'prefix', prefix: head, fold: false }];
+    const inner = pattern.slice(1, -1);
+    if (pattern.length >= 3 && pattern.startsWith('*') && pattern.endsWith('*') && !meta.test(inner)) {
+      return [{ column, kind: 'contains', text: inner, fold: false }];
+    }
+    return [];
   }
+  // A literal stretch of the pattern: no wildcard, no escape character, ASCII only (LIKE folds ASCII).
+  const plain = (x: string) =>
+    !/[%_]/.test(x) && (escapeChar === undefined || !x.includes(escapeChar)) && !/[^ -~\t\n\r]/.test(x);
+  if (plain(pattern)) return [{ column, kind: 'equal', values: [asciiLower(pattern)], fold: true }];
   const head = pattern.slice(0, -1);
-  const plain =
-    !/[%_]/.test(head) && (escapeChar === undefined || !head.includes(escapeChar)) && !/[^ -~\t\n\r]/.test(head);
-  return pattern.endsWith('%') && plain ? [{ column, kind: 'prefix', prefix: asciiLower(head), fold: true }] : [];
+  if (pattern.endsWith('%') && plain(head)) return [{ column, kind: 'prefix', prefix: asciiLower(head), fold: true }];
+  const inner = pattern.slice(1, -1);
+  if (pattern.length >= 3 && pattern.startsWith('%') && pattern.endsWith('%') && plain(inner)) {
+    return [{ column, kind: 'contains', text: asciiLower(inner), fold: true }];
+  }
+  return [];
 }
 
 function isNotCall(n: AstNode): boolean {
@@ -718,7 +787,7 @@ function logical(op: 'AND' | 'OR', l: Expr, r: Expr): Expr {
     isFalse: op === 'AND' ? some(fs) : every(fs),
     op,
     parts: all,
-    hints: op === 'AND' ? all.flatMap((x) => x.hints ?? []) : [],
+    hints: combineHints(op, all),
     tc,
     fc,
   };
@@ -775,7 +844,7 @@ function compare(op: string, l: Expr, r: Expr): Expr {
           const a = lf(e, c);
           return a !== null && a !== k;
         },
-        ...(l.column !== undefined ? { hints: [{ column: l.column, kind: 'equal' as const, values: [k] }] } : {}),
+        hints: equalHints(l, [k], false),
       };
     }
     const jsOp = op === '!=' ? '!==' : op;
