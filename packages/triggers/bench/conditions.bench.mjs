@@ -323,7 +323,7 @@ async function keepUp(withConditions, prebuilt) {
     evaluations: m.evaluated,
     requestsEmitted: m.emitted,
     requestsRefused: m.refused,
-    derivedDropped: s.derived.dropped,
+    derivedDropped: Object.values(s.derived.dropped).reduce((x, y) => x + y, 0),
     delivered,
     catchUpAfterLastEventMs: +lagMs.toFixed(1),
     cpuPercentOfOneCore: +(((cpu.user + cpu.system) / 1000 / wallMs) * 100).toFixed(1),
