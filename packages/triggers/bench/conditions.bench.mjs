@@ -131,7 +131,7 @@ async function evalSection() {
   out('| method | evaluations | ms | evaluations/s | matches per 1,000 rows |');
   out('| --- | ---: | ---: | ---: | ---: |');
   for (const [name, r] of [
-    ['compiled closure (ours)', ours],
+    ['generated function (ours)', ours],
     ['hand-written JavaScript predicate', handRow],
     ['SQLite, prepared statement per event', sqlitePerRow],
     ['SQLite, WHERE over a 1,000-row table', sqliteTable],

@@ -385,5 +385,5 @@ describe('the condition index', () => {
       ),
       { numRuns: Number(process.env.SQL_PROPERTY_RUNS ?? 300) },
     );
-  });
+  }, 600_000);
 });
