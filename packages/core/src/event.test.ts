@@ -220,3 +220,29 @@ describe('errors', () => {
     expect(new CollectorError('ERR_CLI_USAGE', 'x').details).toEqual({});
   });
 });
+
+describe('event constructors build the same object as a spread', () => {
+  it('keeps the fields of the input in order, then the filled ones, and an own __proto__ stays a field', () => {
+    const data = { pid: 7, name: 'sh', subtype: 'exec' as const, accessible: true, fileExists: true, timestamp: 5 };
+    const e = CollectionEvent.process(data);
+    expect(Object.keys(e)).toEqual([
+      'pid',
+      'name',
+      'subtype',
+      'accessible',
+      'fileExists',
+      'timestamp',
+      'kind',
+      'commandLine',
+    ]);
+    expect(e).toStrictEqual({ ...data, kind: 'process', subtype: 'exec', commandLine: [], timestamp: 5 });
+    expect(Object.getPrototypeOf(e)).toBe(Object.prototype);
+    const hostile = JSON.parse(
+      '{"pid": 1, "name": "x", "accessible": true, "fileExists": true, "__proto__": {"polluted": 1}}',
+    );
+    const h = CollectionEvent.process(hostile) as unknown as Record<string, unknown>;
+    expect(Object.getPrototypeOf(h)).toBe(Object.prototype);
+    expect(h.polluted).toBeUndefined();
+    expect(Object.hasOwn(h, '__proto__')).toBe(true);
+  });
+});

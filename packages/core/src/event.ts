@@ -234,39 +234,51 @@ function checkTrigger(e: TriggerRequestEvent): TriggerRequestEvent {
 }
 
 /**
+ * `{ ...data, ...fields }` with the same result (own enumerable properties of `data` in their order,
+ * then `fields`). V8 (Node 20) builds a spread followed by more properties on a slow path, about
+ * 5 µs an event, and objects built so are about ten times slower to read; `Object.assign` into a
+ * fresh object is several times faster on both counts. A `__proto__` own property would be applied as
+ * the prototype by assignment, so such input keeps the spread.
+ */
+function build<T>(data: object, fields: object): T {
+  if (Object.hasOwn(data, '__proto__')) return { ...data, ...fields } as T;
+  return Object.assign({}, data, fields) as T;
+}
+
+/**
  * Constructors and accessors for {@link CollectionEvent}. Constructors fill `kind` and default
  * `timestamp` to now; `triggerRequest` throws `ERR_EVENT_INVALID` when it has no target or too much
  * metadata.
  */
 export const CollectionEvent = {
   process(data: Input<ProcessEvent, 'timestamp' | 'commandLine' | 'subtype'>): ProcessEvent {
-    return {
-      ...data,
+    return build(data, {
       kind: 'process',
       subtype: data.subtype ?? 'snapshot',
       commandLine: data.commandLine ?? [],
       timestamp: now(data.timestamp),
-    };
-  },
-  network(data: Input<NetworkEvent, 'timestamp'>): NetworkEvent {
-    return { ...data, kind: 'network', timestamp: now(data.timestamp) };
-  },
-  filesystem(data: Input<FilesystemEvent, 'timestamp'>): FilesystemEvent {
-    return { ...data, kind: 'filesystem', timestamp: now(data.timestamp) };
-  },
-  performance(data: Input<PerformanceEvent, 'timestamp'>): PerformanceEvent {
-    return { ...data, kind: 'performance', timestamp: now(data.timestamp) };
-  },
-  triggerRequest(data: Input<TriggerRequestEvent, 'timestamp' | 'metadata'>): TriggerRequestEvent {
-    return checkTrigger({
-      ...data,
-      kind: 'trigger_request',
-      metadata: data.metadata ?? {},
-      timestamp: now(data.timestamp),
     });
   },
+  network(data: Input<NetworkEvent, 'timestamp'>): NetworkEvent {
+    return build(data, { kind: 'network', timestamp: now(data.timestamp) });
+  },
+  filesystem(data: Input<FilesystemEvent, 'timestamp'>): FilesystemEvent {
+    return build(data, { kind: 'filesystem', timestamp: now(data.timestamp) });
+  },
+  performance(data: Input<PerformanceEvent, 'timestamp'>): PerformanceEvent {
+    return build(data, { kind: 'performance', timestamp: now(data.timestamp) });
+  },
+  triggerRequest(data: Input<TriggerRequestEvent, 'timestamp' | 'metadata'>): TriggerRequestEvent {
+    return checkTrigger(
+      build<TriggerRequestEvent>(data, {
+        kind: 'trigger_request',
+        metadata: data.metadata ?? {},
+        timestamp: now(data.timestamp),
+      }),
+    );
+  },
   analysisResult(data: Input<AnalysisResultEvent, 'timestamp' | 'data'>): AnalysisResultEvent {
-    return { ...data, kind: 'analysis_result', data: data.data ?? {}, timestamp: now(data.timestamp) };
+    return build(data, { kind: 'analysis_result', data: data.data ?? {}, timestamp: now(data.timestamp) });
   },
   /** The event's type name: its `kind`, refined with the subtype for process events (`process.exec`). */
   eventType(e: CollectionEvent): string {

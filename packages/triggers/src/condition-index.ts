@@ -1,83 +1,176 @@
 /**
- * An index of compiled conditions by their necessary tests (`CompiledCondition.hints`): a condition
- * that needs `name = 'nc'` (or `name IN (...)`) sits in the bucket of those values, one that needs
- * `executable_path GLOB '/tmp/*'` in the bucket of its first three characters; the rest are always
- * evaluated. For one event only the conditions that could be true are returned, so a large rule set
- * costs a few map lookups per event instead of one evaluation per rule. The index never decides a
- * match; every candidate is still evaluated in full.
+ * An index of compiled conditions by their hints (`CompiledCondition.hints`, a disjunction of tests a
+ * condition cannot be true without). A condition that needs `name = 'nc'` (or `name IN (...)`,
+ * `lower(name) = 'nc'`) sits in the buckets of those values; one that needs `executable_path LIKE
+ * '/tmp/%'` in a character trie of prefixes; one that needs `command_line LIKE '%--evil%'` in a list of
+ * texts searched with one combined regular expression first; an OR sits under every operand's hint;
+ * conditions without hints are always evaluated. For one event only the conditions whose hint can hold
+ * are returned, each at most once, so a large rule set costs a few lookups per event instead of one
+ * evaluation per rule. The index never decides a match: every candidate is still evaluated in full,
+ * and every lookup here lets through at least what its hint admits.
  */
 import type { CollectionEvent } from '@daemoneye/core';
 import { COLUMNS, type EvalContext, type SqlValue } from './columns.ts';
-import type { CompiledCondition } from './sql-condition.ts';
+import type { CompiledCondition, IndexHint } from './sql-condition.ts';
 import { asciiLower } from './sql-runtime.ts';
 
-const PREFIX_KEY = 3;
+type Read = (e: CollectionEvent, ctx: EvalContext) => SqlValue;
 
-interface Lookup<T> {
-  readonly read: (e: CollectionEvent, ctx: EvalContext) => SqlValue;
-  readonly key: (v: SqlValue) => string | number | undefined;
-  readonly buckets: Map<string | number, T[]>;
+interface Entry<T> {
+  readonly item: T;
+  /** The event number this entry was last returned for: an entry under several hints is visited once. */
+  stamp: number;
 }
+
+interface EqualLookup<T> {
+  readonly read: Read;
+  readonly fold: boolean;
+  readonly buckets: Map<string | number, Entry<T>[]>;
+}
+
+interface TrieNode<T> {
+  readonly entries: Entry<T>[];
+  readonly next: Map<number, TrieNode<T>>;
+}
+
+interface PrefixLookup<T> {
+  readonly read: Read;
+  readonly fold: boolean;
+  readonly root: TrieNode<T>;
+}
+
+interface ContainsLookup<T> {
+  readonly read: Read;
+  readonly fold: boolean;
+  readonly texts: Map<string, Entry<T>[]>;
+  /** Matches when any of `texts` occurs (case-insensitively when `fold`): a filter before the exact tests. */
+  any: RegExp;
+}
+
+const REGEXP_SPECIAL = /[\\^$.*+?()[\]{}|/-]/g;
+const lowerCode = (c: number): number => (c >= 65 && c <= 90 ? c + 32 : c);
 
 /** Conditions indexed by what they need. */
 export class ConditionIndex<T> {
-  readonly #always: T[] = [];
-  readonly #lookups = new Map<string, Lookup<T>>();
+  readonly #always: Entry<T>[] = [];
+  readonly #equal = new Map<string, EqualLookup<T>>();
+  readonly #prefix = new Map<string, PrefixLookup<T>>();
+  readonly #contains = new Map<string, ContainsLookup<T>>();
+  #equalList: EqualLookup<T>[] = [];
+  #prefixList: PrefixLookup<T>[] = [];
+  #containsList: ContainsLookup<T>[] = [];
+  #stamp = 0;
 
   /** Adds an item whose condition is `compiled`. */
   add(item: T, compiled: CompiledCondition): void {
-    const equal = compiled.hints.find((h) => h.kind === 'equal');
-    const prefix = compiled.hints.find((h) => h.kind === 'prefix' && h.prefix.length >= PREFIX_KEY);
-    const hint = equal ?? prefix;
-    const column = hint === undefined ? undefined : COLUMNS[hint.column];
-    if (hint === undefined || column === undefined) {
-      this.#always.push(item);
+    const entry: Entry<T> = { item, stamp: 0 };
+    const hints = compiled.hints;
+    if (hints.length === 0 || hints.some((h) => COLUMNS[h.column] === undefined)) {
+      this.#always.push(entry);
       return;
     }
-    if (hint.kind === 'equal') {
-      const lookup = this.#lookup(`=${hint.column}`, column.read, (v) => (v === null ? undefined : v));
-      for (const v of new Set(hint.values)) push(lookup.buckets, v, item);
-      return;
-    }
-    const fold = hint.fold;
-    const lookup = this.#lookup(`^${fold ? 'i' : 's'}${hint.column}`, column.read, (v) =>
-      typeof v === 'string' && v.length >= PREFIX_KEY
-        ? fold
-          ? asciiLower(v.slice(0, PREFIX_KEY))
-          : v.slice(0, PREFIX_KEY)
-        : undefined,
-    );
-    push(lookup.buckets, hint.prefix.slice(0, PREFIX_KEY), item);
+    for (const h of hints) this.#addHint(entry, h);
   }
 
-  #lookup(id: string, read: Lookup<T>['read'], key: Lookup<T>['key']): Lookup<T> {
-    let l = this.#lookups.get(id);
-    if (l === undefined) {
-      l = { read, key, buckets: new Map() };
-      this.#lookups.set(id, l);
-    }
-    return l;
-  }
-
-  /** Calls `visit` for every item whose condition could be true for `e`. */
-  candidates(e: CollectionEvent, ctx: EvalContext, visit: (item: T) => void): number {
-    let n = 0;
-    for (const item of this.#always) {
-      visit(item);
-      n++;
-    }
-    for (const l of this.#lookups.values()) {
-      const k = l.key(l.read(e, ctx));
-      if (k === undefined) continue;
-      const bucket = l.buckets.get(k);
-      if (bucket === undefined) continue;
-      for (const item of bucket) {
-        visit(item);
-        n++;
+  #addHint(entry: Entry<T>, h: IndexHint): void {
+    const read = (COLUMNS[h.column] as { read: Read }).read;
+    const fold = h.kind === 'equal' ? h.fold === true : h.fold;
+    const id = `${fold ? 'i' : 's'}${h.column}`;
+    if (h.kind === 'equal') {
+      let l = this.#equal.get(id);
+      if (l === undefined) {
+        l = { read, fold, buckets: new Map() };
+        this.#equal.set(id, l);
+        this.#equalList = [...this.#equal.values()];
       }
+      for (const v of new Set(h.values)) push(l.buckets, v, entry);
+    } else if (h.kind === 'prefix') {
+      let l = this.#prefix.get(id);
+      if (l === undefined) {
+        l = { read, fold, root: { entries: [], next: new Map() } };
+        this.#prefix.set(id, l);
+        this.#prefixList = [...this.#prefix.values()];
+      }
+      let node = l.root;
+      for (let i = 0; i < h.prefix.length; i++) {
+        const c = fold ? lowerCode(h.prefix.charCodeAt(i)) : h.prefix.charCodeAt(i);
+        let child = node.next.get(c);
+        if (child === undefined) {
+          child = { entries: [], next: new Map() };
+          node.next.set(c, child);
+        }
+        node = child;
+      }
+      node.entries.push(entry);
+    } else {
+      let l = this.#contains.get(id);
+      if (l === undefined) {
+        l = { read, fold, texts: new Map(), any: /(?!)/ };
+        this.#contains.set(id, l);
+        this.#containsList = [...this.#contains.values()];
+      }
+      push(l.texts, fold ? asciiLower(h.text) : h.text, entry);
+      const alternatives = [...l.texts.keys()].map((t) => t.replace(REGEXP_SPECIAL, '\\$&'));
+      // Without the u flag, i folds ASCII letters only as far as these texts go (they are ASCII when
+      // folded); the exact test below decides.
+      l.any = new RegExp(alternatives.join('|'), fold ? 'i' : '');
+    }
+  }
+
+  /** Calls `visit` once for every item whose condition could be true for `e`; returns how many. */
+  candidates(e: CollectionEvent, ctx: EvalContext, visit: (item: T) => void): number {
+    const stamp = ++this.#stamp;
+    let n = 0;
+    const always = this.#always;
+    for (let i = 0; i < always.length; i++) visit((always[i] as Entry<T>).item);
+    n += always.length;
+    const equal = this.#equalList;
+    for (let i = 0; i < equal.length; i++) {
+      const l = equal[i] as EqualLookup<T>;
+      let v = l.read(e, ctx);
+      if (v === null) continue;
+      if (l.fold) {
+        if (typeof v !== 'string') continue;
+        v = asciiLower(v);
+      }
+      const bucket = l.buckets.get(v);
+      if (bucket !== undefined) n += visitAll(bucket, stamp, visit);
+    }
+    const prefix = this.#prefixList;
+    for (let i = 0; i < prefix.length; i++) {
+      const l = prefix[i] as PrefixLookup<T>;
+      const v = l.read(e, ctx);
+      if (typeof v !== 'string') continue;
+      let node: TrieNode<T> | undefined = l.root;
+      for (let j = 0; node !== undefined; j++) {
+        if (node.entries.length > 0) n += visitAll(node.entries, stamp, visit);
+        if (j >= v.length) break;
+        const c = v.charCodeAt(j);
+        node = node.next.get(l.fold ? lowerCode(c) : c);
+      }
+    }
+    const contains = this.#containsList;
+    for (let i = 0; i < contains.length; i++) {
+      const l = contains[i] as ContainsLookup<T>;
+      const v = l.read(e, ctx);
+      if (typeof v !== 'string' || !l.any.test(v)) continue;
+      const hay = l.fold ? asciiLower(v) : v;
+      for (const [text, entries] of l.texts) if (hay.includes(text)) n += visitAll(entries, stamp, visit);
     }
     return n;
   }
+}
+
+function visitAll<T>(entries: readonly Entry<T>[], stamp: number, visit: (item: T) => void): number {
+  let n = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i] as Entry<T>;
+    if (entry.stamp === stamp) continue;
+    entry.stamp = stamp;
+    visit(entry.item);
+    n++;
+  }
+  return n;
 }
 
 function push<K, T>(map: Map<K, T[]>, key: K, item: T): void {

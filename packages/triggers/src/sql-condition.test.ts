@@ -58,7 +58,12 @@ function sqlite(cond: string, rows: readonly Row[]): (number | null)[] {
 
 const ours = (cond: string, rows: readonly Row[]) => {
   const c = compileCondition(cond);
-  return rows.map((r) => c.evaluate(eventOf(r), noLineage));
+  return rows.map((r) => {
+    const v = c.evaluate(eventOf(r), noLineage);
+    // The generated `test` (what the trigger manager runs) must agree with the three-valued result.
+    if (c.test(eventOf(r), noLineage) !== (v === 1)) throw new Error(`test() disagrees with evaluate() for ${cond}`);
+    return v;
+  });
 };
 
 const ROWS: Row[] = [
@@ -249,6 +254,33 @@ describe('conditions that are refused at registration', () => {
     }
     expect(isCollectorError(err, 'ERR_TRIGGER_SQL')).toBe(true);
     expect((err as Error).message).toContain(message);
+  });
+});
+
+describe('where code generation from strings is refused', () => {
+  it('conditions still compile (to closures) and give the same answers', () => {
+    const conds = [
+      "executable_path LIKE '/tmp/%' AND uid = 0 AND name IN ('sh', 'bash', 'nc')",
+      "NOT (name GLOB 'B*') OR ppid IS NULL",
+      'cpu_usage BETWEEN 0 AND 20 AND (pid % 2) = 0',
+    ];
+    const generated = conds.map((c) => compileCondition(c));
+    const original = globalThis.Function;
+    globalThis.Function = function refused() {
+      throw new EvalError('Code generation from strings disallowed for this context');
+    } as unknown as FunctionConstructor;
+    let closures: ReturnType<typeof compileCondition>[];
+    try {
+      closures = conds.map((c) => compileCondition(c));
+    } finally {
+      globalThis.Function = original;
+    }
+    for (const [i, c] of closures.entries()) {
+      const g = generated[i] as ReturnType<typeof compileCondition>;
+      expect(c.test.name).not.toBe('test');
+      expect(ROWS.map((r) => c.test(eventOf(r), noLineage))).toEqual(ROWS.map((r) => g.test(eventOf(r), noLineage)));
+      expect(ROWS.map((r) => c.evaluate(eventOf(r), noLineage))).toEqual(sqlite(conds[i] as string, ROWS));
+    }
   });
 });
 

@@ -31,9 +31,11 @@ export interface CompiledCondition {
   /** The columns it reads. */
   readonly columns: readonly string[];
   /**
-   * Tests the condition cannot be true without (from its top-level AND): a column equal to one of some
-   * values, or starting with a prefix. The trigger manager indexes conditions by them, so an event only
-   * meets the conditions it could match.
+   * A disjunction of tests the condition cannot be true without: it can only be true for an event on
+   * which at least one of them holds (a column equal to one of some values, starting with a prefix, or
+   * containing a text). Empty when nothing of the kind is known. From an AND the most selective operand
+   * gives them, from an OR the union of its operands' (when every operand has some). The trigger manager
+   * indexes conditions by them, so an event only meets the conditions it could match.
    */
   readonly hints: readonly IndexHint[];
   /** True only when the condition evaluates to a non-NULL, non-zero value (SQL's WHERE). */
@@ -44,8 +46,46 @@ export interface CompiledCondition {
 
 /** A necessary test of a condition (see `CompiledCondition.hints`). */
 export type IndexHint =
-  | { readonly column: string; readonly kind: 'equal'; readonly values: readonly (string | number)[] }
-  | { readonly column: string; readonly kind: 'prefix'; readonly prefix: string; readonly fold: boolean };
+  | {
+      readonly column: string;
+      readonly kind: 'equal';
+      readonly values: readonly (string | number)[];
+      /** Set when the test is on the column's ASCII-lowercased text (`lower(name) = 'x'`); `values` are lowercase. */
+      readonly fold?: boolean;
+    }
+  | { readonly column: string; readonly kind: 'prefix'; readonly prefix: string; readonly fold: boolean }
+  | { readonly column: string; readonly kind: 'contains'; readonly text: string; readonly fold: boolean };
+
+/** How much of the event stream a hint lets through, roughly (lower is more selective). */
+function hintCost(hs: readonly IndexHint[]): number {
+  let n = 0;
+  for (const h of hs) {
+    if (h.kind === 'equal') n += h.values.every((v) => typeof v === 'string') ? 1 : 4;
+    else if (h.kind === 'prefix') n += h.prefix.length >= 4 ? 2 : 5 - h.prefix.length / 2;
+    else n += h.text.length >= 4 ? 3 : 6;
+  }
+  return n;
+}
+
+/** The hints of an AND (the cheapest operand's) or an OR (all operands', when each has some). */
+function combineHints(op: 'AND' | 'OR', parts: readonly Expr[]): readonly IndexHint[] {
+  if (op === 'OR') {
+    if (parts.some((p) => (p.hints ?? []).length === 0)) return [];
+    return parts.flatMap((p) => p.hints ?? []);
+  }
+  let best: readonly IndexHint[] = [];
+  let cost = Number.POSITIVE_INFINITY;
+  for (const p of parts) {
+    const hs = p.hints ?? [];
+    if (hs.length === 0) continue;
+    const c = hintCost(hs);
+    if (c < cost) {
+      cost = c;
+      best = hs;
+    }
+  }
+  return best;
+}
 
 type Fn = (e: CollectionEvent, ctx: EvalContext) => SqlValue;
 type Pred = (e: CollectionEvent, ctx: EvalContext) => boolean;
@@ -60,10 +100,77 @@ interface Expr {
   /** Set when the expression is a plain column. */
   readonly column?: string;
   readonly hints?: readonly IndexHint[];
+  /** Set for `lower(column)` / `upper(column)`: the column (equality on it can be indexed case-folded). */
+  readonly foldOf?: string;
   /** For AND/OR: the operator and its flattened operands. */
   readonly op?: 'AND' | 'OR';
   readonly parts?: readonly Expr[];
+  /**
+   * JavaScript source of the same computation for the generated `test` (see `Gen`): `code` yields the
+   * value, `tc` is true when the value is true, `fc` when it is false. Absent parts are called as closures.
+   */
+  readonly code?: string;
+  readonly tc?: string;
+  readonly fc?: string;
 }
+
+/** A constant as a JavaScript literal. */
+function jsLiteral(v: SqlValue): string {
+  return typeof v === 'string' ? JSON.stringify(v) : v === null ? 'null' : Object.is(v, -0) ? '-0' : String(v);
+}
+
+/**
+ * Generates the JavaScript source of a condition's `test`: one function per condition, so every
+ * property read and call in it is monomorphic and V8 inlines the pieces. Column values are read at most
+ * once per evaluation, lazily, into locals; three-valued results stay in locals (never boxed). Parts
+ * without inline code are closures reached through `k`, the array of references the function closes
+ * over. Only identifiers made here, `k[i]` and JSON-encoded literals reach the source.
+ */
+class Gen {
+  readonly refs: unknown[] = [];
+  readonly columnVars = new Map<string, string>();
+  temps = 0;
+  ref(x: unknown): string {
+    this.refs.push(x);
+    return `k[${this.refs.length - 1}]`;
+  }
+  tmp(): string {
+    return `t${this.temps++}`;
+  }
+  value(x: Expr): string {
+    if (x.code !== undefined) return x.code;
+    if (x.constant !== undefined) return jsLiteral(x.constant);
+    return `${this.ref(x.fn)}(e, c)`;
+  }
+  truth(x: Expr): string {
+    if (x.tc !== undefined) return x.tc;
+    if (typeof x.constant === 'number') return x.constant !== 0 ? 'true' : 'false';
+    if (x.constant === null) return 'false';
+    const t = this.tmp();
+    return `((${t} = ${this.value(x)}) !== null && ${t} !== 0)`;
+  }
+  falsity(x: Expr): string {
+    if (x.fc !== undefined) return x.fc;
+    if (typeof x.constant === 'number') return x.constant === 0 ? 'true' : 'false';
+    if (x.constant === null) return 'false';
+    return `(${this.value(x)} === 0)`;
+  }
+  /** The `test` function, or undefined where the runtime refuses code generation from strings. */
+  build(truth: string): ((e: CollectionEvent, ctx: EvalContext) => boolean) | undefined {
+    const vars = [...this.columnVars.values(), ...Array.from({ length: this.temps }, (_, i) => `t${i}`)];
+    const decl = vars.length > 0 ? `let ${vars.join(', ')};` : '';
+    const src = `'use strict'; return function test(e, c) { ${decl} return ${truth}; };`;
+    try {
+      return new Function('k', src)(this.refs);
+    } catch (err) {
+      if (err instanceof EvalError) return undefined;
+      throw err;
+    }
+  }
+}
+
+/** The generator of the condition being compiled (compilation is synchronous). */
+let gen = new Gen();
 
 /** "Is true" of an expression: WHERE keeps a row only then. */
 function truePred(x: Expr): Pred {
@@ -236,7 +343,13 @@ class Compiler {
     const col = COLUMNS[name];
     if (col === undefined || !Object.hasOwn(COLUMNS, name)) return this.fail(`unknown column "${name}"`, name);
     this.columns.add(name);
-    return { type: col.type, fn: col.read, column: name };
+    let v = gen.columnVars.get(name);
+    if (v === undefined) {
+      v = `v${gen.columnVars.size}`;
+      gen.columnVars.set(name, v);
+    }
+    const read = col.js ?? `${gen.ref(col.read)}(e, c)`;
+    return { type: col.type, fn: col.read, column: name, code: `(${v} !== undefined ? ${v} : (${v} = ${read}))` };
   }
 
   numeric(e: Expr, what: string, near: string): Expr {
@@ -330,12 +443,16 @@ class Compiler {
     if (e.type === 'text') this.fail(`${op} needs a condition or a number, not text`, op);
     if (e.type === 'boolean' || e.type === 'null') return e;
     const f = e.fn;
+    const t = gen.tmp();
     return {
       type: 'boolean',
       fn: (ev, c) => {
         const v = f(ev, c);
         return v === null ? null : v !== 0 ? 1 : 0;
       },
+      code: `((${t} = ${gen.value(e)}) === null ? null : ${t} !== 0 ? 1 : 0)`,
+      tc: gen.truth(e),
+      fc: gen.falsity(e),
     };
   }
 
@@ -386,11 +503,22 @@ class Compiler {
             const v = xf(e, c);
             return v !== null && !set.has(v);
           };
-      const hints: IndexHint[] =
-        x.column !== undefined && !hasNull && !negate
-          ? [{ column: x.column, kind: 'equal', values: values as (string | number)[] }]
-          : [];
-      const inExpr: Expr = { type: 'boolean', fn, isTrue, isFalse, hints };
+      const hints = equalHints(x, values as (string | number)[], hasNull || negate);
+      // A few values: a chain of ===; more: the Set.
+      const t = gen.tmp();
+      const member =
+        set.size <= 6
+          ? set.size === 0
+            ? 'false'
+            : `(${[...set].map((k) => `${t} === ${jsLiteral(k)}`).join(' || ')})`
+          : `${gen.ref(set)}.has(${t})`;
+      const xv = gen.value(x);
+      const code = {
+        code: `((${t} = ${xv}) === null ? null : ${member} ? 1 : ${hasNull ? 'null' : '0'})`,
+        tc: `((${t} = ${xv}) !== null && ${member})`,
+        fc: hasNull ? 'false' : `((${t} = ${xv}) !== null && !${member})`,
+      };
+      const inExpr: Expr = { type: 'boolean', fn, isTrue, isFalse, hints, ...code };
       return negate ? not(inExpr) : inExpr;
     } else {
       const fs = items.map((i) => i.fn);
@@ -442,16 +570,23 @@ class Compiler {
         const v = xf(e, c);
         return v !== null && !match(v as string);
       };
+      const t = gen.tmp();
+      const mv = gen.ref(match);
+      const xv = gen.value(x);
       const m: Expr = {
         type: 'boolean',
         fn,
         isTrue,
         isFalse,
         hints: patternHints(word, x.column, p.constant, escapeChar),
+        code: `((${t} = ${xv}) === null ? null : ${mv}(${t}) ? 1 : 0)`,
+        tc: `((${t} = ${xv}) !== null && ${mv}(${t}))`,
+        fc: `((${t} = ${xv}) !== null && !${mv}(${t}))`,
       };
       return op === 'NOT LIKE' ? not(m) : m;
     } else if (p.constant === null) {
-      fn = () => null;
+      const nul: Expr = { type: 'boolean', fn: () => null, constant: null };
+      return nul;
     } else {
       const cache = new PatternCache(build);
       const pf = p.fn;
@@ -494,7 +629,14 @@ class Compiler {
       case 'upper': {
         text();
         const m = name === 'lower' ? asciiLower : asciiUpper;
-        return { type: 'text', fn: nullary1(a, (v) => m(v as string)) };
+        const t = gen.tmp();
+        const arg = xs[0] as Expr;
+        return {
+          type: 'text',
+          fn: nullary1(a, (v) => m(v as string)),
+          code: `((${t} = ${gen.value(arg)}) === null ? null : ${gen.ref(m)}(${t}))`,
+          ...(arg.column !== undefined ? { foldOf: arg.column } : {}),
+        };
       }
       case 'length':
         text();
@@ -547,6 +689,16 @@ class Compiler {
   }
 }
 
+/** The hint of `x = value` / `x IN (values)` when `x` is a column or lower()/upper() of one. */
+function equalHints(x: Expr, values: readonly (string | number)[], none: boolean): IndexHint[] {
+  if (none) return [];
+  if (x.column !== undefined) return [{ column: x.column, kind: 'equal', values }];
+  if (x.foldOf === undefined) return [];
+  // upper(c) = 'X' implies lower(c) = lower('X'): one case-folded lookup serves both.
+  const folded = values.map((v) => (typeof v === 'string' ? asciiLower(v) : v));
+  return [{ column: x.foldOf, kind: 'equal', values: folded, fold: true }];
+}
+
 /** The index hint of `column LIKE 'abc%'` / `column GLOB 'abc*'` / `column GLOB 'abc'`, when it has one. */
 function patternHints(
   word: string,
@@ -556,14 +708,27 @@ function patternHints(
 ): IndexHint[] {
   if (column === undefined) return [];
   if (word === 'GLOB') {
-    if (!/[*?[]/.test(pattern)) return [{ column, kind: 'equal', values: [pattern] }];
+    const meta = /[*?[]/;
+    if (!meta.test(pattern)) return [{ column, kind: 'equal', values: [pattern] }];
     const head = pattern.slice(0, -1);
-    return pattern.endsWith('*') && !/[*?[]/.test(head) ? [{ column, kind: 'prefix', prefix: head, fold: false }] : [];
+    if (pattern.endsWith('*') && !meta.test(head)) return [{ column, kind: 'prefix', prefix: head, fold: false }];
+    const inner = pattern.slice(1, -1);
+    if (pattern.length >= 3 && pattern.startsWith('*') && pattern.endsWith('*') && !meta.test(inner)) {
+      return [{ column, kind: 'contains', text: inner, fold: false }];
+    }
+    return [];
   }
+  // A literal stretch of the pattern: no wildcard, no escape character, ASCII only (LIKE folds ASCII).
+  const plain = (x: string) =>
+    !/[%_]/.test(x) && (escapeChar === undefined || !x.includes(escapeChar)) && !/[^ -~\t\n\r]/.test(x);
+  if (plain(pattern)) return [{ column, kind: 'equal', values: [asciiLower(pattern)], fold: true }];
   const head = pattern.slice(0, -1);
-  const plain =
-    !/[%_]/.test(head) && (escapeChar === undefined || !head.includes(escapeChar)) && !/[^ -~\t\n\r]/.test(head);
-  return pattern.endsWith('%') && plain ? [{ column, kind: 'prefix', prefix: asciiLower(head), fold: true }] : [];
+  if (pattern.endsWith('%') && plain(head)) return [{ column, kind: 'prefix', prefix: asciiLower(head), fold: true }];
+  const inner = pattern.slice(1, -1);
+  if (pattern.length >= 3 && pattern.startsWith('%') && pattern.endsWith('%') && plain(inner)) {
+    return [{ column, kind: 'contains', text: asciiLower(inner), fold: true }];
+  }
+  return [];
 }
 
 function isNotCall(n: AstNode): boolean {
@@ -611,6 +776,10 @@ function logical(op: 'AND' | 'OR', l: Expr, r: Expr): Expr {
   const all = [...parts(l), ...parts(r)];
   const ts = all.map(truePred);
   const fs = all.map(falsePred);
+  const tcs = all.map((x) => gen.truth(x));
+  const fcs = all.map((x) => gen.falsity(x));
+  const tc = `(${tcs.join(op === 'AND' ? ' && ' : ' || ')})`;
+  const fc = `(${fcs.join(op === 'AND' ? ' || ' : ' && ')})`;
   return {
     type: 'boolean',
     fn,
@@ -618,7 +787,9 @@ function logical(op: 'AND' | 'OR', l: Expr, r: Expr): Expr {
     isFalse: op === 'AND' ? some(fs) : every(fs),
     op,
     parts: all,
-    hints: op === 'AND' ? all.flatMap((x) => x.hints ?? []) : [],
+    hints: combineHints(op, all),
+    tc,
+    fc,
   };
 }
 
@@ -632,6 +803,8 @@ function not(x: Expr): Expr {
     },
     isTrue: falsePred(x),
     isFalse: truePred(x),
+    tc: gen.falsity(x),
+    fc: gen.truth(x),
   };
 }
 
@@ -653,8 +826,14 @@ function compare(op: string, l: Expr, r: Expr): Expr {
   if (r.constant !== undefined && r.constant !== null && l.constant === undefined) {
     // The common shape, column op literal: read one side only.
     const k = r.constant;
+    const t = gen.tmp();
+    const lv = gen.value(l);
+    const kv = jsLiteral(k);
     if (op === '=') {
       return {
+        code: `((${t} = ${lv}) === null ? null : ${t} === ${kv} ? 1 : 0)`,
+        tc: `(${lv} === ${kv})`,
+        fc: `((${t} = ${lv}) !== null && ${t} !== ${kv})`,
         type: 'boolean',
         fn: (e, c) => {
           const a = lf(e, c);
@@ -665,12 +844,28 @@ function compare(op: string, l: Expr, r: Expr): Expr {
           const a = lf(e, c);
           return a !== null && a !== k;
         },
-        ...(l.column !== undefined ? { hints: [{ column: l.column, kind: 'equal' as const, values: [k] }] } : {}),
+        hints: equalHints(l, [k], false),
       };
+    }
+    const jsOp = op === '!=' ? '!==' : op;
+    // Text orders by code point (compareText), numbers directly.
+    const rel = text ? `${gen.ref(compareText)}(${t}, ${kv}) ${jsOp} 0` : `${t} ${jsOp} ${kv}`;
+    const code = {
+      code: `((${t} = ${lv}) === null ? null : ${rel} ? 1 : 0)`,
+      tc: `((${t} = ${lv}) !== null && ${rel})`,
+      fc: `((${t} = ${lv}) !== null && !(${rel}))`,
+    };
+    if (text) {
+      const fnText: Fn = (e, c) => {
+        const a = lf(e, c);
+        return a === null ? null : test(compareText(a as string, k as string)) ? 1 : 0;
+      };
+      return { type: 'boolean', fn: fnText, ...code };
     }
     if (!text) {
       const kn = k as number;
       return {
+        ...code,
         type: 'boolean',
         fn: (e, c) => {
           const a = lf(e, c);
@@ -683,7 +878,7 @@ function compare(op: string, l: Expr, r: Expr): Expr {
       };
     }
   }
-  if (r.constant === null || l.constant === null) return { type: 'boolean', fn: () => null };
+  if (r.constant === null || l.constant === null) return { type: 'boolean', fn: () => null, constant: null };
   const fn: Fn = text
     ? (e, c) => {
         const a = lf(e, c);
@@ -704,7 +899,15 @@ function isOp(l: Expr, r: Expr, negate: boolean): Expr {
   const lf = l.fn;
   const rf = r.fn;
   const same = (a: SqlValue, b: SqlValue) => a === b;
-  return { type: 'boolean', fn: (e, c) => (same(lf(e, c), rf(e, c)) !== negate ? 1 : 0) };
+  const tc = `(${gen.value(l)} ${negate ? '!==' : '==='} ${gen.value(r)})`;
+  const fc = `(${gen.value(l)} ${negate ? '===' : '!=='} ${gen.value(r)})`;
+  return {
+    type: 'boolean',
+    fn: (e, c) => (same(lf(e, c), rf(e, c)) !== negate ? 1 : 0),
+    code: `(${tc} ? 1 : 0)`,
+    tc,
+    fc,
+  };
 }
 
 function arithmetic(op: string, l: Expr, r: Expr): Expr {
@@ -765,6 +968,7 @@ function semicolon(sql: string): number {
  */
 export function compileCondition(sql: string): CompiledCondition {
   const c = new Compiler(typeof sql === 'string' ? sql : '');
+  gen = new Gen();
   if (typeof sql !== 'string' || sql.trim() === '') c.fail('the condition is empty');
   const slash = sql.indexOf('\\');
   if (slash >= 0) c.fail('backslashes are not supported (SQL dialects disagree on their meaning in strings)', slash);
@@ -792,7 +996,8 @@ export function compileCondition(sql: string): CompiledCondition {
   const root = c.expr((stmt as { where: AstNode }).where);
   if (root.type === 'text') c.fail('the condition is text; it must be true or false');
   const fn = root.fn;
-  const test = truePred(root);
+  const test = gen.build(gen.truth(root)) ?? truePred(root);
+  gen = new Gen();
   const columns = Object.freeze([...c.columns]);
   return {
     sql,

@@ -185,7 +185,7 @@ export function likeMatcher(pattern: string, escapeChar: string | undefined): Te
     const low = asciiLower(body);
     const n = low.length;
     if (pattern === body) return (t) => t.length === n && foldsEqual(t, 0, low);
-    if (pattern.endsWith('%')) return (t) => t.length >= n && foldsEqual(t, 0, low);
+    if (pattern.endsWith('%')) return (t) => t.startsWith(low) || (t.length >= n && foldsEqual(t, 0, low));
     return (t) => t.length >= n && foldsEqual(t, t.length - n, low);
   }
   const re = likeRegExp(pattern, escapeChar);
