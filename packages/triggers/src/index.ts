@@ -25,7 +25,8 @@ export type {
 } from './condition.ts';
 export { ANALYSIS_TYPES, checkCondition, checkSequence, DEFAULT_RESOURCE_LIMITS, parsePriority } from './condition.ts';
 export { DEFAULT_RULES } from './default-rules.ts';
-export { binaryHasherDefinition, triggerManagerDefinition } from './definition.ts';
+export { DEFAULT_WORKFLOWS } from './default-workflows.ts';
+export { analysisChainsDefinition, binaryHasherDefinition, triggerManagerDefinition } from './definition.ts';
 export type { TriggerErrorCode } from './errors.ts';
 export { triggerErrors } from './errors.ts';
 export type { LineageStats } from './lineage.ts';
@@ -40,3 +41,5 @@ export type { TriggerManagerOptions, TriggerManagerStats } from './trigger-manag
 export { TriggerManager } from './trigger-manager.ts';
 export type { AnalysisStage, AnalysisWorkflowDefinition } from './workflow.ts';
 export { checkWorkflow } from './workflow.ts';
+export type { WorkflowsFile } from './workflows-file.ts';
+export { loadWorkflowsFile, parseWorkflows, registerWorkflows } from './workflows-file.ts';

@@ -2,7 +2,8 @@
  * Analysis workflow definitions: stages (an analysis type for a collector, optional or not, with its
  * own time limit) and dependencies between them, checked at registration — stage ids unique, every
  * dependency a known stage, no cycle (the error names the cycle). `checkWorkflow` throws
- * `ERR_WORKFLOW_INVALID` naming the workflow and the problem. Running workflows is the coordinator's.
+ * `ERR_WORKFLOW_INVALID` naming the workflow and the problem. A workflow may also name the trigger
+ * conditions that start it (`triggers`). Running workflows is the coordinator's.
  */
 import { type AnalysisType, TriggerPriority } from '@daemoneye/core';
 import { ANALYSIS_TYPES } from './condition.ts';
@@ -28,6 +29,12 @@ export interface AnalysisWorkflowDefinition {
   readonly dependencies: Readonly<Record<string, readonly string[]>>;
   /** Longest the whole workflow may take, ms (default: the coordinator's workflow timeout). */
   readonly timeout?: number;
+  /**
+   * Trigger condition ids whose requests, addressed to the coordinator without a
+   * `metadata.workflow`, start this workflow (a rule names its workflow this way, since a
+   * condition's requests carry its id as `triggerId`).
+   */
+  readonly triggers?: readonly string[];
 }
 
 function bad(id: unknown, problem: string): never {
@@ -57,6 +64,12 @@ export function checkWorkflow(w: AnalysisWorkflowDefinition): string[] {
   }
   if (w.timeout !== undefined && (!Number.isInteger(w.timeout) || w.timeout < 1))
     bad(w.id, 'timeout must be a positive integer');
+  if (
+    w.triggers !== undefined &&
+    (!Array.isArray(w.triggers) || !w.triggers.every((t) => typeof t === 'string' && /^[A-Za-z0-9_.:-]+$/.test(t)))
+  ) {
+    bad(w.id, 'triggers must be a list of trigger ids (letters, digits, "_", "-", "." or ":")');
+  }
   const deps = w.dependencies ?? {};
   for (const [stage, on] of Object.entries(deps)) {
     if (!ids.has(stage)) bad(w.id, `dependencies name an unknown stage "${stage}"`);

@@ -1,0 +1,29 @@
+/**
+ * The analysis workflows that ship on by default (`processors.analysis_chains.default_workflows`),
+ * each started by a default rule that addresses the coordinator and named in the workflow's
+ * `triggers`. Their stages run only on collectors the command has: today the binary hasher, which
+ * answers BinaryHash. Definitions only; the coordinator runs them.
+ */
+import { TriggerPriority } from '@daemoneye/core';
+import type { AnalysisWorkflowDefinition } from './workflow.ts';
+
+/** The default workflows. */
+export const DEFAULT_WORKFLOWS: readonly AnalysisWorkflowDefinition[] = Object.freeze([
+  {
+    id: 'deleted-executable-triage',
+    description:
+      'A running executable deleted from disk: hash the image the process still runs (the binary hasher reads /proc/<pid>/exe once the path is gone)',
+    stages: [
+      {
+        id: 'hash',
+        analysisType: 'BinaryHash',
+        targetCollector: 'binary-hasher',
+        priority: TriggerPriority.High,
+        timeoutMs: 60_000,
+      },
+    ],
+    dependencies: {},
+    timeout: 600_000,
+    triggers: ['deleted-executable'],
+  },
+]);
