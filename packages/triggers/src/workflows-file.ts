@@ -41,7 +41,11 @@ function duration(file: string, where: string, key: string, raw: unknown): numbe
   const n = typeof raw === 'bigint' ? Number(raw) : raw;
   const ms = typeof n === 'string' ? parseDuration(n) : typeof n === 'number' ? n : undefined;
   if (ms === undefined || !Number.isInteger(ms) || ms < 1) {
-    fail(file, where, `${key} ${JSON.stringify(typeof raw === 'bigint' ? Number(raw) : raw)} must be a duration such as "30s" (or milliseconds)`);
+    fail(
+      file,
+      where,
+      `${key} ${JSON.stringify(typeof raw === 'bigint' ? Number(raw) : raw)} must be a duration such as "30s" (or milliseconds)`,
+    );
   }
   return ms;
 }
@@ -97,8 +101,7 @@ function workflow(file: string, i: number, raw: Record<string, unknown>): Analys
   try {
     checkWorkflow(out);
   } catch (e) {
-    const problem =
-      isCollectorError(e) && typeof e.details.problem === 'string' ? e.details.problem : describeError(e);
+    const problem = isCollectorError(e) && typeof e.details.problem === 'string' ? e.details.problem : describeError(e);
     fail(file, where, problem, e);
   }
   return out;
