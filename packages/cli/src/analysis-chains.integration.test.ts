@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readlinkSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -134,4 +134,45 @@ describe('daemoneye-collector run: default analysis workflow end to end', () => 
     },
     45_000,
   );
+
+  it('stops at start-up with ERR_WORKFLOW_INVALID naming the workflows file, the workflow and the problem', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'de-chain-file-'));
+    dirs.push(dir);
+    const file = join(dir, 'workflows.toml');
+    writeFileSync(
+      file,
+      '[[workflows]]\nid = "loop"\ndependencies = { a = ["b"], b = ["a"] }\n' +
+        '[[workflows.stages]]\nid = "a"\nanalysis_type = "BinaryHash"\ntarget_collector = "binary-hasher"\n' +
+        '[[workflows.stages]]\nid = "b"\nanalysis_type = "BinaryHash"\ntarget_collector = "binary-hasher"\n',
+    );
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'run',
+        '--no-system-config',
+        '--set',
+        `processors.analysis_chains.workflows_file=${file}`,
+        '--set',
+        'sources.process.realtime=off',
+      ],
+      {
+        env: {
+          ...process.env,
+          XDG_CONFIG_HOME: '/nonexistent',
+          DAEMONEYE_COLLECTOR_DATA_DIR: mkdtempSync(join(tmpdir(), 'de-chain-data-')),
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    children.push(child);
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    expect(await new Promise((r) => child.on('exit', r))).toBe(1);
+    expect(stderr).toContain(
+      `ERR_WORKFLOW_INVALID: ${file}: workflows[0] (id "loop"): has a dependency cycle: a → b → a`,
+    );
+  });
 });
