@@ -44,7 +44,7 @@ afterEach(() => {
 
 describe('daemoneye-collector run: default analysis workflow end to end', () => {
   it.skipIf(!isRoot)(
-    'a running copy of /bin/sleep deleted from disk runs deleted-executable-triage to completion with sha256sum’s hash',
+    'a running copy of /bin/sleep replaced on disk runs deleted-executable-triage to completion with sha256sum’s hash of the image',
     async () => {
       const dir = mkdtempSync(join(tmpdir(), 'de-chain-'));
       dirs.push(dir);
@@ -63,8 +63,13 @@ describe('daemoneye-collector run: default analysis workflow end to end', () => 
         }
       };
       expect(await until(() => exe() === copy, 5000)).toBe(true);
+      // Replaced on disk, as an attacker covering tracks (or an upgrade) would: the path now holds
+      // another file, and the workflow must hash the image that runs, not the replacement.
       rmSync(copy);
+      copyFileSync('/bin/true', copy);
       expect(exe()).toBe(`${copy} (deleted)`);
+      const replacement = execFileSync('sha256sum', [copy], { encoding: 'utf8' }).split(' ')[0];
+      expect(replacement).not.toBe(expected);
 
       const child = spawn(
         process.execPath,

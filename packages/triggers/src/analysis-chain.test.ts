@@ -171,3 +171,31 @@ describe('AnalysisChainCoordinator', () => {
     );
   });
 });
+
+describe('stage targets', () => {
+  it('names the pid and path by default, only the pid with target "pid", only the path with target "path"', async () => {
+    const requests: TriggerRequestEvent[] = [];
+    const chain = new AnalysisChainCoordinator({
+      dispatch: (e) => {
+        if (e.kind === 'trigger_request') requests.push(e);
+        return true;
+      },
+    });
+    chain.register({
+      id: 'targets',
+      stages: [
+        { id: 'both', analysisType: 'BinaryHash', targetCollector: 'a' },
+        { id: 'pid', analysisType: 'MemoryAnalysis', targetCollector: 'b', target: 'pid' },
+        { id: 'path', analysisType: 'YaraScan', targetCollector: 'c', target: 'path' },
+      ],
+      dependencies: {},
+    });
+    chain.start('targets', { targetPid: 9, targetPath: '/usr/bin/x', cause });
+    expect(requests.map((r) => [r.metadata.workflow_stage, r.targetPid, r.targetPath])).toEqual([
+      ['both', 9, '/usr/bin/x'],
+      ['pid', 9, undefined],
+      ['path', undefined, '/usr/bin/x'],
+    ]);
+    await chain.close();
+  });
+});

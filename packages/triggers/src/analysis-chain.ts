@@ -258,6 +258,7 @@ export class AnalysisChainCoordinator implements EventProcessor {
     s.status = 'running';
     const correlationId = randomUUID();
     s.correlationId = correlationId;
+    const target = s.stage.target ?? 'both';
     let request: TriggerRequestEvent;
     try {
       request = CollectionEvent.triggerRequest({
@@ -265,8 +266,8 @@ export class AnalysisChainCoordinator implements EventProcessor {
         targetCollector: s.stage.targetCollector,
         analysisType: s.stage.analysisType,
         priority: s.stage.priority ?? DEFAULT_STAGE_PRIORITY,
-        ...(run.targetPid !== undefined ? { targetPid: run.targetPid } : {}),
-        ...(run.targetPath !== undefined ? { targetPath: run.targetPath } : {}),
+        ...(run.targetPid !== undefined && target !== 'path' ? { targetPid: run.targetPid } : {}),
+        ...(run.targetPath !== undefined && target !== 'pid' ? { targetPath: run.targetPath } : {}),
         correlationId,
         metadata: {
           workflow_id: run.workflow.id,

@@ -12,7 +12,7 @@ export const DEFAULT_WORKFLOWS: readonly AnalysisWorkflowDefinition[] = Object.f
   {
     id: 'deleted-executable-triage',
     description:
-      'A running executable deleted from disk: hash the image the process still runs (the binary hasher reads /proc/<pid>/exe once the path is gone)',
+      'A running executable deleted or replaced on disk: hash the image the process still runs, through /proc/<pid>/exe',
     stages: [
       {
         id: 'hash',
@@ -20,6 +20,8 @@ export const DEFAULT_WORKFLOWS: readonly AnalysisWorkflowDefinition[] = Object.f
         targetCollector: 'binary-hasher',
         priority: TriggerPriority.High,
         timeoutMs: 60_000,
+        // The running image, not whatever now sits at the path (a replaced file would hash the new one).
+        target: 'pid',
       },
     ],
     dependencies: {},

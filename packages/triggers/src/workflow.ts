@@ -19,7 +19,19 @@ export interface AnalysisStage {
   /** Longest one attempt may wait for its result (default: the coordinator's stage timeout). */
   readonly timeoutMs?: number;
   readonly priority?: TriggerPriority;
+  /**
+   * What the stage's requests name of the run's target: its pid and path (`both`, the default), only
+   * the pid (`pid`: the running process, for instance its image through `/proc/<pid>/exe` when the file
+   * on disk was deleted or replaced), or only the path (`path`).
+   */
+  readonly target?: StageTarget;
 }
+
+/** What a stage's requests name of the run's target. */
+export type StageTarget = 'both' | 'pid' | 'path';
+
+/** The stage targets. */
+export const STAGE_TARGETS: readonly StageTarget[] = ['both', 'pid', 'path'];
 
 /** A workflow: stages, `dependencies[stage]` = the stages it waits for, and a whole-workflow timeout. */
 export interface AnalysisWorkflowDefinition {
@@ -61,6 +73,8 @@ export function checkWorkflow(w: AnalysisWorkflowDefinition): string[] {
     }
     if (s.priority !== undefined && ![0, 1, 2, 3].includes(s.priority))
       bad(w.id, `stage "${s.id}" has an unknown priority`);
+    if (s.target !== undefined && !STAGE_TARGETS.includes(s.target))
+      bad(w.id, `stage "${s.id}" target must be ${STAGE_TARGETS.join(', ')}`);
   }
   if (w.timeout !== undefined && (!Number.isInteger(w.timeout) || w.timeout < 1))
     bad(w.id, 'timeout must be a positive integer');

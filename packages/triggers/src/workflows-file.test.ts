@@ -42,6 +42,7 @@ id = "yara"
 analysis_type = "YaraScan"
 target_collector = "yara"
 optional = true
+target = "path"
 `;
 
 describe('workflows files', () => {
@@ -65,7 +66,7 @@ describe('workflows files', () => {
               timeoutMs: 30_000,
               priority: TriggerPriority.High,
             },
-            { id: 'yara', analysisType: 'YaraScan', targetCollector: 'yara', optional: true },
+            { id: 'yara', analysisType: 'YaraScan', targetCollector: 'yara', optional: true, target: 'path' },
           ],
         },
       ],
@@ -141,6 +142,11 @@ describe('workflows files', () => {
       'a non-boolean optional',
       `[[workflows]]\nid = "w"\n${stage}optional = "yes"\n`,
       'workflows[0] (id "w"): stages[0] (id "hash"): optional must be true or false',
+    ],
+    [
+      'an unknown stage target',
+      `[[workflows]]\nid = "w"\n${stage}target = "inode"\n`,
+      'workflows[0] (id "w"): stage "hash" target must be both, pid, path',
     ],
     [
       'a duplicate workflow id',

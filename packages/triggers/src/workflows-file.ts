@@ -13,7 +13,7 @@ import { parse as parseToml } from 'smol-toml';
 import type { AnalysisChainCoordinator } from './analysis-chain.ts';
 import { parsePriority } from './condition.ts';
 import { triggerErrors } from './errors.ts';
-import { type AnalysisStage, type AnalysisWorkflowDefinition, checkWorkflow } from './workflow.ts';
+import { type AnalysisStage, type AnalysisWorkflowDefinition, checkWorkflow, type StageTarget } from './workflow.ts';
 
 /** The workflows of one file. */
 export interface WorkflowsFile {
@@ -22,7 +22,7 @@ export interface WorkflowsFile {
 }
 
 const WORKFLOW_KEYS = new Set(['id', 'description', 'timeout', 'triggers', 'stages', 'dependencies']);
-const STAGE_KEYS = new Set(['id', 'analysis_type', 'target_collector', 'optional', 'timeout', 'priority']);
+const STAGE_KEYS = new Set(['id', 'analysis_type', 'target_collector', 'optional', 'timeout', 'priority', 'target']);
 
 function fail(file: string, where: string, problem: string, cause?: unknown): never {
   throw triggerErrors.error('ERR_WORKFLOW_INVALID', `${file}: ${where}${where === '' ? '' : ': '}${problem}`, {
@@ -70,6 +70,7 @@ function stage(file: string, where: string, j: number, raw: unknown): AnalysisSt
     ...(raw.optional !== undefined ? { optional: raw.optional } : {}),
     ...(raw.timeout !== undefined ? { timeoutMs: duration(file, where, `${at}: timeout`, raw.timeout) } : {}),
     ...(priority !== undefined ? { priority } : {}),
+    ...(raw.target !== undefined ? { target: raw.target as StageTarget } : {}),
   };
 }
 
