@@ -1,8 +1,11 @@
 import {
   type AnalysisResultEvent,
+  batchOf,
   CollectionEvent,
   type EventRecord,
   isCollectorError,
+  type Logger,
+  silentLogger,
   type TriggerRequestEvent,
 } from '@daemoneye/core';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -197,5 +200,28 @@ describe('stage targets', () => {
       ['path', undefined, '/usr/bin/x'],
     ]);
     await chain.close();
+  });
+});
+
+describe('requests addressed to the coordinator', () => {
+  it('counts a request for an unknown workflow as refused and logs it once per reason', () => {
+    const warnings: unknown[] = [];
+    const logger: Logger = { ...silentLogger, warn: (o: unknown) => void warnings.push(o), child: () => logger };
+    const chain = new AnalysisChainCoordinator({ logger, dispatch: () => true });
+    const req = (workflow: string) =>
+      CollectionEvent.triggerRequest({
+        triggerId: 'rule',
+        targetCollector: 'analysis-chains',
+        analysisType: 'Custom',
+        priority: 1,
+        targetPid: 3,
+        correlationId: `c-${workflow}`,
+        metadata: { workflow },
+      });
+    chain.process(batchOf([req('nope'), req('nada')]), { emit: () => true });
+    expect(chain.stats()).toMatchObject({ started: 0, refused: 2 });
+    expect(warnings).toEqual([
+      { reason: 'ERR_WORKFLOW_INVALID', err: 'ERR_WORKFLOW_INVALID: unknown workflow "nope"', triggerId: 'rule' },
+    ]);
   });
 });

@@ -17,6 +17,9 @@ import {
   type EventBatch,
   type EventProcessor,
   type EventRecord,
+  isCollectorError,
+  type Logger,
+  silentLogger,
   type TriggerRequestEvent,
 } from '@daemoneye/core';
 import { triggerErrors } from './errors.ts';
@@ -48,6 +51,8 @@ export interface AnalysisChainOptions {
    * that drives the coordinator itself). Returns false when refused.
    */
   readonly dispatch?: (event: CollectionEvent, cause: EventRecord) => boolean;
+  /** Where a refused request is logged, once per reason (default silent). */
+  readonly logger?: Logger;
 }
 
 /** Counters of the coordinator. */
@@ -120,6 +125,8 @@ export class AnalysisChainCoordinator implements EventProcessor {
   readonly #historySize: number;
   readonly #dispatch: ((event: CollectionEvent, cause: EventRecord) => boolean) | undefined;
   #tx: DerivedEventSender | undefined;
+  readonly #log: Logger;
+  readonly #loggedRefusals = new Set<string>();
   readonly #workflows = new Map<string, AnalysisWorkflowDefinition>();
   readonly #byTrigger = new Map<string, string>();
   readonly #runs = new Map<string, Run>();
@@ -137,6 +144,7 @@ export class AnalysisChainCoordinator implements EventProcessor {
     this.#cap = options.backoffMaxMs ?? 60_000;
     this.#historySize = options.historySize ?? 100;
     this.#dispatch = options.dispatch;
+    this.#log = options.logger ?? silentLogger;
   }
 
   name(): string {
@@ -434,8 +442,16 @@ export class AnalysisChainCoordinator implements EventProcessor {
             cause: batch.records.at(i),
             runId: e.correlationId,
           });
-        } catch {
+        } catch (err) {
           this.#counts.refused++;
+          const reason = isCollectorError(err) ? err.code : 'invalid';
+          if (!this.#loggedRefusals.has(reason)) {
+            this.#loggedRefusals.add(reason);
+            this.#log.warn(
+              { reason, err: describeError(err), triggerId: e.triggerId },
+              'workflow request refused (logged once per reason; counted in refused)',
+            );
+          }
         }
       }
     }

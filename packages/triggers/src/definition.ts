@@ -83,8 +83,9 @@ export const analysisChainsDefinition = defineProcessor({
     backoff_max: field('duration', 60_000, 'Longest delay between two attempts', { min: 1 }),
     history_size: field('integer', 100, 'Finished runs remembered', { min: 1 }),
   },
-  create: (o) => {
+  create: (o, { logger }) => {
     const coordinator = new AnalysisChainCoordinator({
+      logger: logger.child({ processor: 'analysis_chains' }),
       maxConcurrentWorkflows: o.maxConcurrentWorkflows,
       stageTimeoutMs: o.stageTimeout,
       workflowTimeoutMs: o.workflowTimeout,
