@@ -37,6 +37,11 @@ async function until(cond: () => boolean, ms: number): Promise<boolean> {
 
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
+const dataDir = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'de-chain-data-'));
+  dirs.push(d);
+  return d;
+};
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -78,7 +83,7 @@ describe('daemoneye-collector run: default analysis workflow end to end', () => 
           env: {
             ...process.env,
             XDG_CONFIG_HOME: '/nonexistent',
-            DAEMONEYE_COLLECTOR_DATA_DIR: mkdtempSync(join(tmpdir(), 'de-chain-data-')),
+            DAEMONEYE_COLLECTOR_DATA_DIR: dataDir(),
           },
           stdio: ['ignore', 'pipe', 'pipe'],
         },
@@ -165,7 +170,7 @@ describe('daemoneye-collector run: default analysis workflow end to end', () => 
         env: {
           ...process.env,
           XDG_CONFIG_HOME: '/nonexistent',
-          DAEMONEYE_COLLECTOR_DATA_DIR: mkdtempSync(join(tmpdir(), 'de-chain-data-')),
+          DAEMONEYE_COLLECTOR_DATA_DIR: dataDir(),
         },
         stdio: ['ignore', 'ignore', 'pipe'],
       },

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -14,7 +14,7 @@ import {
   silentLogger,
   type TriggerRequestEvent,
 } from '@daemoneye/core';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AnalysisChainCoordinator } from './analysis-chain.ts';
 import { DEFAULT_RULES } from './default-rules.ts';
 import { analysisChainsDefinition } from './definition.ts';
@@ -22,6 +22,7 @@ import { TriggerManager } from './trigger-manager.ts';
 
 const schema = pluginSchema([analysisChainsDefinition]);
 const dir = mkdtempSync(join(tmpdir(), 'de-chains-def-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Builds the coordinator as the command does, from a collector.toml holding `toml`. */
 function build(toml: string): AnalysisChainCoordinator {

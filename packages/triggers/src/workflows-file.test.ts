@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isCollectorError, TriggerPriority } from '@daemoneye/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnalysisChainCoordinator } from './analysis-chain.ts';
 import { DEFAULT_WORKFLOWS } from './default-workflows.ts';
 import { loadWorkflowsFile, parseWorkflows, registerWorkflows } from './workflows-file.ts';
@@ -11,6 +11,7 @@ let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'de-workflows-'));
 });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function refusal(f: () => unknown): { code: string; message: string } {
   try {
