@@ -239,7 +239,12 @@ describe('docs/configuration.md', () => {
     const parsed = JSON.parse(io.out()) as { entries: { key: string; layer: string }[] };
     const fromFile = parsed.entries.filter((e) => e.layer === 'user').map((e) => e.key);
     // Keys whose default is unset (or depends on who runs the command) are commented out in the example.
-    const commented = ['backpressure_threshold', 'data_dir', 'processors.triggers.rules_file'];
+    const commented = [
+      'backpressure_threshold',
+      'data_dir',
+      'processors.triggers.rules_file',
+      'processors.analysis_chains.workflows_file',
+    ];
     const all = parsed.entries.map((e) => e.key).filter((k) => !commented.includes(k));
     expect(fromFile.sort()).toEqual(all.sort());
   });

@@ -2,7 +2,7 @@
  * The command's plug-ins and whole configuration schema: the collector's own fields at the top level,
  * `[log]` and `[query]` for the command, and one section per plug-in — `[sources.process]`,
  * `[sources.network]`, `[sources.performance]`, `[processors.bus]`, `[processors.triggers]`,
- * `[processors.binary_hasher]`, `[sinks.store]` and `[sinks.stdout]` in the default list. Adding a source package to the command means adding its definition to
+ * `[processors.binary_hasher]`, `[processors.analysis_chains]`, `[sinks.store]` and `[sinks.stdout]` in the default list. Adding a source package to the command means adding its definition to
  * `DEFAULT_PLUGINS`.
  */
 import { homedir } from 'node:os';
@@ -13,7 +13,7 @@ import { networkSourceDefinition } from '@daemoneye/source-network';
 import { perfSourceDefinition } from '@daemoneye/source-perf';
 import { processSourceDefinition } from '@daemoneye/source-process';
 import { storeSinkDefinition } from '@daemoneye/store-sqlite';
-import { binaryHasherDefinition, triggerManagerDefinition } from '@daemoneye/triggers';
+import { analysisChainsDefinition, binaryHasherDefinition, triggerManagerDefinition } from '@daemoneye/triggers';
 
 /** `[log]` and `[query]`, the command's own sections. */
 export const commandSchema = {
@@ -36,6 +36,7 @@ export const DEFAULT_PLUGINS: readonly PluginDefinition[] = [
   eventBusDefinition,
   triggerManagerDefinition,
   binaryHasherDefinition,
+  analysisChainsDefinition,
   storeSinkDefinition,
 ];
 

@@ -1,8 +1,11 @@
 import {
   type AnalysisResultEvent,
+  batchOf,
   CollectionEvent,
   type EventRecord,
   isCollectorError,
+  type Logger,
+  silentLogger,
   type TriggerRequestEvent,
 } from '@daemoneye/core';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -169,5 +172,56 @@ describe('AnalysisChainCoordinator', () => {
     expect(err(() => chain.start('nope', { targetPid: 2, cause }))).toBe(
       'ERR_WORKFLOW_INVALID: unknown workflow "nope"',
     );
+  });
+});
+
+describe('stage targets', () => {
+  it('names the pid and path by default, only the pid with target "pid", only the path with target "path"', async () => {
+    const requests: TriggerRequestEvent[] = [];
+    const chain = new AnalysisChainCoordinator({
+      dispatch: (e) => {
+        if (e.kind === 'trigger_request') requests.push(e);
+        return true;
+      },
+    });
+    chain.register({
+      id: 'targets',
+      stages: [
+        { id: 'both', analysisType: 'BinaryHash', targetCollector: 'a' },
+        { id: 'pid', analysisType: 'MemoryAnalysis', targetCollector: 'b', target: 'pid' },
+        { id: 'path', analysisType: 'YaraScan', targetCollector: 'c', target: 'path' },
+      ],
+      dependencies: {},
+    });
+    chain.start('targets', { targetPid: 9, targetPath: '/usr/bin/x', cause });
+    expect(requests.map((r) => [r.metadata.workflow_stage, r.targetPid, r.targetPath])).toEqual([
+      ['both', 9, '/usr/bin/x'],
+      ['pid', 9, undefined],
+      ['path', undefined, '/usr/bin/x'],
+    ]);
+    await chain.close();
+  });
+});
+
+describe('requests addressed to the coordinator', () => {
+  it('counts a request for an unknown workflow as refused and logs it once per reason', () => {
+    const warnings: unknown[] = [];
+    const logger: Logger = { ...silentLogger, warn: (o: unknown) => void warnings.push(o), child: () => logger };
+    const chain = new AnalysisChainCoordinator({ logger, dispatch: () => true });
+    const req = (workflow: string) =>
+      CollectionEvent.triggerRequest({
+        triggerId: 'rule',
+        targetCollector: 'analysis-chains',
+        analysisType: 'Custom',
+        priority: 1,
+        targetPid: 3,
+        correlationId: `c-${workflow}`,
+        metadata: { workflow },
+      });
+    chain.process(batchOf([req('nope'), req('nada')]), { emit: () => true });
+    expect(chain.stats()).toMatchObject({ started: 0, refused: 2 });
+    expect(warnings).toEqual([
+      { reason: 'ERR_WORKFLOW_INVALID', err: 'ERR_WORKFLOW_INVALID: unknown workflow "nope"', triggerId: 'rule' },
+    ]);
   });
 });

@@ -17,6 +17,9 @@ import {
   type EventBatch,
   type EventProcessor,
   type EventRecord,
+  isCollectorError,
+  type Logger,
+  silentLogger,
   type TriggerRequestEvent,
 } from '@daemoneye/core';
 import { triggerErrors } from './errors.ts';
@@ -48,6 +51,8 @@ export interface AnalysisChainOptions {
    * that drives the coordinator itself). Returns false when refused.
    */
   readonly dispatch?: (event: CollectionEvent, cause: EventRecord) => boolean;
+  /** Where a refused request is logged, once per reason (default silent). */
+  readonly logger?: Logger;
 }
 
 /** Counters of the coordinator. */
@@ -120,7 +125,10 @@ export class AnalysisChainCoordinator implements EventProcessor {
   readonly #historySize: number;
   readonly #dispatch: ((event: CollectionEvent, cause: EventRecord) => boolean) | undefined;
   #tx: DerivedEventSender | undefined;
+  readonly #log: Logger;
+  readonly #loggedRefusals = new Set<string>();
   readonly #workflows = new Map<string, AnalysisWorkflowDefinition>();
+  readonly #byTrigger = new Map<string, string>();
   readonly #runs = new Map<string, Run>();
   readonly #byCorrelation = new Map<string, { run: Run; stage: StageRun }>();
   readonly #history: WorkflowRunStatus[] = [];
@@ -136,27 +144,61 @@ export class AnalysisChainCoordinator implements EventProcessor {
     this.#cap = options.backoffMaxMs ?? 60_000;
     this.#historySize = options.historySize ?? 100;
     this.#dispatch = options.dispatch;
+    this.#log = options.logger ?? silentLogger;
   }
 
   name(): string {
     return this.#name;
   }
 
-  /** Registers a workflow; `ERR_WORKFLOW_INVALID` for a bad one (a cycle is named), or a duplicate id. */
+  /**
+   * Registers a workflow; `ERR_WORKFLOW_INVALID` for a bad one (a cycle is named), a duplicate id, or
+   * a trigger id that another workflow already claims.
+   */
   register(workflow: AnalysisWorkflowDefinition): void {
     checkWorkflow(workflow);
     if (this.#workflows.has(workflow.id)) {
       throw triggerErrors.error('ERR_WORKFLOW_INVALID', `workflow "${workflow.id}" is already registered`);
     }
+    for (const t of workflow.triggers ?? []) {
+      const owner = this.#byTrigger.get(t);
+      if (owner !== undefined) {
+        throw triggerErrors.error(
+          'ERR_WORKFLOW_INVALID',
+          `workflow "${workflow.id}": trigger "${t}" already starts workflow "${owner}"`,
+        );
+      }
+    }
     this.#workflows.set(workflow.id, workflow);
+    for (const t of workflow.triggers ?? []) this.#byTrigger.set(t, workflow.id);
+  }
+
+  /** The registered workflows, in registration order. */
+  workflows(): readonly AnalysisWorkflowDefinition[] {
+    return [...this.#workflows.values()];
+  }
+
+  /**
+   * The workflow a request addressed to the coordinator starts: `metadata.workflow` when set, else
+   * the workflow whose `triggers` name the request's `triggerId`.
+   */
+  workflowFor(request: TriggerRequestEvent): string | undefined {
+    const named = request.metadata.workflow;
+    if (named !== undefined && named !== '') return named;
+    return this.#byTrigger.get(request.triggerId);
   }
 
   /**
    * Starts a run of `workflowId` against a pid and/or path, caused by the event of `cause`. Returns the
-   * run id. Throws `ERR_WORKFLOW_INVALID` for an unknown workflow or no target, `ERR_WORKFLOW_LIMIT`
-   * when `maxConcurrentWorkflows` runs are active.
+   * run id: `runId` when given and not in use (a run started by a request takes the request's
+   * correlation id, so its final result answers that request), else a fresh UUID. Throws
+   * `ERR_WORKFLOW_INVALID` for an unknown workflow or no target, `ERR_WORKFLOW_LIMIT` when
+   * `maxConcurrentWorkflows` runs are active.
    */
-  start(workflowId: string, target: { targetPid?: number; targetPath?: string; cause: EventRecord }): string {
+  start(
+    workflowId: string,
+    target: { targetPid?: number; targetPath?: string; cause: EventRecord; runId?: string },
+  ): string {
     const workflow = this.#workflows.get(workflowId);
     if (workflow === undefined) throw triggerErrors.error('ERR_WORKFLOW_INVALID', `unknown workflow "${workflowId}"`);
     if (target.targetPid === undefined && (target.targetPath === undefined || target.targetPath === '')) {
@@ -168,7 +210,8 @@ export class AnalysisChainCoordinator implements EventProcessor {
         `${this.#maxRuns} workflow runs are active; "${workflowId}" not started`,
       );
     }
-    const runId = randomUUID();
+    const runId =
+      target.runId !== undefined && target.runId !== '' && !this.#runs.has(target.runId) ? target.runId : randomUUID();
     const run: Run = {
       runId,
       workflow,
@@ -223,6 +266,7 @@ export class AnalysisChainCoordinator implements EventProcessor {
     s.status = 'running';
     const correlationId = randomUUID();
     s.correlationId = correlationId;
+    const target = s.stage.target ?? 'both';
     let request: TriggerRequestEvent;
     try {
       request = CollectionEvent.triggerRequest({
@@ -230,8 +274,8 @@ export class AnalysisChainCoordinator implements EventProcessor {
         targetCollector: s.stage.targetCollector,
         analysisType: s.stage.analysisType,
         priority: s.stage.priority ?? DEFAULT_STAGE_PRIORITY,
-        ...(run.targetPid !== undefined ? { targetPid: run.targetPid } : {}),
-        ...(run.targetPath !== undefined ? { targetPath: run.targetPath } : {}),
+        ...(run.targetPid !== undefined && target !== 'path' ? { targetPid: run.targetPid } : {}),
+        ...(run.targetPath !== undefined && target !== 'pid' ? { targetPath: run.targetPath } : {}),
         correlationId,
         metadata: {
           workflow_id: run.workflow.id,
@@ -323,7 +367,15 @@ export class AnalysisChainCoordinator implements EventProcessor {
       correlationId: run.runId,
       success: status === 'completed',
       ...(error !== undefined ? { error } : {}),
-      data: { status, stages: Object.fromEntries(Object.entries(snapshot.stages).map(([k, v]) => [k, v.status])) },
+      data: {
+        status,
+        stages: Object.fromEntries(Object.entries(snapshot.stages).map(([k, v]) => [k, v.status])),
+        results: Object.fromEntries(
+          Object.entries(snapshot.stages).flatMap(([k, v]) => (v.data !== undefined ? [[k, v.data]] : [])),
+        ),
+        ...(run.targetPid !== undefined ? { target_pid: run.targetPid } : {}),
+        ...(run.targetPath !== undefined ? { target_path: run.targetPath } : {}),
+      },
     });
     if (!this.#send(final, run.cause)) this.#counts.refused++;
     for (const w of run.waiters.splice(0)) w(snapshot);
@@ -382,15 +434,24 @@ export class AnalysisChainCoordinator implements EventProcessor {
       const e = batch[i] as CollectionEvent;
       if (e.kind === 'analysis_result') this.handleResult(e);
       else if (e.kind === 'trigger_request' && e.targetCollector === this.#name) {
-        const wf = e.metadata.workflow ?? '';
+        const wf = this.workflowFor(e) ?? '';
         try {
           this.start(wf, {
             ...(e.targetPid !== undefined ? { targetPid: e.targetPid } : {}),
             ...(e.targetPath !== undefined ? { targetPath: e.targetPath } : {}),
             cause: batch.records.at(i),
+            runId: e.correlationId,
           });
-        } catch {
+        } catch (err) {
           this.#counts.refused++;
+          const reason = isCollectorError(err) ? err.code : 'invalid';
+          if (!this.#loggedRefusals.has(reason)) {
+            this.#loggedRefusals.add(reason);
+            this.#log.warn(
+              { reason, err: describeError(err), triggerId: e.triggerId },
+              'workflow request refused (logged once per reason; counted in refused)',
+            );
+          }
         }
       }
     }

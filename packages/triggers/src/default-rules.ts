@@ -2,7 +2,9 @@
  * The rule set that ships on by default (`processors.triggers.default_rules`): execution from a
  * world-writable temporary directory, a running executable deleted from disk, a shell or interpreter
  * spawned by a network service, and a new setuid/setgid file (which fires once a filesystem source
- * reports permissions). Each asks the binary hasher for a SHA-256. Definitions only.
+ * reports permissions). Each asks the binary hasher for a SHA-256, except the deleted executable, which
+ * starts the default analysis workflow `deleted-executable-triage` (see default-workflows.ts) through
+ * the analysis chain coordinator. Definitions only.
  */
 import { TriggerPriority } from '@daemoneye/core';
 import type { TriggerCondition, TriggerInput } from './condition.ts';
@@ -54,9 +56,10 @@ export const DEFAULT_RULES: readonly TriggerInput<TriggerCondition>[] = Object.f
     id: 'deleted-executable',
     description: 'A running executable was deleted or replaced on disk',
     sqlCondition: "subtype IN ('exec', 'snapshot') AND executable_deleted = 1",
-    analysisType: 'BinaryHash',
+    // Starts the default workflow `deleted-executable-triage`, which names this rule in its `triggers`.
+    analysisType: 'Custom',
     priority: TriggerPriority.High,
-    targetCollector: 'binary-hasher',
+    targetCollector: 'analysis-chains',
   },
   {
     id: 'interpreter-from-network-service',

@@ -1,15 +1,21 @@
 /**
  * The package's plug-in definitions: `[processors.triggers]` builds a `TriggerManager` with the
- * default rule set (unless `default_rules = false`) and the rules of `rules_file`; and
- * `[processors.binary_hasher]` runs the `BinaryHasherCollector` that answers its BinaryHash requests.
- * A bad rules file stops the command at start-up with `ERR_RULES_FILE`. No behaviour of its own.
+ * default rule set (unless `default_rules = false`) and the rules of `rules_file`;
+ * `[processors.binary_hasher]` runs the `BinaryHasherCollector` that answers its BinaryHash requests;
+ * and `[processors.analysis_chains]` builds an `AnalysisChainCoordinator` with the default workflows
+ * (unless `default_workflows = false`) and the workflows of `workflows_file`. A bad rules file stops
+ * the command at start-up with `ERR_RULES_FILE`, a bad workflows file with `ERR_WORKFLOW_INVALID`.
+ * No behaviour of its own.
  */
 import { defineProcessor, field } from '@daemoneye/core';
+import { AnalysisChainCoordinator } from './analysis-chain.ts';
 import { AnalysisCollectorProcessor } from './analysis-collector.ts';
 import { BinaryHasherCollector } from './binary-hasher.ts';
 import { DEFAULT_RULES } from './default-rules.ts';
+import { DEFAULT_WORKFLOWS } from './default-workflows.ts';
 import { loadRulesFile, registerRules } from './rules-file.ts';
 import { TriggerManager } from './trigger-manager.ts';
+import { loadWorkflowsFile, registerWorkflows } from './workflows-file.ts';
 
 /** `[processors.triggers]`: SQL trigger conditions and sequences. */
 export const triggerManagerDefinition = defineProcessor({
@@ -58,4 +64,40 @@ export const binaryHasherDefinition = defineProcessor({
       concurrency: o.concurrency,
       queueCapacity: o.maxQueued,
     }),
+});
+
+/** `[processors.analysis_chains]`: multi-stage analysis workflows started by trigger requests. */
+export const analysisChainsDefinition = defineProcessor({
+  key: 'analysis_chains',
+  description: 'Runs analysis workflows for the trigger requests addressed to analysis-chains',
+  schema: {
+    default_workflows: field('boolean', true, 'Register the default workflows'),
+    workflows_file: field('string', undefined, 'A TOML or JSON file of [[workflows]]'),
+    max_concurrent_workflows: field('integer', 50, 'Workflow runs at once; more requests are refused', { min: 1 }),
+    stage_timeout: field('duration', 300_000, 'Longest one stage attempt waits for its result', { min: 1 }),
+    workflow_timeout: field('duration', 1_800_000, 'Longest a whole workflow run may take', { min: 1 }),
+    max_attempts: field('integer', 3, 'Attempts per stage before it fails (or is skipped when optional)', {
+      min: 1,
+    }),
+    backoff_base: field('duration', 2000, 'Delay before the first retry, doubling each time', { min: 1 }),
+    backoff_max: field('duration', 60_000, 'Longest delay between two attempts', { min: 1 }),
+    history_size: field('integer', 100, 'Finished runs remembered', { min: 1 }),
+  },
+  create: (o, { logger }) => {
+    const coordinator = new AnalysisChainCoordinator({
+      logger: logger.child({ processor: 'analysis_chains' }),
+      maxConcurrentWorkflows: o.maxConcurrentWorkflows,
+      stageTimeoutMs: o.stageTimeout,
+      workflowTimeoutMs: o.workflowTimeout,
+      maxAttempts: o.maxAttempts,
+      backoffBaseMs: o.backoffBase,
+      backoffMaxMs: o.backoffMax,
+      historySize: o.historySize,
+    });
+    if (o.defaultWorkflows) for (const w of DEFAULT_WORKFLOWS) coordinator.register(w);
+    if (o.workflowsFile !== undefined && o.workflowsFile !== '') {
+      registerWorkflows(coordinator, loadWorkflowsFile(o.workflowsFile));
+    }
+    return coordinator;
+  },
 });

@@ -2,7 +2,8 @@
  * Analysis workflow definitions: stages (an analysis type for a collector, optional or not, with its
  * own time limit) and dependencies between them, checked at registration — stage ids unique, every
  * dependency a known stage, no cycle (the error names the cycle). `checkWorkflow` throws
- * `ERR_WORKFLOW_INVALID` naming the workflow and the problem. Running workflows is the coordinator's.
+ * `ERR_WORKFLOW_INVALID` naming the workflow and the problem. A workflow may also name the trigger
+ * conditions that start it (`triggers`). Running workflows is the coordinator's.
  */
 import { type AnalysisType, TriggerPriority } from '@daemoneye/core';
 import { ANALYSIS_TYPES } from './condition.ts';
@@ -18,7 +19,19 @@ export interface AnalysisStage {
   /** Longest one attempt may wait for its result (default: the coordinator's stage timeout). */
   readonly timeoutMs?: number;
   readonly priority?: TriggerPriority;
+  /**
+   * What the stage's requests name of the run's target: its pid and path (`both`, the default), only
+   * the pid (`pid`: the running process, for instance its image through `/proc/<pid>/exe` when the file
+   * on disk was deleted or replaced), or only the path (`path`).
+   */
+  readonly target?: StageTarget;
 }
+
+/** What a stage's requests name of the run's target. */
+export type StageTarget = 'both' | 'pid' | 'path';
+
+/** The stage targets. */
+export const STAGE_TARGETS: readonly StageTarget[] = ['both', 'pid', 'path'];
 
 /** A workflow: stages, `dependencies[stage]` = the stages it waits for, and a whole-workflow timeout. */
 export interface AnalysisWorkflowDefinition {
@@ -28,6 +41,12 @@ export interface AnalysisWorkflowDefinition {
   readonly dependencies: Readonly<Record<string, readonly string[]>>;
   /** Longest the whole workflow may take, ms (default: the coordinator's workflow timeout). */
   readonly timeout?: number;
+  /**
+   * Trigger condition ids whose requests, addressed to the coordinator without a
+   * `metadata.workflow`, start this workflow (a rule names its workflow this way, since a
+   * condition's requests carry its id as `triggerId`).
+   */
+  readonly triggers?: readonly string[];
 }
 
 function bad(id: unknown, problem: string): never {
@@ -54,9 +73,17 @@ export function checkWorkflow(w: AnalysisWorkflowDefinition): string[] {
     }
     if (s.priority !== undefined && ![0, 1, 2, 3].includes(s.priority))
       bad(w.id, `stage "${s.id}" has an unknown priority`);
+    if (s.target !== undefined && !STAGE_TARGETS.includes(s.target))
+      bad(w.id, `stage "${s.id}" target must be ${STAGE_TARGETS.join(', ')}`);
   }
   if (w.timeout !== undefined && (!Number.isInteger(w.timeout) || w.timeout < 1))
     bad(w.id, 'timeout must be a positive integer');
+  if (
+    w.triggers !== undefined &&
+    (!Array.isArray(w.triggers) || !w.triggers.every((t) => typeof t === 'string' && /^[A-Za-z0-9_.:-]+$/.test(t)))
+  ) {
+    bad(w.id, 'triggers must be a list of trigger ids (letters, digits, "_", "-", "." or ":")');
+  }
   const deps = w.dependencies ?? {};
   for (const [stage, on] of Object.entries(deps)) {
     if (!ids.has(stage)) bad(w.id, `dependencies name an unknown stage "${stage}"`);
