@@ -142,10 +142,10 @@ describe.skipIf(!linux)('createProcfsReader keepOpen (kernel)', () => {
     try {
       const first = proc.readHeld(stat);
       expect(String(first).startsWith(`${child.pid} (sleep) `)).toBe(true);
-      // The held descriptor gives what a fresh read gives (the fields of a sleeping process do not move).
-      expect(String(proc.readHeld(stat)).split(' ').slice(0, 5)).toEqual(
-        readFileSync(stat, 'latin1').split(' ').slice(0, 5),
-      );
+      // The held descriptor gives what a fresh read gives: pid, name, parent and group do not move
+      // (the state may, while the child is still starting).
+      const fixed = (line: string): string[] => line.split(' ').filter((_, i) => i < 5 && i !== 2);
+      expect(fixed(String(proc.readHeld(stat)))).toEqual(fixed(readFileSync(stat, 'latin1')));
       expect(openOn(stat)).toBe(1);
       // Over the keepOpen limit a file is read and closed at once.
       expect(Number(String(proc.readHeld(mine)).split(' ')[0])).toBe(process.pid);
