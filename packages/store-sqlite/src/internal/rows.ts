@@ -175,7 +175,9 @@ export function processRow(e: ProcessEvent, r: RowRecord, ids: StringIds, source
   if (typeof timestamp !== 'number') invalid('timestamp');
   let extra: Record<string, unknown> | undefined;
   const put = (k: string, v: unknown): null => {
-    if (v !== undefined) (extra ??= {})[k] = v;
+    if (v === undefined) return null;
+    extra ??= {};
+    extra[k] = v;
     return null;
   };
   const num = (k: string, v: unknown): SqlValue => (typeof v === 'number' ? v : put(k, v));
