@@ -166,6 +166,50 @@ async function insertSection() {
   );
 }
 
+// SQLite alone: the same number of schema-3 process rows generated inside SQLite (INSERT ... SELECT
+// over a recursive CTE: no JavaScript, no parameter binding) into a new store, 20,000 per
+// transaction as the worker commits them, with and without the pid index: the ceiling of this
+// layout on this machine.
+function sqliteAlone(n, withPidIndex) {
+  const dir = mkdtempSync(join(tmpdir(), 'store-bench-alone-'));
+  const db = new Database(join(dir, 'events.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('cache_size = -65536');
+  db.exec(`CREATE TABLE process_rows (seq INTEGER PRIMARY KEY, run INTEGER NOT NULL, source INTEGER NOT NULL,
+    accepted_at INTEGER NOT NULL, time INTEGER NOT NULL, cause_seq INTEGER, depth INTEGER NOT NULL DEFAULT 0,
+    subtype INTEGER NOT NULL, pid INTEGER NOT NULL, ppid INTEGER, name INTEGER NOT NULL, executable_path INTEGER,
+    command_line TEXT, argv TEXT, start_time INTEGER, cpu_usage REAL, memory_usage INTEGER, executable_hash INTEGER,
+    user_id INTEGER, user_name INTEGER, exit_code INTEGER, cwd INTEGER, cgroup INTEGER, container_id INTEGER,
+    flags INTEGER NOT NULL, extra TEXT);
+    CREATE INDEX process_rows_time ON process_rows(time);
+    ${withPidIndex ? 'CREATE INDEX process_rows_pid ON process_rows(pid);' : ''}`);
+  const now = Date.now();
+  const insert = db.prepare(`WITH RECURSIVE c(k) AS (SELECT ? UNION ALL SELECT k + 1 FROM c WHERE k < ?)
+    INSERT INTO process_rows SELECT k + 1, 1, 1, ${now}, ${now - n} + k, NULL, 0, k % 4, 1000 + ((k * 7919) % 30000),
+      1 + (k % 97), 10 + k % 200, 300 + k % 200, 'proc' || (k % 200) || ' --flag ' || k, NULL, ${now - 1000}, NULL, NULL,
+      NULL, 5 + k % 3, 8 + k % 2, NULL, NULL, NULL, NULL, 3, NULL FROM c`);
+  const t = performance.now();
+  for (let from = 0; from < n; from += 20_000) insert.run(from, Math.min(n, from + 20_000) - 1);
+  const s = (performance.now() - t) / 1000;
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+  return Math.round(n / s);
+}
+
+function ceilingSection() {
+  const sizes = quick ? [50_000] : [200_000, 1_000_000];
+  const row = {};
+  out('\nSQLite alone: schema-3 process rows generated in SQL, 20,000 per transaction');
+  out('| rows | time index only, rows/s | time and pid indexes, rows/s |');
+  out('| ---: | ---: | ---: |');
+  for (const n of sizes) {
+    row[n] = { timeIndexOnly: sqliteAlone(n, false), timeAndPidIndexes: sqliteAlone(n, true) };
+    out(`| ${n} | ${row[n].timeIndexOnly} | ${row[n].timeAndPidIndexes} |`);
+  }
+  results.sections.sqliteAlone = row;
+}
+
 async function timeIt(fn, runs) {
   await fn();
   const times = [];
@@ -240,10 +284,11 @@ async function querySection() {
   }
 }
 
-// `--only=insert` or `--only=query` runs one section.
+// `--only=insert`, `--only=query` or `--only=ceiling` runs one section.
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 if (only === undefined || only === 'insert') await insertSection();
 if (only === undefined || only === 'query') await querySection();
+if (only === undefined || only === 'ceiling') ceilingSection();
 
 const dir = join(here, '..', 'bench-results');
 mkdirSync(dir, { recursive: true });
