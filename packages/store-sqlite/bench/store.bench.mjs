@@ -1,18 +1,21 @@
 // Event store benchmark, in one run: events per second batched into the store through its sink (as
 // the collector writes: awaited 1,000-event batches), beside a bare better-sqlite3 insert loop of the
 // same rows into the same tables on the calling thread (the overhead ratio, and how long each keeps
-// the calling thread's event loop blocked); then the latency of "processes of the last hour by
+// the calling thread's event loop blocked) — the bare loop does the per-event work a user would need
+// for these tables (the row, its interned strings, the JSON of the fields without a column), once
+// with one INSERT per row and once with the store's 32-row statements; then the latency of "processes of the last hour by
 // parent" over a 1,000,000-row store, through `runQuery` (a child process) and in-process. Runs
 // against the built package; prints a table and writes JSON to bench-results/.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { batchOf, CollectionEvent, silentLogger } from '@daemoneye/core';
 import Database from 'better-sqlite3';
-import { createStoreSink, openEventStore, runQuery } from '../dist/index.js';
-import { insertSql, rowValues } from '../dist/internal/rows.js';
+import { createStoreSink, openEventStore, runQuery, SCHEMA_VERSION } from '../dist/index.js';
+import { PROCESS_ROW_COLUMNS, processInsertSql, processRow } from '../dist/internal/rows.js';
+import { PROCESS_CHUNK } from '../dist/internal/store-writer.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
@@ -70,7 +73,7 @@ async function viaStore(batches, n) {
   return { eventsPerSecond: Math.round(n / s), seconds: +s.toFixed(2), eventLoop: delay() };
 }
 
-async function bareLoop(batches, n) {
+async function bareLoop(batches, n, perStatement) {
   const dir = mkdtempSync(join(tmpdir(), 'store-bench-bare-'));
   const path = join(dir, 'events.db');
   // The same tables and indexes, created by the store, then written by hand.
@@ -79,24 +82,44 @@ async function bareLoop(batches, n) {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.prepare("INSERT INTO runs (run, run_id, hostname, first_seen) VALUES (1, 'bench', 'bench', 0)").run();
-  const insert = db.prepare(insertSql('process'));
+  const one = db.prepare(processInsertSql(1));
+  const many = db.prepare(processInsertSql(perStatement));
+  const select = db.prepare('SELECT id FROM strings WHERE value = ?').pluck();
+  const insertString = db.prepare('INSERT INTO strings (value) VALUES (?)');
+  const known = new Map();
+  const ids = {
+    id(value) {
+      let id = known.get(value);
+      if (id === undefined) {
+        id = select.get(value) ?? Number(insertString.run(value).lastInsertRowid);
+        known.set(value, id);
+      }
+      return id;
+    },
+  };
+  const width = PROCESS_ROW_COLUMNS.length;
   const delay = loopDelay();
   const t = performance.now();
   for (const batch of batches) {
     db.transaction(() => {
+      const r = batch.records;
+      let values = [];
       for (let i = 0; i < batch.length; i++) {
-        const r = batch.records;
-        insert.run(
-          rowValues(batch[i], {
-            seq: r.seq(i),
-            run: 1,
-            source: r.source(i),
-            acceptedAt: r.acceptedAt(i),
-            cause: null,
-            depth: 0,
-          }),
-        );
+        const record = {
+          seq: r.seq(i),
+          run: 1,
+          source: r.source(i),
+          acceptedAt: r.acceptedAt(i),
+          cause: null,
+          depth: 0,
+        };
+        processRow(batch[i], record, ids, ids.id(record.source), values);
+        if (values.length === perStatement * width) {
+          (perStatement === 1 ? one : many).run(values);
+          values = [];
+        }
       }
+      for (let at = 0; at < values.length; at += width) one.run(values.slice(at, at + width));
     })();
     // A caller that yields between batches, as a collector would have to.
     await new Promise((r) => setImmediate(r));
@@ -111,25 +134,80 @@ async function insertSection() {
   const n = quick ? 50_000 : 200_000;
   const now = Date.now();
   const batches = makeBatches(n, (k) => now - n + k);
-  const bare = await bareLoop(batches, n);
+  const bare = await bareLoop(batches, n, 1);
+  const bareChunked = await bareLoop(batches, n, PROCESS_CHUNK);
   const store = await viaStore(batches, n);
   const row = {
     events: n,
     store,
     bareBetterSqlite3: bare,
+    bareBetterSqlite3Chunked: bareChunked,
     overheadRatio: +(bare.eventsPerSecond / store.eventsPerSecond).toFixed(2),
+    overheadRatioChunked: +(bareChunked.eventsPerSecond / store.eventsPerSecond).toFixed(2),
+    loadAverage: os.loadavg().map((l) => +l.toFixed(2)),
   };
   results.sections.insert = row;
-  out(`\ninsert: ${n} process events in batches of ${B} (WAL, synchronous=NORMAL, 4 indexes + JSON)`);
+  out(
+    `\ninsert: ${n} process events in batches of ${B} (WAL, synchronous=NORMAL, schema ${SCHEMA_VERSION}: indexes on time and pid; load average ${row.loadAverage.join(' ')})`,
+  );
   out('| writer | events/s | seconds | event loop p99 ms | event loop max ms |');
   out('| --- | ---: | ---: | ---: | ---: |');
   out(
     `| store sink (worker thread) | ${store.eventsPerSecond} | ${store.seconds} | ${store.eventLoop.p99Ms} | ${store.eventLoop.maxMs} |`,
   );
   out(
-    `| bare better-sqlite3 loop (calling thread) | ${bare.eventsPerSecond} | ${bare.seconds} | ${bare.eventLoop.p99Ms} | ${bare.eventLoop.maxMs} |`,
+    `| bare better-sqlite3 loop, one INSERT per row (calling thread) | ${bare.eventsPerSecond} | ${bare.seconds} | ${bare.eventLoop.p99Ms} | ${bare.eventLoop.maxMs} |`,
   );
-  out(`overhead ratio (bare / store): ${row.overheadRatio}`);
+  out(
+    `| bare better-sqlite3 loop, ${PROCESS_CHUNK} rows per INSERT (calling thread) | ${bareChunked.eventsPerSecond} | ${bareChunked.seconds} | ${bareChunked.eventLoop.p99Ms} | ${bareChunked.eventLoop.maxMs} |`,
+  );
+  out(
+    `overhead ratio (bare / store): ${row.overheadRatio} (one INSERT per row), ${row.overheadRatioChunked} (${PROCESS_CHUNK} rows per INSERT)`,
+  );
+}
+
+// SQLite alone: the same number of schema-3 process rows generated inside SQLite (INSERT ... SELECT
+// over a recursive CTE: no JavaScript, no parameter binding) into a new store, 20,000 per
+// transaction as the worker commits them, with and without the pid index: the ceiling of this
+// layout on this machine.
+function sqliteAlone(n, withPidIndex) {
+  const dir = mkdtempSync(join(tmpdir(), 'store-bench-alone-'));
+  const db = new Database(join(dir, 'events.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('cache_size = -65536');
+  db.exec(`CREATE TABLE process_rows (seq INTEGER PRIMARY KEY, run INTEGER NOT NULL, source INTEGER NOT NULL,
+    accepted_at INTEGER NOT NULL, time INTEGER NOT NULL, cause_seq INTEGER, depth INTEGER NOT NULL DEFAULT 0,
+    subtype INTEGER NOT NULL, pid INTEGER NOT NULL, ppid INTEGER, name INTEGER NOT NULL, executable_path INTEGER,
+    command_line TEXT, argv TEXT, start_time INTEGER, cpu_usage REAL, memory_usage INTEGER, executable_hash INTEGER,
+    user_id INTEGER, user_name INTEGER, exit_code INTEGER, cwd INTEGER, cgroup INTEGER, container_id INTEGER,
+    flags INTEGER NOT NULL, extra TEXT);
+    CREATE INDEX process_rows_time ON process_rows(time);
+    ${withPidIndex ? 'CREATE INDEX process_rows_pid ON process_rows(pid);' : ''}`);
+  const now = Date.now();
+  const insert = db.prepare(`WITH RECURSIVE c(k) AS (SELECT ? UNION ALL SELECT k + 1 FROM c WHERE k < ?)
+    INSERT INTO process_rows SELECT k + 1, 1, 1, ${now}, ${now - n} + k, NULL, 0, k % 4, 1000 + ((k * 7919) % 30000),
+      1 + (k % 97), 10 + k % 200, 300 + k % 200, 'proc' || (k % 200) || ' --flag ' || k, NULL, ${now - 1000}, NULL, NULL,
+      NULL, 5 + k % 3, 8 + k % 2, NULL, NULL, NULL, NULL, 3, NULL FROM c`);
+  const t = performance.now();
+  for (let from = 0; from < n; from += 20_000) insert.run(from, Math.min(n, from + 20_000) - 1);
+  const s = (performance.now() - t) / 1000;
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+  return Math.round(n / s);
+}
+
+function ceilingSection() {
+  const sizes = quick ? [50_000] : [200_000, 1_000_000];
+  const row = {};
+  out('\nSQLite alone: schema-3 process rows generated in SQL, 20,000 per transaction');
+  out('| rows | time index only, rows/s | time and pid indexes, rows/s |');
+  out('| ---: | ---: | ---: |');
+  for (const n of sizes) {
+    row[n] = { timeIndexOnly: sqliteAlone(n, false), timeAndPidIndexes: sqliteAlone(n, true) };
+    out(`| ${n} | ${row[n].timeIndexOnly} | ${row[n].timeAndPidIndexes} |`);
+  }
+  results.sections.sqliteAlone = row;
 }
 
 async function timeIt(fn, runs) {
@@ -206,8 +284,11 @@ async function querySection() {
   }
 }
 
-await insertSection();
-await querySection();
+// `--only=insert`, `--only=query` or `--only=ceiling` runs one section.
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+if (only === undefined || only === 'insert') await insertSection();
+if (only === undefined || only === 'query') await querySection();
+if (only === undefined || only === 'ceiling') ceilingSection();
 
 const dir = join(here, '..', 'bench-results');
 mkdirSync(dir, { recursive: true });

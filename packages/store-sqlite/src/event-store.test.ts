@@ -1,12 +1,81 @@
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { batchOf, type CollectionEvent, isCollectorError } from '@daemoneye/core';
+import { batchOf, type CollectionEvent, CollectionEvent as E, isCollectorError } from '@daemoneye/core';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { batchAt, eventAt, tempDir } from '../test/fixtures.ts';
 import { type EventStore, openEventStore } from './event-store.ts';
+import { insertSql, rowValues } from './internal/rows.ts';
 import { migrate, SCHEMA_VERSION } from './internal/schema.ts';
 import { runQuery } from './query.ts';
+
+/** Process events with every field, odd command lines, absent and extra fields. */
+const RICH_EVENTS: CollectionEvent[] = [
+  E.process({
+    subtype: 'exec',
+    pid: 4242,
+    ppid: 1,
+    name: 'bash',
+    executablePath: '/usr/bin/bash',
+    commandLine: ['bash', '-c', 'echo "a b"', '', '\\x'],
+    startTime: 1_700_000_000_123,
+    cpuUsage: 12.5,
+    memoryUsage: 3_456_789,
+    executableHash: 'ab'.repeat(32),
+    hashAlgorithm: 'sha256',
+    userId: '0',
+    userName: 'root',
+    accessible: true,
+    fileExists: false,
+    threadCount: 3,
+    cwd: '/root',
+    cgroup: '/system.slice/ssh.service',
+    containerId: 'c0ffee',
+    platformMetadata: { ns: 'pid:[4026531836]', uidMapped: false, n: 7 },
+    timestamp: 1_700_000_000_500,
+  }),
+  E.process({ pid: 2, name: 'kworker/0:1', accessible: false, fileExists: false, timestamp: 1_700_000_000_501 }),
+  E.process({
+    subtype: 'exit',
+    pid: 77,
+    ppid: 4242,
+    name: 'true',
+    executablePath: '/usr/bin/true',
+    commandLine: [''],
+    exitCode: 0,
+    accessible: true,
+    fileExists: true,
+    timestamp: 1_700_000_000_502,
+  }),
+];
+
+/** The columns of `process_events`, as version 2 had them. */
+const PROCESS_COLUMNS = [
+  'seq',
+  'run',
+  'source',
+  'accepted_at',
+  'time',
+  'cause_seq',
+  'depth',
+  'subtype',
+  'pid',
+  'ppid',
+  'name',
+  'executable_path',
+  'command_line',
+  'start_time',
+  'cpu_usage',
+  'memory_usage',
+  'executable_hash',
+  'user_id',
+  'user_name',
+  'exit_code',
+  'event',
+  'cwd',
+  'cgroup',
+  'container_id',
+];
 
 const open: EventStore[] = [];
 afterEach(async () => {
@@ -116,7 +185,7 @@ describe('openEventStore', () => {
 
   it('prunes by size, oldest first, and the file shrinks below the limit', async () => {
     const path = join(tempDir(), 'events.db');
-    const limit = 2 * 1024 * 1024;
+    const limit = 1024 * 1024;
     const s = await store(path, { intervalMs: 0, maxAgeMs: 0, maxSizeBytes: limit });
     for (let from = 0; from < 40_000; from += 1000) await s.write(batchAt(from, 1000, () => Date.now()));
     const before = (await s.stats()).usedBytes;
@@ -165,16 +234,73 @@ describe('openEventStore', () => {
 
     const s = await store(path);
     expect(s.foundSchemaVersion).toBe(1);
-    expect(SCHEMA_VERSION).toBe(2);
+    expect(SCHEMA_VERSION).toBe(3);
     expect(await rows(path, 'SELECT seq, container_id, cgroup, cwd FROM process_events')).toEqual([
       [7, 'abc123', '/docker/abc123', '/srv'],
     ]);
+    // Version 1 stored no command line for this row, so the rebuilt event has an empty one.
+    expect(
+      JSON.parse(((await rows(path, 'SELECT event FROM events WHERE seq = 7'))[0] as string[])[0] as string),
+    ).toEqual({ ...event, subtype: 'snapshot', commandLine: [], timestamp: 0 });
     await s.write(batchAt(0, 3, () => Date.now()));
     expect(await rows(path, 'SELECT count(*) FROM events')).toEqual([[4]]);
     await s.close();
     const check = new Database(path, { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(2);
+    expect(check.pragma('user_version', { simple: true })).toBe(3);
     check.close();
+  });
+
+  it('migrates a version 2 store to compact process rows with the same columns and the same event JSON', async () => {
+    const path = join(tempDir(), 'events.db');
+    const old = new Database(path);
+    old.pragma('journal_mode = WAL');
+    migrate(old, 2);
+    old.prepare("INSERT INTO runs (run, run_id, hostname, first_seen) VALUES (1, 'old-run', 'old-host', 0)").run();
+    const v2Insert = old.prepare(insertSql('process'));
+    const record = (seq: number) => ({ seq, run: 1, source: 'process', acceptedAt: 5, cause: null, depth: 0 });
+    for (const [i, e] of RICH_EVENTS.entries()) v2Insert.run(rowValues(e, record(i + 1)));
+    const before = old.prepare('SELECT * FROM process_events ORDER BY seq').raw(true).all() as unknown[][];
+    old.close();
+
+    const s = await store(path);
+    expect(s.foundSchemaVersion).toBe(2);
+    const after = await rows(path, 'SELECT * FROM process_events ORDER BY seq');
+    const eventAt = PROCESS_COLUMNS.indexOf('event');
+    // Every column is as version 2 had it; the JSON is the same event (its keys may come in another order).
+    expect(after.map((r) => r.filter((_, i) => i !== eventAt))).toEqual(
+      before.map((r) => r.filter((_, i) => i !== eventAt)),
+    );
+    expect(after.map((r) => JSON.parse(r[eventAt] as string))).toEqual(RICH_EVENTS.map((e) => ({ ...e })));
+    expect(await rows(path, 'SELECT count(*) FROM processes_last_hour')).toEqual([[0]]);
+    expect(
+      await rows(
+        path,
+        "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'process_rows' ORDER BY name",
+      ),
+    ).toEqual([['process_rows_container'], ['process_rows_pid'], ['process_rows_time']]);
+  });
+
+  it('gives back every process event as it was written, in the event JSON and in the columns', async () => {
+    const path = join(tempDir(), 'events.db');
+    const s = await store(path);
+    const r = await s.write(batchOf(RICH_EVENTS, { firstSeq: 1, runId: 'r', source: 'process' }));
+    expect(r).toEqual({ inserted: RICH_EVENTS.length, duplicates: 0, rejected: {} });
+    const json = await rows(path, "SELECT event FROM events WHERE kind = 'process' ORDER BY seq");
+    expect(json.map(([e]) => JSON.parse(e as string))).toEqual(RICH_EVENTS.map((e) => ({ ...e })));
+    expect(
+      await rows(
+        path,
+        'SELECT seq, source, subtype, name, executable_path, command_line, user_name, cwd FROM process_events ORDER BY seq',
+      ),
+    ).toEqual([
+      [1, 'process', 'exec', 'bash', '/usr/bin/bash', 'bash -c echo "a b"  \\x', 'root', '/root'],
+      [2, 'process', 'snapshot', 'kworker/0:1', null, null, null, null],
+      [3, 'process', 'exit', 'true', '/usr/bin/true', '', null, null],
+    ]);
+    // Repeated strings are stored once.
+    expect(
+      await rows(path, "SELECT count(*) FROM strings WHERE value IN ('bash', 'process', '/usr/bin/true')"),
+    ).toEqual([[3]]);
   });
 
   it('refuses a store written by a newer collector', async () => {
@@ -185,7 +311,7 @@ describe('openEventStore', () => {
     const e = await openEventStore({ path }).catch((err: unknown) => err);
     expect(isCollectorError(e, 'ERR_STORE_SCHEMA')).toBe(true);
     expect((e as Error).message).toBe(
-      `event store ${path}: the store has schema version 99, newer than 2; use a newer collector`,
+      `event store ${path}: the store has schema version 99, newer than 3; use a newer collector`,
     );
   });
 

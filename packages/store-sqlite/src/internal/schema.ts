@@ -1,14 +1,17 @@
 /**
  * The store's layout and its history: one table per event kind with the columns people query, the
  * whole event as JSON, keyed by the record's sequence number; a `runs` table with the run id and the
- * host identity; convenience views. `MIGRATIONS[n]` turns a store of version `n` into version `n + 1`
+ * host identity; convenience views. Since version 3 process events, the bulk of a host's events, are
+ * stored compactly in `process_rows` (repeated strings as ids into `strings`, no JSON beyond the
+ * fields without a column, two indexes) and read through the `process_events` view, which has the
+ * columns and the `event` JSON of version 2. `MIGRATIONS[n]` turns a store of version `n` into version `n + 1`
  * (the version is SQLite's `user_version`), so a newer collector opens any older store. This module
  * only describes SQL; the writer applies it.
  */
 import type Database from 'better-sqlite3';
 
 /** The schema version this code writes. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** The table each event kind is stored in. */
 export const KIND_TABLES = {
@@ -20,8 +23,20 @@ export const KIND_TABLES = {
   analysis_result: 'analysis_results',
 } as const;
 
-/** Every event table, in a stable order. */
+/** Every event table (a view for process events), in a stable order. */
 export const EVENT_TABLES = Object.values(KIND_TABLES);
+
+/** The table each event kind's rows are written to (`process_events` is a view over `process_rows`). */
+export const STORAGE_TABLES = { ...KIND_TABLES, process: 'process_rows' } as const;
+
+/** Every table holding event rows, in a stable order. */
+export const STORAGE_TABLE_LIST = Object.values(STORAGE_TABLES);
+
+/**
+ * Bits of `process_rows.flags`: the event's `accessible` and `fileExists`, and whether each was absent
+ * (so the rebuilt JSON leaves it out, as the event did).
+ */
+export const PROCESS_FLAGS = { accessible: 1, fileExists: 2, noAccessible: 4, noFileExists: 8 } as const;
 
 /**
  * Columns every event table starts with (beside `event`, the JSON, at the end). `run` points into
@@ -106,8 +121,128 @@ CREATE VIEW connections_per_process AS
   FROM network_events n WHERE n.pid IS NOT NULL GROUP BY n.pid;
 `;
 
+/** `strings.value` of the id in column `col` of the row `p`. */
+const str = (col: string, p = 'p'): string => `(SELECT value FROM strings WHERE id = ${p}.${col})`;
+
+/**
+ * The `event` JSON of a `process_rows` row `p`: the columns, with the fields that were absent left
+ * out (`json_patch` onto `{}` drops nulls), merged with `extra` (the fields without a column).
+ * `commandLine` is `command_line` split at spaces unless `argv` holds it (an argument had a space).
+ */
+const PROCESS_EVENT_JSON = `json_patch(json_patch('{}', json_object('kind', 'process', 'subtype', ${str('subtype')},
+    'pid', p.pid, 'ppid', p.ppid, 'name', ${str('name')}, 'executablePath', ${str('executable_path')},
+    'commandLine', CASE WHEN p.argv IS NOT NULL THEN json(p.argv) WHEN p.command_line IS NULL THEN json_array()
+      ELSE json('[' || replace(json_quote(p.command_line), ' ', '","') || ']') END,
+    'startTime', p.start_time, 'cpuUsage', p.cpu_usage, 'memoryUsage', p.memory_usage,
+    'executableHash', ${str('executable_hash')}, 'userId', ${str('user_id')}, 'userName', ${str('user_name')},
+    'accessible', CASE WHEN p.flags & 4 THEN NULL WHEN p.flags & 1 THEN json('true') ELSE json('false') END,
+    'fileExists', CASE WHEN p.flags & 8 THEN NULL WHEN p.flags & 2 THEN json('true') ELSE json('false') END,
+    'exitCode', p.exit_code, 'cwd', ${str('cwd')}, 'cgroup', ${str('cgroup')}, 'containerId', ${str('container_id')},
+    'timestamp', p.time)), coalesce(p.extra, '{}'))`;
+
+/** The latest `col` of the parent of `p` recorded before `p` (by sequence number), through the pid index. */
+const parentOf = (col: string): string =>
+  `(SELECT ${col} FROM process_rows q WHERE q.pid = p.ppid AND q.seq < p.seq ORDER BY q.seq DESC LIMIT 1)`;
+
+/** Views of version 3 (dropped and created again by the migration). */
+const V3_VIEWS = `
+CREATE VIEW process_events AS
+  SELECT p.seq, p.run, ${str('source')} AS source, p.accepted_at, p.time, p.cause_seq, p.depth,
+    ${str('subtype')} AS subtype, p.pid, p.ppid, ${str('name')} AS name, ${str('executable_path')} AS executable_path,
+    p.command_line, p.start_time, p.cpu_usage, p.memory_usage, ${str('executable_hash')} AS executable_hash,
+    ${str('user_id')} AS user_id, ${str('user_name')} AS user_name, p.exit_code, ${PROCESS_EVENT_JSON} AS event,
+    ${str('cwd')} AS cwd, ${str('cgroup')} AS cgroup, ${str('container_id')} AS container_id
+  FROM process_rows p;
+CREATE VIEW events AS
+  SELECT e.seq, 'process' AS kind, e.time, e.pid, e.source, r.run_id, r.hostname, e.event FROM process_events e JOIN runs r USING (run)
+  UNION ALL SELECT e.seq, 'network', e.time, e.pid, e.source, r.run_id, r.hostname, e.event FROM network_events e JOIN runs r USING (run)
+  UNION ALL SELECT e.seq, 'filesystem', e.time, e.pid, e.source, r.run_id, r.hostname, e.event FROM filesystem_events e JOIN runs r USING (run)
+  UNION ALL SELECT e.seq, 'performance', e.time, e.pid, e.source, r.run_id, r.hostname, e.event FROM performance_events e JOIN runs r USING (run)
+  UNION ALL SELECT e.seq, 'trigger_request', e.time, e.target_pid, e.source, r.run_id, r.hostname, e.event FROM trigger_requests e JOIN runs r USING (run)
+  UNION ALL SELECT e.seq, 'analysis_result', e.time, NULL, e.source, r.run_id, r.hostname, e.event FROM analysis_results e JOIN runs r USING (run);
+CREATE VIEW processes_last_hour AS
+  SELECT p.seq, p.time, ${str('subtype')} AS subtype, p.pid, p.ppid, ${str('name')} AS name, p.command_line,
+    ${str('executable_path')} AS executable_path, ${str('user_name')} AS user_name, ${str('container_id')} AS container_id,
+    (SELECT value FROM strings WHERE id = ${parentOf('q.name')}) AS parent_name,
+    ${parentOf('q.command_line')} AS parent_command_line
+  FROM process_rows p
+  WHERE p.subtype IN (SELECT id FROM strings WHERE value IN ('start', 'exec')) AND p.time >= ${NOW_MS} - 3600000;
+CREATE VIEW connections_per_process AS
+  SELECT n.pid,
+    (SELECT value FROM strings WHERE id = (SELECT q.name FROM process_rows q WHERE q.pid = n.pid ORDER BY q.seq DESC LIMIT 1)) AS name,
+    count(DISTINCT n.connection_id) AS connections, sum(n.state = 'ESTABLISHED') AS established_events,
+    min(n.time) AS first_seen, max(n.time) AS last_seen
+  FROM network_events n WHERE n.pid IS NOT NULL GROUP BY n.pid;
+`;
+
+/** The string columns of `process_rows` that hold ids into `strings`. */
+export const PROCESS_STRING_COLUMNS = [
+  'source',
+  'subtype',
+  'name',
+  'executable_path',
+  'executable_hash',
+  'user_id',
+  'user_name',
+  'cwd',
+  'cgroup',
+  'container_id',
+] as const;
+
+/** The fields of a process event that have a column of their own (the rest go to `extra`). */
+const PROCESS_FIELDS = `'$.kind', '$.subtype', '$.pid', '$.ppid', '$.name', '$.executablePath', '$.commandLine',
+  '$.startTime', '$.cpuUsage', '$.memoryUsage', '$.executableHash', '$.userId', '$.userName', '$.accessible',
+  '$.fileExists', '$.exitCode', '$.cwd', '$.cgroup', '$.containerId', '$.timestamp'`;
+
+/**
+ * Version 2 → 3: process events move to `process_rows`, with their strings interned in `strings`,
+ * `argv` only when the command line cannot be split back at spaces, `flags` for the two booleans and
+ * `extra` for the fields without a column (from the stored JSON); indexes on time and pid only (name
+ * and path are found through `strings`). `process_events` becomes a view with the same columns and
+ * the same `event`, and the views are created again over it.
+ */
+const V3 = `
+DROP VIEW events;
+DROP VIEW processes_last_hour;
+DROP VIEW connections_per_process;
+CREATE TABLE strings (id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE);
+CREATE TABLE process_rows (seq INTEGER PRIMARY KEY, run INTEGER NOT NULL, source INTEGER NOT NULL,
+  accepted_at INTEGER NOT NULL, time INTEGER NOT NULL, cause_seq INTEGER, depth INTEGER NOT NULL DEFAULT 0,
+  subtype INTEGER NOT NULL, pid INTEGER NOT NULL, ppid INTEGER, name INTEGER NOT NULL, executable_path INTEGER,
+  command_line TEXT, argv TEXT, start_time INTEGER, cpu_usage REAL, memory_usage INTEGER, executable_hash INTEGER,
+  user_id INTEGER, user_name INTEGER, exit_code INTEGER, cwd INTEGER, cgroup INTEGER, container_id INTEGER,
+  flags INTEGER NOT NULL, extra TEXT);
+INSERT OR IGNORE INTO strings (value)
+  SELECT source FROM process_events UNION SELECT subtype FROM process_events UNION SELECT name FROM process_events
+  UNION SELECT executable_path FROM process_events WHERE executable_path IS NOT NULL
+  UNION SELECT executable_hash FROM process_events WHERE executable_hash IS NOT NULL
+  UNION SELECT user_id FROM process_events WHERE user_id IS NOT NULL
+  UNION SELECT user_name FROM process_events WHERE user_name IS NOT NULL
+  UNION SELECT cwd FROM process_events WHERE cwd IS NOT NULL
+  UNION SELECT cgroup FROM process_events WHERE cgroup IS NOT NULL
+  UNION SELECT container_id FROM process_events WHERE container_id IS NOT NULL;
+INSERT INTO process_rows
+  SELECT seq, run, (SELECT id FROM strings WHERE value = e.source), accepted_at, time, cause_seq, depth,
+    (SELECT id FROM strings WHERE value = e.subtype), pid, ppid, (SELECT id FROM strings WHERE value = e.name),
+    (SELECT id FROM strings WHERE value = e.executable_path), command_line,
+    CASE WHEN json_type(event, '$.commandLine') = 'array' AND EXISTS (SELECT 1 FROM json_each(event, '$.commandLine')
+      WHERE instr(value, ' ') > 0) THEN json_extract(event, '$.commandLine') END,
+    start_time, cpu_usage, memory_usage, (SELECT id FROM strings WHERE value = e.executable_hash),
+    (SELECT id FROM strings WHERE value = e.user_id), (SELECT id FROM strings WHERE value = e.user_name), exit_code,
+    (SELECT id FROM strings WHERE value = e.cwd), (SELECT id FROM strings WHERE value = e.cgroup),
+    (SELECT id FROM strings WHERE value = e.container_id),
+    CASE json_type(event, '$.accessible') WHEN 'true' THEN 1 WHEN 'false' THEN 0 ELSE 4 END
+      | CASE json_type(event, '$.fileExists') WHEN 'true' THEN 2 WHEN 'false' THEN 0 ELSE 8 END,
+    nullif(json_remove(event, ${PROCESS_FIELDS}), '{}')
+  FROM process_events e;
+DROP TABLE process_events;
+CREATE INDEX process_rows_time ON process_rows(time);
+CREATE INDEX process_rows_pid ON process_rows(pid);
+CREATE INDEX process_rows_container ON process_rows(container_id) WHERE container_id IS NOT NULL;
+${V3_VIEWS}`;
+
 /** `MIGRATIONS[n]` upgrades version `n` to `n + 1`. */
-export const MIGRATIONS: readonly string[] = [V1, V2];
+export const MIGRATIONS: readonly string[] = [V1, V2, V3];
 
 /**
  * Brings `db` to `target` (default {@link SCHEMA_VERSION}), one version per transaction. Returns the

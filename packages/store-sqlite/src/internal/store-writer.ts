@@ -2,14 +2,24 @@
  * The store's one write connection, synchronous, meant to run in the store's worker thread: opens (or
  * creates) the database in WAL mode and migrates it, inserts a batch in one transaction keyed by
  * sequence number (a record already stored is ignored), and prunes by age, row count and size in
- * small steps so inserts between steps never wait long. It does not schedule anything itself (see
- * `write-worker.ts`) and never talks to the collector.
+ * small steps so inserts between steps never wait long. Process events go in as compact rows,
+ * {@link PROCESS_CHUNK} per statement, their strings interned through a bounded cache of ids. It does
+ * not schedule anything itself (see `write-worker.ts`) and never talks to the collector.
  */
 
-import type { CollectionEvent, EventKind } from '@daemoneye/core';
+import type { CollectionEvent, EventKind, ProcessEvent } from '@daemoneye/core';
 import Database from 'better-sqlite3';
-import { insertSql, rowValues } from './rows.ts';
-import { EVENT_TABLES, KIND_TABLES, migrate, SCHEMA_VERSION } from './schema.ts';
+import {
+  InvalidEventError,
+  insertSql,
+  PROCESS_ROW_COLUMNS,
+  processInsertSql,
+  processRow,
+  rowValues,
+  type SqlValue,
+  type StringIds,
+} from './rows.ts';
+import { KIND_TABLES, migrate, SCHEMA_VERSION, STORAGE_TABLES } from './schema.ts';
 
 /** Retention limits; 0 means no limit. */
 export interface RetentionLimits {
@@ -53,6 +63,58 @@ export interface PruneStep {
 /** Rows deleted per prune step (one short transaction). */
 export const PRUNE_CHUNK = 5000;
 
+/** Process rows per `INSERT` statement: one statement per row costs more than the row itself. */
+export const PROCESS_CHUNK = 32;
+
+/** Strings whose ids the writer remembers; beyond that, the cache starts again empty. */
+export const STRING_CACHE_SIZE = 65_536;
+
+/**
+ * The `strings` table seen through a cache of ids. Ids handed out inside a transaction are forgotten
+ * when it rolls back ({@link StringTable.rollback}), since the rows behind them are gone.
+ */
+class StringTable implements StringIds {
+  readonly #cache = new Map<string, number>();
+  readonly #select: Database.Statement<[string], { id: number }>;
+  readonly #insert: Database.Statement<[string]>;
+  #added: string[] = [];
+
+  constructor(db: Database.Database) {
+    this.#select = db.prepare('SELECT id FROM strings WHERE value = ?');
+    this.#insert = db.prepare('INSERT INTO strings (value) VALUES (?)');
+  }
+
+  id(value: string): number {
+    const known = this.#cache.get(value);
+    if (known !== undefined) return known;
+    let id = this.#select.get(value)?.id;
+    if (id === undefined) {
+      id = Number(this.#insert.run(value).lastInsertRowid);
+      this.#added.push(value);
+    }
+    if (this.#cache.size >= STRING_CACHE_SIZE) this.#cache.clear();
+    this.#cache.set(value, id);
+    return id;
+  }
+
+  /** The transaction committed: its new strings are stored. */
+  commit(): void {
+    this.#added = [];
+  }
+
+  /** The transaction rolled back: its new strings are gone. */
+  rollback(): void {
+    for (const v of this.#added) this.#cache.delete(v);
+    this.#added = [];
+  }
+
+  /** Forgets every id (after strings were deleted). */
+  clear(): void {
+    this.#cache.clear();
+    this.#added = [];
+  }
+}
+
 /**
  * SQLite failures that say nothing about the batch (a full disk, an I/O error, a lock held too
  * long): the same batch can be written once the condition passes.
@@ -65,6 +127,8 @@ export function isTransientSqliteCode(code: string | undefined): boolean {
   );
 }
 
+const KINDS = Object.keys(KIND_TABLES) as EventKind[];
+
 function sqliteCode(e: unknown): string | undefined {
   const code = (e as { code?: unknown }).code;
   return typeof code === 'string' && code.startsWith('SQLITE_') ? code : undefined;
@@ -76,8 +140,10 @@ export class StoreWriter {
   /** The schema version the file had when opened (0 for a new store). */
   readonly foundVersion: number;
   readonly #inserts: Record<EventKind, Database.Statement>;
+  readonly #processChunk: Database.Statement;
+  readonly #strings: StringTable;
   readonly #runs = new Map<string, number>();
-  readonly #counts = new Map<string, number>();
+  readonly #counts = new Map<EventKind, number>();
   readonly #limits: RetentionLimits;
 
   constructor(path: string, limits: RetentionLimits) {
@@ -89,13 +155,21 @@ export class StoreWriter {
         this.db.pragma('auto_vacuum = INCREMENTAL');
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
-      this.db.pragma('cache_size = -32768');
+      this.db.pragma('cache_size = -65536');
+      this.db.pragma('temp_store = MEMORY');
+      // Fewer, larger checkpoints: the WAL grows to about 40 MiB between two of them.
+      this.db.pragma('wal_autocheckpoint = 10000');
       this.foundVersion = migrate(this.db);
       const inserts = {} as Record<EventKind, Database.Statement>;
-      for (const kind of Object.keys(KIND_TABLES) as EventKind[]) inserts[kind] = this.db.prepare(insertSql(kind));
+      for (const kind of KINDS) {
+        inserts[kind] = this.db.prepare(kind === 'process' ? processInsertSql(1) : insertSql(kind));
+      }
       this.#inserts = inserts;
-      for (const t of EVENT_TABLES) {
-        this.#counts.set(t, (this.db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n);
+      this.#processChunk = this.db.prepare(processInsertSql(PROCESS_CHUNK));
+      this.#strings = new StringTable(this.db);
+      for (const kind of KINDS) {
+        const t = STORAGE_TABLES[kind];
+        this.#counts.set(kind, (this.db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n);
       }
     } catch (e) {
       this.db.close();
@@ -130,52 +204,109 @@ export class StoreWriter {
    * again; an event that cannot be stored is skipped and counted in `rejected`.
    */
   writeMany(reqs: readonly WriteRequest[]): WriteResult[] {
-    const added = new Map<string, number>();
+    const added = new Map<EventKind, number>();
     const results: WriteResult[] = [];
-    this.db.transaction(() => {
-      for (const req of reqs) results.push(this.#insert(req, added));
-    })();
-    for (const [table, n] of added) this.#counts.set(table, (this.#counts.get(table) ?? 0) + n);
+    try {
+      this.db.transaction(() => {
+        for (const req of reqs) results.push(this.#insert(req, added));
+      })();
+    } catch (e) {
+      this.#strings.rollback();
+      throw e;
+    }
+    this.#strings.commit();
+    for (const [kind, n] of added) this.#counts.set(kind, (this.#counts.get(kind) ?? 0) + n);
     return results;
   }
 
-  #insert(req: WriteRequest, added: Map<string, number>): WriteResult {
+  #insert(req: WriteRequest, added: Map<EventKind, number>): WriteResult {
     const rejected: Record<string, number> = {};
+    const reject = (reason: string): void => {
+      rejected[reason] = (rejected[reason] ?? 0) + 1;
+    };
     let inserted = 0;
+    const count = (kind: EventKind, n: number): void => {
+      inserted += n;
+      if (n > 0) added.set(kind, (added.get(kind) ?? 0) + n);
+    };
     const run = this.#run(req);
+    const width = PROCESS_ROW_COLUMNS.length;
+    let chunk: SqlValue[] = [];
+    const flushChunk = (rows: number): void => {
+      if (rows === PROCESS_CHUNK) {
+        try {
+          count('process', this.#processChunk.run(chunk).changes);
+          chunk = [];
+          return;
+        } catch (err) {
+          if (isTransientSqliteCode(sqliteCode(err))) throw err;
+          // One row SQLite refused: find it, row by row.
+        }
+      }
+      for (let at = 0; at < rows * width; at += width) {
+        try {
+          count('process', this.#inserts.process.run(chunk.slice(at, at + width)).changes);
+        } catch (err) {
+          const code = sqliteCode(err);
+          if (isTransientSqliteCode(code)) throw err;
+          reject(code ?? 'invalid_event');
+        }
+      }
+      chunk = [];
+    };
+    let rows = 0;
+    let sourceOf = '';
+    let sourceId = 0;
     for (let i = 0; i < req.events.length; i++) {
       const e = req.events[i] as CollectionEvent;
-      const stmt = this.#inserts[e?.kind];
+      const kind = e?.kind;
+      const stmt = this.#inserts[kind];
       if (stmt === undefined) {
-        rejected.invalid_event = (rejected.invalid_event ?? 0) + 1;
+        reject('invalid_event');
+        continue;
+      }
+      const record = {
+        seq: req.seqs[i] as number,
+        run,
+        source: req.sources[i] ?? '',
+        acceptedAt: req.acceptedAt[i] ?? 0,
+        cause: req.causes[i] ?? null,
+        depth: req.depths[i] ?? 0,
+      };
+      if (kind === 'process') {
+        try {
+          if (record.source !== sourceOf || sourceId === 0) {
+            sourceId = this.#strings.id(record.source);
+            sourceOf = record.source;
+          }
+          processRow(e as ProcessEvent, record, this.#strings, sourceId, chunk);
+        } catch (err) {
+          if (!(err instanceof InvalidEventError)) throw err;
+          reject('invalid_event');
+          continue;
+        }
+        if (++rows === PROCESS_CHUNK) {
+          flushChunk(rows);
+          rows = 0;
+        }
         continue;
       }
       try {
-        const values = rowValues(e, {
-          seq: req.seqs[i] as number,
-          run,
-          source: req.sources[i] ?? '',
-          acceptedAt: req.acceptedAt[i] ?? 0,
-          cause: req.causes[i] ?? null,
-          depth: req.depths[i] ?? 0,
-        });
-        const n = stmt.run(values).changes;
-        inserted += n;
-        if (n > 0) added.set(KIND_TABLES[e.kind], (added.get(KIND_TABLES[e.kind]) ?? 0) + n);
+        count(kind, stmt.run(rowValues(e, record)).changes);
       } catch (err) {
         const code = sqliteCode(err);
         if (isTransientSqliteCode(code)) throw err;
-        const reason = code ?? 'invalid_event';
-        rejected[reason] = (rejected[reason] ?? 0) + 1;
+        reject(code ?? 'invalid_event');
       }
     }
+    if (rows > 0) flushChunk(rows);
     const nRejected = Object.values(rejected).reduce((a, b) => a + b, 0);
     return { inserted, duplicates: req.events.length - inserted - nRejected, rejected };
   }
 
   /** Rows stored, per table and in total. */
   rowCounts(): { readonly total: number; readonly tables: Readonly<Record<string, number>> } {
-    const tables = Object.fromEntries(this.#counts);
+    const tables = Object.fromEntries([...this.#counts].map(([kind, n]) => [KIND_TABLES[kind], n]));
     return { total: [...this.#counts.values()].reduce((a, b) => a + b, 0), tables };
   }
 
@@ -187,18 +318,19 @@ export class StoreWriter {
   }
 
   #deleteOldest(n: number): number {
-    const union = EVENT_TABLES.map((t) => `SELECT seq FROM ${t}`).join(' UNION ALL ');
+    const union = KINDS.map((k) => `SELECT seq FROM ${STORAGE_TABLES[k]}`).join(' UNION ALL ');
     const cutoff = this.db.prepare(`SELECT seq FROM (${union}) ORDER BY seq LIMIT 1 OFFSET ?`).get(n - 1) as
       | { seq: number }
       | undefined;
     let deleted = 0;
     this.db.transaction(() => {
-      for (const t of EVENT_TABLES) {
+      for (const kind of KINDS) {
+        const t = STORAGE_TABLES[kind];
         const changes =
           cutoff === undefined
             ? this.db.prepare(`DELETE FROM ${t}`).run().changes
             : this.db.prepare(`DELETE FROM ${t} WHERE seq <= ?`).run(cutoff.seq).changes;
-        this.#counts.set(t, (this.#counts.get(t) ?? 0) - changes);
+        this.#counts.set(kind, (this.#counts.get(kind) ?? 0) - changes);
         deleted += changes;
       }
     })();
@@ -208,12 +340,13 @@ export class StoreWriter {
   #deleteOlderThan(cutoff: number): number {
     let deleted = 0;
     this.db.transaction(() => {
-      for (const t of EVENT_TABLES) {
+      for (const kind of KINDS) {
         if (deleted >= PRUNE_CHUNK) break;
+        const t = STORAGE_TABLES[kind];
         const changes = this.db
           .prepare(`DELETE FROM ${t} WHERE seq IN (SELECT seq FROM ${t} WHERE time < ? ORDER BY time LIMIT ?)`)
           .run(cutoff, PRUNE_CHUNK - deleted).changes;
-        this.#counts.set(t, (this.#counts.get(t) ?? 0) - changes);
+        this.#counts.set(kind, (this.#counts.get(kind) ?? 0) - changes);
         deleted += changes;
       }
     })();
