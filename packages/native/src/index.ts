@@ -34,6 +34,7 @@ export type {
 export { openFanotify, openInotify } from './fs-notify.ts';
 export type { FsNotifyEvent } from './fs-notify-event.ts';
 export { FanotifyMask, InotifyMask } from './fs-notify-event.ts';
+export { TcpStateNames as TCP_STATE_NAMES } from './internal/constants.ts';
 export { errnoName } from './internal/libc.ts';
 export type { NativeErrorCode, NativeErrorOptions } from './native-error.ts';
 export { isNativeError, NativeError, NativeErrorCodes } from './native-error.ts';

@@ -4,6 +4,7 @@
  * plain numbers (a 2^53 byte counter is ~9 PB). This module only declares the shape and the TCP
  * state names; it reads nothing.
  */
+import { TCP_STATE_NAMES } from '@daemoneye/native';
 
 /** The transport protocol of a socket. */
 export type SocketProtocol = 'tcp' | 'udp';
@@ -32,23 +33,8 @@ export interface SocketRecord {
   readonly processName?: string;
 }
 
-/** TCP states by kernel number (include/net/tcp_states.h). */
-export const TCP_STATE_NAMES: readonly string[] = [
-  'UNKNOWN',
-  'ESTABLISHED',
-  'SYN_SENT',
-  'SYN_RECV',
-  'FIN_WAIT1',
-  'FIN_WAIT2',
-  'TIME_WAIT',
-  'CLOSE',
-  'CLOSE_WAIT',
-  'LAST_ACK',
-  'LISTEN',
-  'CLOSING',
-  'NEW_SYN_RECV',
-  'BOUND_INACTIVE',
-];
+/** TCP states by kernel number (include/net/tcp_states.h), as `@daemoneye/native` names them. */
+export { TCP_STATE_NAMES };
 
 /** The name of kernel state `n` for `protocol`: UDP's TCP_CLOSE (7) is `UNCONN`. */
 export function stateName(protocol: SocketProtocol, n: number): string {

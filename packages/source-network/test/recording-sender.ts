@@ -1,44 +1,13 @@
 /**
- * A recording `EventSender` for the network and performance source tests: keeps every event,
- * answers `send` at once, and waits for a condition. Test support only.
+ * The network source tests' sender: core's `RecordingSender` with a shortcut for network events.
+ * Test support only.
  */
-import type { CollectionEvent, EventSender, NetworkEvent } from '@daemoneye/core';
+import type { NetworkEvent } from '@daemoneye/core';
+import { RecordingSender as CoreRecordingSender } from '@daemoneye/core/testing';
 
 /** A sender that keeps every event. */
-export class RecordingSender implements EventSender {
-  readonly events: CollectionEvent[] = [];
-  readonly losses: Array<{ count: number; reason: string }> = [];
-  readyCalled = false;
-  closed = false;
-  underPressure = false;
-
-  async send(e: CollectionEvent): Promise<boolean> {
-    this.events.push(e);
-    return true;
-  }
-  trySend(e: CollectionEvent): boolean {
-    this.events.push(e);
-    return true;
-  }
-  pressure(): number {
-    return 0;
-  }
-  ready(): void {
-    this.readyCalled = true;
-  }
-  reportLoss(count: number, reason: string): void {
-    this.losses.push({ count, reason });
-  }
+export class RecordingSender extends CoreRecordingSender {
   network(subtype?: NetworkEvent['subtype']): NetworkEvent[] {
-    return this.events.filter(
-      (e): e is NetworkEvent => e.kind === 'network' && (subtype === undefined || e.subtype === subtype),
-    );
-  }
-  async waitFor(pred: (s: this) => boolean, ms = 5000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!pred(this)) {
-      if (Date.now() > end) throw new Error(`condition not met after ${ms} ms; ${this.events.length} events`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    return this.ofKind('network', subtype);
   }
 }

@@ -2,54 +2,25 @@
  * Test doubles for the process source: a recording `EventSender`, a scripted `SnapshotPort`, and
  * kernel ports whose events the test pushes by hand. Test support only.
  */
-import type { CollectionEvent, EventSender, ProcessEvent } from '@daemoneye/core';
+import type { ProcessEvent } from '@daemoneye/core';
+import { RecordingSender as CoreRecordingSender } from '@daemoneye/core/testing';
 import type { AuditExecRecord, AuditLossInfo, ProcConnectorEvent, ProcConnectorLossInfo } from '@daemoneye/native';
 import type { AuditExecPort, KernelPorts, ProcConnectorPort } from '../src/internal/kernel-port.ts';
 import type { SnapshotPort, SnapshotResult } from '../src/internal/snapshot-port.ts';
 import type { ProcessSnapshot } from '../src/process-snapshot.ts';
 
-/** A sender that keeps every event and loss report. */
-export class RecordingSender implements EventSender {
-  readonly events: CollectionEvent[] = [];
-  readonly losses: Array<{ count: number; reason: string }> = [];
-  readyCalled = false;
-  closed = false;
-  underPressure = false;
-  /** When false, trySend drops. */
-  accept = true;
-
-  async send(e: CollectionEvent): Promise<boolean> {
-    this.events.push(e);
-    return true;
-  }
-  trySend(e: CollectionEvent): boolean {
-    if (!this.accept) return false;
-    this.events.push(e);
-    return true;
-  }
-  pressure(): number {
-    return 0;
-  }
-  ready(): void {
-    this.readyCalled = true;
-  }
-  reportLoss(count: number, reason: string): void {
-    this.losses.push({ count, reason });
-  }
+/** A sender that keeps every event and loss report (core's, with a shortcut for process events). */
+export class RecordingSender extends CoreRecordingSender {
   process(subtype?: ProcessEvent['subtype']): ProcessEvent[] {
-    return this.events.filter(
-      (e): e is ProcessEvent => e.kind === 'process' && (subtype === undefined || e.subtype === subtype),
-    );
+    return this.ofKind('process', subtype);
   }
-  async waitFor(pred: (s: this) => boolean, ms = 3000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!pred(this)) {
-      if (Date.now() > end)
-        throw new Error(
-          `condition not met; events: ${JSON.stringify(this.events.map((e) => (e.kind === 'process' ? `${e.subtype}:${e.pid}` : e.kind)))}`,
-        );
-      await new Promise((r) => setTimeout(r, 5));
-    }
+  override waitFor(pred: (s: this) => boolean, ms = 3000): Promise<void> {
+    return super.waitFor(
+      pred,
+      ms,
+      () =>
+        `events: ${JSON.stringify(this.events.map((e) => (e.kind === 'process' ? `${e.subtype}:${e.pid}` : e.kind)))}`,
+    );
   }
 }
 

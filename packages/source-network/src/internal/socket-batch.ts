@@ -5,7 +5,7 @@
  * systeminformation backends, `unixBatch` a Unix socket dump (keyed by inode). A row becomes text
  * and an event's fields only when an event needs it. Pure: no I/O.
  */
-import type { InetDiagColumns, UnixDiagSocket } from '@daemoneye/native';
+import { type InetDiagColumns, TCP_STATE_NAMES, type UnixDiagSocket } from '@daemoneye/native';
 import { endpoint, isListening, type SocketRecord, stateName } from '../socket-record.ts';
 import { formatIpv6Bytes } from './proc-net-parse.ts';
 
@@ -52,22 +52,7 @@ export interface SocketBatch {
 }
 
 const TCP = 6;
-const TCP_NAMES = [
-  'UNKNOWN',
-  'ESTABLISHED',
-  'SYN_SENT',
-  'SYN_RECV',
-  'FIN_WAIT1',
-  'FIN_WAIT2',
-  'TIME_WAIT',
-  'CLOSE',
-  'CLOSE_WAIT',
-  'LAST_ACK',
-  'LISTEN',
-  'CLOSING',
-  'NEW_SYN_RECV',
-  'BOUND_INACTIVE',
-];
+const TCP_NAMES = TCP_STATE_NAMES;
 const LISTEN = 10;
 const UDP_UNCONN = 7;
 
