@@ -15,6 +15,7 @@ describe('public surface', () => {
         'MAX_EXEC_CAPTURES_PER_READ',
         'NativeError',
         'NativeErrorCodes',
+        'TCP_STATE_NAMES',
         'columnAddress',
         'columnProtocol',
         'columnStateName',
@@ -42,6 +43,8 @@ describe('public surface', () => {
       ].sort(),
     );
     expect(native.InotifyMask.CREATE).toBe(0x100);
+    expect(native.TCP_STATE_NAMES[1]).toBe('ESTABLISHED');
+    expect(native.TCP_STATE_NAMES[10]).toBe('LISTEN');
     expect(native.FanotifyMask.MODIFY).toBe(2n);
   });
 
