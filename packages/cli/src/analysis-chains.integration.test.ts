@@ -2,10 +2,9 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { BIN, startRun } from './__test__/built-command.ts';
 
-const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 const isRoot = process.getuid?.() === 0;
 if (!isRoot)
   console.log('skipping the analysis chain end-to-end test: it needs root to read /proc/<pid>/exe of every process');
@@ -76,39 +75,18 @@ describe('daemoneye-collector run: default analysis workflow end to end', () => 
       const replacement = execFileSync('sha256sum', [copy], { encoding: 'utf8' }).split(' ')[0];
       expect(replacement).not.toBe(expected);
 
-      const child = spawn(
-        process.execPath,
-        [BIN, 'run', '--no-system-config', '--output', 'jsonl', '--log-level', 'warn', '--set', 'batch_timeout=20ms'],
-        {
-          env: {
-            ...process.env,
-            XDG_CONFIG_HOME: '/nonexistent',
-            DAEMONEYE_COLLECTOR_DATA_DIR: dataDir(),
-          },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      children.push(child);
-      const lines: Line[] = [];
-      let buf = '';
-      let stderr = '';
-      child.stdout?.on('data', (d: Buffer) => {
-        buf += d.toString();
-        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-          lines.push(JSON.parse(buf.slice(0, nl)) as Line);
-          buf = buf.slice(nl + 1);
-        }
+      const run = startRun<Line>(['--output', 'jsonl', '--log-level', 'warn', '--set', 'batch_timeout=20ms'], {
+        dataDir: dataDir(),
       });
-      child.stderr?.on('data', (d: Buffer) => {
-        stderr += d.toString();
-      });
+      children.push(run.child);
+      const { lines } = run;
 
       const final = () =>
         lines.find(
           (l) =>
             l.kind === 'analysis_result' && l.workflowId === 'deleted-executable-triage' && l.data?.target_pid === pid,
         );
-      expect(await until(() => final() !== undefined, 20_000), stderr).toBe(true);
+      expect(await until(() => final() !== undefined, 20_000), run.stderr()).toBe(true);
       expect(final()).toMatchObject({
         analysisType: 'Custom',
         success: true,
@@ -138,9 +116,9 @@ describe('daemoneye-collector run: default analysis workflow end to end', () => 
       const hashed = lines.find((l) => l.kind === 'analysis_result' && l.correlationId === stage[0]?.correlationId);
       expect(hashed).toMatchObject({ success: true, data: { sha256: expected } });
 
-      child.kill('SIGTERM');
-      expect(await new Promise((r) => child.on('exit', r))).toBe(0);
-      expect(stderr).not.toMatch(/"level":(50|60)/);
+      run.child.kill('SIGTERM');
+      expect(await new Promise((r) => run.child.on('exit', r))).toBe(0);
+      expect(run.stderr()).not.toMatch(/"level":(50|60)/);
     },
     45_000,
   );

@@ -2,10 +2,8 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-
-const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+import { BIN, startRun } from './__test__/built-command.ts';
 
 interface Line {
   kind: string;
@@ -17,32 +15,7 @@ interface Line {
   exitCode?: number;
 }
 
-function startCollector(args: string[]): { child: ChildProcess; lines: Line[]; stderr: () => string } {
-  const child = spawn(process.execPath, [BIN, 'run', '--no-system-config', ...args], {
-    env: {
-      ...process.env,
-      XDG_CONFIG_HOME: '/nonexistent',
-      DAEMONEYE_COLLECTOR_DATA_DIR: mkdtempSync(join(tmpdir(), 'de-cli-data-')),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: Line[] = [];
-  let buf = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl = buf.indexOf('\n');
-    while (nl >= 0) {
-      lines.push(JSON.parse(buf.slice(0, nl)) as Line);
-      buf = buf.slice(nl + 1);
-      nl = buf.indexOf('\n');
-    }
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  return { child, lines, stderr: () => err };
-}
+const startCollector = (args: string[]) => startRun<Line>(args);
 
 async function until(cond: () => boolean, ms: number): Promise<boolean> {
   const end = Date.now() + ms;

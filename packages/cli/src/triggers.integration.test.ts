@@ -2,10 +2,9 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startRun } from './__test__/built-command.ts';
 
-const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) console.log('skipping the trigger end-to-end test: it needs root for real-time process events');
 
@@ -23,30 +22,7 @@ interface Line {
   data?: { sha256?: string; path?: string };
 }
 
-function start(args: string[]): { child: ChildProcess; lines: Line[]; stderr: () => string } {
-  const child = spawn(process.execPath, [BIN, 'run', '--no-system-config', ...args], {
-    env: {
-      ...process.env,
-      XDG_CONFIG_HOME: '/nonexistent',
-      DAEMONEYE_COLLECTOR_DATA_DIR: mkdtempSync(join(tmpdir(), 'de-trig-data-')),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: Line[] = [];
-  let buf = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    buf += d.toString();
-    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-      lines.push(JSON.parse(buf.slice(0, nl)) as Line);
-      buf = buf.slice(nl + 1);
-    }
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  return { child, lines, stderr: () => err };
-}
+const start = (args: string[]) => startRun<Line>(args);
 
 async function until(cond: () => boolean, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
