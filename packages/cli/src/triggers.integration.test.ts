@@ -71,6 +71,68 @@ describe('daemoneye-collector run: default trigger rules end to end', () => {
     40_000,
   );
 
+  it.skipIf(!isRoot)(
+    'a [[triggers]] rule written in collector.toml fires and its analysis answers with the SHA-256',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'de-cfg-rule-'));
+      const copy = join(dir, 'probe-sleep');
+      copyFileSync('/bin/sleep', copy);
+      execFileSync('chmod', ['755', copy]);
+      cleanup.push(copy);
+      const expected = execFileSync('sha256sum', [copy], { encoding: 'utf8' }).split(' ')[0];
+      const config = join(dir, 'collector.toml');
+      writeFileSync(
+        config,
+        [
+          'batch_timeout = "20ms"',
+          '[[triggers]]',
+          'id = "probe-from-config"',
+          `sql_condition = "executable_path = '${copy}' AND subtype = 'exec'"`,
+          'analysis_type = "BinaryHash"',
+          'priority = "high"',
+          '[processors.triggers]',
+          'default_rules = false',
+          '',
+        ].join('\n'),
+      );
+      const c = start(['--config', config, '--output', 'jsonl', '--log-level', 'warn']);
+      running = c.child;
+      expect(await until(() => c.lines.some((l) => l.subtype === 'snapshot' && l.pid === process.pid), 15_000)).toBe(
+        true,
+      );
+      const sleeper = spawn(copy, ['0.5'], { stdio: 'ignore' });
+      const pid = sleeper.pid as number;
+      await new Promise((r) => sleeper.on('exit', r));
+      const requests = () => c.lines.filter((l) => l.kind === 'trigger_request');
+      expect(await until(() => requests().length > 0, 5000)).toBe(true);
+      // default_rules = false: the only rule is the configured one, and it names this exec.
+      expect(requests().map((l) => [l.triggerId, l.targetPid, l.targetPath])).toEqual([
+        ['probe-from-config', pid, copy],
+      ]);
+      const result = () =>
+        c.lines.find((l) => l.kind === 'analysis_result' && l.correlationId === requests()[0]?.correlationId);
+      expect(await until(() => result() !== undefined, 5000)).toBe(true);
+      expect(result()).toMatchObject({ success: true, data: { sha256: expected, path: copy } });
+      c.child.kill('SIGTERM');
+      expect(await new Promise((r) => c.child.on('exit', r))).toBe(0);
+    },
+    40_000,
+  );
+
+  it('stops at start-up with ERR_RULES_FILE naming collector.toml when a [[triggers]] rule there is bad', async () => {
+    const config = join(mkdtempSync(join(tmpdir(), 'de-cfg-bad-')), 'collector.toml');
+    writeFileSync(
+      config,
+      '[[triggers]]\nid = "ok"\nsql_condition = "uid = 0"\n[[triggers]]\nid = "typo"\nsql_condition = "nmae = \'sh\'"\n',
+    );
+    const c = start(['--config', config, '--set', 'sources.process.realtime=off']);
+    running = c.child;
+    expect(await new Promise((r) => c.child.on('exit', r))).toBe(1);
+    expect(c.stderr()).toContain(
+      `ERR_RULES_FILE: ${config}: triggers[1] (id "typo"): ERR_TRIGGER_SQL: unknown column "nmae" at line 1, column 1`,
+    );
+  });
+
   it('stops at start-up with ERR_RULES_FILE naming the file, the rule and the position', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'de-rules-')), 'rules.toml');
     writeFileSync(file, '[[triggers]]\nid = "bad"\nsql_condition = "name = \'x\' OR nope = 1"\n');

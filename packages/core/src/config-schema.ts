@@ -8,10 +8,25 @@
 import { formatDuration, parseByteSize, parseDuration } from './duration.ts';
 
 /** The kinds of value a field holds. Durations are milliseconds, sizes are bytes. */
-export type FieldType = 'integer' | 'number' | 'duration' | 'bytes' | 'boolean' | 'string' | 'string[]' | 'enum';
+export type FieldType =
+  | 'integer'
+  | 'number'
+  | 'duration'
+  | 'bytes'
+  | 'boolean'
+  | 'string'
+  | 'string[]'
+  | 'enum'
+  | 'table[]';
+
+/**
+ * One table of a `table[]` field (a TOML `[[name]]` entry): its keys as written, values as TOML gave
+ * them (integers as numbers, dates as ISO strings). What a table may hold is for its consumer to check.
+ */
+export type ConfigTable = Readonly<Record<string, unknown>>;
 
 /** A value a configuration field can hold. */
-export type ConfigValue = number | boolean | string | readonly string[];
+export type ConfigValue = number | boolean | string | readonly string[] | readonly ConfigTable[];
 
 /** The TypeScript type of a field type's values (`enum` fields narrow it to their values). */
 export type FieldValue<T extends FieldType> = T extends 'integer' | 'number' | 'duration' | 'bytes'
@@ -20,7 +35,9 @@ export type FieldValue<T extends FieldType> = T extends 'integer' | 'number' | '
     ? boolean
     : T extends 'string[]'
       ? readonly string[]
-      : string;
+      : T extends 'table[]'
+        ? readonly ConfigTable[]
+        : string;
 
 /**
  * One configurable value. `V` is the TypeScript type of its value and `D` the type of its default
@@ -120,6 +137,52 @@ function numeric(f: ConfigField, n: number): Coerced {
   return { ok: true, value: n };
 }
 
+/** A TOML value made plain: integers as numbers, dates as ISO strings, nested tables and arrays alike. */
+function plainValue(v: unknown): { ok: true; value: unknown } | { ok: false; problem: string } {
+  if (typeof v === 'bigint') {
+    return Number.isSafeInteger(Number(v))
+      ? { ok: true, value: Number(v) }
+      : { ok: false, problem: `holds the integer ${v}, beyond what a number holds exactly` };
+  }
+  if (v instanceof Date) return { ok: true, value: v.toISOString() };
+  if (Array.isArray(v)) {
+    const out: unknown[] = [];
+    for (const x of v) {
+      const c = plainValue(x);
+      if (!c.ok) return c;
+      out.push(c.value);
+    }
+    return { ok: true, value: out };
+  }
+  if (typeof v === 'object' && v !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      const c = plainValue(x);
+      if (!c.ok) return c;
+      out[k] = c.value;
+    }
+    return { ok: true, value: out };
+  }
+  return { ok: true, value: v };
+}
+
+function tables(raw: unknown, fromText: boolean): Coerced {
+  let value = raw;
+  if (fromText && typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return { ok: false, problem: 'must be a JSON array of objects' };
+    }
+  }
+  const isTable = (t: unknown) => typeof t === 'object' && t !== null && !Array.isArray(t) && !(t instanceof Date);
+  if (!Array.isArray(value) || !value.every(isTable)) {
+    return { ok: false, problem: fromText ? 'must be a JSON array of objects' : 'must be an array of tables ([[…]])' };
+  }
+  const c = plainValue(value);
+  return c.ok ? { ok: true, value: c.value as ConfigTable[] } : c;
+}
+
 /**
  * Coerces `raw` (a TOML value, or a string from the environment or a flag when `fromText` is true)
  * into the field's type, checking limits.
@@ -179,6 +242,8 @@ export function coerceValue(f: ConfigField, raw: unknown, fromText: boolean): Co
       }
       return { ok: false, problem: 'must be a list of strings' };
     }
+    case 'table[]':
+      return tables(raw, fromText);
   }
 }
 

@@ -125,6 +125,92 @@ describe('plug-in definitions', () => {
   });
 });
 
+describe('top-level table[] fields of a definition', () => {
+  const received: unknown[] = [];
+  const rules = defineProcessor({
+    key: 'rules',
+    description: 'Reads [[rules]] from the top level',
+    schema: { strict: field('boolean', false, 'Strict') },
+    topLevel: { rules: field('table[]', [], 'Rules ([[rules]])') },
+    create: (o, { originOf }) => {
+      received.push({ options: o, origin: originOf('rules') });
+      return { name: () => 'rules', process: () => {} };
+    },
+  });
+  const files: Record<string, string> = {
+    '/sys.toml': '[[rules]]\nid = "a"\nn = 1\n[[rules]]\nid = "b"\nwhen = 1979-05-27T07:32:00Z\n',
+    '/user.toml': '[processors.rules]\nstrict = true\n[[rules]]\nid = "c"\nnested = { deep = [1, 2] }\n',
+    '/bad.toml': 'rules = ["not", "tables"]\n',
+  };
+  const loadFiles = (systemFile: string | null, userFile: string | null, env: Record<string, string> = {}) =>
+    loadConfig({ schema: pluginSchema([rules]), systemFile, userFile, env, readFile: (f) => files[f] });
+
+  it('hand the factory the tables of the highest layer that sets them, whole, with their origin', () => {
+    received.length = 0;
+    composeCollector(loadFiles('/sys.toml', null), [rules]);
+    composeCollector(loadFiles('/sys.toml', '/user.toml'), [rules]);
+    composeCollector(loadFiles('/sys.toml', '/user.toml', { DAEMONEYE_COLLECTOR_RULES: '[{"id":"d"}]' }), [rules]);
+    composeCollector(loadFiles(null, null), [rules]);
+    expect(received).toEqual([
+      {
+        options: {
+          enabled: true,
+          strict: false,
+          rules: [
+            { id: 'a', n: 1 },
+            { id: 'b', when: '1979-05-27T07:32:00.000Z' },
+          ],
+        },
+        origin: { layer: 'system', source: '/sys.toml' },
+      },
+      {
+        options: { enabled: true, strict: true, rules: [{ id: 'c', nested: { deep: [1, 2] } }] },
+        origin: { layer: 'user', source: '/user.toml' },
+      },
+      {
+        options: { enabled: true, strict: true, rules: [{ id: 'd' }] },
+        origin: { layer: 'env', source: 'DAEMONEYE_COLLECTOR_RULES' },
+      },
+      {
+        options: { enabled: true, strict: false, rules: [] },
+        origin: { layer: 'default', source: 'built-in default' },
+      },
+    ]);
+  });
+
+  it('refuse values that are not arrays of tables, naming the key and where it was set', () => {
+    expect(failure(() => loadFiles('/bad.toml', null)).message).toBe(
+      'rules = ["not","tables"] must be an array of tables ([[…]]) (set by system /bad.toml)',
+    );
+    expect(failure(() => loadFiles(null, null, { DAEMONEYE_COLLECTOR_RULES: 'id=d' })).message).toBe(
+      'rules = "id=d" must be a JSON array of objects (set by env DAEMONEYE_COLLECTOR_RULES)',
+    );
+  });
+
+  it('refuse a top-level name the collector uses, a field of the section, and one read by two definitions', () => {
+    const def = (topLevel: Record<string, ReturnType<typeof field>>, key = 'x') =>
+      defineProcessor({
+        key,
+        description: '',
+        schema: { a: field('integer', 1, 'A') },
+        topLevel,
+        create: () => ({}) as never,
+      });
+    expect(failure(() => def({ max_batch_size: field('table[]', [], 'x') })).message).toBe(
+      'processor definition "x" reads the top-level key "max_batch_size", which is a name the collector itself uses',
+    );
+    expect(failure(() => def({ sources: field('table[]', [], 'x') })).message).toBe(
+      'processor definition "x" reads the top-level key "sources", which is a name the collector itself uses',
+    );
+    expect(failure(() => def({ a: field('table[]', [], 'x') })).message).toBe(
+      'processor definition "x" reads the top-level key "a", which is also a field of its section',
+    );
+    expect(failure(() => pluginSchema([rules, def({ rules: field('table[]', [], 'x') }, 'other')])).message).toBe(
+      'the top-level key "rules" is read by processor "other" and processor "rules"',
+    );
+  });
+});
+
 describe('error catalogs', () => {
   it('let a package declare its own codes, refusing a code another package owns', () => {
     const mine = defineErrorCatalog('@example/plugin', ['ERR_EXAMPLE_BROKEN']);

@@ -9,7 +9,7 @@
  */
 import { Collector } from './collector.ts';
 import { CollectorConfig } from './config.ts';
-import type { LoadedConfig } from './config-loader.ts';
+import type { LoadedConfig, ValueOrigin } from './config-loader.ts';
 import {
   type ConfigField,
   type ConfigSchema,
@@ -30,6 +30,11 @@ export interface PluginContext {
   readonly logger: Logger;
   /** The collector's data directory, when configured. */
   readonly dataDir: string | undefined;
+  /**
+   * Where the value at a dotted configuration path came from (`processors.triggers.rules_file`,
+   * `triggers`), so a plug-in's own errors about a value can name the file or variable that set it.
+   */
+  originOf(path: string): ValueOrigin;
 }
 
 const enabledField = (kind: string) => field('boolean', true, `Run this ${kind}`);
@@ -46,40 +51,55 @@ export type SourceSection<S extends ConfigSchema> = S & { readonly enabled: Conf
 /** The section of a sink definition: its own fields plus `enabled`, `queue_capacity` and `overflow`. */
 export type SinkSection<S extends ConfigSchema> = SourceSection<S> & typeof sinkFields;
 
-interface DefinitionBase<K extends 'source' | 'sink' | 'processor', S extends ConfigSchema> {
+interface DefinitionBase<K extends 'source' | 'sink' | 'processor', S extends ConfigSchema, T extends ConfigSchema> {
   readonly kind: K;
   /** The section name under `[sources]`, `[sinks]` or `[processors]`: lowercase, digits, `-` or `_`. */
   readonly key: string;
   readonly description: string;
   /** The whole section, including the fields every definition of this kind gets. */
   readonly schema: S;
+  /**
+   * Fields the plug-in reads from the top level of the configuration file rather than its section
+   * (the trigger manager's `[[triggers]]`); empty for most plug-ins.
+   */
+  readonly topLevel: T;
 }
 
+/** The options a factory receives: its section's values and its top-level fields' values. */
+export type PluginOptions<S extends ConfigSchema, T extends ConfigSchema> = OptionsOf<S> & OptionsOf<T>;
+
 /** A source kind the collector can be composed with. */
-export interface SourceDefinition<S extends ConfigSchema = ConfigSchema>
-  extends DefinitionBase<'source', SourceSection<S>> {
-  create(options: OptionsOf<SourceSection<S>>, context: PluginContext): EventSource;
+export interface SourceDefinition<S extends ConfigSchema = ConfigSchema, T extends ConfigSchema = ConfigSchema>
+  extends DefinitionBase<'source', SourceSection<S>, T> {
+  create(options: PluginOptions<SourceSection<S>, T>, context: PluginContext): EventSource;
 }
 
 /** A sink kind. */
-export interface SinkDefinition<S extends ConfigSchema = ConfigSchema> extends DefinitionBase<'sink', SinkSection<S>> {
-  create(options: OptionsOf<SinkSection<S>>, context: PluginContext): EventSink;
+export interface SinkDefinition<S extends ConfigSchema = ConfigSchema, T extends ConfigSchema = ConfigSchema>
+  extends DefinitionBase<'sink', SinkSection<S>, T> {
+  create(options: PluginOptions<SinkSection<S>, T>, context: PluginContext): EventSink;
 }
 
 /** A processor kind. */
-export interface ProcessorDefinition<S extends ConfigSchema = ConfigSchema>
-  extends DefinitionBase<'processor', SourceSection<S>> {
-  create(options: OptionsOf<SourceSection<S>>, context: PluginContext): EventProcessor;
+export interface ProcessorDefinition<S extends ConfigSchema = ConfigSchema, T extends ConfigSchema = ConfigSchema>
+  extends DefinitionBase<'processor', SourceSection<S>, T> {
+  create(options: PluginOptions<SourceSection<S>, T>, context: PluginContext): EventProcessor;
 }
 
 /** Any definition. */
 export type PluginDefinition = SourceDefinition | SinkDefinition | ProcessorDefinition;
 
 /** What `defineSource`, `defineSink` and `defineProcessor` take. */
-export interface DefinitionInput<S extends ConfigSchema, O, P> {
+export interface DefinitionInput<S extends ConfigSchema, O, P, T extends ConfigSchema = Record<never, never>> {
   readonly key: string;
   readonly description: string;
   readonly schema: S;
+  /**
+   * Fields read from the top level of the file (`[[triggers]]` rather than `[processors.triggers]`);
+   * their values join the section's in the factory's options. Their names may not be the collector's
+   * own settings, `sources`, `sinks` or `processors`, nor a field of the section.
+   */
+  readonly topLevel?: T;
   /** Whether the plug-in runs when the configuration says nothing (default true). */
   readonly enabledByDefault?: boolean;
   create(options: O, context: PluginContext): P;
@@ -87,7 +107,9 @@ export interface DefinitionInput<S extends ConfigSchema, O, P> {
 
 const KEY = /^[a-z][a-z0-9_-]*$/;
 
-type AnyInput = DefinitionInput<ConfigSchema, never, unknown>;
+type AnyInput = DefinitionInput<ConfigSchema, never, unknown, ConfigSchema>;
+
+const RESERVED_TOP_LEVEL = new Set([...Object.keys(collectorConfigSchema), 'sources', 'sinks', 'processors']);
 
 /** Checks a definition and builds it: its section is `enabled`, its own fields, then `extra`. */
 function define(kind: 'source' | 'sink' | 'processor', input: AnyInput, extra: ConfigSchema): unknown {
@@ -108,35 +130,53 @@ function define(kind: 'source' | 'sink' | 'processor', input: AnyInput, extra: C
       );
     }
   }
+  const topLevel = input.topLevel ?? {};
+  for (const name of Object.keys(topLevel)) {
+    const entry = topLevel[name] as ConfigField | ConfigSchema;
+    const problem = RESERVED_TOP_LEVEL.has(name)
+      ? 'a name the collector itself uses'
+      : Object.hasOwn(input.schema, name) || Object.hasOwn(extra, name) || name === 'enabled'
+        ? 'also a field of its section'
+        : !isField(entry)
+          ? 'not a field (top-level entries are fields, not sections)'
+          : undefined;
+    if (problem !== undefined) {
+      throw new CollectorError(
+        'ERR_PLUGIN_INVALID',
+        `${kind} definition "${input.key}" reads the top-level key "${name}", which is ${problem}`,
+      );
+    }
+  }
   const enabled = field('boolean', input.enabledByDefault ?? true, enabledField(kind).description);
   return Object.freeze({
     kind,
     key: input.key,
     description: input.description,
     schema: { enabled, ...input.schema, ...extra },
+    topLevel,
     create: input.create,
   });
 }
 
 /** Declares a source: its `[sources.<key>]` section and a factory receiving typed options. */
-export function defineSource<const S extends ConfigSchema>(
-  input: DefinitionInput<S, OptionsOf<SourceSection<S>>, EventSource>,
-): SourceDefinition<S> {
-  return define('source', input as unknown as AnyInput, {}) as SourceDefinition<S>;
+export function defineSource<const S extends ConfigSchema, const T extends ConfigSchema = Record<never, never>>(
+  input: DefinitionInput<S, PluginOptions<SourceSection<S>, T>, EventSource, T>,
+): SourceDefinition<S, T> {
+  return define('source', input as unknown as AnyInput, {}) as SourceDefinition<S, T>;
 }
 
 /** Declares a sink: its `[sinks.<key>]` section (with `queue_capacity` and `overflow`) and a factory. */
-export function defineSink<const S extends ConfigSchema>(
-  input: DefinitionInput<S, OptionsOf<SinkSection<S>>, EventSink>,
-): SinkDefinition<S> {
-  return define('sink', input as unknown as AnyInput, sinkFields) as SinkDefinition<S>;
+export function defineSink<const S extends ConfigSchema, const T extends ConfigSchema = Record<never, never>>(
+  input: DefinitionInput<S, PluginOptions<SinkSection<S>, T>, EventSink, T>,
+): SinkDefinition<S, T> {
+  return define('sink', input as unknown as AnyInput, sinkFields) as SinkDefinition<S, T>;
 }
 
 /** Declares a processor: its `[processors.<key>]` section and a factory. */
-export function defineProcessor<const S extends ConfigSchema>(
-  input: DefinitionInput<S, OptionsOf<SourceSection<S>>, EventProcessor>,
-): ProcessorDefinition<S> {
-  return define('processor', input as unknown as AnyInput, {}) as ProcessorDefinition<S>;
+export function defineProcessor<const S extends ConfigSchema, const T extends ConfigSchema = Record<never, never>>(
+  input: DefinitionInput<S, PluginOptions<SourceSection<S>, T>, EventProcessor, T>,
+): ProcessorDefinition<S, T> {
+  return define('processor', input as unknown as AnyInput, {}) as ProcessorDefinition<S, T>;
 }
 
 const GROUP = { source: 'sources', sink: 'sinks', processor: 'processors' } as const;
@@ -149,6 +189,8 @@ const GROUP = { source: 'sources', sink: 'sinks', processor: 'processors' } as c
  */
 export function pluginSchema(definitions: readonly PluginDefinition[], extra: ConfigSchema = {}): ConfigSchema {
   const groups: Record<string, Record<string, ConfigSchema>> = {};
+  const top: Record<string, ConfigField | ConfigSchema> = {};
+  const topOwners = new Map<string, string>();
   for (const d of definitions) {
     const group = GROUP[d.kind];
     groups[group] ??= {};
@@ -157,15 +199,26 @@ export function pluginSchema(definitions: readonly PluginDefinition[], extra: Co
       throw new CollectorError('ERR_PLUGIN_INVALID', `two ${d.kind} definitions share the key "${d.key}"`);
     }
     g[d.key] = d.schema;
+    for (const [name, f] of Object.entries(d.topLevel)) {
+      const owner = topOwners.get(name);
+      if (owner !== undefined || Object.hasOwn(extra, name)) {
+        throw new CollectorError(
+          'ERR_PLUGIN_INVALID',
+          `the top-level key "${name}" is read by ${d.kind} "${d.key}" and ${owner ?? 'the command itself'}`,
+        );
+      }
+      topOwners.set(name, `${d.kind} "${d.key}"`);
+      top[name] = f;
+    }
   }
-  return { ...collectorConfigSchema, ...groups, ...extra };
+  return { ...collectorConfigSchema, ...top, ...groups, ...extra };
 }
 
 /** The typed values of one section of loaded configuration (camelCase keys, nested sections). */
 export function sectionOptions<S extends ConfigSchema>(loaded: LoadedConfig, prefix: string, schema: S): OptionsOf<S> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(schema)) {
-    const path = `${prefix}.${k}`;
+    const path = prefix === '' ? k : `${prefix}.${k}`;
     out[camelCaseKey(k)] = isField(v) ? loaded.get(path) : sectionOptions(loaded, path, v);
   }
   return out as OptionsOf<S>;
@@ -202,9 +255,12 @@ export function composeCollector(
   ];
   for (const d of ordered) {
     const prefix = `${GROUP[d.kind]}.${d.key}`;
-    const values = sectionOptions(loaded, prefix, d.schema) as Record<string, unknown> & { enabled?: unknown };
+    const values = {
+      ...sectionOptions(loaded, prefix, d.schema),
+      ...sectionOptions(loaded, '', d.topLevel),
+    } as Record<string, unknown> & { enabled?: unknown };
     if (values.enabled === false) continue;
-    const context: PluginContext = { logger, dataDir };
+    const context: PluginContext = { logger, dataDir, originOf: (path) => loaded.originOf(path) };
     if (d.kind === 'source') collector.register(d.create(values as never, context));
     else if (d.kind === 'processor') collector.addProcessor(d.create(values as never, context));
     else {

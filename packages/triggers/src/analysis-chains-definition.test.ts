@@ -30,7 +30,11 @@ function build(toml: string): AnalysisChainCoordinator {
   writeFileSync(file, toml);
   const loaded = loadConfig({ schema, systemFile: null, userFile: file, env: {} });
   const options = sectionOptions(loaded, 'processors.analysis_chains', analysisChainsDefinition.schema);
-  return analysisChainsDefinition.create(options, { logger: silentLogger, dataDir: dir }) as AnalysisChainCoordinator;
+  return analysisChainsDefinition.create(options, {
+    logger: silentLogger,
+    dataDir: dir,
+    originOf: () => ({ layer: 'default', source: 'built-in default' }),
+  }) as AnalysisChainCoordinator;
 }
 
 function lane() {

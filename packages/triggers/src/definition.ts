@@ -1,10 +1,11 @@
 /**
  * The package's plug-in definitions: `[processors.triggers]` builds a `TriggerManager` with the
- * default rule set (unless `default_rules = false`) and the rules of `rules_file`;
+ * default rule set (unless `default_rules = false`), the `[[triggers]]` and `[[sequences]]` written at
+ * the top level of the configuration file, and the rules of `rules_file`;
  * `[processors.binary_hasher]` runs the `BinaryHasherCollector` that answers its BinaryHash requests;
  * and `[processors.analysis_chains]` builds an `AnalysisChainCoordinator` with the default workflows
- * (unless `default_workflows = false`) and the workflows of `workflows_file`. A bad rules file stops
- * the command at start-up with `ERR_RULES_FILE`, a bad workflows file with `ERR_WORKFLOW_INVALID`.
+ * (unless `default_workflows = false`) and the workflows of `workflows_file`. A bad rule in the
+ * configuration or a bad rules file stops the command at start-up with `ERR_RULES_FILE`, a bad workflows file with `ERR_WORKFLOW_INVALID`.
  * No behaviour of its own.
  */
 import { defineProcessor, field } from '@daemoneye/core';
@@ -13,7 +14,7 @@ import { AnalysisCollectorProcessor } from './analysis-collector.ts';
 import { BinaryHasherCollector } from './binary-hasher.ts';
 import { DEFAULT_RULES } from './default-rules.ts';
 import { DEFAULT_WORKFLOWS } from './default-workflows.ts';
-import { loadRulesFile, registerRules } from './rules-file.ts';
+import { loadRulesFile, parseSequenceTables, parseTriggerTables, registerRules } from './rules-file.ts';
 import { TriggerManager } from './trigger-manager.ts';
 import { loadWorkflowsFile, registerWorkflows } from './workflows-file.ts';
 
@@ -33,7 +34,11 @@ export const triggerManagerDefinition = defineProcessor({
     lineage_capacity: field('integer', 65_536, 'Processes the lineage table remembers', { min: 1 }),
     lineage_retention: field('duration', 30_000, 'How long an exited process stays in the lineage table', { min: 1 }),
   },
-  create: (o, { logger }) => {
+  topLevel: {
+    triggers: field('table[]', [], 'Trigger conditions written in the configuration file itself ([[triggers]])'),
+    sequences: field('table[]', [], 'Sequences written in the configuration file itself ([[sequences]])'),
+  },
+  create: (o, { logger, originOf }) => {
     const manager = new TriggerManager({
       dedupWindowMs: o.dedupWindow,
       rateLimit: o.rateLimit,
@@ -46,6 +51,17 @@ export const triggerManagerDefinition = defineProcessor({
       logger: logger.child({ processor: 'triggers' }),
     });
     if (o.defaultRules) for (const r of DEFAULT_RULES) manager.registerCondition(r);
+    const configured = (key: 'triggers' | 'sequences') => originOf(key).source;
+    registerRules(manager, {
+      file: configured('triggers'),
+      triggers: parseTriggerTables(configured('triggers'), o.triggers),
+      sequences: [],
+    });
+    registerRules(manager, {
+      file: configured('sequences'),
+      triggers: [],
+      sequences: parseSequenceTables(configured('sequences'), o.sequences),
+    });
     if (o.rulesFile !== undefined && o.rulesFile !== '') registerRules(manager, loadRulesFile(o.rulesFile));
     return manager;
   },

@@ -32,7 +32,7 @@ export { triggerErrors } from './errors.ts';
 export type { LineageStats } from './lineage.ts';
 export { LineageTable } from './lineage.ts';
 export type { RulesFile } from './rules-file.ts';
-export { loadRulesFile, parseRules, registerRules } from './rules-file.ts';
+export { loadRulesFile, parseRules, parseSequenceTables, parseTriggerTables, registerRules } from './rules-file.ts';
 export type { SequenceStats } from './sequence-matcher.ts';
 export { SequenceMatcher } from './sequence-matcher.ts';
 export type { CompiledCondition } from './sql-condition.ts';

@@ -89,24 +89,40 @@ export function parseRules(file: string, text: string): RulesFile {
     if (k !== 'triggers' && k !== 'sequences')
       fail(file, '', `unknown key "${k}" (expected [[triggers]] or [[sequences]])`);
   }
-  const group = (name: 'triggers' | 'sequences'): Record<string, unknown>[] => {
-    const raw = doc[name] ?? [];
-    if (!Array.isArray(raw) || !raw.every((r) => typeof r === 'object' && r !== null && !Array.isArray(r))) {
-      fail(file, name, `must be an array of tables ([[${name}]])`);
-    }
-    raw.forEach((r: Record<string, unknown>, i) => {
-      for (const k of Object.keys(r)) {
-        if (!KEYS[name].has(k))
-          fail(file, ruleName(name, i, r), `unknown key "${k}" (known: ${[...KEYS[name]].join(', ')})`);
-      }
-    });
-    return raw as Record<string, unknown>[];
+  return {
+    file,
+    triggers: parseTriggerTables(file, doc.triggers ?? []),
+    sequences: parseSequenceTables(file, doc.sequences ?? []),
   };
-  const triggers = group('triggers').map((r, i) => {
+}
+
+function checkTables(file: string, name: 'triggers' | 'sequences', raw: unknown): Record<string, unknown>[] {
+  if (!Array.isArray(raw) || !raw.every((r) => typeof r === 'object' && r !== null && !Array.isArray(r))) {
+    fail(file, name, `must be an array of tables ([[${name}]])`);
+  }
+  raw.forEach((r: Record<string, unknown>, i) => {
+    for (const k of Object.keys(r)) {
+      if (!KEYS[name].has(k))
+        fail(file, ruleName(name, i, r), `unknown key "${k}" (known: ${[...KEYS[name]].join(', ')})`);
+    }
+  });
+  return raw as Record<string, unknown>[];
+}
+
+/**
+ * Checks `[[triggers]]` tables (from a rules file or the collector's own configuration, which `file`
+ * names) and turns them into trigger inputs; `ERR_RULES_FILE` names the file, the rule and the problem.
+ */
+export function parseTriggerTables(file: string, raw: unknown): TriggerInput<TriggerCondition>[] {
+  return checkTables(file, 'triggers', raw).map((r, i) => {
     const where = ruleName('triggers', i, r);
     return { ...common(file, where, r), sqlCondition: r.sql_condition } as TriggerInput<TriggerCondition>;
   });
-  const sequences = group('sequences').map((r, i) => {
+}
+
+/** Checks `[[sequences]]` tables and turns them into sequence inputs, as {@link parseTriggerTables}. */
+export function parseSequenceTables(file: string, raw: unknown): TriggerInput<TriggerSequence>[] {
+  return checkTables(file, 'sequences', raw).map((r, i) => {
     const where = ruleName('sequences', i, r);
     const out: Record<string, unknown> = { ...common(file, where, r), steps: r.steps };
     if (r.join !== undefined) out.join = r.join;
@@ -118,7 +134,6 @@ export function parseRules(file: string, text: string): RulesFile {
     }
     return out as TriggerInput<TriggerSequence>;
   });
-  return { file, triggers, sequences };
 }
 
 /** Reads and parses a rules file; `ERR_RULES_FILE` when it cannot be read or is malformed. */
