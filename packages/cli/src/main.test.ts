@@ -230,7 +230,7 @@ describe('docs/configuration.md', () => {
     const { readFileSync } = await import('node:fs');
     const { DEFAULT_PLUGINS } = await import('./schema.ts');
     const doc = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
-    const toml = /```toml\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
+    const toml = /## Example `collector.toml`[\s\S]*?```toml\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
     const dir = mkdtempSync(join(tmpdir(), 'de-doc-'));
     const file = join(dir, 'collector.toml');
     writeFileSync(file, toml);
