@@ -196,7 +196,7 @@ export async function runTailCommand(
 ): Promise<number> {
   const f = parseFilters(o);
   const limit = o.count === undefined ? Number.POSITIVE_INFINITY : Number(o.count);
-  if (!Number.isInteger(limit) || limit <= 0) throw cliErrors.error('ERR_CLI_USAGE', `--count needs a positive integer, got "${o.count}"`);
+  if (o.count !== undefined && (!Number.isInteger(limit) || limit <= 0)) throw cliErrors.error('ERR_CLI_USAGE', `--count needs a positive integer, got "${o.count}"`);
   const socket = configuredSocketPath(loaded, o.socket);
   const client = new IpcClient({ socketPath: socket, clientId: 'daemoneye-collector tail' });
   const names = f.names === undefined ? undefined : new Set(f.names);
