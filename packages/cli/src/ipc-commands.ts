@@ -7,7 +7,13 @@
  * collector.
  */
 import type { Writable } from 'node:stream';
-import { capabilityLabels, type EventKind, EVENT_KINDS, type CollectionEvent, type LoadedConfig } from '@daemoneye/core';
+import {
+  type CollectionEvent,
+  capabilityLabels,
+  EVENT_KINDS,
+  type EventKind,
+  type LoadedConfig,
+} from '@daemoneye/core';
 import { capabilitiesFromWire, IpcClient, type ReceivedEvent, resolveSocketPath } from '@daemoneye/ipc';
 import { cliErrors } from './errors.ts';
 
@@ -28,13 +34,21 @@ export function configuredSocketPath(loaded: LoadedConfig, override?: string): s
   if (override !== undefined && override !== '') return override;
   const dataDir = loaded.get('data_dir');
   const configured = loaded.get('sinks.ipc.socket_path');
-  return resolveSocketPath(typeof configured === 'string' ? configured : '', typeof dataDir === 'string' ? dataDir : undefined);
+  return resolveSocketPath(
+    typeof configured === 'string' ? configured : '',
+    typeof dataDir === 'string' ? dataDir : undefined,
+  );
 }
 
 function table(rows: readonly (readonly string[])[], out: Writable, indent = '  '): void {
   const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  for (const r of rows) out.write(`${indent}${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')}\n`);
+  for (const r of rows) {
+    r.forEach((c, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, c.length);
+    });
+  }
+  for (const r of rows)
+    out.write(`${indent}${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')}\n`);
 }
 
 function drops(m: { [key: string]: number }): string {
@@ -53,7 +67,11 @@ function connectHint(socket: string, e: unknown): Error {
 /** `status`: prints the collector's state; resolves with the exit code (0 reachable, 1 not). */
 export async function runStatusCommand(loaded: LoadedConfig, o: IpcCommandOptions, out: Writable): Promise<number> {
   const socket = configuredSocketPath(loaded, o.socket);
-  const client = new IpcClient({ socketPath: socket, clientId: 'daemoneye-collector status', requestTimeoutMs: 10_000 });
+  const client = new IpcClient({
+    socketPath: socket,
+    clientId: 'daemoneye-collector status',
+    requestTimeoutMs: 10_000,
+  });
   try {
     let caps: Awaited<ReturnType<IpcClient['capabilities']>>;
     try {
@@ -67,7 +85,9 @@ export async function runStatusCommand(loaded: LoadedConfig, o: IpcCommandOption
       return 0;
     }
     const host = health.host;
-    out.write(`${health.collector} on ${host?.hostname ?? '?'}${host?.machineId !== undefined ? ` (${host.machineId})` : ''}\n`);
+    out.write(
+      `${health.collector} on ${host?.hostname ?? '?'}${host?.machineId !== undefined ? ` (${host.machineId})` : ''}\n`,
+    );
     out.write(`health: ${health.status}${health.reasons.length > 0 ? ` — ${health.reasons.join('; ')}` : ''}\n`);
     out.write(
       `state: ${stats.state}, up ${Math.round(stats.uptimeMs / 1000)} s, run ${stats.runId}, next sequence ${stats.nextSeq}${stats.persistentSeq ? ' (persistent)' : ''}\n`,
@@ -117,7 +137,10 @@ export async function runStatusCommand(loaded: LoadedConfig, o: IpcCommandOption
     if (health.processors.length > 0) {
       out.write('processors:\n');
       table(
-        [['NAME', 'HEALTH', 'ERRORS', 'REASON'], ...health.processors.map((p) => [p.name, p.status, String(p.failures), p.reason ?? ''])],
+        [
+          ['NAME', 'HEALTH', 'ERRORS', 'REASON'],
+          ...health.processors.map((p) => [p.name, p.status, String(p.failures), p.reason ?? '']),
+        ],
         out,
       );
     }
@@ -143,7 +166,8 @@ function parseFilters(o: IpcCommandOptions): { kinds?: EventKind[]; pids?: numbe
   }
   const pids = o.pids.map((p) => {
     const n = Number(p);
-    if (!/^\d+$/.test(p) || !Number.isSafeInteger(n)) throw cliErrors.error('ERR_CLI_USAGE', `--pid needs a number, got "${p}"`);
+    if (!/^\d+$/.test(p) || !Number.isSafeInteger(n))
+      throw cliErrors.error('ERR_CLI_USAGE', `--pid needs a number, got "${p}"`);
     return n;
   });
   return {
@@ -196,7 +220,8 @@ export async function runTailCommand(
 ): Promise<number> {
   const f = parseFilters(o);
   const limit = o.count === undefined ? Number.POSITIVE_INFINITY : Number(o.count);
-  if (o.count !== undefined && (!Number.isInteger(limit) || limit <= 0)) throw cliErrors.error('ERR_CLI_USAGE', `--count needs a positive integer, got "${o.count}"`);
+  if (o.count !== undefined && (!Number.isInteger(limit) || limit <= 0))
+    throw cliErrors.error('ERR_CLI_USAGE', `--count needs a positive integer, got "${o.count}"`);
   const socket = configuredSocketPath(loaded, o.socket);
   const client = new IpcClient({ socketPath: socket, clientId: 'daemoneye-collector tail' });
   const names = f.names === undefined ? undefined : new Set(f.names);
@@ -206,7 +231,10 @@ export async function runTailCommand(
   try {
     const stream = client.subscribe({
       topics: o.topics,
-      filter: { ...(f.kinds !== undefined ? { kinds: f.kinds } : {}), ...(f.pids !== undefined ? { pids: f.pids } : {}) },
+      filter: {
+        ...(f.kinds !== undefined ? { kinds: f.kinds } : {}),
+        ...(f.pids !== undefined ? { pids: f.pids } : {}),
+      },
       signal: both,
     });
     for await (const item of stream) {
@@ -234,7 +262,9 @@ export async function runTailCommand(
           );
         } else io.stderr.write(`tail: following ${socket} (run ${i.runId || 'not started'})\n`);
       } else if (item.type === 'dropped') {
-        io.stderr.write(`tail: ${item.notice.dropped} events dropped (this reader fell behind; ${item.notice.totalDropped} in all)\n`);
+        io.stderr.write(
+          `tail: ${item.notice.dropped} events dropped (this reader fell behind; ${item.notice.totalDropped} in all)\n`,
+        );
       } else if (item.type === 'disconnected') {
         if (item.attempt === 1 || item.attempt % 10 === 0) {
           io.stderr.write(`tail: no collector at ${socket} (${item.reason}); retrying in ${item.retryInMs} ms\n`);

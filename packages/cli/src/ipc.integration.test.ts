@@ -27,7 +27,11 @@ async function until(cond: () => boolean, ms: number): Promise<boolean> {
 const ENV = { ...process.env, XDG_CONFIG_HOME: '/nonexistent' };
 
 function command(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args, '--no-system-config'], { encoding: 'utf8', env: ENV, timeout: 20_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args, '--no-system-config'], {
+    encoding: 'utf8',
+    env: ENV,
+    timeout: 20_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -52,18 +56,30 @@ describe('daemoneye-collector status and tail (the built command)', () => {
     expect(statSync(join(dataDir, 'ipc')).mode & 0o777).toBe(0o700);
     expect(lstatSync(socket).mode & 0o777).toBe(0o600);
     // Once the sources run, status shows them running.
-    let json: {
-      socket: string;
-      health: { status: string; sources: { name: string; state: string; backend?: string; capabilityLabels: string[] }[] };
-      stats: { state: string; nextSeq: number; events: { accepted: number }; ipc: { counters: Record<string, number> } };
-      capabilities: { negotiationSuccess: boolean; capabilities: { supportedDomains: number[] } };
-    } | undefined;
+    let json:
+      | {
+          socket: string;
+          health: {
+            status: string;
+            sources: { name: string; state: string; backend?: string; capabilityLabels: string[] }[];
+          };
+          stats: {
+            state: string;
+            nextSeq: number;
+            events: { accepted: number };
+            ipc: { counters: Record<string, number> };
+          };
+          capabilities: { negotiationSuccess: boolean; capabilities: { supportedDomains: number[] } };
+        }
+      | undefined;
     expect(
       await until(() => {
         const r = command(['status', '--json', '--data-dir', dataDir]);
         if (r.status !== 0) return false;
         json = JSON.parse(r.stdout);
-        return json?.health.sources.every((s) => s.state === 'running') === true && (json?.stats.events.accepted ?? 0) > 0;
+        return (
+          json?.health.sources.every((s) => s.state === 'running') === true && (json?.stats.events.accepted ?? 0) > 0
+        );
       }, 20_000),
     ).toBe(true);
     if (json === undefined) throw new Error('no status');
@@ -81,7 +97,9 @@ describe('daemoneye-collector status and tail (the built command)', () => {
     expect(pretty.stdout).toMatch(/^health: (Healthy|Degraded)/m);
     expect(pretty.stdout).toMatch(/^capabilities: process, network, performance/m);
     for (const s of json.health.sources) {
-      expect(pretty.stdout).toMatch(new RegExp(`^  ${s.name}\\s+running\\s+\\w+\\s+${s.backend?.replace(/[+]/g, '\\+')}\\s`, 'm'));
+      expect(pretty.stdout).toMatch(
+        new RegExp(`^  ${s.name}\\s+running\\s+\\w+\\s+${s.backend?.replace(/[+]/g, '\\+')}\\s`, 'm'),
+      );
     }
     expect(pretty.stdout).toMatch(/^ {2}ipc\s+Healthy/m);
     c.child.kill('SIGTERM');
@@ -93,7 +111,9 @@ describe('daemoneye-collector status and tail (the built command)', () => {
     const dataDir = newDataDir();
     const r = command(['status', '--data-dir', dataDir]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain(`ERR_CLI_COLLECTOR_UNREACHABLE: no collector answers at ${join(dataDir, 'ipc', 'collector.sock')}`);
+    expect(r.stderr).toContain(
+      `ERR_CLI_COLLECTOR_UNREACHABLE: no collector answers at ${join(dataDir, 'ipc', 'collector.sock')}`,
+    );
   });
 
   it('tail prints a process started here, with its pid, and keeps going across a collector restart', async () => {
@@ -101,10 +121,14 @@ describe('daemoneye-collector status and tail (the built command)', () => {
     const socket = join(dataDir, 'ipc', 'collector.sock');
     let c = startCollector(dataDir);
     expect(await until(() => existsSync(socket), 15_000)).toBe(true);
-    const tail = spawn(process.execPath, [BIN, 'tail', '--no-system-config', '--data-dir', dataDir, '--json', '--kind', 'process', '--name', 'sleep'], {
-      env: ENV,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const tail = spawn(
+      process.execPath,
+      [BIN, 'tail', '--no-system-config', '--data-dir', dataDir, '--json', '--kind', 'process', '--name', 'sleep'],
+      {
+        env: ENV,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     children.push(tail);
     const lines: { seq: number; event: { kind: string; pid: number; subtype: string; commandLine: string[] } }[] = [];
     let err = '';

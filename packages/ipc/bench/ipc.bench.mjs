@@ -120,7 +120,9 @@ async function jsonRtt(socket) {
       for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const m = JSON.parse(buf.slice(0, nl));
         buf = buf.slice(nl + 1);
-        s.write(`${JSON.stringify({ id: m.id, negotiationSuccess: true, domains: [0, 1, 3], serverVersion: '0.1.0' })}\n`);
+        s.write(
+          `${JSON.stringify({ id: m.id, negotiationSuccess: true, domains: [0, 1, 3], serverVersion: '0.1.0' })}\n`,
+        );
       }
     });
   });
@@ -151,14 +153,20 @@ try {
   out('');
   out('| what | events/s | received | dropped |');
   out('| --- | ---: | ---: | ---: |');
-  out(`| IpcClient ← CollectorIpcServer (protobuf, CRC32C frames) | ${rate(results.ipcStream)} | ${results.ipcStream.got} | ${results.ipcStream.dropped} |`);
+  out(
+    `| IpcClient ← CollectorIpcServer (protobuf, CRC32C frames) | ${rate(results.ipcStream)} | ${results.ipcStream.got} | ${results.ipcStream.dropped} |`,
+  );
   out(`| JSON lines over a plain socket | ${rate(results.jsonStream)} | ${results.jsonStream.got} | 0 |`);
   out('');
   out(`| round trip (${REQUESTS} sequential requests) | p50 ms | p99 ms | max ms |`);
   out('| --- | ---: | ---: | ---: |');
   const ms = (v) => v.toFixed(3);
-  out(`| IpcClient capability negotiation | ${ms(results.ipcRtt.p50)} | ${ms(results.ipcRtt.p99)} | ${ms(results.ipcRtt.max)} |`);
-  out(`| JSON line request/response | ${ms(results.jsonRtt.p50)} | ${ms(results.jsonRtt.p99)} | ${ms(results.jsonRtt.max)} |`);
+  out(
+    `| IpcClient capability negotiation | ${ms(results.ipcRtt.p50)} | ${ms(results.ipcRtt.p99)} | ${ms(results.ipcRtt.max)} |`,
+  );
+  out(
+    `| JSON line request/response | ${ms(results.jsonRtt.p50)} | ${ms(results.jsonRtt.p99)} | ${ms(results.jsonRtt.max)} |`,
+  );
   out('| DaemonEye\u2019s published validation run | 18 (median) | 67 (p95) | |');
   const resultsDir = join(here, '..', '..', '..', 'bench-results');
   mkdirSync(resultsDir, { recursive: true });

@@ -49,9 +49,10 @@ describe('IpcClient requests', () => {
     await expect(c.detect({ taskId: 'f', taskType: TaskType.TRACK_FILE_OPERATIONS })).rejects.toMatchObject({
       code: 'ERR_IPC_UNSUPPORTED',
     });
-    await expect(
-      c.detect({ taskId: 'n', taskType: TaskType.MONITOR_NETWORK_CONNECTIONS }, 150),
-    ).rejects.toMatchObject({ code: 'ERR_IPC_TIMEOUT', message: 'no answer to detectionTask within 150 ms' });
+    await expect(c.detect({ taskId: 'n', taskType: TaskType.MONITOR_NETWORK_CONNECTIONS }, 150)).rejects.toMatchObject({
+      code: 'ERR_IPC_TIMEOUT',
+      message: 'no answer to detectionTask within 150 ms',
+    });
     // Typed errors and one timeout leave the breaker closed and the connection usable.
     expect(c.breaker.state).toBe('closed');
     expect((await c.stats()).ipc?.counters.requests).toBeGreaterThanOrEqual(5);

@@ -453,7 +453,10 @@ export class IpcClient {
     const id = this.#nextId++;
     socket.write(
       encodeFrame(
-        Envelope.encode({ requestId: id, body: { $case: 'unsubscribeRequest', value: { subscription: sub.requestId } } }).finish(),
+        Envelope.encode({
+          requestId: id,
+          body: { $case: 'unsubscribeRequest', value: { subscription: sub.requestId } },
+        }).finish(),
         this.#maxFrame,
       ),
     );
@@ -498,12 +501,16 @@ export class IpcClient {
         const live = [...this.#subs].filter((s) => !s.done);
         if (live.length === 0) return;
         if (attempt >= max) {
-          const e = ipcErrors.error('ERR_IPC_CONNECTION', `gave up on ${this.socketPath} after ${attempt} attempts: ${reason}`);
+          const e = ipcErrors.error(
+            'ERR_IPC_CONNECTION',
+            `gave up on ${this.socketPath} after ${attempt} attempts: ${reason}`,
+          );
           for (const s of live) s.end(e);
           return;
         }
         const delay = Math.max(reconnectDelay(attempt, this.#o.reconnect), this.breaker.retryInMs);
-        for (const s of live) s.push({ type: 'disconnected', reason, attempt: attempt + 1, retryInMs: Math.round(delay) });
+        for (const s of live)
+          s.push({ type: 'disconnected', reason, attempt: attempt + 1, retryInMs: Math.round(delay) });
         await sleep(delay);
         if (this.#closed) return;
         try {

@@ -264,7 +264,10 @@ export class Connection {
 
   #subscribe(id: number, req: SubscribeRequest): void {
     if (this.subscriptions.has(id)) {
-      this.#requestError(id, ipcErrors.error('ERR_IPC_SUBSCRIPTION_INVALID', `request id ${id} already has a subscription`));
+      this.#requestError(
+        id,
+        ipcErrors.error('ERR_IPC_SUBSCRIPTION_INVALID', `request id ${id} already has a subscription`),
+      );
       return;
     }
     try {
@@ -288,7 +291,10 @@ export class Connection {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(ipcErrors.error('ERR_IPC_TIMEOUT', `request ${id} took longer than ${this.#host.requestTimeoutMs} ms`)),
+        () =>
+          reject(
+            ipcErrors.error('ERR_IPC_TIMEOUT', `request ${id} took longer than ${this.#host.requestTimeoutMs} ms`),
+          ),
         this.#host.requestTimeoutMs,
       );
     });
@@ -318,7 +324,9 @@ export class DaemonEyeConnection {
 
   constructor(
     socket: Socket,
-    host: Pick<ConnectionHost, 'maxFrameBytes' | 'requestTimeoutMs' | 'count'> & { closed(c: DaemonEyeConnection): void },
+    host: Pick<ConnectionHost, 'maxFrameBytes' | 'requestTimeoutMs' | 'count'> & {
+      closed(c: DaemonEyeConnection): void;
+    },
     run: (task: DetectionTask, signal: AbortSignal) => Promise<DetectionResult>,
   ) {
     this.socket = socket;
@@ -355,7 +363,9 @@ export class DaemonEyeConnection {
       this.socket.write(encodeFrame(DetectionResult.encode(result).finish(), this.#host.maxFrameBytes));
     } catch (e) {
       this.#host.count(codeOf(e));
-      this.socket.write(encodeFrame(DetectionResult.encode(failure(result.taskId, e)).finish(), this.#host.maxFrameBytes));
+      this.socket.write(
+        encodeFrame(DetectionResult.encode(failure(result.taskId, e)).finish(), this.#host.maxFrameBytes),
+      );
     }
   }
 
@@ -379,7 +389,10 @@ export class DaemonEyeConnection {
       try {
         task = DetectionTask.decode(p);
       } catch (e) {
-        this.#fail('', new CollectorError('ERR_IPC_DECODE', `the frame does not hold a DetectionTask: ${describeError(e)}`));
+        this.#fail(
+          '',
+          new CollectorError('ERR_IPC_DECODE', `the frame does not hold a DetectionTask: ${describeError(e)}`),
+        );
         return;
       }
       // DaemonEye answers request after request, in order.

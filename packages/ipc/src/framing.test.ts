@@ -45,12 +45,19 @@ describe('framing', () => {
 
   it('rejects any flipped bit of a payload with a checksum mismatch', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 1, maxLength: 200 }), fc.nat(), fc.integer({ min: 0, max: 7 }), (p, at, bit) => {
-        const frame = Buffer.from(encodeFrame(p));
-        const i = FRAME_HEADER_BYTES + (at % p.length);
-        frame[i] = (frame[i] as number) ^ (1 << bit);
-        expect(() => new FrameDecoder().push(frame)).toThrow(expect.objectContaining({ code: 'ERR_IPC_CRC_MISMATCH' }));
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 200 }),
+        fc.nat(),
+        fc.integer({ min: 0, max: 7 }),
+        (p, at, bit) => {
+          const frame = Buffer.from(encodeFrame(p));
+          const i = FRAME_HEADER_BYTES + (at % p.length);
+          frame[i] = (frame[i] as number) ^ (1 << bit);
+          expect(() => new FrameDecoder().push(frame)).toThrow(
+            expect.objectContaining({ code: 'ERR_IPC_CRC_MISMATCH' }),
+          );
+        },
+      ),
     );
   });
 
@@ -68,7 +75,9 @@ describe('framing', () => {
     expect(d.push(encodeFrame(Buffer.from('abc')).subarray(0, 9))).toEqual([]);
     expect(() => d.end()).toThrow(expect.objectContaining({ code: 'ERR_IPC_TRUNCATED' }));
     expect(() => encodeFrame(new Uint8Array(0))).toThrow(expect.objectContaining({ code: 'ERR_IPC_FRAME_EMPTY' }));
-    expect(() => encodeFrame(new Uint8Array(11), 10)).toThrow(expect.objectContaining({ code: 'ERR_IPC_FRAME_TOO_LARGE' }));
+    expect(() => encodeFrame(new Uint8Array(11), 10)).toThrow(
+      expect.objectContaining({ code: 'ERR_IPC_FRAME_TOO_LARGE' }),
+    );
     expect(crc32c(Buffer.alloc(0))).toBe(0);
   });
 });

@@ -4,8 +4,9 @@
  * payloads, rejecting a zero or oversize length from the header alone, before any of the body is
  * buffered, and a payload whose checksum does not match. It knows nothing of protobuf or sockets.
  */
-import { crc32c } from '@node-rs/crc32';
+
 import { CollectorError } from '@daemoneye/core';
+import { crc32c } from '@node-rs/crc32';
 import type { IpcErrorCode } from './errors.ts';
 
 /** Bytes of a frame header: length and checksum. */
@@ -77,10 +78,14 @@ export class FrameDecoder {
       if (n === 0) this.#fail(frameError('ERR_IPC_FRAME_EMPTY', 'the peer sent a frame with length 0'));
       if (n > this.maxFrameBytes) {
         this.#fail(
-          frameError('ERR_IPC_FRAME_TOO_LARGE', `the peer announced a ${n}-byte frame; the limit is ${this.maxFrameBytes}`, {
-            length: n,
-            limit: this.maxFrameBytes,
-          }),
+          frameError(
+            'ERR_IPC_FRAME_TOO_LARGE',
+            `the peer announced a ${n}-byte frame; the limit is ${this.maxFrameBytes}`,
+            {
+              length: n,
+              limit: this.maxFrameBytes,
+            },
+          ),
         );
       }
       if (this.#buffered < FRAME_HEADER_BYTES + n) break;
@@ -90,10 +95,14 @@ export class FrameDecoder {
       const actual = crc32c(payload);
       if (actual !== expected) {
         this.#fail(
-          frameError('ERR_IPC_CRC_MISMATCH', `frame checksum mismatch: header says ${hex(expected)}, payload is ${hex(actual)}`, {
-            expected,
-            actual,
-          }),
+          frameError(
+            'ERR_IPC_CRC_MISMATCH',
+            `frame checksum mismatch: header says ${hex(expected)}, payload is ${hex(actual)}`,
+            {
+              expected,
+              actual,
+            },
+          ),
         );
       }
       out.push(payload);

@@ -4,7 +4,7 @@
  * socket), the resilient IpcClient, and the domain ⇄ wire mapping.
  */
 
-export type { StreamItem, IpcClientOptions, ReceivedEvent, SubscribeOptions } from './client.ts';
+export type { IpcClientOptions, ReceivedEvent, StreamItem, SubscribeOptions } from './client.ts';
 export { IpcClient } from './client.ts';
 export { ipcServerDefinition, ipcServerSchema, resolveSocketPath } from './definition.ts';
 export type { IpcErrorCode } from './errors.ts';

@@ -25,8 +25,6 @@ import {
 import type { CorrelationFilter, EventFilter } from '@daemoneye/event-bus';
 import {
   type CollectionCapabilities,
-  type CorrelationFilter as WireCorrelationFilter,
-  type EventFilter as WireEventFilter,
   type EventRecord,
   type EventRecordBody,
   type FilesystemRecord,
@@ -35,6 +33,8 @@ import {
   type PerformanceRecord,
   type ProcessRecord,
   type ScalarValue,
+  type CorrelationFilter as WireCorrelationFilter,
+  type EventFilter as WireEventFilter,
 } from '@daemoneye/proto';
 import { ipcErrors } from './errors.ts';
 

@@ -1,10 +1,10 @@
-import { lstatSync, mkdirSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { chmodSync, lstatSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { batchOf, CollectionEvent, type NetworkEvent, SourceCaps } from '@daemoneye/core';
 import { MockEventSource } from '@daemoneye/core/testing';
-import { crc32c } from '@node-rs/crc32';
 import { Envelope, MonitoringDomain, TaskType } from '@daemoneye/proto';
+import { crc32c } from '@node-rs/crc32';
 import { afterEach, describe, expect, it } from 'vitest';
 import { idleCollector, processEvents, RawPeer, tempDir } from './__test__/helpers.ts';
 import { encodeFrame } from './framing.ts';
@@ -95,7 +95,11 @@ describe('CollectorIpcServer requests', () => {
     p.send(5, { $case: 'detectionTask', value: { taskId: 'fs', taskType: TaskType.TRACK_FILE_OPERATIONS } });
     expect(await p.reply(5)).toEqual({
       $case: 'error',
-      value: { code: 'ERR_IPC_UNSUPPORTED', message: 'no running source of this collector watches files', fatal: false },
+      value: {
+        code: 'ERR_IPC_UNSUPPORTED',
+        message: 'no running source of this collector watches files',
+        fatal: false,
+      },
     });
     expect(p.closed).toBe(false);
     expect(server.stats().errors.ERR_IPC_UNSUPPORTED).toBe(1);
@@ -121,7 +125,11 @@ describe('CollectorIpcServer requests', () => {
     const p = await peer(path);
     p.send(1, {
       $case: 'detectionTask',
-      value: { taskId: 't', taskType: TaskType.ENUMERATE_PROCESSES, processFilter: { processNames: ['curl'], pids: [] } },
+      value: {
+        taskId: 't',
+        taskType: TaskType.ENUMERATE_PROCESSES,
+        processFilter: { processNames: ['curl'], pids: [] },
+      },
     });
     const r = await p.reply(1);
     expect(r.$case === 'detectionResult' && r.value.processes.map((x) => x.pid)).toEqual([1000, 1004]);
@@ -149,7 +157,12 @@ describe('CollectorIpcServer requests', () => {
       value: {
         taskId: 'n',
         taskType: TaskType.MONITOR_NETWORK_CONNECTIONS,
-        networkFilter: { protocols: ['TCP'], sourceAddresses: [], destinationAddresses: ['127.0.0.1'], connectionStates: [] },
+        networkFilter: {
+          protocols: ['TCP'],
+          sourceAddresses: [],
+          destinationAddresses: ['127.0.0.1'],
+          connectionStates: [],
+        },
       },
     });
     const r = await p.reply(1);
@@ -181,7 +194,18 @@ describe('CollectorIpcServer subscriptions', () => {
   it('streams matching events with their records, then replays from the ring after sequence N', async () => {
     const { server, path } = await startServer({ replayCapacity: 100, subscriberQueue: 50 });
     const live = await peer(path);
-    live.send(1, { $case: 'subscribeRequest', value: { topics: ['events.process.exec'], filter: { kinds: [], pids: [], fields: { name: { kind: { $case: 'stringValue', value: 'curl' } } }, sourceNames: [] } } });
+    live.send(1, {
+      $case: 'subscribeRequest',
+      value: {
+        topics: ['events.process.exec'],
+        filter: {
+          kinds: [],
+          pids: [],
+          fields: { name: { kind: { $case: 'stringValue', value: 'curl' } } },
+          sourceNames: [],
+        },
+      },
+    });
     await live.reply(1);
     await server.write(batchOf(processEvents(20), { firstSeq: 101, source: 'process', runId: 'run-a' }));
     await live.until(() => seqsOf(live, 1).length === 10);
@@ -244,7 +268,11 @@ describe('CollectorIpcServer subscriptions', () => {
   });
 
   it('disconnects a slow client when the policy says so', async () => {
-    const { server, path } = await startServer({ replayCapacity: 500, subscriberQueue: 200, slowConsumer: 'disconnect' });
+    const { server, path } = await startServer({
+      replayCapacity: 500,
+      subscriberQueue: 200,
+      slowConsumer: 'disconnect',
+    });
     const slow = await peer(path);
     slow.send(1, { $case: 'subscribeRequest', value: { topics: [] } });
     await slow.reply(1);
@@ -276,13 +304,25 @@ describe('CollectorIpcServer against malformed input', () => {
     return b;
   };
   const cases: [string, string, (p: RawPeer) => void][] = [
-    ['a bad checksum', 'ERR_IPC_CRC_MISMATCH', (p) => p.write(Buffer.concat([header(payload.length, (crc32c(payload) ^ 1) >>> 0), payload]))],
+    [
+      'a bad checksum',
+      'ERR_IPC_CRC_MISMATCH',
+      (p) => p.write(Buffer.concat([header(payload.length, (crc32c(payload) ^ 1) >>> 0), payload])),
+    ],
     ['an oversize length', 'ERR_IPC_FRAME_TOO_LARGE', (p) => p.write(header(64 * 1024 * 1024, 0))],
     ['a zero length', 'ERR_IPC_FRAME_EMPTY', (p) => p.write(header(0, 0))],
     ['a frame that stops half-way', 'ERR_IPC_TRUNCATED', (p) => p.write(encodeFrame(payload).subarray(0, 10))],
-    ['a frame cut off by the end of the stream', 'ERR_IPC_TRUNCATED', (p) => p.socket.end(encodeFrame(payload).subarray(0, 10))],
+    [
+      'a frame cut off by the end of the stream',
+      'ERR_IPC_TRUNCATED',
+      (p) => p.socket.end(encodeFrame(payload).subarray(0, 10)),
+    ],
     ['bytes that are not an Envelope', 'ERR_IPC_DECODE', (p) => p.write(encodeFrame(Buffer.from([0x0a, 0xff, 0xff])))],
-    ['an envelope with no known message', 'ERR_IPC_UNKNOWN_MESSAGE', (p) => p.write(encodeFrame(Buffer.from([0x08, 0x01, 0xfa, 0x06, 0x00])))],
+    [
+      'an envelope with no known message',
+      'ERR_IPC_UNKNOWN_MESSAGE',
+      (p) => p.write(encodeFrame(Buffer.from([0x08, 0x01, 0xfa, 0x06, 0x00]))),
+    ],
     [
       'a message only a server sends',
       'ERR_IPC_UNKNOWN_MESSAGE',
@@ -315,18 +355,21 @@ describe('CollectorIpcServer connections and the socket', () => {
   it('serves 16 clients at once and refuses the 17th with an error frame', async () => {
     const { server, path } = await startServer();
     const peers = await Promise.all(Array.from({ length: 16 }, () => peer(path)));
-    peers.forEach((p, i) => p.send(i + 1, { $case: 'subscribeRequest', value: { topics: [] } }));
+    for (const [i, p] of peers.entries()) p.send(i + 1, { $case: 'subscribeRequest', value: { topics: [] } });
     await Promise.all(peers.map((p, i) => p.reply(i + 1)));
-    peers.forEach((p, i) => p.send(100 + i, { $case: 'statsRequest', value: {} }));
+    for (const [i, p] of peers.entries()) p.send(100 + i, { $case: 'statsRequest', value: {} });
     const answers = await Promise.all(peers.map((p, i) => p.reply(100 + i)));
-    expect(answers.every((a) => a.$case === 'statsResponse' && a.value.ipc?.counters.connectionsOpen === 16)).toBe(true);
+    expect(answers.every((a) => a.$case === 'statsResponse' && a.value.ipc?.counters.connectionsOpen === 16)).toBe(
+      true,
+    );
     const extra = await peer(path);
     await extra.until((_, closed) => closed);
     const e = extra.received[0]?.body;
     expect(e?.$case === 'error' && e.value.code).toBe('ERR_IPC_TOO_MANY_CONNECTIONS');
     await server.write(batchOf(processEvents(500), { firstSeq: 1 }));
     await Promise.all(peers.map((p, i) => p.until(() => seqsOf(p, i + 1).length === 500)));
-    for (const [i, p] of peers.entries()) expect(seqsOf(p, i + 1)).toEqual(Array.from({ length: 500 }, (_, k) => k + 1));
+    for (const [i, p] of peers.entries())
+      expect(seqsOf(p, i + 1)).toEqual(Array.from({ length: 500 }, (_, k) => k + 1));
   });
 
   it('makes the directory 0700 and the socket 0600, and removes the socket on close', async () => {

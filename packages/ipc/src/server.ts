@@ -128,7 +128,7 @@ function positive(name: string, v: number | undefined, fallback: number): number
 }
 
 /** The collector's IPC server; also an `EventSink` (`name()` is `ipc`). */
-export class CollectorIpcServer implements EventSink {
+export class CollectorIpcServer implements EventSink, ConnectionHost {
   readonly maxFrameBytes: number;
   readonly requestTimeoutMs: number;
   readonly maxBatchEvents: number;
@@ -205,7 +205,8 @@ export class CollectorIpcServer implements EventSink {
   async start(): Promise<void> {
     if (this.#listening) return;
     if (this.#closed) throw ipcErrors.error('ERR_IPC_SHUTDOWN', 'the IPC server was closed');
-    const path = (this.#socketPath ??= defaultSocketPath(undefined));
+    this.#socketPath ??= defaultSocketPath(undefined);
+    const path = this.#socketPath;
     await this.#listen(path, (s) => this.#onEnvelopeConnection(s));
     const compat = this.#o.daemoneyeSocketPath;
     if (compat !== undefined && compat !== '') await this.#listen(compat, (s) => this.#onBareConnection(s));
@@ -379,7 +380,11 @@ export class CollectorIpcServer implements EventSink {
     };
   }
 
-  subscribe(_conn: Connection, requestId: number, req: SubscribeRequest): { sub: Subscription; response: EnvelopeBody } {
+  subscribe(
+    _conn: Connection,
+    requestId: number,
+    req: SubscribeRequest,
+  ): { sub: Subscription; response: EnvelopeBody } {
     const topics = req.topics.map((t) => compileTopicPattern(t));
     const predicate = compileFilters(filterFromWire(req.filter), correlationFromWire(req.correlation));
     const ring = this.ring;

@@ -92,7 +92,11 @@ export function statsToWire(view: CollectorView, ipc: CounterSet): StatsResponse
     const extra = typeof own === 'function' ? (own.call(source) as unknown) : undefined;
     return {
       name,
-      counters: { ...(typeof extra === 'object' && extra !== null ? numbers(extra) : {}), offered: c.offered, accepted: c.accepted },
+      counters: {
+        ...(typeof extra === 'object' && extra !== null ? numbers(extra) : {}),
+        offered: c.offered,
+        accepted: c.accepted,
+      },
       dropped: counts(c.dropped),
       lost: counts(c.lost),
     };

@@ -28,12 +28,7 @@ import {
 } from '@daemoneye/proto';
 import { ipcErrors } from './errors.ts';
 import type { LatestState } from './latest-state.ts';
-import {
-  filesystemRecordOf,
-  networkRecordOf,
-  performanceRecordOf,
-  processRecordOf,
-} from './mapping.ts';
+import { filesystemRecordOf, networkRecordOf, performanceRecordOf, processRecordOf } from './mapping.ts';
 
 /** A source that can report its current view on demand (the network source does). */
 interface SnapshotSource extends EventSource {
@@ -54,7 +49,10 @@ function unsupported(what: string): Error {
 
 /** A glob (`*`, `?`) as an anchored regular expression. */
 function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`);
 }
 
@@ -103,7 +101,9 @@ function fileMatches(filter: FilesystemFilter | undefined): (path: string, opera
     (exts.length === 0 || exts.some((x) => path.toLowerCase().endsWith(x)));
 }
 
-function perfMatches(filter: PerformanceFilter | undefined): (name: string, component: string, value: number) => boolean {
+function perfMatches(
+  filter: PerformanceFilter | undefined,
+): (name: string, component: string, value: number) => boolean {
   if (filter === undefined) return () => true;
   const names = new Set(filter.metricNames);
   const components = new Set(filter.components);
@@ -113,7 +113,8 @@ function perfMatches(filter: PerformanceFilter | undefined): (name: string, comp
     const min = filter.minThresholds[name];
     const max = filter.maxThresholds[name];
     // DaemonEye's thresholds select what is out of bounds: below a minimum or above a maximum.
-    if (min !== undefined || max !== undefined) return (min !== undefined && value < min) || (max !== undefined && value > max);
+    if (min !== undefined || max !== undefined)
+      return (min !== undefined && value < min) || (max !== undefined && value > max);
     return true;
   };
 }
@@ -227,7 +228,10 @@ export class TaskResponder {
       path = (await this.#processes()).find((p) => p.pid === pid)?.executablePath ?? '';
     }
     if (path === '') {
-      throw ipcErrors.error('ERR_IPC_TASK_INVALID', 'a hash check needs executable_path (or a pid whose executable is known)');
+      throw ipcErrors.error(
+        'ERR_IPC_TASK_INVALID',
+        'a hash check needs executable_path (or a pid whose executable is known)',
+      );
     }
     const algorithm = hashAlgorithmOf(check.hashAlgorithm);
     if (algorithm === undefined) {

@@ -1,7 +1,7 @@
 // A collector in a process of its own, for restart tests: a ticking source, a data directory (so
 // sequence numbers persist across restarts) and the built IPC server on the socket given.
 //   node collector-child.mjs DATA_DIR SOCKET
-import { Collector, CollectionEvent, CollectorConfig, SourceCaps } from '@daemoneye/core';
+import { CollectionEvent, Collector, CollectorConfig, SourceCaps } from '@daemoneye/core';
 import { CollectorIpcServer } from '../../dist/index.js';
 
 const [dataDir, socketPath] = process.argv.slice(2);

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Collector, CollectionEvent, type EventSource, SourceCaps } from '@daemoneye/core';
+import { CollectionEvent, Collector, type EventSource, SourceCaps } from '@daemoneye/core';
 import { createTestConfig, MockEventSource } from '@daemoneye/core/testing';
 import { Envelope, type EnvelopeBody } from '@daemoneye/proto';
 import { encodeFrame, FrameDecoder } from '../framing.ts';
@@ -17,6 +17,9 @@ export function tempDir(prefix = 'daemoneye-ipc-'): { dir: string; remove(): voi
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+/** An envelope body with any of its fields left out. */
+type PartialBody = { readonly $case: EnvelopeBody['$case']; readonly value: object };
 
 /** A raw connection: send bytes or envelopes, read envelopes as they arrive. */
 export class RawPeer {
@@ -57,15 +60,17 @@ export class RawPeer {
     this.socket.write(bytes);
   }
 
-  send(requestId: number, body: EnvelopeBody): void {
-    this.socket.write(encodeFrame(Envelope.encode({ requestId, body }).finish()));
+  /** Sends an envelope; fields left out take their protobuf defaults. */
+  send(requestId: number, body: PartialBody): void {
+    this.socket.write(encodeFrame(Envelope.encode(Envelope.fromPartial({ requestId, body } as never)).finish()));
   }
 
   /** Waits until `test` holds over what arrived (or the connection closed), at most `timeoutMs`. */
   async until(test: (received: Envelope[], closed: boolean) => boolean, timeoutMs = 5000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!test(this.received, this.closed)) {
-      if (Date.now() > deadline) throw new Error(`timed out; received ${JSON.stringify(this.received.map((e) => e.body?.$case))}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out; received ${JSON.stringify(this.received.map((e) => e.body?.$case))}`);
       await new Promise<void>((resolve) => {
         this.#waiters.push(resolve);
         setTimeout(resolve, 50);
