@@ -19,6 +19,7 @@ import {
 } from '@daemoneye/core';
 import { closest, distance } from 'fastest-levenshtein';
 import { cliErrors } from './errors.ts';
+import { type IpcCommandOptions, runStatusCommand, runTailCommand } from './ipc-commands.ts';
 import { createLogger } from './logging.ts';
 import { stdoutSinkDefinition } from './output-sink.ts';
 import { configuredStorePath, runQueryCommand } from './query-command.ts';
@@ -43,6 +44,8 @@ Commands:
   query SQL run one read-only SQL query against the event store, e.g.
             query "SELECT pid, name, parent_name FROM processes_last_hour"
   config    print the effective configuration and where each value came from
+  status    health, capabilities, sources (backend, state), counters and drops of a running collector
+  tail      print a running collector's events as they happen (survives collector restarts)
 
 Options:
   -c, --config FILE        user configuration file (must exist; default $XDG_CONFIG_HOME/daemoneye/collector.toml if present)
@@ -54,7 +57,14 @@ Options:
       --timeout DURATION   time limit of a query (default 30s); --set query.timeout=DURATION
       --log-level LEVEL    trace | debug | info | warn | error | fatal | silent
       --log-format FORMAT  json | pretty
-      --json               print the configuration as JSON (config), or rows as JSON lines (query)
+      --json               print the configuration as JSON (config), rows as JSON lines (query),
+                           the status as JSON (status), or events as JSON lines (tail)
+      --socket PATH        the collector's IPC socket (status, tail; default: sinks.ipc.socket_path)
+      --kind KIND          tail: only this event kind (repeatable): process, network, filesystem, ...
+      --pid PID            tail: only events about this pid (repeatable)
+      --name NAME          tail: only events about processes with this name (repeatable)
+      --topic PATTERN      tail: only events on topics matching this pattern (repeatable), e.g. events.process.exec
+      --count N            tail: stop after N events
       --csv                print rows as CSV (query)
   -h, --help               show this help
 Environment: DAEMONEYE_COLLECTOR_<KEY> sets a value; nested keys use __ (DAEMONEYE_COLLECTOR_SOURCES__PROCESS__ENABLED=false).
@@ -72,10 +82,16 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   json: { type: 'boolean' },
+  socket: { type: 'string' },
+  kind: { type: 'string', multiple: true },
+  pid: { type: 'string', multiple: true },
+  name: { type: 'string', multiple: true },
+  topic: { type: 'string', multiple: true },
+  count: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const COMMANDS = ['run', 'query', 'config', 'help'] as const;
+const COMMANDS = ['run', 'query', 'config', 'status', 'tail', 'help'] as const;
 
 /** "; did you mean …?" for a word close to one of `known`, else nothing. */
 function didYouMean(word: string, known: readonly string[]): string {
@@ -110,6 +126,8 @@ interface Parsed {
   readonly help: boolean;
   /** The SQL of `query`. */
   readonly sql: string | undefined;
+  /** Options of `status` and `tail`. */
+  readonly ipc: IpcCommandOptions;
 }
 
 function parse(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Parsed {
@@ -141,6 +159,15 @@ function parse(argv: readonly string[], env: Readonly<Record<string, string | un
     csv: values.csv === true,
     sql: positionals[0] === 'query' ? positionals[1] : undefined,
     help: values.help === true,
+    ipc: {
+      json: values.json === true,
+      ...(values.socket !== undefined ? { socket: values.socket } : {}),
+      kinds: values.kind ?? [],
+      pids: values.pid ?? [],
+      names: values.name ?? [],
+      topics: values.topic ?? [],
+      ...(values.count !== undefined ? { count: values.count } : {}),
+    },
     loadArgs: {
       env,
       flags,
@@ -206,6 +233,20 @@ async function runCollector(
   return report.drained ? ExitCode.Ok : ExitCode.Failure;
 }
 
+/** `tail` until SIGINT or SIGTERM (or its `--count`). */
+async function tail(loaded: LoadedConfig, o: IpcCommandOptions, io: CommandIo): Promise<number> {
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await runTailCommand(loaded, o, io, stop.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
 /**
  * Runs the command with `argv` (without node and script) and resolves with the exit code. Never
  * throws: errors are printed on stderr as one line.
@@ -226,7 +267,7 @@ export async function main(
     (parsed.command === undefined && !parsed.help ? io.stderr : io.stdout).write(USAGE);
     return parsed.command === undefined && !parsed.help ? ExitCode.Usage : ExitCode.Ok;
   }
-  if (!['run', 'query', 'config'].includes(parsed.command)) {
+  if (!['run', 'query', 'config', 'status', 'tail'].includes(parsed.command)) {
     const hint = didYouMean(parsed.command, COMMANDS);
     io.stderr.write(`daemoneye-collector: ERR_CLI_USAGE: unknown command "${parsed.command}"${hint}\n${USAGE}`);
     return ExitCode.Usage;
@@ -238,6 +279,8 @@ export async function main(
       printConfig(loaded, parsed.json, io.stdout);
       return ExitCode.Ok;
     }
+    if (parsed.command === 'status') return await runStatusCommand(loaded, parsed.ipc, io.stdout);
+    if (parsed.command === 'tail') return await tail(loaded, parsed.ipc, io);
     if (parsed.command === 'query') {
       const format = parsed.json ? 'json' : parsed.csv ? 'csv' : 'table';
       await runQueryCommand(loaded, parsed.sql ?? '', format, io);
@@ -250,6 +293,8 @@ export async function main(
       isCollectorError(e, 'ERR_CONFIG_PARSE') ||
       isCollectorError(e, 'ERR_CONFIG_UNKNOWN_KEY');
     io.stderr.write(`daemoneye-collector: ${configError ? 'configuration error: ' : ''}${describeError(e)}\n`);
-    return configError || isCollectorError(e, 'ERR_QUERY_REFUSED') ? ExitCode.Usage : ExitCode.Failure;
+    return configError || isCollectorError(e, 'ERR_QUERY_REFUSED') || isCollectorError(e, 'ERR_CLI_USAGE')
+      ? ExitCode.Usage
+      : ExitCode.Failure;
   }
 }

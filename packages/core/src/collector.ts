@@ -128,6 +128,12 @@ export class Collector implements AsyncDisposable {
       host: options.host ?? readHostIdentity(),
       dataDir: this.settings.dataDir,
       logger: this.#log,
+      collector: {
+        health: () => this.health(),
+        stats: () => this.stats(),
+        capabilities: () => this.capabilities(),
+        sources: () => this.sources(),
+      },
     };
   }
 
@@ -180,6 +186,11 @@ export class Collector implements AsyncDisposable {
   /** Names of the registered sources, in registration order. */
   sourceNames(): string[] {
     return this.#runners.map((r) => r.name);
+  }
+
+  /** The registered sources, in registration order. */
+  sources(): EventSource[] {
+    return this.#runners.map((r) => r.source);
   }
 
   /** The union of the registered sources' capabilities. */

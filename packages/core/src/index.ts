@@ -97,6 +97,7 @@ export { batchOf, recordsOf } from './record.ts';
 export { SEQUENCE_BLOCK, SEQUENCE_FILE } from './sequence.ts';
 export type { SinkStats } from './sink-queue.ts';
 export type {
+  CollectorView,
   DerivedEventSender,
   EventProcessor,
   EventSender,

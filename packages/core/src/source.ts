@@ -4,7 +4,9 @@
  * (a stage that sees every batch and may derive events). The source contract keeps the seed's names
  * and methods. This module holds only types; the runtime lives in `collector.ts`.
  */
+import type { CollectorStats } from './collector.ts';
 import type { CollectionEvent } from './event.ts';
+import type { CollectorHealth } from './health.ts';
 import type { HostIdentity } from './host.ts';
 import type { Logger } from './logger.ts';
 import type { EventBatch, EventRecord } from './record.ts';
@@ -78,6 +80,23 @@ export interface PluginRuntime {
   readonly dataDir: string | undefined;
   /** The collector's logger, bound to this plug-in. */
   readonly logger: Logger;
+  /**
+   * The collector the plug-in runs in, to read (an IPC server answers health, statistics and detection
+   * tasks from it). Absent where a runtime is made up outside a collector (tests, replays).
+   */
+  readonly collector?: CollectorView;
+}
+
+/** A read-only view of a running collector, as plug-ins see it. */
+export interface CollectorView {
+  /** The collector's health: overall status with reasons, and each source, sink and processor. */
+  health(): CollectorHealth;
+  /** The collector's counters. */
+  stats(): CollectorStats;
+  /** The union of the registered sources' capabilities. */
+  capabilities(): SourceCapsBits;
+  /** The registered sources, in registration order (to call their own methods, such as a snapshot). */
+  sources(): readonly EventSource[];
 }
 
 /**
