@@ -1,12 +1,30 @@
 /**
- * How a message's events are encoded: the one place that knows the wire format of a batch. The
- * forwarder calls `encodeBatch` with the events of one kind from one collector batch and their
- * records; a consumer calls `decodeBatch` on a message's data.
+ * How a message's events are encoded: each message's data is one `daemoneye.v1.EventBatch` of
+ * `@daemoneye/proto` (the host identity, the collector, the run id, and every event with its record).
+ * `encodeBatch` turns the collector's events into it and `decodeBatch` (for consumers) turns it back
+ * into `@daemoneye/core` events with their records; every field of the event model survives the trip.
  */
-import type { CollectionEvent, EventRecord, HostIdentity } from '@daemoneye/core';
+import type {
+  AnalysisResultEvent,
+  CollectionEvent,
+  EventRecord,
+  FilesystemEvent,
+  HostIdentity,
+  NetworkEvent,
+  PerformanceEvent,
+  PlatformMetadata,
+  ProcessEvent,
+  TriggerRequestEvent,
+} from '@daemoneye/core';
+import {
+  EventBatch,
+  type EventRecordBody,
+  type EventRecord as EventRecordMessage,
+  type ScalarValue,
+} from '@daemoneye/proto';
 
 /** The value of the `Content-Type` header on every published message. */
-export const CONTENT_TYPE = 'application/json';
+export const CONTENT_TYPE = 'application/x-protobuf; messageType="daemoneye.v1.EventBatch"';
 
 /** One event with its record, as a message carries it. */
 export interface ForwardedEvent {
@@ -14,31 +32,171 @@ export interface ForwardedEvent {
   readonly event: CollectionEvent;
 }
 
-/** A decoded message: where it comes from and its events in order. */
+/** A decoded message: where it comes from, the collector and run, and its events in order. */
 export interface ForwardedBatch {
   readonly host: HostIdentity;
+  readonly collector: string;
+  readonly runId: string;
+  /** When the message was encoded, epoch ms. */
+  readonly sentAt: number;
   readonly events: readonly ForwardedEvent[];
 }
 
-interface Wire {
-  h: { n: string; m?: string };
-  e: { r: EventRecord; v: CollectionEvent }[];
+function scalar(v: string | number | boolean): ScalarValue {
+  if (typeof v === 'string') return { kind: { $case: 'stringValue', value: v } };
+  if (typeof v === 'number') return { kind: { $case: 'numberValue', value: v } };
+  return { kind: { $case: 'boolValue', value: v } };
 }
 
-/** Encodes events (all of one kind) with their records into one message's data. */
-export function encodeBatch(host: HostIdentity, events: readonly ForwardedEvent[]): Uint8Array {
-  const wire: Wire = {
-    h: { n: host.hostname, ...(host.machineId !== undefined ? { m: host.machineId } : {}) },
-    e: events.map((f) => ({ r: f.record, v: f.event })),
-  };
-  return Buffer.from(JSON.stringify(wire), 'utf8');
+function metadataOut(m: PlatformMetadata | undefined): { [key: string]: ScalarValue } {
+  const out: { [key: string]: ScalarValue } = {};
+  if (m !== undefined) for (const [k, v] of Object.entries(m)) out[k] = scalar(v);
+  return out;
 }
 
-/** Decodes a message's data; throws on data this version cannot read. */
+function metadataIn(m: { [key: string]: ScalarValue }): PlatformMetadata | undefined {
+  const keys = Object.keys(m);
+  if (keys.length === 0) return undefined;
+  const out: Record<string, string | number | boolean> = {};
+  for (const k of keys) {
+    const v = m[k]?.kind;
+    if (v !== undefined) out[k] = v.value;
+  }
+  return out;
+}
+
+/** Drops keys whose value is undefined, so decoded events look like the ones that were sent. */
+function defined<T>(o: object): T {
+  const r = o as Record<string, unknown>;
+  for (const k of Object.keys(r)) if (r[k] === undefined) delete r[k];
+  return o as T;
+}
+
+function bodyOf(e: CollectionEvent): EventRecordBody {
+  switch (e.kind) {
+    case 'process': {
+      const { kind: _k, platformMetadata, commandLine, ...rest } = e;
+      return {
+        $case: 'process',
+        value: { ...rest, commandLine: [...commandLine], platformMetadata: metadataOut(platformMetadata) },
+      };
+    }
+    case 'network': {
+      const { kind: _k, ...rest } = e;
+      return { $case: 'network', value: rest };
+    }
+    case 'filesystem': {
+      const { kind: _k, ...rest } = e;
+      return { $case: 'filesystem', value: rest };
+    }
+    case 'performance': {
+      const { kind: _k, threshold, ...rest } = e;
+      return {
+        $case: 'performance',
+        value: { ...rest, ...(threshold !== undefined ? { threshold: { ...threshold } } : {}) },
+      };
+    }
+    case 'trigger_request': {
+      const { kind: _k, metadata, ...rest } = e;
+      return { $case: 'triggerRequest', value: { ...rest, metadata: { ...metadata } } };
+    }
+    case 'analysis_result': {
+      const { kind: _k, data, ...rest } = e;
+      return { $case: 'analysisResult', value: { ...rest, dataJson: JSON.stringify(data) } };
+    }
+  }
+}
+
+function eventOf(body: EventRecordBody): CollectionEvent {
+  switch (body.$case) {
+    case 'process': {
+      const { platformMetadata, ...rest } = body.value;
+      const md = metadataIn(platformMetadata);
+      return defined<ProcessEvent>({
+        kind: 'process',
+        ...rest,
+        subtype: rest.subtype as never,
+        ...(md !== undefined ? { platformMetadata: md } : {}),
+      });
+    }
+    case 'network':
+      return defined<NetworkEvent>({
+        kind: 'network',
+        ...body.value,
+        subtype: body.value.subtype as never,
+        family: body.value.family as never,
+        pidUnknownReason: body.value.pidUnknownReason as never,
+      });
+    case 'filesystem':
+      return defined<FilesystemEvent>({ kind: 'filesystem', ...body.value, operation: body.value.operation as never });
+    case 'performance': {
+      const { threshold, ...rest } = body.value;
+      return defined<PerformanceEvent>({
+        kind: 'performance',
+        ...rest,
+        subtype: rest.subtype as never,
+        ...(threshold !== undefined ? { threshold: { ...threshold, bound: threshold.bound as 'min' | 'max' } } : {}),
+      });
+    }
+    case 'triggerRequest':
+      return defined<TriggerRequestEvent>({
+        kind: 'trigger_request',
+        ...body.value,
+        analysisType: body.value.analysisType as TriggerRequestEvent['analysisType'],
+        priority: body.value.priority as TriggerRequestEvent['priority'],
+      });
+    case 'analysisResult': {
+      const { dataJson, ...rest } = body.value;
+      return defined<AnalysisResultEvent>({
+        kind: 'analysis_result',
+        ...rest,
+        analysisType: rest.analysisType as AnalysisResultEvent['analysisType'],
+        data: dataJson === '' ? {} : (JSON.parse(dataJson) as Record<string, unknown>),
+      });
+    }
+  }
+}
+
+/**
+ * Encodes events with their records (one run's, as in one collector batch) into one message's data;
+ * `collector` is the collector's component name.
+ */
+export function encodeBatch(host: HostIdentity, collector: string, events: readonly ForwardedEvent[]): Uint8Array {
+  const records: EventRecordMessage[] = events.map(({ record, event }) => ({
+    seq: record.seq,
+    source: record.source,
+    acceptedAt: record.acceptedAt,
+    cause: record.cause,
+    depth: record.depth,
+    event: bodyOf(event),
+  }));
+  return EventBatch.encode({
+    host: { hostname: host.hostname, machineId: host.machineId },
+    collector,
+    runId: events[0]?.record.runId ?? '',
+    records,
+    sentAt: Date.now(),
+  }).finish();
+}
+
+/** Decodes a message's data; throws the protobuf reader's error on data that is not an EventBatch. */
 export function decodeBatch(data: Uint8Array): ForwardedBatch {
-  const wire = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')) as Wire;
-  return {
-    host: { hostname: wire.h.n, ...(wire.h.m !== undefined ? { machineId: wire.h.m } : {}) },
-    events: wire.e.map((x) => ({ record: x.r, event: x.v })),
-  };
+  const b = EventBatch.decode(data);
+  const host = defined<HostIdentity>({ hostname: b.host?.hostname ?? '', machineId: b.host?.machineId });
+  const events: ForwardedEvent[] = [];
+  for (const r of b.records) {
+    if (r.event === undefined) continue;
+    events.push({
+      record: defined<EventRecord>({
+        seq: r.seq,
+        runId: b.runId,
+        source: r.source,
+        acceptedAt: r.acceptedAt,
+        cause: r.cause,
+        depth: r.depth,
+      }),
+      event: eventOf(r.event),
+    });
+  }
+  return { host, collector: b.collector, runId: b.runId, sentAt: b.sentAt, events };
 }

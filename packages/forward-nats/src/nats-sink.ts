@@ -189,6 +189,7 @@ export function createNatsSink(options: NatsSinkOptions = {}): NatsSink {
   let host: HostIdentity | undefined;
   let hostToken = '';
   let hostId = '';
+  let componentName = '';
   let nc: NatsConnection | undefined;
   let js: JetStreamClient | undefined;
   let connected = false;
@@ -269,7 +270,7 @@ export function createNatsSink(options: NatsSinkOptions = {}): NatsSink {
   }
 
   function split(subject: string, list: ForwardedEvent[], out: SpoolEntry[]): void {
-    const payload = encodeBatch(host as HostIdentity, list);
+    const payload = encodeBatch(host as HostIdentity, componentName, list);
     if (payload.length <= maxMessageBytes) {
       out.push({ subject, msgId: `${hostId}:${list[0]?.record.seq}`, events: list.length, payload });
       return;
@@ -440,6 +441,7 @@ export function createNatsSink(options: NatsSinkOptions = {}): NatsSink {
       const dir = options.spool?.dir ?? DEFAULT_SPOOL_DIR;
       const path = isAbsolute(dir) ? dir : join(runtime.dataDir, dir);
       host = runtime.host;
+      componentName = runtime.componentName;
       hostToken = subjectToken(host.hostname);
       hostId = hostKey(host);
       spool = Spool.open({
