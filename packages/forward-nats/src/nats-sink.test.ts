@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { batchOf } from '@daemoneye/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type NatsServer, readStream, startNatsServer } from './__test__/nats-server.ts';
+import { type NatsServer, natsServer, readStream, startNatsServer } from './__test__/nats-server.ts';
 import { batchAt, ev, HOST, runtime, seqSummary, waitFor } from './__test__/support.ts';
 import { createNatsSink, type NatsSink } from './nats-sink.ts';
 
@@ -114,6 +114,27 @@ describe('the NATS forwarder', () => {
     const missing = sink(srv.url, { stream: { name: 'NOPE', create: false } });
     await missing.open(never, runtime());
     await waitFor(() => /does not exist/.test(missing.health().reason ?? ''), 'the missing stream');
+  });
+
+  it('at its bound drops the oldest spooled events, counts them exactly, and delivers the rest', async () => {
+    const srv = await natsServer();
+    servers.push(srv);
+    const s = sink(srv.url, { spool: { maxBytes: 256 * 1024, segmentBytes: 32 * 1024 } });
+    await s.open(never, runtime());
+    for (let i = 0; i < 200; i++) await s.write(batchAt(i, 50), never);
+    const st = s.stats();
+    expect(st.connected).toBe(false);
+    expect(st.spoolBytes).toBeLessThanOrEqual(256 * 1024);
+    const dropped = st.dropped.spool_full ?? 0;
+    expect(dropped).toBeGreaterThan(0);
+    expect(dropped + st.spoolPendingEvents).toBe(10_000);
+    await srv.start();
+    await waitFor(() => s.stats().acked === st.spoolPendingEvents, 'the spool replayed');
+    const got = await readStream([srv.url], 'DAEMONEYE_EVENTS');
+    const seqs = got.events.map((e) => e.record.seq).sort((a, b) => a - b);
+    // Exactly the newest events are delivered: the dropped ones are the oldest, each counted once.
+    expect(seqs).toEqual(Array.from({ length: 10_000 - dropped }, (_, i) => dropped + i + 1));
+    expect(s.stats().dropped).toEqual({ spool_full: dropped });
   });
 
   it('is Degraded with the reason when no server answers, and spools what it is given', async () => {

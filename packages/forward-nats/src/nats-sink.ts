@@ -107,6 +107,8 @@ export interface NatsSinkStats {
   /** Torn or corrupt spool records cut off when the spool opened. */
   readonly spoolTornRecords: number;
   readonly connected: boolean;
+  /** The server the connection is on (`host:port`), while connected. */
+  readonly server: string | undefined;
 }
 
 /** The forwarder sink. */
@@ -503,6 +505,7 @@ export function createNatsSink(options: NatsSinkOptions = {}): NatsSink {
         spoolPendingEvents: st?.pendingEvents ?? 0,
         spoolTornRecords: st?.tornRecords ?? 0,
         connected,
+        server: connected && nc !== undefined && !nc.isClosed() ? nc.getServer() : undefined,
       };
     },
     async close() {

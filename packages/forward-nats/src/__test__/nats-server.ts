@@ -95,11 +95,16 @@ export class NatsServer {
   }
 }
 
+/** A `nats-server -js` on `port` (default a free one) with a temporary store directory, not started. */
+export async function natsServer(port?: number): Promise<NatsServer> {
+  const p = port ?? (await freePort());
+  const storeDir = mkdtempSync(join(tmpdir(), 'de-nats-store-'));
+  return new NatsServer(p, ['-js', '-a', '127.0.0.1', '-p', String(p), '-sd', storeDir], storeDir);
+}
+
 /** Starts one `nats-server -js` on a free loopback port with a temporary store directory. */
 export async function startNatsServer(): Promise<NatsServer> {
-  const port = await freePort();
-  const storeDir = mkdtempSync(join(tmpdir(), 'de-nats-store-'));
-  const s = new NatsServer(port, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], storeDir);
+  const s = await natsServer();
   await s.start();
   return s;
 }
