@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { ErrorCodes, formatValue, schemaFields } from '@daemoneye/core';
 import { busErrors } from '@daemoneye/event-bus';
+import { natsErrors } from '@daemoneye/forward-nats';
 import { NativeErrorCodes } from '@daemoneye/native';
 import { networkErrors } from '@daemoneye/source-network';
 import { perfErrors } from '@daemoneye/source-perf';
@@ -43,6 +44,7 @@ describe('docs/errors.md', () => {
     ['@daemoneye/store-sqlite', storeErrors.codes],
     ['@daemoneye/event-bus', busErrors.codes],
     ['@daemoneye/triggers', triggerErrors.codes],
+    ['@daemoneye/forward-nats', natsErrors.codes],
     ['@daemoneye/cli', cliErrors.codes],
   ] as const)('lists every code of %s in its section, and no other', (pkg, codes) => {
     const documented = tableRows(markdown, pkg).map(([code]) => code);
@@ -60,6 +62,7 @@ describe('docs/errors.md', () => {
       ...storeErrors.codes,
       ...busErrors.codes,
       ...triggerErrors.codes,
+      ...natsErrors.codes,
       ...cliErrors.codes,
     ];
     expect(all.length).toBe(new Set(all).size);
