@@ -48,9 +48,12 @@ function scalar(v: string | number | boolean): ScalarValue {
   return { kind: { $case: 'boolValue', value: v } };
 }
 
+const NO_METADATA: { [key: string]: ScalarValue } = Object.freeze({});
+
 function metadataOut(m: PlatformMetadata | undefined): { [key: string]: ScalarValue } {
+  if (m === undefined) return NO_METADATA;
   const out: { [key: string]: ScalarValue } = {};
-  if (m !== undefined) for (const [k, v] of Object.entries(m)) out[k] = scalar(v);
+  for (const [k, v] of Object.entries(m)) out[k] = scalar(v);
   return out;
 }
 
@@ -72,38 +75,128 @@ function defined<T>(o: object): T {
   return o as T;
 }
 
+/**
+ * The protobuf message of an event. Every field is listed (not spread), so the objects handed to the
+ * encoder all have one shape per kind: that keeps its property reads fast.
+ */
 function bodyOf(e: CollectionEvent): EventRecordBody {
   switch (e.kind) {
-    case 'process': {
-      const { kind: _k, platformMetadata, commandLine, ...rest } = e;
+    case 'process':
       return {
         $case: 'process',
-        value: { ...rest, commandLine: [...commandLine], platformMetadata: metadataOut(platformMetadata) },
+        value: {
+          subtype: e.subtype,
+          pid: e.pid,
+          ppid: e.ppid,
+          name: e.name,
+          executablePath: e.executablePath,
+          commandLine: e.commandLine as string[],
+          startTime: e.startTime,
+          cpuUsage: e.cpuUsage,
+          memoryUsage: e.memoryUsage,
+          executableHash: e.executableHash,
+          hashAlgorithm: e.hashAlgorithm,
+          userId: e.userId,
+          userName: e.userName,
+          accessible: e.accessible,
+          fileExists: e.fileExists,
+          exitCode: e.exitCode,
+          threadCount: e.threadCount,
+          cwd: e.cwd,
+          cgroup: e.cgroup,
+          containerId: e.containerId,
+          timestamp: e.timestamp,
+          platformMetadata: metadataOut(e.platformMetadata),
+        },
       };
-    }
-    case 'network': {
-      const { kind: _k, ...rest } = e;
-      return { $case: 'network', value: rest };
-    }
-    case 'filesystem': {
-      const { kind: _k, ...rest } = e;
-      return { $case: 'filesystem', value: rest };
-    }
-    case 'performance': {
-      const { kind: _k, threshold, ...rest } = e;
+    case 'network':
+      return {
+        $case: 'network',
+        value: {
+          connectionId: e.connectionId,
+          sourceAddr: e.sourceAddr,
+          destAddr: e.destAddr,
+          protocol: e.protocol,
+          state: e.state,
+          pid: e.pid,
+          bytesSent: e.bytesSent,
+          bytesReceived: e.bytesReceived,
+          timestamp: e.timestamp,
+          subtype: e.subtype,
+          previousState: e.previousState,
+          family: e.family,
+          uid: e.uid,
+          inode: e.inode,
+          listening: e.listening,
+          processName: e.processName,
+          pidUnknownReason: e.pidUnknownReason,
+          retransmits: e.retransmits,
+          rttUs: e.rttUs,
+          peerInode: e.peerInode,
+        },
+      };
+    case 'filesystem':
+      return {
+        $case: 'filesystem',
+        value: {
+          path: e.path,
+          operation: e.operation,
+          pid: e.pid,
+          size: e.size,
+          permissions: e.permissions,
+          fileHash: e.fileHash,
+          timestamp: e.timestamp,
+        },
+      };
+    case 'performance':
       return {
         $case: 'performance',
-        value: { ...rest, ...(threshold !== undefined ? { threshold: { ...threshold } } : {}) },
+        value: {
+          metricName: e.metricName,
+          value: e.value,
+          unit: e.unit,
+          pid: e.pid,
+          component: e.component,
+          timestamp: e.timestamp,
+          subtype: e.subtype,
+          instance: e.instance,
+          processName: e.processName,
+          threshold:
+            e.threshold === undefined
+              ? undefined
+              : { bound: e.threshold.bound, limit: e.threshold.limit, holdMs: e.threshold.holdMs },
+        },
       };
-    }
-    case 'trigger_request': {
-      const { kind: _k, metadata, ...rest } = e;
-      return { $case: 'triggerRequest', value: { ...rest, metadata: { ...metadata } } };
-    }
-    case 'analysis_result': {
-      const { kind: _k, data, ...rest } = e;
-      return { $case: 'analysisResult', value: { ...rest, dataJson: JSON.stringify(data) } };
-    }
+    case 'trigger_request':
+      return {
+        $case: 'triggerRequest',
+        value: {
+          triggerId: e.triggerId,
+          targetCollector: e.targetCollector,
+          analysisType: e.analysisType,
+          priority: e.priority,
+          targetPid: e.targetPid,
+          targetPath: e.targetPath,
+          correlationId: e.correlationId,
+          metadata: { ...e.metadata },
+          timestamp: e.timestamp,
+        },
+      };
+    case 'analysis_result':
+      return {
+        $case: 'analysisResult',
+        value: {
+          analysisType: e.analysisType,
+          triggerId: e.triggerId,
+          correlationId: e.correlationId,
+          workflowId: e.workflowId,
+          stageId: e.stageId,
+          success: e.success,
+          dataJson: JSON.stringify(e.data),
+          error: e.error,
+          timestamp: e.timestamp,
+        },
+      };
   }
 }
 
