@@ -122,7 +122,7 @@ export async function startNatsCluster(): Promise<NatsServer[]> {
       conf,
       [
         `server_name: n${i + 1}`,
-        'listen: 127.0.0.1:' + ports[i],
+        `listen: 127.0.0.1:${ports[i]}`,
         `jetstream { store_dir: "${storeDir}" }`,
         `cluster { name: de-test, listen: 127.0.0.1:${cports[i]}, routes: [${routes.map((r) => `"${r}"`).join(', ')}] }`,
         '',
