@@ -207,9 +207,13 @@ export function createNatsSink(options: NatsSinkOptions = {}): NatsSink {
   let replayUntil = 0;
   let highestSent = -1;
   let inflight: Inflight[] = [];
+  let jsm: JetStreamManager | undefined;
   let pumpDone: Promise<void> | undefined;
   let connectDone: Promise<void> | undefined;
   const stopCtl = new AbortController();
+  const stopped = new Promise<undefined>((resolve) =>
+    stopCtl.signal.addEventListener('abort', () => resolve(undefined), { once: true }),
+  );
   let wake: (() => void) | undefined;
   let progressWaiters: (() => void)[] = [];
 
@@ -317,7 +321,7 @@ export function createNatsSink(options: NatsSinkOptions = {}): NatsSink {
       connected = true;
       logger.info({ server: conn.getServer() }, 'connected to NATS');
       void watchStatus(conn);
-      let jsm: JetStreamManager | undefined;
+      jsm = undefined;
       while (!stopping && !conn.isClosed()) {
         try {
           jsm ??= await jetstreamManager(conn, { timeout: ackTimeoutMs });
@@ -406,7 +410,8 @@ export function createNatsSink(options: NatsSinkOptions = {}): NatsSink {
         });
         continue;
       }
-      const r = await head.done;
+      const r = await Promise.race([head.done, stopped]);
+      if (r === undefined) break;
       if (r.ok) {
         inflight.shift();
         sp.ack(head.rec.ordinal);
@@ -425,6 +430,12 @@ export function createNatsSink(options: NatsSinkOptions = {}): NatsSink {
       setProblem(`publish to JetStream failed: ${(r.error as Error).message ?? String(r.error)}`);
       progressed();
       await sleep(Math.min(reconnectWaitMs, 1000));
+      // The stream may have gone (deleted, or no server holds it): make sure of it again.
+      if (connected && jsm !== undefined && !stopCtl.signal.aborted) {
+        await ensureStream(jsm, streamOptions, prefix).catch((e: unknown) =>
+          setProblem(natsErrors.is(e) ? e.message : `JetStream is not available: ${(e as Error).message}`),
+        );
+      }
     }
   }
 
@@ -531,7 +542,8 @@ export function createNatsSink(options: NatsSinkOptions = {}): NatsSink {
         'NATS forwarder closed',
       );
       await nc?.close().catch(() => undefined);
-      await connectDone;
+      // A connection attempt still under way is closed by the loop itself when it ends.
+      await Promise.race([connectDone, new Promise((r) => setTimeout(r, 1000).unref())]);
     },
   };
 }
