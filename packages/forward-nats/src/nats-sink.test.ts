@@ -137,6 +137,24 @@ describe('the NATS forwarder', () => {
     expect(s.stats().dropped).toEqual({ spool_full: dropped });
   });
 
+  it('creates the stream again when it is deleted while the sink runs', async () => {
+    const srv = await server();
+    const s = sink(srv.url);
+    await s.open(never, runtime());
+    await s.write(batchAt(0, 1000), never);
+    await waitFor(() => s.stats().acked === 1000, 'the first acks');
+    const { connect } = await import('@nats-io/transport-node');
+    const { jetstreamManager } = await import('@nats-io/jetstream');
+    const nc = await connect({ servers: [srv.url] });
+    await (await jetstreamManager(nc)).streams.delete('DAEMONEYE_EVENTS');
+    await nc.close();
+    await s.write(batchAt(1, 1000), never);
+    await waitFor(() => s.stats().acked === 2000, 'the acks after the stream came back');
+    const got = await readStream([srv.url], 'DAEMONEYE_EVENTS');
+    expect(got.events.map((e) => e.record.seq)).toEqual(Array.from({ length: 1000 }, (_, i) => 1001 + i));
+    expect(s.health()).toEqual({ status: 'healthy' });
+  });
+
   it('is Degraded with the reason when no server answers, and spools what it is given', async () => {
     const { freePort } = await import('./__test__/nats-server.ts');
     const s = sink(`nats://127.0.0.1:${await freePort()}`);

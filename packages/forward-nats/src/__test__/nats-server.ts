@@ -102,6 +102,17 @@ export async function natsServer(port?: number): Promise<NatsServer> {
   return new NatsServer(p, ['-js', '-a', '127.0.0.1', '-p', String(p), '-sd', storeDir], storeDir);
 }
 
+/** Starts one JetStream server on a free loopback port whose configuration file adds `extra`. */
+export async function startConfiguredServer(extra: string): Promise<NatsServer> {
+  const port = await freePort();
+  const storeDir = mkdtempSync(join(tmpdir(), 'de-nats-conf-'));
+  const conf = join(storeDir, 'server.conf');
+  writeFileSync(conf, `listen: 127.0.0.1:${port}\njetstream { store_dir: "${storeDir}" }\n${extra}\n`);
+  const s = new NatsServer(port, ['-c', conf], storeDir);
+  await s.start();
+  return s;
+}
+
 /** Starts one `nats-server -js` on a free loopback port with a temporary store directory. */
 export async function startNatsServer(): Promise<NatsServer> {
   const s = await natsServer();
