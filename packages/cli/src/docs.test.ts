@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { ErrorCodes, formatValue, schemaFields } from '@daemoneye/core';
 import { busErrors } from '@daemoneye/event-bus';
+import { natsErrors } from '@daemoneye/forward-nats';
 import { ipcErrors } from '@daemoneye/ipc';
 import { NativeErrorCodes } from '@daemoneye/native';
 import { networkErrors } from '@daemoneye/source-network';
@@ -45,6 +46,7 @@ describe('docs/errors.md', () => {
     ['@daemoneye/event-bus', busErrors.codes],
     ['@daemoneye/triggers', triggerErrors.codes],
     ['@daemoneye/ipc', ipcErrors.codes],
+    ['@daemoneye/forward-nats', natsErrors.codes],
     ['@daemoneye/cli', cliErrors.codes],
   ] as const)('lists every code of %s in its section, and no other', (pkg, codes) => {
     const documented = tableRows(markdown, pkg).map(([code]) => code);
@@ -63,6 +65,7 @@ describe('docs/errors.md', () => {
       ...busErrors.codes,
       ...triggerErrors.codes,
       ...ipcErrors.codes,
+      ...natsErrors.codes,
       ...cliErrors.codes,
     ];
     expect(all.length).toBe(new Set(all).size);

@@ -3,12 +3,14 @@
  * `[log]` and `[query]` for the command, and one section per plug-in — `[sources.process]`,
  * `[sources.network]`, `[sources.performance]`, `[processors.bus]`, `[processors.triggers]`,
  * `[processors.binary_hasher]`, `[processors.analysis_chains]`, `[sinks.store]`, `[sinks.ipc]` and `[sinks.stdout]` in the default list. Adding a source package to the command means adding its definition to
+ * `[processors.binary_hasher]`, `[processors.analysis_chains]`, `[sinks.store]`, `[sinks.nats]` (off unless enabled) and `[sinks.stdout]` in the default list. Adding a source package to the command means adding its definition to
  * `DEFAULT_PLUGINS`.
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type ConfigSchema, collectorConfigSchema, field, type PluginDefinition, pluginSchema } from '@daemoneye/core';
 import { eventBusDefinition } from '@daemoneye/event-bus';
+import { natsSinkDefinition } from '@daemoneye/forward-nats';
 import { ipcServerDefinition } from '@daemoneye/ipc';
 import { networkSourceDefinition } from '@daemoneye/source-network';
 import { perfSourceDefinition } from '@daemoneye/source-perf';
@@ -40,6 +42,7 @@ export const DEFAULT_PLUGINS: readonly PluginDefinition[] = [
   analysisChainsDefinition,
   storeSinkDefinition,
   ipcServerDefinition,
+  natsSinkDefinition,
 ];
 
 /**
