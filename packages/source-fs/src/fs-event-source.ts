@@ -176,7 +176,13 @@ export class FsEventSource implements EventSource {
     const run: Run = { abort, tree: new Tree(), roots, backend: undefined, tx };
     this.#run = run;
     try {
-      run.backend = await this.#open(run, signal);
+      try {
+        run.backend = await this.#open(run, signal);
+      } catch (e) {
+        // Stopped while opening: not a failure.
+        if (signal.aborted) return;
+        throw e;
+      }
       this.#lastBackend = run.backend.kind;
       if (signal.aborted) return;
       this.#log.info(

@@ -170,9 +170,26 @@ export function resolveFsSourceOptions(options: FsSourceOptions = {}): ResolvedF
     if (!OPERATIONS.includes(op as FsOperationName))
       invalid('operations', o.operations, `a list of ${OPERATIONS.join(', ')}`);
   if (paths.length === 0) invalid('paths', o.paths, 'at least one path');
-  const excluded = (path: string): boolean => {
+  const excludedSelf = (path: string): boolean => {
     for (const t of trees) if (path === t || (path.startsWith(t) && path.charCodeAt(t.length) === 47)) return true;
     return excludeGlobs?.(path) ?? false;
+  };
+  // A path is excluded when it or a directory above it matches: walks never enter an excluded
+  // directory, and fanotify's filesystem marks still see beneath it. Directory answers are cached.
+  const dirs = new Map<string, boolean>();
+  const dirExcluded = (dir: string): boolean => {
+    const known = dirs.get(dir);
+    if (known !== undefined) return known;
+    const slash = dir.lastIndexOf('/');
+    const answer = excludedSelf(dir) || (slash > 0 && dirExcluded(dir.slice(0, slash)));
+    if (dirs.size >= 65_536) dirs.clear();
+    dirs.set(dir, answer);
+    return answer;
+  };
+  const excluded = (path: string): boolean => {
+    if (excludedSelf(path)) return true;
+    const slash = path.lastIndexOf('/');
+    return slash > 0 && dirExcluded(path.slice(0, slash));
   };
   return {
     name: o.name ?? 'filesystem',
