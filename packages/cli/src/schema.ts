@@ -1,7 +1,7 @@
 /**
  * The command's plug-ins and whole configuration schema: the collector's own fields at the top level,
  * `[log]` and `[query]` for the command, and one section per plug-in — `[sources.process]`,
- * `[sources.network]`, `[sources.performance]`, `[processors.bus]`, `[processors.triggers]`,
+ * `[sources.network]`, `[sources.performance]`, `[sources.filesystem]`, `[processors.bus]`, `[processors.triggers]`,
  * `[processors.binary_hasher]`, `[processors.analysis_chains]`, `[sinks.store]` and `[sinks.stdout]` in the default list. Adding a source package to the command means adding its definition to
  * `DEFAULT_PLUGINS`.
  */
@@ -9,6 +9,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type ConfigSchema, collectorConfigSchema, field, type PluginDefinition, pluginSchema } from '@daemoneye/core';
 import { eventBusDefinition } from '@daemoneye/event-bus';
+import { fsSourceDefinition } from '@daemoneye/source-fs';
 import { networkSourceDefinition } from '@daemoneye/source-network';
 import { perfSourceDefinition } from '@daemoneye/source-perf';
 import { processSourceDefinition } from '@daemoneye/source-process';
@@ -33,6 +34,7 @@ export const DEFAULT_PLUGINS: readonly PluginDefinition[] = [
   processSourceDefinition,
   networkSourceDefinition,
   perfSourceDefinition,
+  fsSourceDefinition,
   eventBusDefinition,
   triggerManagerDefinition,
   binaryHasherDefinition,

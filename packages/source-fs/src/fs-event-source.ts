@@ -509,6 +509,8 @@ export class FsEventSource implements EventSource {
     this.#overflow.pending = 0;
     this.#overflow.since = Number.POSITIVE_INFINITY;
     if (lost === 0) return;
+    await run.backend?.walked;
+    if (this.#run !== run) return;
     this.#stats.rescans++;
     let reported = 0;
     for (const root of run.roots) {

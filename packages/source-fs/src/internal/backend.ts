@@ -40,6 +40,8 @@ export interface Backend {
   readonly kind: 'fanotify' | 'inotify';
   /** Called by rescans for each directory before it is read; false leaves it out. */
   readonly enterDir: ((path: string) => boolean) | undefined;
+  /** Settles once the first walk of the trees is done (rescans wait for it). */
+  readonly walked: Promise<void>;
   /** Why the backend sees less than asked (a watch limit), or undefined. */
   degraded(): string | undefined;
   /** Directories watched (inotify) or marks placed (fanotify). */

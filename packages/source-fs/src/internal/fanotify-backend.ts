@@ -4,7 +4,7 @@
  * are on, so new directories need no watch and nothing is missed while one is placed. The native
  * reader resolves the handles to paths, keeps only events inside the watched trees, drops the
  * collector's own (its pid), and reads each actor's name and uid as the event is read. The trees
- * are still walked into the tree, for the rescan after a queue overflow.
+ * are still walked into the tree, in the background, for the rescan after a queue overflow.
  */
 import { statSync } from 'node:fs';
 import { FanotifyMask, type FsNotifyEvent, openFanotify } from '@daemoneye/native';
@@ -97,19 +97,24 @@ export async function openFanotifyBackend(ctx: BackendContext, opts: FanotifyBac
   reader.onLoss((info) => ctx.overflow(info.count));
   reader.onError((e) => ctx.error(e));
 
-  try {
-    for (const root of ctx.roots) await ctx.tree.walk(root, { excluded: ctx.excluded });
-  } catch (e) {
-    await reader.close();
-    throw e;
-  }
+  // The marks see everything from here on; the walk only feeds rescans, so it runs in the background.
+  const walkStop = new AbortController();
+  const signal = AbortSignal.any([ctx.signal, walkStop.signal]);
+  const walking = (async () => {
+    for (const root of ctx.roots) await ctx.tree.walk(root, { excluded: ctx.excluded, signal });
+  })().catch((e: unknown) => ctx.logger.warn({ err: e }, 'walking the watched trees failed'));
 
   return {
     kind: 'fanotify',
     enterDir: undefined,
+    walked: walking,
     degraded: () =>
       opts.mark === 'mount' ? 'fanotify mount marks: creates, deletes and renames are not reported' : undefined,
     watches: () => marked.length,
-    close: () => reader.close(),
+    async close() {
+      walkStop.abort();
+      await walking;
+      await reader.close();
+    },
   };
 }

@@ -206,6 +206,7 @@ export async function openInotifyBackend(ctx: BackendContext, opts: InotifyBacke
   return {
     kind: 'inotify',
     enterDir: watch,
+    walked: Promise.resolve(),
     degraded: () => (limited === undefined ? undefined : `${limited} (${unwatched} directories unwatched)`),
     watches: () => wds.size,
     async close() {

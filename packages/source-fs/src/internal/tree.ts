@@ -35,6 +35,8 @@ export interface WalkOptions {
   readonly onNew?: (entry: WalkedEntry) => void;
   /** Read directories synchronously (for a new directory seen in an event: no await between watch and scan). */
   readonly sync?: boolean;
+  /** Stops the walk when it aborts. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 const YIELD_EVERY = 256;
@@ -136,7 +138,7 @@ export class Tree {
     if (opts.excluded(root)) return 0;
     const stack = [root];
     let read = 0;
-    while (stack.length > 0) {
+    while (stack.length > 0 && opts.signal?.aborted !== true) {
       const dir = stack.pop() as string;
       if (opts.enterDir !== undefined && !opts.enterDir(dir)) continue;
       let entries: Dirent[];
