@@ -7,7 +7,7 @@
  * until a directory is deleted or renamed) and joined with the entry name; FAN_RENAME events carry
  * the old and the new path. Events of `ignorePids` are dropped before any lookup, events outside
  * `filters` after resolution, and with `actors` the pid's name and uid are read from
- * /proc/PID/status at once (once per pid per read). On stop it closes its fds. Loaded as a worker
+ * /proc/PID/status at once (reused for a second per pid). On stop it closes its fds. Loaded as a worker
  * script, never imported.
  */
 import { readFileSync, statSync } from 'node:fs';
@@ -41,6 +41,8 @@ const data = workerData as {
 
 /** Directory paths by fsid and handle; cleared when it grows past this many or a directory moves. */
 const DIR_CACHE_MAX = 16_384;
+/** How long a process's name and uid are reused without reading /proc again. */
+const ACTOR_TTL_MS = 1000;
 const DIR_CHANGED = FanotifyMaskBits.ONDIR;
 const DIR_MOVES =
   FanotifyMaskBits.DELETE |
@@ -190,6 +192,19 @@ function runNamed(
     if (fid.name === '' || fid.name === '.') return dir;
     return dir === '/' ? `/${fid.name}` : `${dir}/${fid.name}`;
   };
+  // Actors seen in the last ACTOR_TTL_MS, so events read after a short-lived process exited still
+  // carry its name and uid when an earlier event of it was read while it ran.
+  const actors = new Map<number, Actor & { at: number }>();
+  const actorOf = (pid: number): Actor => {
+    const now = Date.now();
+    const known = actors.get(pid);
+    if (known !== undefined && now - known.at < ACTOR_TTL_MS) return known;
+    const fresh = readActor(pid);
+    if (fresh.name === undefined && known !== undefined) return known;
+    if (actors.size >= 4096) actors.clear();
+    actors.set(pid, { ...fresh, at: now });
+    return fresh;
+  };
   runReaderLoop<FsNotifyEvent>({
     port,
     fd,
@@ -198,7 +213,6 @@ function runNamed(
     decode: (buf, n, out) => {
       const raw: RawFanotifyFidEvent[] = [];
       decodeFanotifyFidEvents(buf, n, raw);
-      const actors = new Map<number, Actor>();
       for (const ev of raw) {
         const names = fanotifyMaskNames(ev.mask);
         const mask = Number(ev.mask & 0xffffffffn);
@@ -222,11 +236,7 @@ function runNamed(
         const e: FsNotifyEvent = { path, mask, names, pid: ev.pid };
         if (oldPath !== undefined) e.oldPath = oldPath;
         if (data.actors === true && ev.pid > 0) {
-          let actor = actors.get(ev.pid);
-          if (actor === undefined) {
-            actor = readActor(ev.pid);
-            actors.set(ev.pid, actor);
-          }
+          const actor = actorOf(ev.pid);
           if (actor.name !== undefined) e.processName = actor.name;
           if (actor.uid !== undefined) e.uid = actor.uid;
         }
