@@ -28,6 +28,9 @@ import { runReaderLoop } from './reader-loop.ts';
 import { runWorkerEntry } from './worker-entry.ts';
 import type { WorkerMessage } from './worker-protocol.ts';
 
+/** Wait after a read before polling again: a burst is read in a few large reads, not one per event. */
+const SETTLE_MS = 2;
+
 const data = workerData as {
   mask: bigint;
   paths: string[];
@@ -139,6 +142,7 @@ runWorkerEntry((port) => {
     fd,
     mode: 'read',
     bufferBytes: 64 * 1024,
+    settleMs: SETTLE_MS,
     decode: (buf, n, out) => {
       const raw: RawFanotifyEvent[] = [];
       decodeFanotifyEvents(buf, n, raw);
@@ -210,6 +214,7 @@ function runNamed(
     fd,
     mode: 'read',
     bufferBytes: 256 * 1024,
+    settleMs: SETTLE_MS,
     decode: (buf, n, out) => {
       const raw: RawFanotifyFidEvent[] = [];
       decodeFanotifyFidEvents(buf, n, raw);
