@@ -20,7 +20,10 @@ describe('resolveFsSourceOptions', () => {
   });
 
   it('excludes a matching path and everything beneath a matching directory', () => {
-    const o = resolveFsSourceOptions({ exclude: ['**/node_modules', '**/*.swp'], excludeTrees: ['/var/lib/daemoneye'] });
+    const o = resolveFsSourceOptions({
+      exclude: ['**/node_modules', '**/*.swp'],
+      excludeTrees: ['/var/lib/daemoneye'],
+    });
     expect(o.excluded('/home/u/app/node_modules')).toBe(true);
     expect(o.excluded('/home/u/app/node_modules/x/index.js')).toBe(true);
     expect(o.excluded('/home/u/.notes.swp')).toBe(true);
