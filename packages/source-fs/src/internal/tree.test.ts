@@ -52,7 +52,9 @@ describe('Tree', () => {
     utimesSync(join(dir, 'keep', 'same'), past, past);
     const tree = new Tree();
     await tree.walk(dir, { excluded: none });
-    const since = Date.now() - 1;
+    // File times come from the kernel's coarse clock (a tick behind): keep the changes well apart.
+    await new Promise((r) => setTimeout(r, 100));
+    const since = Date.now() - 20;
     rmSync(join(dir, 'gone'));
     mkdirSync(join(dir, 'new'));
     writeFileSync(join(dir, 'new', 'f'), '');
