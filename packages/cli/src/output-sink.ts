@@ -33,8 +33,17 @@ export function formatPretty(e: CollectionEvent): string {
     }
     case 'network':
       return `${t} network ${e.protocol} ${e.sourceAddr} -> ${e.destAddr} ${e.state}${e.pid !== undefined ? ` pid=${e.pid}` : ''}`;
-    case 'filesystem':
-      return `${t} filesystem ${e.operation} ${e.path}${e.pid !== undefined ? ` pid=${e.pid}` : ''}`;
+    case 'filesystem': {
+      const extra = [
+        e.oldPath !== undefined ? `from=${e.oldPath}` : '',
+        e.pid !== undefined ? `pid=${e.pid}` : '',
+        e.processName !== undefined ? `comm=${e.processName}` : '',
+        e.uid !== undefined ? `uid=${e.uid}` : '',
+        e.permissions !== undefined && e.operation === 'attrib' ? `mode=${e.permissions}` : '',
+        e.modifyCount !== undefined && e.modifyCount > 1 ? `x${e.modifyCount}` : '',
+      ].filter((s) => s !== '');
+      return `${t} filesystem ${e.operation} ${e.path}${extra.length > 0 ? ` ${extra.join(' ')}` : ''}`;
+    }
     case 'performance':
       return `${t} performance ${e.component}.${e.metricName}=${e.value}${e.unit}`;
     case 'trigger_request':

@@ -1,9 +1,9 @@
 /**
  * The command's plug-ins and whole configuration schema: the collector's own fields at the top level,
  * `[log]` and `[query]` for the command, and one section per plug-in — `[sources.process]`,
- * `[sources.network]`, `[sources.performance]`, `[processors.bus]`, `[processors.triggers]`,
- * `[processors.binary_hasher]`, `[processors.analysis_chains]`, `[sinks.store]`, `[sinks.ipc]` and `[sinks.stdout]` in the default list. Adding a source package to the command means adding its definition to
- * `[processors.binary_hasher]`, `[processors.analysis_chains]`, `[sinks.store]`, `[sinks.nats]` (off unless enabled) and `[sinks.stdout]` in the default list. Adding a source package to the command means adding its definition to
+ * `[sources.network]`, `[sources.performance]`, `[sources.filesystem]`, `[processors.bus]`, `[processors.triggers]`,
+ * `[processors.binary_hasher]`, `[processors.analysis_chains]`, `[sinks.store]`, `[sinks.ipc]`, `[sinks.nats]` (off unless
+ * enabled) and `[sinks.stdout]` in the default list. Adding a source package to the command means adding its definition to
  * `DEFAULT_PLUGINS`.
  */
 import { homedir } from 'node:os';
@@ -12,6 +12,7 @@ import { type ConfigSchema, collectorConfigSchema, field, type PluginDefinition,
 import { eventBusDefinition } from '@daemoneye/event-bus';
 import { natsSinkDefinition } from '@daemoneye/forward-nats';
 import { ipcServerDefinition } from '@daemoneye/ipc';
+import { fsSourceDefinition } from '@daemoneye/source-fs';
 import { networkSourceDefinition } from '@daemoneye/source-network';
 import { perfSourceDefinition } from '@daemoneye/source-perf';
 import { processSourceDefinition } from '@daemoneye/source-process';
@@ -36,6 +37,7 @@ export const DEFAULT_PLUGINS: readonly PluginDefinition[] = [
   processSourceDefinition,
   networkSourceDefinition,
   perfSourceDefinition,
+  fsSourceDefinition,
   eventBusDefinition,
   triggerManagerDefinition,
   binaryHasherDefinition,

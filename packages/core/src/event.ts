@@ -98,7 +98,10 @@ export interface NetworkEvent {
 /** The operation a filesystem event reports. */
 export type FilesystemOperation = 'create' | 'modify' | 'delete' | 'access' | 'rename' | 'attrib' | 'overflow';
 
-/** A filesystem observation. `size` is bytes; `permissions` an octal mode string such as `0644`. */
+/**
+ * A filesystem observation. `size` is bytes; `permissions` an octal mode string such as `0644`. The
+ * fields after `timestamp` are optional, so events built with the seed's field set stay valid.
+ */
 export interface FilesystemEvent {
   readonly kind: 'filesystem';
   readonly path: string;
@@ -108,6 +111,25 @@ export interface FilesystemEvent {
   readonly permissions?: string;
   readonly fileHash?: string;
   readonly timestamp: number;
+  /** A `rename`'s old path (`path` is the new one). */
+  readonly oldPath?: string;
+  /** The name (comm) of the process that caused the event, with `pid`. */
+  readonly processName?: string;
+  /** The effective uid of the process that caused the event. */
+  readonly uid?: number;
+  /** The file's owner uid and gid after the event (from a stat). */
+  readonly ownerUid?: number;
+  readonly ownerGid?: number;
+  /** The object is a directory. */
+  readonly isDirectory?: boolean;
+  /** How many kernel events a coalesced `modify` stands for. */
+  readonly modifyCount?: number;
+  /** The algorithm of `fileHash` (`sha256`). */
+  readonly hashAlgorithm?: string;
+  /** Found by a scan (of a new directory, or after a queue overflow) rather than reported by the kernel. */
+  readonly rescan?: boolean;
+  /** An `overflow` event: how many kernel queue overflows the rescan that follows covers. */
+  readonly lostCount?: number;
 }
 
 /**

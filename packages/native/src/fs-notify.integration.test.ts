@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,6 +160,43 @@ describe.skipIf(!fanotifyProbe.available)('openFanotify (kernel, root)', () => {
       expect(mine.every((e) => e.pid === process.pid)).toBe(true);
     } finally {
       await fan.close();
+    }
+  });
+
+  it('with reportNames: resolves paths of creates, renames (old and new) and deletes, filters, actors, ignored pids', async () => {
+    const bit = (n: string): bigint => FanotifyMask[n] ?? 0n;
+    const other = mkdtempSync(join(tmpdir(), 'fsnotify-other-'));
+    const fan = await openFanotify({
+      mask: bit('CREATE') | bit('DELETE') | bit('RENAME') | bit('ONDIR'),
+      paths: [dir],
+      filesystemMark: true,
+      reportNames: true,
+      filters: [dir],
+      ignorePids: [process.pid],
+      actors: true,
+    });
+    const events: FsNotifyEvent[] = [];
+    fan.onEvents((e) => events.push(...e));
+    try {
+      // Our own change is dropped; a child's changes arrive, outside `dir` filtered away.
+      writeFileSync(join(dir, 'own.txt'), '');
+      const script = `mkdir ${dir}/sub && : > ${dir}/sub/a && mv ${dir}/sub/a ${dir}/b && : > ${other}/outside && rm ${dir}/b; sleep 1; exit 0`;
+      const child = spawn('sh', ['-c', script], { stdio: 'ignore' });
+      await until(() => events.some((e) => e.names.includes('DELETE')));
+      child.kill();
+      expect(events.map((e) => [e.names.join('|'), e.path, e.oldPath])).toEqual([
+        ['CREATE|ONDIR', join(dir, 'sub'), undefined],
+        ['CREATE', join(dir, 'sub', 'a'), undefined],
+        ['RENAME', join(dir, 'b'), join(dir, 'sub', 'a')],
+        ['DELETE', join(dir, 'b'), undefined],
+      ]);
+      const sh = events.find((e) => e.names.includes('CREATE') && !e.names.includes('ONDIR'));
+      expect(sh?.pid).toBe(child.pid);
+      expect(sh?.processName).toBe('sh');
+      expect(sh?.uid).toBe(0);
+    } finally {
+      await fan.close();
+      rmSync(other, { recursive: true, force: true });
     }
   });
 

@@ -70,6 +70,20 @@ export interface FanotifyOptions extends NativeOpenOptions {
   readonly paths: readonly string[];
   /** Mark the whole filesystem each path lives on instead of the path (default false). */
   readonly filesystemMark?: boolean;
+  /** Mark the mount each path lives on instead of the path (default false; ignored with `filesystemMark`). The kernel refuses directory-entry events (CREATE, DELETE, MOVED_*, RENAME) on mount marks. */
+  readonly mountMark?: boolean;
+  /**
+   * Report file handles and names (FAN_REPORT_DFID_NAME, Linux 5.9 and later) instead of event fds:
+   * paths of created, deleted and renamed entries (RENAME events carry `oldPath`), resolved from
+   * directory handles. Needed for CREATE, DELETE, MOVED_* and RENAME (default false).
+   */
+  readonly reportNames?: boolean;
+  /** With `reportNames`: report only events whose path (or old path) is one of these or lies beneath one (default: all). */
+  readonly filters?: readonly string[];
+  /** With `reportNames`: drop the events caused by these processes (by tgid), before any lookup (default none). */
+  readonly ignorePids?: readonly number[];
+  /** With `reportNames`: read each event's process name and effective uid from /proc/PID/status as the event is read (default false). */
+  readonly actors?: boolean;
 }
 
 function requireLinux(what: string): void {
@@ -104,9 +118,28 @@ export async function openFanotify(opts: FanotifyOptions): Promise<FanotifyReade
   for (const path of opts.paths)
     if (typeof path !== 'string' || path === '') throw invalidArgument('paths', opts.paths, 'non-empty strings');
   logger.debug(effectiveCapabilities(['CAP_SYS_ADMIN']) ?? {}, 'fanotify privileges found');
+  if (
+    opts.filters !== undefined &&
+    (!Array.isArray(opts.filters) || opts.filters.some((p) => typeof p !== 'string' || !p.startsWith('/')))
+  )
+    throw invalidArgument('filters', opts.filters, 'an array of absolute paths');
+  if (
+    opts.ignorePids !== undefined &&
+    (!Array.isArray(opts.ignorePids) || opts.ignorePids.some((p) => !Number.isInteger(p)))
+  )
+    throw invalidArgument('ignorePids', opts.ignorePids, 'an array of integer pids');
   const host = await startReader<FsNotifyEvent>(
     'fanotify-worker',
-    { mask: opts.mask, paths: [...opts.paths], filesystemMark: opts.filesystemMark === true },
+    {
+      mask: opts.mask,
+      paths: [...opts.paths],
+      filesystemMark: opts.filesystemMark === true,
+      mountMark: opts.mountMark === true,
+      reportNames: opts.reportNames === true,
+      filters: opts.filters === undefined ? [] : opts.filters.map((p) => (p.length > 1 ? p.replace(/\/+$/, '') : p)),
+      ignorePids: opts.ignorePids === undefined ? [] : [...opts.ignorePids],
+      actors: opts.actors === true,
+    },
     { signal: opts.signal },
   );
   return fanotifyReaderOver(host, { signal: opts.signal, logger });

@@ -200,6 +200,10 @@ export const Fanotify = {
   FAN_CLASS_NOTIF: 0x0,
   FAN_CLOEXEC: 0x1,
   FAN_NONBLOCK: 0x2,
+  FAN_REPORT_FID: 0x200,
+  FAN_REPORT_DIR_FID: 0x400,
+  FAN_REPORT_NAME: 0x800,
+  FAN_REPORT_DFID_NAME: 0xc00,
   FAN_MARK_ADD: 0x1,
   FAN_MARK_REMOVE: 0x2,
   FAN_MARK_MOUNT: 0x10,
@@ -209,6 +213,14 @@ export const Fanotify = {
   O_RDONLY: 0,
   O_CLOEXEC: 0o2000000,
   AT_FDCWD: -100,
+  O_DIRECTORY: 0o200000,
+  O_PATH: 0o10000000,
+  /** fanotify_event_info_header.info_type values. */
+  INFO_FID: 1,
+  INFO_DFID_NAME: 2,
+  INFO_DFID: 3,
+  INFO_OLD_DFID_NAME: 10,
+  INFO_NEW_DFID_NAME: 12,
 } as const;
 
 /** fanotify event mask bits by name (64-bit masks, as BigInt). */

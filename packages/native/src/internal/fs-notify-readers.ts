@@ -111,6 +111,7 @@ export function inotifyReaderOver(
         names: inotifyMaskNames(r.mask),
       };
       if (r.cookie !== 0) ev.cookie = r.cookie;
+      if (r.name === '') ev.self = true;
       events.push(ev);
       if ((r.mask & IGNORED) !== 0) watches.delete(r.wd);
     }

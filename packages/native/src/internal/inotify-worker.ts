@@ -10,6 +10,9 @@ import { runReaderLoop } from './reader-loop.ts';
 import { runWorkerEntry } from './worker-entry.ts';
 import type { WorkerMessage } from './worker-protocol.ts';
 
+/** Wait after a read before polling again: a burst is read in a few large reads, not one per event. */
+const SETTLE_MS = 2;
+
 runWorkerEntry((port) => {
   const c = libc();
   const fd = c.inotifyInit1(Inotify.IN_NONBLOCK | Inotify.IN_CLOEXEC);
@@ -20,6 +23,7 @@ runWorkerEntry((port) => {
     fd,
     mode: 'read',
     bufferBytes: 64 * 1024,
+    settleMs: SETTLE_MS,
     decode: decodeInotifyEvents,
     cleanup: () => c.close(fd),
   });

@@ -44,6 +44,10 @@ export interface Libc {
   inotifyRmWatch(fd: number, wd: number): number;
   fanotifyInit(flags: number, eventFlags: number): number;
   fanotifyMark(fd: number, flags: number, mask: bigint, path: string): number;
+  /** open_by_handle_at(2) of a `struct file_handle` (handle_bytes, handle_type, f_handle) under `mountFd`; returns the fd or `-errno`. */
+  openByHandleAt(mountFd: number, handle: Buffer, flags: number): number;
+  /** fstatfs(2): the filesystem id (`f_fsid`, 8 bytes) of the filesystem `fd` is on, as hex, or `-errno`. */
+  fsid(fd: number): string | number;
   /** readlink(2) of `path`, or undefined when it fails. */
   readlink(path: string): string | undefined;
   /** readlink(2) of `path` into `out`; returns the target's length in bytes or `-errno`. */
@@ -92,6 +96,10 @@ function bindLibc(k: Koffi, lib: ReturnType<Koffi['load']>): Libc {
   const fanotifyInit = fn('int fanotify_init(unsigned int, unsigned int)');
   const fanotifyMark = fn('int fanotify_mark(int, unsigned int, uint64_t, int, const char *)');
   const readlink = fn('intptr_t readlink(const char *, void *, size_t)');
+  const openByHandleAt = fn('int open_by_handle_at(int, const void *, int)');
+  const fstatfs = fn('int fstatfs(int, void *)');
+  // struct statfs on 64-bit Linux: seven 8-byte fields, then f_fsid (two 32-bit words) at 56.
+  const statfsBuf = Buffer.alloc(128);
   const getsockoptRaw = (fd: number, level: number, name: number, out: Buffer): number => {
     const len = Buffer.alloc(4);
     len.writeUInt32LE(out.length);
@@ -151,6 +159,11 @@ function bindLibc(k: Koffi, lib: ReturnType<Koffi['load']>): Libc {
     inotifyRmWatch: (fd, wd) => call(inotifyRmWatch, fd, wd),
     fanotifyInit: (flags, eventFlags) => call(fanotifyInit, flags, eventFlags),
     fanotifyMark: (fd, flags, mask, path) => call(fanotifyMark, fd, flags, mask, -100, path),
+    openByHandleAt: (mountFd, handle, flags) => call(openByHandleAt, mountFd, handle, flags),
+    fsid(fd) {
+      const r = call(fstatfs, fd, statfsBuf);
+      return r < 0 ? r : statfsBuf.toString('hex', 56, 64);
+    },
     readlink(path) {
       const n = call(readlink, path, linkBuf, linkBuf.length);
       return n < 0 ? undefined : linkBuf.toString('utf8', 0, n);

@@ -32,6 +32,12 @@ export interface ReaderLoopOptions<T> {
   readonly maxInFlight?: number;
   /** Items per batch at most (default 4096). */
   readonly maxBatch?: number;
+  /**
+   * After a turn that read something, wait this many ms before polling again, so a stream of events
+   * is read in fewer, larger reads (default 0: poll again at once). Kernel queues that hold many
+   * events (inotify, fanotify) absorb the wait.
+   */
+  readonly settleMs?: number;
 }
 
 /** Runs the poll/read loop until the host posts `stop`; returns immediately (the loop is scheduled). */
@@ -40,6 +46,7 @@ export function runReaderLoop<T>(opts: ReaderLoopOptions<T>): void {
   const buf = Buffer.alloc(opts.bufferBytes);
   const maxInFlight = opts.maxInFlight ?? 64;
   const maxBatch = opts.maxBatch ?? 4096;
+  const settleMs = opts.settleMs ?? 0;
   const post = (m: WorkerMessage<T>): void => opts.port.postMessage(m);
   let inFlight = 0;
   let stopping = false;
@@ -110,7 +117,8 @@ export function runReaderLoop<T>(opts: ReaderLoopOptions<T>): void {
       inFlight++;
       post({ type: 'batch', items });
     }
-    setImmediate(tick);
+    if (settleMs > 0 && ready > 0 && items.length < maxBatch) setTimeout(tick, settleMs);
+    else setImmediate(tick);
   };
   setImmediate(tick);
 }
