@@ -85,11 +85,11 @@ describe('daemoneye-collector status and tail (the built command)', () => {
     if (json === undefined) throw new Error('no status');
     expect(json.socket).toBe(socket);
     expect(json.stats.state).toBe('running');
-    expect(json.health.sources.map((s) => s.name)).toEqual(['process', 'network', 'performance']);
+    expect(json.health.sources.map((s) => s.name)).toEqual(['process', 'network', 'performance', 'filesystem']);
     for (const s of json.health.sources) expect(s.backend, s.name).toMatch(/\w/);
     expect(json.health.sources.find((s) => s.name === 'process')?.capabilityLabels).toContain('process');
-    // PROCESS, NETWORK and PERFORMANCE domains (MonitoringDomain 0, 1, 3).
-    expect(json.capabilities.capabilities.supportedDomains).toEqual([0, 1, 3]);
+    // PROCESS, NETWORK, FILESYSTEM and PERFORMANCE domains (MonitoringDomain 0, 1, 2, 3).
+    expect(json.capabilities.capabilities.supportedDomains).toEqual([0, 1, 2, 3]);
     expect(json.stats.ipc.counters.connectionsOpen).toBe(1);
 
     const pretty = command(['status', '--data-dir', dataDir]);

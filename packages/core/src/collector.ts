@@ -310,11 +310,6 @@ export class Collector implements AsyncDisposable {
         this.#log.info({ telemetry: sample, events: this.stats().events }, 'telemetry'),
       );
     }
-    const loops = this.#runners.map((r) =>
-      r
-        .run(this.#abort.signal)
-        .catch((e: unknown) => this.#log.error({ err: describeError(e), source: r.name }, 'supervisor failed')),
-    );
     const requested = new Promise<void>((resolve) => {
       this.#requestShutdown = resolve;
       if (this.#shutdownRequested) resolve();
@@ -335,6 +330,13 @@ export class Collector implements AsyncDisposable {
     }
     if (options.signal?.aborted === true) onAbort();
     else options.signal?.addEventListener('abort', onAbort, { once: true });
+    // Sources start only once a stop signal is handled: a source whose start does synchronous work
+    // must not leave a window in which SIGINT still has its default action and kills the process.
+    const loops = this.#runners.map((r) =>
+      r
+        .run(this.#abort.signal)
+        .catch((e: unknown) => this.#log.error({ err: describeError(e), source: r.name }, 'supervisor failed')),
+    );
     // Sinks' and processors' own health is polled on the health interval. This timer is real work and,
     // like a listening server, keeps the process alive while the collector runs; it ends with the run.
     this.#healthTimer = setInterval(() => void this.#refreshPluginHealth(), s.healthCheckInterval);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ev, failure, readyUntilAborted, sleep, waitFor } from './__test__/support.ts';
 import { loadConfig } from './config-loader.ts';
-import { field } from './config-schema.ts';
+import { type ConfigSchema, field } from './config-schema.ts';
 import { declaredErrorCodes, defineErrorCatalog, ErrorCodes } from './errors.ts';
 import { composeCollector, defineProcessor, defineSink, defineSource, pluginSchema } from './plugin.ts';
 import type { EventBatch } from './record.ts';
@@ -188,7 +188,7 @@ describe('top-level table[] fields of a definition', () => {
   });
 
   it('refuse a top-level name the collector uses, a field of the section, and one read by two definitions', () => {
-    const def = (topLevel: Record<string, ReturnType<typeof field>>, key = 'x') =>
+    const def = (topLevel: ConfigSchema, key = 'x') =>
       defineProcessor({
         key,
         description: '',
