@@ -397,12 +397,22 @@ export class DaemonEyeConnection {
       }
       // DaemonEye answers request after request, in order.
       this.#queue = this.#queue.then(async () => {
-        const signal = AbortSignal.timeout(this.#host.requestTimeoutMs);
+        const ms = this.#host.requestTimeoutMs;
+        const signal = AbortSignal.timeout(ms);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const timedOut = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(ipcErrors.error('ERR_IPC_TIMEOUT', `task ${task.taskId} took longer than ${ms} ms`)),
+            ms,
+          );
+        });
         try {
-          this.#write(await this.#run(task, signal));
+          this.#write(await Promise.race([this.#run(task, signal), timedOut]));
         } catch (e) {
           this.#host.count(codeOf(e));
           this.#write(failure(task.taskId, e));
+        } finally {
+          clearTimeout(timer);
         }
       });
     }
