@@ -30,17 +30,17 @@ import type {
   EnvelopeBody,
   SubscribeRequest,
 } from '@daemoneye/proto';
-import { Connection, type ConnectionHost, DaemonEyeConnection } from './connection.ts';
 import { ipcErrors } from './errors.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from './framing.ts';
-import { LatestState } from './latest-state.ts';
+import { Connection, type ConnectionHost, DaemonEyeConnection } from './internal/connection.ts';
+import { LatestState } from './internal/latest-state.ts';
+import { ReplayRing } from './internal/replay-ring.ts';
+import { defaultSocketPath, isPipePath, prepareSocketPath } from './internal/socket-path.ts';
+import { healthToWire, statsToWire } from './internal/status.ts';
+import { type SlowConsumerPolicy, Subscription } from './internal/subscription.ts';
+import { TaskResponder } from './internal/tasks.ts';
+import { batchHeader } from './internal/wire.ts';
 import { capabilitiesToWire, correlationFromWire, filterFromWire } from './mapping.ts';
-import { ReplayRing } from './replay-ring.ts';
-import { defaultSocketPath, isPipePath, prepareSocketPath } from './socket-path.ts';
-import { healthToWire, statsToWire } from './status.ts';
-import { type SlowConsumerPolicy, Subscription } from './subscription.ts';
-import { TaskResponder } from './tasks.ts';
-import { batchHeader } from './wire.ts';
 
 /** The version this server reports in capability responses. */
 export const IPC_SERVER_VERSION = '0.1.0';

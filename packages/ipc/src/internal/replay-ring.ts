@@ -8,7 +8,7 @@
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import type { CollectionEvent } from '@daemoneye/core';
 import { EventRecord } from '@daemoneye/proto';
-import { eventToWire } from './mapping.ts';
+import { eventToWire } from '../mapping.ts';
 
 /** One held event. */
 export interface RingEntry {

@@ -9,8 +9,8 @@
 import type { Socket } from 'node:net';
 import { CollectorError, describeError, isCollectorError } from '@daemoneye/core';
 import { DetectionResult, DetectionTask, Envelope, type EnvelopeBody, type SubscribeRequest } from '@daemoneye/proto';
-import { ipcErrors } from './errors.ts';
-import { encodeFrame, FrameDecoder } from './framing.ts';
+import { ipcErrors } from '../errors.ts';
+import { encodeFrame, FrameDecoder } from '../framing.ts';
 import type { ReplayRing } from './replay-ring.ts';
 import type { Subscription } from './subscription.ts';
 import { encodeBatchFrame, encodeEnvelopeFrame } from './wire.ts';
