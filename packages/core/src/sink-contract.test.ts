@@ -48,6 +48,12 @@ describe('the sink contract', () => {
     expect(calls).toEqual(['open', 'write 5', 'close']);
     expect(runtime).toMatchObject({ componentName: 'test', host: { hostname: 'h1', machineId: '0'.repeat(32) } });
     expect(writeSignal?.aborted).toBe(false);
+    // The runtime's read-only view is this collector's.
+    const view = runtime?.collector;
+    expect(view?.sources().map((s) => s.name())).toEqual(c.sourceNames());
+    expect(view?.capabilities()).toBe(c.capabilities());
+    expect(view?.health().sinks.map((s) => s.name)).toEqual(['lifecycle']);
+    expect(view?.stats().sequence.runId).toBe(c.stats().sequence.runId);
   });
 
   it('aborts a stuck write at the shutdown deadline and counts its events as shutdown_timeout', async () => {

@@ -7,8 +7,8 @@ import { isAbsolute, join } from 'node:path';
 import { defineSink, field } from '@daemoneye/core';
 import { ipcErrors } from './errors.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from './framing.ts';
+import { defaultSocketPath, isPipePath } from './internal/socket-path.ts';
 import { CollectorIpcServer } from './server.ts';
-import { defaultSocketPath, isPipePath } from './socket-path.ts';
 
 /** The `[sinks.ipc]` fields besides `enabled`, `queue_capacity` and `overflow`. */
 export const ipcServerSchema = {

@@ -10,7 +10,9 @@ export { ipcServerDefinition, ipcServerSchema, resolveSocketPath } from './defin
 export type { IpcErrorCode } from './errors.ts';
 export { ipcErrors } from './errors.ts';
 export { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from './framing.ts';
-export type { LatestStateLimits } from './latest-state.ts';
+export type { LatestStateLimits } from './internal/latest-state.ts';
+export { defaultSocketPath, SOCKET_FILE } from './internal/socket-path.ts';
+export type { SlowConsumerPolicy } from './internal/subscription.ts';
 export {
   capabilitiesFromWire,
   capabilitiesToWire,
@@ -29,5 +31,3 @@ export type { BackoffOptions, CircuitBreakerOptions, CircuitState } from './resi
 export { CircuitBreaker, reconnectDelay } from './resilience.ts';
 export type { IpcRequest, IpcResponse, IpcServerOptions, IpcServerStats, PeerCredentials } from './server.ts';
 export { CollectorIpcServer, IPC_SERVER_VERSION } from './server.ts';
-export { defaultSocketPath, SOCKET_FILE } from './socket-path.ts';
-export type { SlowConsumerPolicy } from './subscription.ts';

@@ -6,7 +6,7 @@
  * from the collector it runs in. A second, optional listener speaks DaemonEye's bare
  * DetectionTask → DetectionResult exchange. Closing tells every client and removes the socket.
  */
-import { chmodSync, unlinkSync } from 'node:fs';
+import { chmodSync, linkSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import {
   type CollectorView,
@@ -30,17 +30,17 @@ import type {
   EnvelopeBody,
   SubscribeRequest,
 } from '@daemoneye/proto';
-import { Connection, type ConnectionHost, DaemonEyeConnection } from './connection.ts';
 import { ipcErrors } from './errors.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from './framing.ts';
-import { LatestState } from './latest-state.ts';
+import { Connection, type ConnectionHost, DaemonEyeConnection } from './internal/connection.ts';
+import { LatestState } from './internal/latest-state.ts';
+import { ReplayRing } from './internal/replay-ring.ts';
+import { defaultSocketPath, isPipePath, prepareSocketPath } from './internal/socket-path.ts';
+import { healthToWire, statsToWire } from './internal/status.ts';
+import { type SlowConsumerPolicy, Subscription } from './internal/subscription.ts';
+import { TaskResponder } from './internal/tasks.ts';
+import { batchHeader } from './internal/wire.ts';
 import { capabilitiesToWire, correlationFromWire, filterFromWire } from './mapping.ts';
-import { ReplayRing } from './replay-ring.ts';
-import { defaultSocketPath, isPipePath, prepareSocketPath } from './socket-path.ts';
-import { healthToWire, statsToWire } from './status.ts';
-import { type SlowConsumerPolicy, Subscription } from './subscription.ts';
-import { TaskResponder } from './tasks.ts';
-import { batchHeader } from './wire.ts';
 
 /** The version this server reports in capability responses. */
 export const IPC_SERVER_VERSION = '0.1.0';
@@ -217,6 +217,10 @@ export class CollectorIpcServer implements EventSink, ConnectionHost {
   async #listen(path: string, onConnection: (s: Socket) => void): Promise<void> {
     await prepareSocketPath(path);
     const server = createServer({ allowHalfOpen: true }, onConnection);
+    // A Unix socket is bound under a temporary name, made 0600, then renamed into place, so the path
+    // never exists with a looser mode.
+    const pipe = isPipePath(path);
+    const bindPath = pipe ? path : `${path}.${process.pid}.tmp`;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) =>
         reject(
@@ -225,10 +229,27 @@ export class CollectorIpcServer implements EventSink, ConnectionHost {
             : e,
         ),
       );
-      server.listen(path, () => resolve());
+      server.listen(bindPath, () => resolve());
     });
     server.on('error', (e) => this.#log.error({ err: e, socket: path }, 'IPC listener failed'));
-    if (!isPipePath(path)) chmodSync(path, 0o600);
+    if (!pipe) {
+      chmodSync(bindPath, 0o600);
+      try {
+        // link(2), unlike rename, refuses to replace a socket another collector placed meanwhile.
+        linkSync(bindPath, path);
+      } catch (e) {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        throw (e as NodeJS.ErrnoException).code === 'EEXIST'
+          ? ipcErrors.error('ERR_IPC_SOCKET_IN_USE', `another process took ${path} while this one started`)
+          : e;
+      } finally {
+        try {
+          unlinkSync(bindPath);
+        } catch {
+          // Closing the listener removed it already.
+        }
+      }
+    }
     this.#servers.push(server);
   }
 

@@ -5,7 +5,7 @@
  * generated `Envelope.encode`. It does no I/O.
  */
 import { Envelope, type EnvelopeBody, EventBatch, type HostIdentity } from '@daemoneye/proto';
-import { encodeFrame, FRAME_HEADER_BYTES, writeFrameHeader } from './framing.ts';
+import { encodeFrame, FRAME_HEADER_BYTES, writeFrameHeader } from '../framing.ts';
 
 /** Tag of Envelope.event_batch (field 22, length-delimited) as a varint: 178, 1. */
 const EVENT_BATCH_TAG = [0xb2, 0x01] as const;

@@ -6,7 +6,7 @@
  * asked directly instead (see `tasks.ts`). It does no I/O.
  */
 import type { EventBatch, FilesystemEvent, PerformanceEvent, ProcessEvent } from '@daemoneye/core';
-import { metricKey } from './mapping.ts';
+import { metricKey } from '../mapping.ts';
 
 /** Limits of {@link LatestState}. */
 export interface LatestStateLimits {

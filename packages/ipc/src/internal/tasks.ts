@@ -26,9 +26,9 @@ import {
   type ProcessFilter,
   TaskType,
 } from '@daemoneye/proto';
-import { ipcErrors } from './errors.ts';
+import { ipcErrors } from '../errors.ts';
+import { filesystemRecordOf, networkRecordOf, performanceRecordOf, processRecordOf } from '../mapping.ts';
 import type { LatestState } from './latest-state.ts';
-import { filesystemRecordOf, networkRecordOf, performanceRecordOf, processRecordOf } from './mapping.ts';
 
 /** A source that can report its current view on demand (the network source does). */
 interface SnapshotSource extends EventSource {

@@ -5,9 +5,10 @@
  * and a client that resumes after sequence N is served from here. Identity: `appended = held +
  * evicted`. It neither filters nor sends.
  */
+import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import type { CollectionEvent } from '@daemoneye/core';
 import { EventRecord } from '@daemoneye/proto';
-import { eventToWire } from './mapping.ts';
+import { eventToWire } from '../mapping.ts';
 
 /** One held event. */
 export interface RingEntry {
@@ -21,18 +22,24 @@ export interface RingEntry {
   bytes: Uint8Array | undefined;
 }
 
+/** One writer for every record: its buffer grows once and is reused (`finish()` copies out and resets). */
+const writer = new BinaryWriter();
+
 /** The encoded EventRecord of an entry (encoded once, then cached on the entry). */
 export function entryBytes(entry: RingEntry): Uint8Array {
   let b = entry.bytes;
   if (b === undefined) {
-    b = EventRecord.encode({
-      seq: entry.seq,
-      source: entry.source,
-      acceptedAt: entry.acceptedAt,
-      cause: entry.cause,
-      depth: entry.depth,
-      event: eventToWire(entry.event),
-    }).finish();
+    b = EventRecord.encode(
+      {
+        seq: entry.seq,
+        source: entry.source,
+        acceptedAt: entry.acceptedAt,
+        cause: entry.cause,
+        depth: entry.depth,
+        event: eventToWire(entry.event),
+      },
+      writer,
+    ).finish();
     entry.bytes = b;
   }
   return b;

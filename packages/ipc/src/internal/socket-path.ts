@@ -8,7 +8,7 @@ import { lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { ipcErrors } from './errors.ts';
+import { ipcErrors } from '../errors.ts';
 
 /** The socket's file name inside its directory. */
 export const SOCKET_FILE = 'collector.sock';

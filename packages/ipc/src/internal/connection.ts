@@ -9,8 +9,8 @@
 import type { Socket } from 'node:net';
 import { CollectorError, describeError, isCollectorError } from '@daemoneye/core';
 import { DetectionResult, DetectionTask, Envelope, type EnvelopeBody, type SubscribeRequest } from '@daemoneye/proto';
-import { ipcErrors } from './errors.ts';
-import { encodeFrame, FrameDecoder } from './framing.ts';
+import { ipcErrors } from '../errors.ts';
+import { encodeFrame, FrameDecoder } from '../framing.ts';
 import type { ReplayRing } from './replay-ring.ts';
 import type { Subscription } from './subscription.ts';
 import { encodeBatchFrame, encodeEnvelopeFrame } from './wire.ts';
@@ -397,12 +397,22 @@ export class DaemonEyeConnection {
       }
       // DaemonEye answers request after request, in order.
       this.#queue = this.#queue.then(async () => {
-        const signal = AbortSignal.timeout(this.#host.requestTimeoutMs);
+        const ms = this.#host.requestTimeoutMs;
+        const signal = AbortSignal.timeout(ms);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const timedOut = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(ipcErrors.error('ERR_IPC_TIMEOUT', `task ${task.taskId} took longer than ${ms} ms`)),
+            ms,
+          );
+        });
         try {
-          this.#write(await this.#run(task, signal));
+          this.#write(await Promise.race([this.#run(task, signal), timedOut]));
         } catch (e) {
           this.#host.count(codeOf(e));
           this.#write(failure(task.taskId, e));
+        } finally {
+          clearTimeout(timer);
         }
       });
     }
