@@ -95,7 +95,7 @@ describe('daemoneye-collector status and tail (the built command)', () => {
     const pretty = command(['status', '--data-dir', dataDir]);
     expect(pretty.status).toBe(0);
     expect(pretty.stdout).toMatch(/^health: (Healthy|Degraded)/m);
-    expect(pretty.stdout).toMatch(/^capabilities: process, network, performance/m);
+    expect(pretty.stdout).toMatch(/^capabilities: process, network, filesystem, performance/m);
     for (const s of json.health.sources) {
       expect(pretty.stdout).toMatch(
         new RegExp(`^  ${s.name}\\s+running\\s+\\w+\\s+${s.backend?.replace(/[+]/g, '\\+')}\\s`, 'm'),
