@@ -87,7 +87,8 @@ describe('the NATS forwarder', () => {
     expect(got.events.length).toBe(100_000);
     const st = s.stats();
     expect(st.spooled).toBeGreaterThan(0);
-    expect(st.replayed).toBeGreaterThan(0);
+    // Everything written during the outage was published from the spool after it.
+    expect(st.replayed).toBeGreaterThanOrEqual(st.spooled);
     expect(st.dropped).toEqual({});
     expect(st.spoolPendingEvents).toBe(0);
   }, 120_000);

@@ -357,6 +357,8 @@ export function createNatsSink(options: NatsSinkOptions = {}): NatsSink {
         progressed();
       } else if (s.type === 'reconnect') {
         connected = true;
+        // What waits in the spool now was held back by the outage: it is a replay.
+        replayUntil = Math.max(replayUntil, spool?.endOrdinal() ?? 0);
         logger.info({ server: s.server }, 'reconnected to NATS');
         poke();
       } else if (s.type === 'error') {
@@ -371,7 +373,7 @@ export function createNatsSink(options: NatsSinkOptions = {}): NatsSink {
       if (!ready || !connected || js === undefined) {
         await new Promise<void>((r) => {
           wake = r;
-          setTimeout(r, 200);
+          setTimeout(r, 200).unref();
         });
         continue;
       }
