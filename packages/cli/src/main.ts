@@ -2,27 +2,26 @@
  * The `daemoneye-collector` command: `run` composes a Collector from the layered configuration and
  * the plug-in definitions (the enabled sources, processors and sinks: the event store and stdout by
  * default), wires pino logging to stderr, says where the store is, and runs until SIGINT/SIGTERM or
- * until its consumers go away; `query` runs one read-only SQL query against the store; `config` prints the effective configuration with the layer each value came from. Exit codes: 0
+ * until its consumers go away (reloading its configuration on SIGHUP); `reload` asks a running
+ * collector to reload; `query` runs one read-only SQL query against the store; `config` prints the effective configuration with the layer each value came from. Exit codes: 0
  * after a clean shutdown, 2 for bad usage or configuration (with a one-line reason), 1 otherwise.
  */
 import { parseArgs } from 'node:util';
 import {
   CollectorConfig,
-  composeCollector,
   describeError,
   isCollectorError,
   type LoadedConfig,
-  type Logger,
   loadConfig,
   type PluginDefinition,
-  sectionOptions,
 } from '@daemoneye/core';
 import { closest, distance } from 'fastest-levenshtein';
 import { cliErrors } from './errors.ts';
-import { createLogger } from './logging.ts';
 import { stdoutSinkDefinition } from './output-sink.ts';
-import { configuredStorePath, runQueryCommand } from './query-command.ts';
-import { cliConfigSchema, commandSchema, DEFAULT_PLUGINS } from './schema.ts';
+import { runQueryCommand } from './query-command.ts';
+import { runReloadCommand } from './reload-command.ts';
+import { runCollector } from './run-command.ts';
+import { cliConfigSchema, DEFAULT_PLUGINS } from './schema.ts';
 
 /** Exit codes of the command. */
 export const ExitCode = { Ok: 0, Failure: 1, Usage: 2 } as const;
@@ -43,6 +42,8 @@ Commands:
   query SQL run one read-only SQL query against the event store, e.g.
             query "SELECT pid, name, parent_name FROM processes_last_hour"
   config    print the effective configuration and where each value came from
+  reload    make the running collector (found by the pid file in its data directory) reload its
+            configuration files; prints what changed, or why the new configuration was refused
 
 Options:
   -c, --config FILE        user configuration file (must exist; default $XDG_CONFIG_HOME/daemoneye/collector.toml if present)
@@ -52,6 +53,8 @@ Options:
   -o, --output FORMAT      auto | jsonl | pretty | none (run; auto is pretty on a terminal; none turns the stdout sink off)
   -d, --data-dir DIR       the collector's data directory (where the event store is); --set data_dir=DIR
       --timeout DURATION   time limit of a query (default 30s); --set query.timeout=DURATION
+      --metrics-listen HOST:PORT
+                           serve /metrics (Prometheus), /healthz and /readyz (run); --set metrics.listen=HOST:PORT
       --log-level LEVEL    trace | debug | info | warn | error | fatal | silent
       --log-format FORMAT  json | pretty
       --json               print the configuration as JSON (config), or rows as JSON lines (query)
@@ -68,6 +71,7 @@ const OPTIONS = {
   output: { type: 'string', short: 'o' },
   'data-dir': { type: 'string', short: 'd' },
   timeout: { type: 'string' },
+  'metrics-listen': { type: 'string' },
   csv: { type: 'boolean' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
@@ -75,7 +79,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const COMMANDS = ['run', 'query', 'config', 'help'] as const;
+const COMMANDS = ['run', 'query', 'config', 'reload', 'help'] as const;
 
 /** "; did you mean …?" for a word close to one of `known`, else nothing. */
 function didYouMean(word: string, known: readonly string[]): string {
@@ -132,6 +136,7 @@ function parse(argv: readonly string[], env: Readonly<Record<string, string | un
   else if (values.output !== undefined) flags.push(`sinks.stdout.format=${values.output}`);
   if (values['data-dir'] !== undefined) flags.push(`data_dir=${values['data-dir']}`);
   if (values.timeout !== undefined) flags.push(`query.timeout=${values.timeout}`);
+  if (values['metrics-listen'] !== undefined) flags.push(`metrics.listen=${values['metrics-listen']}`);
   if (values['log-level'] !== undefined) flags.push(`log.level=${values['log-level']}`);
   if (values['log-format'] !== undefined) flags.push(`log.format=${values['log-format']}`);
   const systemFile = values['no-system-config'] === true ? null : values['system-config'];
@@ -176,36 +181,6 @@ function printConfig(loaded: LoadedConfig, json: boolean, out: NodeJS.WritableSt
   for (const [k, v, l] of rows) out.write(`${(k ?? '').padEnd(w0)}  ${(v ?? '').padEnd(w1)}  ${l}\n`);
 }
 
-async function runCollector(
-  loaded: LoadedConfig,
-  plugins: readonly PluginDefinition[],
-  stdout: NodeJS.WritableStream,
-): Promise<number> {
-  const log = sectionOptions(loaded, 'log', commandSchema.log);
-  const debug = loaded.get('debug_logging') === true;
-  const level = debug && loaded.originOf('log.level').layer === 'default' ? 'debug' : log.level;
-  const logger: Logger = createLogger(level, log.format);
-  const collector = composeCollector(loaded, plugins, { logger });
-  if (plugins.some((p) => p.kind === 'sink' && p.key === 'store') && loaded.get('sinks.store.enabled') !== false) {
-    const store = configuredStorePath(loaded);
-    logger.info(
-      { store },
-      `events are stored in ${store}; query them with: daemoneye-collector query "SELECT time, pid, name, parent_name FROM processes_last_hour"`,
-    );
-  }
-  // When the reader of stdout goes away (`run | head`), the command stops: the other sinks (the
-  // store) keep what was delivered up to then.
-  const onStdoutError = (e: NodeJS.ErrnoException): void => {
-    if (e.code === 'EPIPE') {
-      logger.info({}, 'stdout closed by its reader; stopping');
-      void collector.shutdown();
-    }
-  };
-  stdout.on('error', onStdoutError);
-  const report = await collector.run({ handleSignals: true }).finally(() => stdout.off('error', onStdoutError));
-  return report.drained ? ExitCode.Ok : ExitCode.Failure;
-}
-
 /**
  * Runs the command with `argv` (without node and script) and resolves with the exit code. Never
  * throws: errors are printed on stderr as one line.
@@ -226,14 +201,34 @@ export async function main(
     (parsed.command === undefined && !parsed.help ? io.stderr : io.stdout).write(USAGE);
     return parsed.command === undefined && !parsed.help ? ExitCode.Usage : ExitCode.Ok;
   }
-  if (!['run', 'query', 'config'].includes(parsed.command)) {
+  if (!['run', 'query', 'config', 'reload'].includes(parsed.command)) {
     const hint = didYouMean(parsed.command, COMMANDS);
     io.stderr.write(`daemoneye-collector: ERR_CLI_USAGE: unknown command "${parsed.command}"${hint}\n${USAGE}`);
     return ExitCode.Usage;
   }
   try {
     const all = [...plugins, stdoutSinkDefinition(io.stdout)];
-    const loaded = loadConfig({ schema: cliConfigSchema(all, io.env), ...parsed.loadArgs });
+    const schema = cliConfigSchema(all, io.env);
+    const load = (): LoadedConfig => loadConfig({ schema, ...parsed.loadArgs });
+    if (parsed.command === 'reload') {
+      // The running collector judges the new files and reports why it refuses them; this command only
+      // needs the data directory, so a file it cannot load does not stop it from asking.
+      let forReload: LoadedConfig;
+      try {
+        forReload = load();
+      } catch {
+        forReload = loadConfig({
+          schema,
+          ...parsed.loadArgs,
+          systemFile: null,
+          userFile: null,
+          systemFileRequired: false,
+          userFileRequired: false,
+        });
+      }
+      return await runReloadCommand(forReload, io);
+    }
+    const loaded = load();
     if (parsed.command === 'config') {
       printConfig(loaded, parsed.json, io.stdout);
       return ExitCode.Ok;
@@ -243,7 +238,7 @@ export async function main(
       await runQueryCommand(loaded, parsed.sql ?? '', format, io);
       return ExitCode.Ok;
     }
-    return await runCollector(loaded, all, io.stdout);
+    return await runCollector({ loaded, load, plugins: all, stdout: io.stdout });
   } catch (e) {
     const configError =
       isCollectorError(e, 'ERR_CONFIG_INVALID') ||
