@@ -230,7 +230,8 @@ describe('docs/configuration.md', () => {
     const { readFileSync } = await import('node:fs');
     const { DEFAULT_PLUGINS } = await import('./schema.ts');
     const doc = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
-    const toml = /```toml\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
+    const example = doc.slice(doc.indexOf('## Example `collector.toml`'));
+    const toml = /```toml\n([\s\S]*?)```/.exec(example)?.[1] ?? '';
     const dir = mkdtempSync(join(tmpdir(), 'de-doc-'));
     const file = join(dir, 'collector.toml');
     writeFileSync(file, toml);
@@ -244,6 +245,7 @@ describe('docs/configuration.md', () => {
       'data_dir',
       'processors.triggers.rules_file',
       'processors.analysis_chains.workflows_file',
+      'metrics.listen',
     ];
     const all = parsed.entries.map((e) => e.key).filter((k) => !commented.includes(k));
     expect(fromFile.sort()).toEqual(all.sort());
