@@ -21,6 +21,7 @@ import { stdoutSinkDefinition } from './output-sink.ts';
 import { runQueryCommand } from './query-command.ts';
 import { runReloadCommand } from './reload-command.ts';
 import { runCollector } from './run-command.ts';
+import { renderSampleConfig } from './sample-config.ts';
 import { cliConfigSchema, DEFAULT_PLUGINS } from './schema.ts';
 
 /** Exit codes of the command. */
@@ -42,6 +43,7 @@ Commands:
   query SQL run one read-only SQL query against the event store, e.g.
             query "SELECT pid, name, parent_name FROM processes_last_hour"
   config    print the effective configuration and where each value came from
+            (--sample: a collector.toml with every option and its default, commented out)
   reload    make the running collector (found by the pid file in its data directory) reload its
             configuration files; prints what changed, or why the new configuration was refused
 
@@ -58,6 +60,7 @@ Options:
       --log-level LEVEL    trace | debug | info | warn | error | fatal | silent
       --log-format FORMAT  json | pretty
       --json               print the configuration as JSON (config), or rows as JSON lines (query)
+      --sample             print a collector.toml with every option commented out (config)
       --csv                print rows as CSV (query)
   -h, --help               show this help
 Environment: DAEMONEYE_COLLECTOR_<KEY> sets a value; nested keys use __ (DAEMONEYE_COLLECTOR_SOURCES__PROCESS__ENABLED=false).
@@ -76,6 +79,7 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   json: { type: 'boolean' },
+  sample: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -112,6 +116,8 @@ interface Parsed {
   readonly json: boolean;
   readonly csv: boolean;
   readonly help: boolean;
+  /** `config --sample`. */
+  readonly sample: boolean;
   /** The SQL of `query`. */
   readonly sql: string | undefined;
 }
@@ -146,6 +152,7 @@ function parse(argv: readonly string[], env: Readonly<Record<string, string | un
     csv: values.csv === true,
     sql: positionals[0] === 'query' ? positionals[1] : undefined,
     help: values.help === true,
+    sample: values.sample === true,
     loadArgs: {
       env,
       flags,
@@ -208,6 +215,11 @@ export async function main(
   }
   try {
     const all = [...plugins, stdoutSinkDefinition(io.stdout)];
+    if (parsed.command === 'config' && parsed.sample) {
+      // For the system file of a service run as root, whoever prints it.
+      io.stdout.write(renderSampleConfig(cliConfigSchema(all, io.env, 0)));
+      return ExitCode.Ok;
+    }
     const schema = cliConfigSchema(all, io.env);
     const load = (): LoadedConfig => loadConfig({ schema, ...parsed.loadArgs });
     if (parsed.command === 'reload') {

@@ -69,11 +69,15 @@ export function defaultDataDir(
   return join(base, 'daemoneye');
 }
 
-/** The full schema of the command for a list of plug-ins (the stdout sink's included). */
+/**
+ * The full schema of the command for a list of plug-ins (the stdout sink's included); `data_dir`'s
+ * default is that of the user `uid` (the current one unless given).
+ */
 export function cliConfigSchema(
   plugins: readonly PluginDefinition[],
   env: Readonly<Record<string, string | undefined>> = process.env,
+  uid: number | undefined = process.getuid?.(),
 ): ConfigSchema {
-  const dataDir = field('string', defaultDataDir(env), collectorConfigSchema.data_dir.description);
+  const dataDir = field('string', defaultDataDir(env, uid), collectorConfigSchema.data_dir.description);
   return { ...pluginSchema(plugins, commandSchema), data_dir: dataDir };
 }
