@@ -1,5 +1,5 @@
 /**
- * The collector's self-protection (the idea of osquery's watchdog, without killing the agent over and
+ * The collector's self-protection (the idea of osquery's watchdog, without killing the daemon over and
  * over): on an interval it samples the process's own CPU and resident memory against configured
  * budgets. Over budget for `overChecks` samples in a row it raises the shedding level one step (plug-ins
  * then give up optional work); back under the budget's recovery mark for `underChecks` samples in a row
