@@ -244,6 +244,7 @@ describe('docs/configuration.md', () => {
       'data_dir',
       'processors.triggers.rules_file',
       'processors.analysis_chains.workflows_file',
+      'metrics.listen',
     ];
     const all = parsed.entries.map((e) => e.key).filter((k) => !commented.includes(k));
     expect(fromFile.sort()).toEqual(all.sort());

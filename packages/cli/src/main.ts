@@ -2,28 +2,28 @@
  * The `daemoneye-collector` command: `run` composes a Collector from the layered configuration and
  * the plug-in definitions (the enabled sources, processors and sinks: the event store and stdout by
  * default), wires pino logging to stderr, says where the store is, and runs until SIGINT/SIGTERM or
- * until its consumers go away; `query` runs one read-only SQL query against the store; `config` prints the effective configuration with the layer each value came from. Exit codes: 0
+ * until its consumers go away (reloading its configuration on SIGHUP); `reload` asks a running
+ * collector to reload; `query` runs one read-only SQL query against the store; `config` prints the effective configuration with the layer each value came from. Exit codes: 0
  * after a clean shutdown, 2 for bad usage or configuration (with a one-line reason), 1 otherwise.
  */
 import { parseArgs } from 'node:util';
 import {
   CollectorConfig,
-  composeCollector,
   describeError,
   isCollectorError,
   type LoadedConfig,
-  type Logger,
   loadConfig,
   type PluginDefinition,
-  sectionOptions,
 } from '@daemoneye/core';
 import { closest, distance } from 'fastest-levenshtein';
 import { cliErrors } from './errors.ts';
 import { type IpcCommandOptions, runStatusCommand, runTailCommand } from './ipc-commands.ts';
-import { createLogger } from './logging.ts';
 import { stdoutSinkDefinition } from './output-sink.ts';
-import { configuredStorePath, runQueryCommand } from './query-command.ts';
-import { cliConfigSchema, commandSchema, DEFAULT_PLUGINS } from './schema.ts';
+import { runQueryCommand } from './query-command.ts';
+import { runReloadCommand } from './reload-command.ts';
+import { runCollector } from './run-command.ts';
+import { renderSampleConfig } from './sample-config.ts';
+import { cliConfigSchema, DEFAULT_PLUGINS } from './schema.ts';
 
 /** Exit codes of the command. */
 export const ExitCode = { Ok: 0, Failure: 1, Usage: 2 } as const;
@@ -44,8 +44,11 @@ Commands:
   query SQL run one read-only SQL query against the event store, e.g.
             query "SELECT pid, name, parent_name FROM processes_last_hour"
   config    print the effective configuration and where each value came from
+            (--sample: a collector.toml with every option and its default, commented out)
   status    health, capabilities, sources (backend, state), counters and drops of a running collector
   tail      print a running collector's events as they happen (survives collector restarts)
+  reload    make the running collector (found by the pid file in its data directory) reload its
+            configuration files; prints what changed, or why the new configuration was refused
 
 Options:
   -c, --config FILE        user configuration file (must exist; default $XDG_CONFIG_HOME/daemoneye/collector.toml if present)
@@ -55,10 +58,13 @@ Options:
   -o, --output FORMAT      auto | jsonl | pretty | none (run; auto is pretty on a terminal; none turns the stdout sink off)
   -d, --data-dir DIR       the collector's data directory (where the event store is); --set data_dir=DIR
       --timeout DURATION   time limit of a query (default 30s); --set query.timeout=DURATION
+      --metrics-listen HOST:PORT
+                           serve /metrics (Prometheus), /healthz and /readyz (run); --set metrics.listen=HOST:PORT
       --log-level LEVEL    trace | debug | info | warn | error | fatal | silent
       --log-format FORMAT  json | pretty
       --json               print the configuration as JSON (config), rows as JSON lines (query),
                            the status as JSON (status), or events as JSON lines (tail)
+      --sample             print a collector.toml with every option commented out (config)
       --socket PATH        the collector's IPC socket (status, tail; default: sinks.ipc.socket_path)
       --kind KIND          tail: only this event kind (repeatable): process, network, filesystem, ...
       --pid PID            tail: only events about this pid (repeatable)
@@ -78,6 +84,7 @@ const OPTIONS = {
   output: { type: 'string', short: 'o' },
   'data-dir': { type: 'string', short: 'd' },
   timeout: { type: 'string' },
+  'metrics-listen': { type: 'string' },
   csv: { type: 'boolean' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
@@ -88,10 +95,11 @@ const OPTIONS = {
   name: { type: 'string', multiple: true },
   topic: { type: 'string', multiple: true },
   count: { type: 'string' },
+  sample: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const COMMANDS = ['run', 'query', 'config', 'status', 'tail', 'help'] as const;
+const COMMANDS = ['run', 'query', 'config', 'status', 'tail', 'reload', 'help'] as const;
 
 /** "; did you mean …?" for a word close to one of `known`, else nothing. */
 function didYouMean(word: string, known: readonly string[]): string {
@@ -124,6 +132,8 @@ interface Parsed {
   readonly json: boolean;
   readonly csv: boolean;
   readonly help: boolean;
+  /** `config --sample`. */
+  readonly sample: boolean;
   /** The SQL of `query`. */
   readonly sql: string | undefined;
   /** Options of `status` and `tail`. */
@@ -150,6 +160,7 @@ function parse(argv: readonly string[], env: Readonly<Record<string, string | un
   else if (values.output !== undefined) flags.push(`sinks.stdout.format=${values.output}`);
   if (values['data-dir'] !== undefined) flags.push(`data_dir=${values['data-dir']}`);
   if (values.timeout !== undefined) flags.push(`query.timeout=${values.timeout}`);
+  if (values['metrics-listen'] !== undefined) flags.push(`metrics.listen=${values['metrics-listen']}`);
   if (values['log-level'] !== undefined) flags.push(`log.level=${values['log-level']}`);
   if (values['log-format'] !== undefined) flags.push(`log.format=${values['log-format']}`);
   const systemFile = values['no-system-config'] === true ? null : values['system-config'];
@@ -168,6 +179,7 @@ function parse(argv: readonly string[], env: Readonly<Record<string, string | un
       topics: values.topic ?? [],
       ...(values.count !== undefined ? { count: values.count } : {}),
     },
+    sample: values.sample === true,
     loadArgs: {
       env,
       flags,
@@ -201,36 +213,6 @@ function printConfig(loaded: LoadedConfig, json: boolean, out: NodeJS.WritableSt
   const w0 = Math.max(...rows.map((r) => r[0]?.length ?? 0));
   const w1 = Math.max(...rows.map((r) => r[1]?.length ?? 0));
   for (const [k, v, l] of rows) out.write(`${(k ?? '').padEnd(w0)}  ${(v ?? '').padEnd(w1)}  ${l}\n`);
-}
-
-async function runCollector(
-  loaded: LoadedConfig,
-  plugins: readonly PluginDefinition[],
-  stdout: NodeJS.WritableStream,
-): Promise<number> {
-  const log = sectionOptions(loaded, 'log', commandSchema.log);
-  const debug = loaded.get('debug_logging') === true;
-  const level = debug && loaded.originOf('log.level').layer === 'default' ? 'debug' : log.level;
-  const logger: Logger = createLogger(level, log.format);
-  const collector = composeCollector(loaded, plugins, { logger });
-  if (plugins.some((p) => p.kind === 'sink' && p.key === 'store') && loaded.get('sinks.store.enabled') !== false) {
-    const store = configuredStorePath(loaded);
-    logger.info(
-      { store },
-      `events are stored in ${store}; query them with: daemoneye-collector query "SELECT time, pid, name, parent_name FROM processes_last_hour"`,
-    );
-  }
-  // When the reader of stdout goes away (`run | head`), the command stops: the other sinks (the
-  // store) keep what was delivered up to then.
-  const onStdoutError = (e: NodeJS.ErrnoException): void => {
-    if (e.code === 'EPIPE') {
-      logger.info({}, 'stdout closed by its reader; stopping');
-      void collector.shutdown();
-    }
-  };
-  stdout.on('error', onStdoutError);
-  const report = await collector.run({ handleSignals: true }).finally(() => stdout.off('error', onStdoutError));
-  return report.drained ? ExitCode.Ok : ExitCode.Failure;
 }
 
 /** `tail` until SIGINT or SIGTERM (or its `--count`). */
@@ -267,14 +249,39 @@ export async function main(
     (parsed.command === undefined && !parsed.help ? io.stderr : io.stdout).write(USAGE);
     return parsed.command === undefined && !parsed.help ? ExitCode.Usage : ExitCode.Ok;
   }
-  if (!['run', 'query', 'config', 'status', 'tail'].includes(parsed.command)) {
+  if (!['run', 'query', 'config', 'status', 'tail', 'reload'].includes(parsed.command)) {
     const hint = didYouMean(parsed.command, COMMANDS);
     io.stderr.write(`daemoneye-collector: ERR_CLI_USAGE: unknown command "${parsed.command}"${hint}\n${USAGE}`);
     return ExitCode.Usage;
   }
   try {
     const all = [...plugins, stdoutSinkDefinition(io.stdout)];
-    const loaded = loadConfig({ schema: cliConfigSchema(all, io.env), ...parsed.loadArgs });
+    if (parsed.command === 'config' && parsed.sample) {
+      // For the system file of a service run as root, whoever prints it.
+      io.stdout.write(renderSampleConfig(cliConfigSchema(all, io.env, 0)));
+      return ExitCode.Ok;
+    }
+    const schema = cliConfigSchema(all, io.env);
+    const load = (): LoadedConfig => loadConfig({ schema, ...parsed.loadArgs });
+    if (parsed.command === 'reload') {
+      // The running collector judges the new files and reports why it refuses them; this command only
+      // needs the data directory, so a file it cannot load does not stop it from asking.
+      let forReload: LoadedConfig;
+      try {
+        forReload = load();
+      } catch {
+        forReload = loadConfig({
+          schema,
+          ...parsed.loadArgs,
+          systemFile: null,
+          userFile: null,
+          systemFileRequired: false,
+          userFileRequired: false,
+        });
+      }
+      return await runReloadCommand(forReload, io);
+    }
+    const loaded = load();
     if (parsed.command === 'config') {
       printConfig(loaded, parsed.json, io.stdout);
       return ExitCode.Ok;
@@ -286,7 +293,7 @@ export async function main(
       await runQueryCommand(loaded, parsed.sql ?? '', format, io);
       return ExitCode.Ok;
     }
-    return await runCollector(loaded, all, io.stdout);
+    return await runCollector({ loaded, load, plugins: all, stdout: io.stdout });
   } catch (e) {
     const configError =
       isCollectorError(e, 'ERR_CONFIG_INVALID') ||

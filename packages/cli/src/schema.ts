@@ -1,6 +1,6 @@
 /**
  * The command's plug-ins and whole configuration schema: the collector's own fields at the top level,
- * `[log]` and `[query]` for the command, and one section per plug-in — `[sources.process]`,
+ * `[log]`, `[query]`, `[metrics]` and `[watchdog]` for the command, and one section per plug-in — `[sources.process]`,
  * `[sources.network]`, `[sources.performance]`, `[sources.filesystem]`, `[processors.bus]`, `[processors.triggers]`,
  * `[processors.binary_hasher]`, `[processors.analysis_chains]`, `[sinks.store]`, `[sinks.ipc]`, `[sinks.nats]` (off unless
  * enabled) and `[sinks.stdout]` in the default list. Adding a source package to the command means adding its definition to
@@ -19,7 +19,7 @@ import { processSourceDefinition } from '@daemoneye/source-process';
 import { storeSinkDefinition } from '@daemoneye/store-sqlite';
 import { analysisChainsDefinition, binaryHasherDefinition, triggerManagerDefinition } from '@daemoneye/triggers';
 
-/** `[log]` and `[query]`, the command's own sections. */
+/** `[log]`, `[query]`, `[metrics]` and `[watchdog]`, the command's own sections. */
 export const commandSchema = {
   log: {
     level: field('enum', 'info', 'Log level (stderr)', {
@@ -29,6 +29,21 @@ export const commandSchema = {
   },
   query: {
     timeout: field('duration', 30_000, 'Longest a `query` may run before it is stopped', { min: 1 }),
+  },
+  metrics: {
+    listen: field('string', undefined, 'HOST:PORT of the /metrics, /healthz and /readyz endpoint (unset: none)'),
+  },
+  watchdog: {
+    cpu_percent: field('number', 0, 'CPU budget, percent of one core (0: none)', { min: 0 }),
+    rss: field('bytes', 0, 'Resident memory budget (0: none)', { min: 0 }),
+    interval: field('duration', 5000, 'Time between two samples of CPU and memory', { min: 10 }),
+    shed_after: field('integer', 3, 'Samples over budget in a row before shedding one more step', { min: 1 }),
+    restore_after: field('integer', 6, 'Samples under 80% of budget in a row before restoring one step', {
+      min: 1,
+    }),
+    exit_after: field('integer', 0, 'Samples still over budget at full shedding before exiting (0: never)', {
+      min: 0,
+    }),
   },
 } as const satisfies ConfigSchema;
 
@@ -61,11 +76,15 @@ export function defaultDataDir(
   return join(base, 'daemoneye');
 }
 
-/** The full schema of the command for a list of plug-ins (the stdout sink's included). */
+/**
+ * The full schema of the command for a list of plug-ins (the stdout sink's included); `data_dir`'s
+ * default is that of the user `uid` (the current one unless given).
+ */
 export function cliConfigSchema(
   plugins: readonly PluginDefinition[],
   env: Readonly<Record<string, string | undefined>> = process.env,
+  uid: number | undefined = process.getuid?.(),
 ): ConfigSchema {
-  const dataDir = field('string', defaultDataDir(env), collectorConfigSchema.data_dir.description);
+  const dataDir = field('string', defaultDataDir(env, uid), collectorConfigSchema.data_dir.description);
   return { ...pluginSchema(plugins, commandSchema), data_dir: dataDir };
 }

@@ -17,6 +17,7 @@ import { type Logger, silentLogger } from './logger.ts';
 import { Pipeline } from './pipeline.ts';
 import { ProcessorRunner, type ProcessorStats } from './processor-runner.ts';
 import { SequenceAllocator } from './sequence.ts';
+import { SHEDDING_LEVEL_NAMES, SheddingController } from './shedding.ts';
 import { SinkQueue, type SinkStats } from './sink-queue.ts';
 import type { EventProcessor, EventSink, EventSource, PluginRuntime, SinkOptions } from './source.ts';
 import type { SourceCapsBits } from './source-caps.ts';
@@ -83,6 +84,15 @@ export interface CollectorStats {
   /** Sequence numbers: the run's id, the next number, and whether numbers survive restarts. */
   readonly sequence: { readonly runId: string; readonly next: number; readonly persistent: boolean };
   readonly telemetry: TelemetrySample | undefined;
+  /** The load-shedding level (0 none, 1 shed, 2 severe), why, and how often it changed. */
+  readonly shedding: { readonly level: number; readonly reason: string | undefined; readonly changes: number };
+}
+
+/** Whether the collector is ready to serve: running, every source started, every sink open. */
+export interface CollectorReadiness {
+  readonly ready: boolean;
+  /** Why it is not ready (empty when ready). */
+  readonly reasons: readonly string[];
 }
 
 type State = CollectorStats['state'];
@@ -94,6 +104,10 @@ export class Collector implements AsyncDisposable {
   readonly #log: Logger;
   readonly #pipeline: Pipeline;
   readonly #runners: SourceRunner[] = [];
+  /** The supervision loop of each running source, with the controller that ends that source alone. */
+  readonly #loops = new Map<SourceRunner, { readonly ctl: AbortController; readonly loop: Promise<void> }>();
+  /** The load-shedding level plug-ins observe; the watchdog sets it. */
+  readonly shedding = new SheddingController();
   readonly #telemetry = new SelfTelemetry();
   readonly #abort = new AbortController();
   /** Aborts at the shutdown deadline; sinks and processors get it in `open` and `write`. */
@@ -134,6 +148,7 @@ export class Collector implements AsyncDisposable {
         capabilities: () => this.capabilities(),
         sources: () => this.sources(),
       },
+      shedding: this.shedding,
     };
   }
 
@@ -148,24 +163,18 @@ export class Collector implements AsyncDisposable {
    * `ERR_COLLECTOR_STATE` once the collector runs.
    */
   register(source: EventSource): void {
-    if (typeof source !== 'object' || source === null) {
-      throw new CollectorError(
-        'ERR_SOURCE_INVALID',
-        `an event source must be an object, not ${source === null ? 'null' : typeof source}`,
-      );
-    }
-    for (const m of ['name', 'capabilities', 'start', 'stop', 'healthCheck'] as const) {
-      if (typeof (source as unknown as Record<string, unknown>)[m] !== 'function') {
-        throw new CollectorError('ERR_SOURCE_INVALID', `event source has no ${m}() method`);
-      }
-    }
-    const name = source.name();
+    const name = checkSource(source);
     if (this.#state !== 'idle') {
       throw new CollectorError(
         'ERR_COLLECTOR_STATE',
         `cannot register source "${name}": the collector is ${this.#state}`,
       );
     }
+    this.#checkNewSource(name);
+    this.#runners.push(this.#newRunner(source));
+  }
+
+  #checkNewSource(name: string): void {
     if (this.#runners.some((r) => r.name === name)) {
       throw new CollectorError('ERR_SOURCE_DUPLICATE', `an event source named "${name}" is already registered`, {
         details: { source: name },
@@ -178,9 +187,122 @@ export class Collector implements AsyncDisposable {
         { details: { source: name, limit: this.settings.maxEventSources } },
       );
     }
-    this.#runners.push(
-      new SourceRunner(source, { channel: this.#pipeline.channel, settings: this.settings, logger: this.#log }),
-    );
+  }
+
+  #newRunner(source: EventSource): SourceRunner {
+    return new SourceRunner(source, { channel: this.#pipeline.channel, settings: this.settings, logger: this.#log });
+  }
+
+  #startRunner(r: SourceRunner): void {
+    const ctl = new AbortController();
+    const loop = r
+      .run(AbortSignal.any([this.#abort.signal, ctl.signal]))
+      .catch((e: unknown) => this.#log.error({ err: describeError(e), source: r.name }, 'supervisor failed'));
+    this.#loops.set(r, { ctl, loop });
+  }
+
+  /** Stops one running source alone (its signal, `stop()`, its supervision loop), within `timeoutMs`. */
+  async #stopRunner(r: SourceRunner, timeoutMs: number): Promise<void> {
+    const entry = this.#loops.get(r);
+    entry?.ctl.abort();
+    await r.stopOnce(timeoutMs / 2);
+    if (entry !== undefined) {
+      await Promise.race([entry.loop, new Promise((resolve) => setTimeout(resolve, timeoutMs / 2).unref())]);
+    }
+    r.markStopped();
+    this.#loops.delete(r);
+  }
+
+  /**
+   * Replaces, adds or removes one source while the collector runs (or before it runs). The source named
+   * `name`, if registered, is stopped (its signal aborts, `stop()` runs, its loop ends — within
+   * `startupTimeout`) and removed; then `next`, if given, is registered in its place and started when
+   * the collector runs. Events the old source sent are already in the channel and are delivered as
+   * usual. Throws like `register` for an invalid or duplicate `next` (before anything is stopped), and
+   * `ERR_COLLECTOR_STATE` once the collector is stopping.
+   */
+  async replaceSource(name: string, next: EventSource | null): Promise<void> {
+    this.#assertChangeable(`replace source "${name}"`);
+    const index = this.#runners.findIndex((r) => r.name === name);
+    if (next !== null) {
+      const nextName = checkSource(next);
+      if (nextName !== name && this.#runners.some((r) => r.name === nextName)) {
+        throw new CollectorError('ERR_SOURCE_DUPLICATE', `an event source named "${nextName}" is already registered`, {
+          details: { source: nextName },
+        });
+      }
+      if (index < 0 && this.#runners.length >= this.settings.maxEventSources) this.#checkNewSource(nextName);
+    }
+    const old = index < 0 ? undefined : this.#runners[index];
+    if (old !== undefined) {
+      if (this.#state === 'running') await this.#stopRunner(old, this.settings.startupTimeout);
+      this.#runners.splice(this.#runners.indexOf(old), 1);
+    }
+    if (next === null) return;
+    const runner = this.#newRunner(next);
+    const at = index < 0 ? this.#runners.length : Math.min(index, this.#runners.length);
+    this.#runners.splice(at, 0, runner);
+    if (this.#state === 'running') this.#startRunner(runner);
+  }
+
+  /**
+   * Replaces, adds or removes one sink while the collector runs. The new sink's queue takes the old
+   * one's place between two batches, so every later batch goes to it; the old queue writes what it
+   * already holds, then its sink is closed. No accepted event is lost or delivered twice. Throws like
+   * `addSink` for an invalid `next` (before anything changes).
+   */
+  async replaceSink(name: string, next: EventSink | null, options: SinkOptions = {}): Promise<void> {
+    this.#assertChangeable(`replace sink "${name}"`);
+    const sinks = this.#pipeline.sinks;
+    const index = sinks.findIndex((q) => q.name === name);
+    const old = index < 0 ? undefined : sinks[index];
+    let queue: SinkQueue | undefined;
+    if (next !== null) {
+      const nextName = checkSink(next);
+      if (nextName !== name && sinks.some((q) => q.name === nextName)) {
+        throw new CollectorError('ERR_SINK_DUPLICATE', `a sink named "${nextName}" is already added`);
+      }
+      queue = this.#newSinkQueue(next, nextName, options);
+    }
+    if (old !== undefined) sinks.splice(index, 1, ...(queue !== undefined ? [queue] : []));
+    else if (queue !== undefined) sinks.push(queue);
+    if (queue !== undefined && this.#state === 'running') void queue.openEarly();
+    if (old !== undefined && this.#state === 'running') {
+      await old.whenIdle();
+      await old.close(Math.min(this.settings.shutdownTimeout, 5000));
+    }
+  }
+
+  /**
+   * Replaces, adds or removes one processor while the collector runs. The new processor sees every
+   * batch after the one in progress; the old one is closed after it finished that batch. Throws like
+   * `addProcessor` for an invalid `next`.
+   */
+  async replaceProcessor(name: string, next: EventProcessor | null): Promise<void> {
+    this.#assertChangeable(`replace processor "${name}"`);
+    const processors = this.#pipeline.processors;
+    const index = processors.findIndex((p) => p.name === name);
+    const old = index < 0 ? undefined : processors[index];
+    let runner: ProcessorRunner | undefined;
+    if (next !== null) {
+      const nextName = checkProcessor(next);
+      if (nextName !== name && processors.some((p) => p.name === nextName)) {
+        throw new CollectorError('ERR_PROCESSOR_DUPLICATE', `a processor named "${nextName}" is already added`);
+      }
+      runner = this.#newProcessorRunner(next);
+    }
+    if (old !== undefined) processors.splice(index, 1, ...(runner !== undefined ? [runner] : []));
+    else if (runner !== undefined) processors.push(runner);
+    if (old !== undefined && this.#state === 'running') {
+      await old.whenIdle();
+      await old.close(Math.min(this.settings.shutdownTimeout, 5000));
+    }
+  }
+
+  #assertChangeable(what: string): void {
+    if (this.#state === 'stopping' || this.#state === 'stopped') {
+      throw new CollectorError('ERR_COLLECTOR_STATE', `cannot ${what}: the collector is ${this.#state}`);
+    }
   }
 
   /** Names of the registered sources, in registration order. */
@@ -203,16 +325,19 @@ export class Collector implements AsyncDisposable {
    * at least `maxBatchSize`) and overflow policy (default `block`). Names must be unique.
    */
   addSink(sink: EventSink, options: SinkOptions = {}): void {
-    if (typeof sink?.name !== 'function' || typeof sink.write !== 'function') {
-      throw new CollectorError('ERR_SINK_INVALID', 'a sink needs name() and write(batch) methods');
-    }
-    const name = sink.name();
+    const name = checkSink(sink);
     if (this.#state === 'stopping' || this.#state === 'stopped') {
       throw new CollectorError('ERR_COLLECTOR_STATE', `cannot add sink "${name}": the collector is ${this.#state}`);
     }
     if (this.#pipeline.sinks.some((s) => s.name === name)) {
       throw new CollectorError('ERR_SINK_DUPLICATE', `a sink named "${name}" is already added`);
     }
+    const queue = this.#newSinkQueue(sink, name, options);
+    this.#pipeline.sinks.push(queue);
+    if (this.#state === 'running') void queue.openEarly();
+  }
+
+  #newSinkQueue(sink: EventSink, name: string, options: SinkOptions): SinkQueue {
     const capacity = options.queueCapacity ?? this.settings.eventBufferSize;
     if (!Number.isInteger(capacity) || capacity < this.settings.maxBatchSize) {
       throw new CollectorError(
@@ -231,16 +356,14 @@ export class Collector implements AsyncDisposable {
         },
       );
     }
-    this.#pipeline.sinks.push(
-      new SinkQueue(sink, {
-        capacity,
-        overflow,
-        logger: this.#log,
-        deadline: this.#deadline.signal,
-        runtime: this.#runtime,
-        onClosed: () => this.#sinkClosed(),
-      }),
-    );
+    return new SinkQueue(sink, {
+      capacity,
+      overflow,
+      logger: this.#log,
+      deadline: this.#deadline.signal,
+      runtime: this.#runtime,
+      onClosed: () => this.#sinkClosed(),
+    });
   }
 
   /**
@@ -249,10 +372,7 @@ export class Collector implements AsyncDisposable {
    * `ERR_COLLECTOR_STATE` once the collector runs.
    */
   addProcessor(processor: EventProcessor): void {
-    if (typeof processor?.name !== 'function' || typeof processor.process !== 'function') {
-      throw new CollectorError('ERR_PROCESSOR_INVALID', 'a processor needs name() and process(batch, tx) methods');
-    }
-    const name = processor.name();
+    const name = checkProcessor(processor);
     if (this.#state !== 'idle') {
       throw new CollectorError(
         'ERR_COLLECTOR_STATE',
@@ -262,14 +382,16 @@ export class Collector implements AsyncDisposable {
     if (this.#pipeline.processors.some((p) => p.name === name)) {
       throw new CollectorError('ERR_PROCESSOR_DUPLICATE', `a processor named "${name}" is already added`);
     }
-    this.#pipeline.processors.push(
-      new ProcessorRunner(processor, {
-        lane: this.#pipeline.lane,
-        logger: this.#log,
-        runtime: this.#runtime,
-        deadline: this.#deadline.signal,
-      }),
-    );
+    this.#pipeline.processors.push(this.#newProcessorRunner(processor));
+  }
+
+  #newProcessorRunner(processor: EventProcessor): ProcessorRunner {
+    return new ProcessorRunner(processor, {
+      lane: this.#pipeline.lane,
+      logger: this.#log,
+      runtime: this.#runtime,
+      deadline: this.#deadline.signal,
+    });
   }
 
   /** Every sink's consumer went away (a closed stdout): nothing can be delivered, so stop normally. */
@@ -332,15 +454,12 @@ export class Collector implements AsyncDisposable {
     else options.signal?.addEventListener('abort', onAbort, { once: true });
     // Sources start only once a stop signal is handled: a source whose start does synchronous work
     // must not leave a window in which SIGINT still has its default action and kills the process.
-    const loops = this.#runners.map((r) =>
-      r
-        .run(this.#abort.signal)
-        .catch((e: unknown) => this.#log.error({ err: describeError(e), source: r.name }, 'supervisor failed')),
-    );
+    for (const r of this.#runners) this.#startRunner(r);
+    for (const q of this.#pipeline.sinks) void q.openEarly();
     // Sinks' and processors' own health is polled on the health interval. This timer is real work and,
     // like a listening server, keeps the process alive while the collector runs; it ends with the run.
     this.#healthTimer = setInterval(() => void this.#refreshPluginHealth(), s.healthCheckInterval);
-    this.#done = requested.then(() => this.#shutdown(loops));
+    this.#done = requested.then(() => this.#shutdown());
     try {
       return await this.#done;
     } finally {
@@ -361,7 +480,7 @@ export class Collector implements AsyncDisposable {
     ]);
   }
 
-  async #shutdown(loops: Promise<unknown>[]): Promise<ShutdownReport> {
+  async #shutdown(): Promise<ShutdownReport> {
     this.#state = 'stopping';
     const t0 = performance.now();
     const deadlineTimer = setTimeout(() => this.#deadline.abort(), this.settings.shutdownTimeout);
@@ -377,6 +496,7 @@ export class Collector implements AsyncDisposable {
     }
     // Sources get half of what is left to return from start(); a source that ignores its signal must
     // not eat the time the sinks need to drain what was already accepted.
+    const loops = [...this.#loops.values()].map((l) => l.loop);
     await Promise.race([Promise.all(loops), new Promise((resolve) => setTimeout(resolve, remaining() / 2).unref())]);
     for (const r of this.#runners) r.markStopped();
     this.#pipeline.channel.close();
@@ -464,6 +584,12 @@ export class Collector implements AsyncDisposable {
     if (sinks.some((s) => s.overflow === 'block' && s.status === HealthStatus.Unhealthy)) {
       status = HealthStatus.Unhealthy;
     }
+    if (this.shedding.level > 0) {
+      reasons.push(
+        `shedding load (${SHEDDING_LEVEL_NAMES[this.shedding.level]}): ${this.shedding.reason ?? 'over budget'}`,
+      );
+      if (status === HealthStatus.Healthy) status = HealthStatus.Degraded;
+    }
     if (this.#state === 'stopped' || this.#state === 'stopping') {
       reasons.push(`collector is ${this.#state}`);
       status = HealthStatus.Unhealthy;
@@ -502,7 +628,28 @@ export class Collector implements AsyncDisposable {
         persistent: this.#sequence?.persistent ?? this.settings.dataDir !== undefined,
       },
       telemetry: this.#telemetry.latest(),
+      shedding: { level: this.shedding.level, reason: this.shedding.reason, changes: this.shedding.changes },
     };
+  }
+
+  /**
+   * Whether the collector is ready: it runs, every source has started (is `running`), and every sink
+   * has opened. The reasons name what is not.
+   */
+  readiness(): CollectorReadiness {
+    const reasons: string[] = [];
+    if (this.#state !== 'running') reasons.push(`collector is ${this.#state}`);
+    for (const r of this.#runners) {
+      const h = r.health();
+      if (h.state !== 'running')
+        reasons.push(`source ${r.name} is ${h.state}${h.reason !== undefined ? `: ${h.reason}` : ''}`);
+    }
+    for (const q of this.#pipeline.sinks) {
+      if (q.closed) reasons.push(`sink ${q.name} is closed`);
+      else if (!q.opened)
+        reasons.push(`sink ${q.name} is not open${q.openError !== undefined ? `: ${q.openError}` : ''}`);
+    }
+    return { ready: reasons.length === 0, reasons };
   }
 
   /** Takes a telemetry sample now (CPU, RSS, event-loop delay) and returns it. */
@@ -514,4 +661,36 @@ export class Collector implements AsyncDisposable {
   telemetryHistory(): readonly TelemetrySample[] {
     return this.#telemetry.history();
   }
+}
+
+/** Checks that `source` is an EventSource; returns its name. Throws `ERR_SOURCE_INVALID`. */
+function checkSource(source: EventSource): string {
+  if (typeof source !== 'object' || source === null) {
+    throw new CollectorError(
+      'ERR_SOURCE_INVALID',
+      `an event source must be an object, not ${source === null ? 'null' : typeof source}`,
+    );
+  }
+  for (const m of ['name', 'capabilities', 'start', 'stop', 'healthCheck'] as const) {
+    if (typeof (source as unknown as Record<string, unknown>)[m] !== 'function') {
+      throw new CollectorError('ERR_SOURCE_INVALID', `event source has no ${m}() method`);
+    }
+  }
+  return source.name();
+}
+
+/** Checks that `sink` is an EventSink; returns its name. Throws `ERR_SINK_INVALID`. */
+function checkSink(sink: EventSink): string {
+  if (typeof sink?.name !== 'function' || typeof sink.write !== 'function') {
+    throw new CollectorError('ERR_SINK_INVALID', 'a sink needs name() and write(batch) methods');
+  }
+  return sink.name();
+}
+
+/** Checks that `processor` is an EventProcessor; returns its name. Throws `ERR_PROCESSOR_INVALID`. */
+function checkProcessor(processor: EventProcessor): string {
+  if (typeof processor?.name !== 'function' || typeof processor.process !== 'function') {
+    throw new CollectorError('ERR_PROCESSOR_INVALID', 'a processor needs name() and process(batch, tx) methods');
+  }
+  return processor.name();
 }

@@ -4,7 +4,13 @@
  * runtime, configuration, health, telemetry and errors.
  */
 
-export type { CollectorOptions, CollectorStats, RunOptions, ShutdownReport } from './collector.ts';
+export type {
+  CollectorOptions,
+  CollectorReadiness,
+  CollectorStats,
+  RunOptions,
+  ShutdownReport,
+} from './collector.ts';
 export { Collector } from './collector.ts';
 export type { CollectorSettings, ResolvedSettings } from './config.ts';
 export { CollectorConfig, DEFAULT_COLLECTOR_SETTINGS, SETTING_KEYS } from './config.ts';
@@ -72,7 +78,9 @@ export type { LogFn, Logger } from './logger.ts';
 export { silentLogger } from './logger.ts';
 export type { FlushCause } from './pipeline.ts';
 export type {
+  ComposedPart,
   ComposeOptions,
+  Composition,
   DefinitionInput,
   PluginContext,
   PluginDefinition,
@@ -85,6 +93,7 @@ export type {
 } from './plugin.ts';
 export {
   composeCollector,
+  compositionOf,
   defineProcessor,
   defineSink,
   defineSource,
@@ -94,7 +103,11 @@ export {
 export type { ProcessorStats } from './processor-runner.ts';
 export type { BatchRecords, EventBatch, EventRecord } from './record.ts';
 export { batchOf, recordsOf } from './record.ts';
+export type { ReloadReport } from './reload.ts';
+export { reloadCollector } from './reload.ts';
 export { SEQUENCE_BLOCK, SEQUENCE_FILE } from './sequence.ts';
+export type { SheddingChange, SheddingSignal } from './shedding.ts';
+export { SHEDDING_LEVEL_NAMES, SheddingController, SheddingLevel } from './shedding.ts';
 export type { SinkStats } from './sink-queue.ts';
 export type {
   CollectorView,
@@ -120,3 +133,5 @@ export {
 export type { SourceCounters } from './source-runner.ts';
 export type { TelemetrySample } from './telemetry.ts';
 export { SelfTelemetry, TELEMETRY_HISTORY } from './telemetry.ts';
+export type { ResourceSample, WatchdogOptions, WatchdogStats } from './watchdog.ts';
+export { Watchdog } from './watchdog.ts';

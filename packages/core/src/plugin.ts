@@ -22,6 +22,7 @@ import {
 import { CollectorError } from './errors.ts';
 import type { HostIdentity } from './host.ts';
 import { type Logger, silentLogger } from './logger.ts';
+import type { SheddingSignal } from './shedding.ts';
 import type { EventProcessor, EventSink, EventSource, OverflowPolicy } from './source.ts';
 
 /** What every factory receives beside its options. */
@@ -35,6 +36,11 @@ export interface PluginContext {
    * `triggers`), so a plug-in's own errors about a value can name the file or variable that set it.
    */
   originOf(path: string): ValueOrigin;
+  /**
+   * The collector's load-shedding level (set when composed by `composeCollector`): a plug-in sheds
+   * optional work (hashing, short intervals, top-N, low-priority triggers) while it is above `none`.
+   */
+  readonly shedding?: SheddingSignal;
 }
 
 const enabledField = (kind: string) => field('boolean', true, `Run this ${kind}`);
@@ -230,12 +236,121 @@ export interface ComposeOptions {
   readonly host?: HostIdentity;
 }
 
+/** One plug-in instance a composition made: which definition, the instance's name, its options. */
+export interface ComposedPart {
+  readonly kind: PluginDefinition['kind'];
+  /** `sources.<key>`, `sinks.<key>` or `processors.<key>`. */
+  readonly id: string;
+  /** The name the instance reports (`name()`), under which the collector knows it. */
+  readonly name: string;
+  /** The instance's options as JSON, to tell whether a new configuration changes them. */
+  readonly fingerprint: string;
+}
+
+/** What `composeCollector` built a collector from, kept for `reloadCollector`. */
+export interface Composition {
+  readonly loaded: LoadedConfig;
+  readonly parts: ReadonlyMap<string, ComposedPart>;
+  readonly logger: Logger;
+}
+
+const compositions = new WeakMap<Collector, Composition>();
+
+/** The composition a collector was built from by {@link composeCollector}, if it was. */
+export function compositionOf(collector: Collector): Composition | undefined {
+  return compositions.get(collector);
+}
+
+/** Records what a collector is now composed of (after a reload). */
+export function recordComposition(collector: Collector, composition: Composition): void {
+  compositions.set(collector, composition);
+}
+
+/** A plug-in instance made from a definition and loaded configuration, not yet added to a collector. */
+export type CreatedPart =
+  | { readonly kind: 'source'; readonly part: EventSource; readonly meta: ComposedPart }
+  | { readonly kind: 'processor'; readonly part: EventProcessor; readonly meta: ComposedPart }
+  | {
+      readonly kind: 'sink';
+      readonly part: EventSink;
+      readonly meta: ComposedPart;
+      readonly options: { readonly queueCapacity: number; readonly overflow: OverflowPolicy };
+    };
+
+/** The id, options and fingerprint of one definition in `loaded`, and whether it is enabled. */
+export function definitionValues(
+  loaded: LoadedConfig,
+  d: PluginDefinition,
+): { id: string; values: Record<string, unknown>; enabled: boolean; fingerprint: string } {
+  const id = `${GROUP[d.kind]}.${d.key}`;
+  const values = {
+    ...sectionOptions(loaded, id, d.schema),
+    ...sectionOptions(loaded, '', d.topLevel),
+  } as Record<string, unknown>;
+  return { id, values, enabled: values.enabled !== false, fingerprint: JSON.stringify(values) };
+}
+
+/**
+ * Creates the instance of one enabled definition with its typed options. Throws `ERR_CONFIG_INVALID`
+ * for a sink whose `queue_capacity` is below `maxBatchSize`, and whatever the factory throws.
+ */
+export function createPart(
+  loaded: LoadedConfig,
+  d: PluginDefinition,
+  context: PluginContext,
+  maxBatchSize: number,
+): CreatedPart {
+  const { id, values, fingerprint } = definitionValues(loaded, d);
+  if (d.kind === 'source') {
+    const part = d.create(values as never, context);
+    return { kind: 'source', part, meta: { kind: d.kind, id, name: part.name(), fingerprint } };
+  }
+  if (d.kind === 'processor') {
+    const part = d.create(values as never, context);
+    return { kind: 'processor', part, meta: { kind: d.kind, id, name: part.name(), fingerprint } };
+  }
+  const queueCapacity = values.queueCapacity as number;
+  if (queueCapacity < maxBatchSize) {
+    const origin = loaded.originOf(`${id}.queue_capacity`);
+    throw new CollectorError(
+      'ERR_CONFIG_INVALID',
+      `${id}.queue_capacity = ${queueCapacity} must be at least max_batch_size (${maxBatchSize}) (set by ${origin.layer} ${origin.source})`,
+      {
+        details: {
+          field: `${id}.queue_capacity`,
+          value: queueCapacity,
+          problem: `must be at least max_batch_size (${maxBatchSize})`,
+          layer: origin.layer,
+          source: origin.source,
+        },
+      },
+    );
+  }
+  const part = d.create(values as never, context);
+  return {
+    kind: 'sink',
+    part,
+    meta: { kind: d.kind, id, name: part.name(), fingerprint },
+    options: { queueCapacity, overflow: values.overflow as OverflowPolicy },
+  };
+}
+
+/** The definitions in the order a collector is composed: sources, processors, then sinks. */
+export function compositionOrder(definitions: readonly PluginDefinition[]): PluginDefinition[] {
+  return [
+    ...definitions.filter((d) => d.kind === 'source'),
+    ...definitions.filter((d) => d.kind === 'processor'),
+    ...definitions.filter((d) => d.kind === 'sink'),
+  ];
+}
+
 /**
  * Builds a Collector from loaded configuration (loaded with `pluginSchema(definitions)`) and the
  * definitions: the collector's settings from the top level, then every enabled source, processor and
  * sink, in definition order, created with its typed options. Throws `ERR_CONFIG_INVALID` naming the
  * key and where its value came from (a sink's `queue_capacity` below `max_batch_size`, say), and what
- * the factories or `register`/`addSink`/`addProcessor` throw.
+ * the factories or `register`/`addSink`/`addProcessor` throw. The collector remembers what it was
+ * composed of, so `reloadCollector` can later apply a new configuration to it.
  */
 export function composeCollector(
   loaded: LoadedConfig,
@@ -247,45 +362,26 @@ export function composeCollector(
     logger,
     ...(options.host !== undefined ? { host: options.host } : {}),
   });
-  const dataDir = collector.settings.dataDir;
-  const ordered = [
-    ...definitions.filter((d) => d.kind === 'source'),
-    ...definitions.filter((d) => d.kind === 'processor'),
-    ...definitions.filter((d) => d.kind === 'sink'),
-  ];
-  for (const d of ordered) {
-    const prefix = `${GROUP[d.kind]}.${d.key}`;
-    const values = {
-      ...sectionOptions(loaded, prefix, d.schema),
-      ...sectionOptions(loaded, '', d.topLevel),
-    } as Record<string, unknown> & { enabled?: unknown };
-    if (values.enabled === false) continue;
-    const context: PluginContext = { logger, dataDir, originOf: (path) => loaded.originOf(path) };
-    if (d.kind === 'source') collector.register(d.create(values as never, context));
-    else if (d.kind === 'processor') collector.addProcessor(d.create(values as never, context));
-    else {
-      const queueCapacity = values.queueCapacity as number;
-      if (queueCapacity < collector.settings.maxBatchSize) {
-        const origin = loaded.originOf(`${prefix}.queue_capacity`);
-        throw new CollectorError(
-          'ERR_CONFIG_INVALID',
-          `${prefix}.queue_capacity = ${queueCapacity} must be at least max_batch_size (${collector.settings.maxBatchSize}) (set by ${origin.layer} ${origin.source})`,
-          {
-            details: {
-              field: `${prefix}.queue_capacity`,
-              value: queueCapacity,
-              problem: `must be at least max_batch_size (${collector.settings.maxBatchSize})`,
-              layer: origin.layer,
-              source: origin.source,
-            },
-          },
-        );
-      }
-      collector.addSink(d.create(values as never, context), {
-        queueCapacity,
-        overflow: values.overflow as OverflowPolicy,
-      });
-    }
+  const context = pluginContext(collector, loaded, logger);
+  const parts = new Map<string, ComposedPart>();
+  for (const d of compositionOrder(definitions)) {
+    if (!definitionValues(loaded, d).enabled) continue;
+    const created = createPart(loaded, d, context, collector.settings.maxBatchSize);
+    if (created.kind === 'source') collector.register(created.part);
+    else if (created.kind === 'processor') collector.addProcessor(created.part);
+    else collector.addSink(created.part, created.options);
+    parts.set(created.meta.id, created.meta);
   }
+  compositions.set(collector, { loaded, parts, logger });
   return collector;
+}
+
+/** The context factories get for `collector` composed from `loaded`. */
+export function pluginContext(collector: Collector, loaded: LoadedConfig, logger: Logger): PluginContext {
+  return {
+    logger,
+    dataDir: collector.settings.dataDir,
+    originOf: (path) => loaded.originOf(path),
+    shedding: collector.shedding,
+  };
 }

@@ -77,8 +77,23 @@ export class ProcessorRunner {
     return ok;
   }
 
+  #current: Promise<void> | undefined;
+
   /** Hands `batch` to the processor; resolves when it is done with it. Never rejects. */
-  async process(batch: EventBatch): Promise<void> {
+  process(batch: EventBatch): Promise<void> {
+    const p = this.#process(batch).finally(() => {
+      if (this.#current === p) this.#current = undefined;
+    });
+    this.#current = p;
+    return p;
+  }
+
+  /** Resolves once the processor is not inside a batch. */
+  async whenIdle(): Promise<void> {
+    while (this.#current !== undefined) await this.#current;
+  }
+
+  async #process(batch: EventBatch): Promise<void> {
     this.#batches++;
     try {
       if (!this.#opened) {

@@ -105,7 +105,7 @@ describe('the sink contract', () => {
     expect(s.events.accepted).toBe(sink?.received);
   });
 
-  it('a failing open drops that batch as sink_error and is tried again before the next', async () => {
+  it('opens at start; a failing open drops the batch waiting for it as sink_error and is tried again before the next', async () => {
     let opens = 0;
     const written: number[] = [];
     const c = new Collector(testConfig().withMaxBatchSize(5));
@@ -114,7 +114,8 @@ describe('the sink contract', () => {
       name: () => 'flaky-open',
       async open() {
         opens++;
-        if (opens === 1) throw new Error('connection refused');
+        // The first attempt is at start (no batch waits for it), the second before the first batch.
+        if (opens <= 2) throw new Error('connection refused');
       },
       async write(batch) {
         written.push(batch.length);
@@ -124,8 +125,8 @@ describe('the sink contract', () => {
     await waitFor(() => written.length === 1, 'the second batch');
     await c.shutdown();
     await run;
-    expect(opens).toBe(2);
-    expect(c.stats().sinks[0]).toMatchObject({ received: 10, delivered: 5, dropped: { sink_error: 5 } });
+    expect(opens).toBe(3);
+    expect(c.stats().sinks[0]).toMatchObject({ received: 10, delivered: 5, dropped: { sink_error: 5 }, opened: true });
   });
 
   it("shows a sink's own health, polled on the health interval", async () => {

@@ -44,6 +44,8 @@ export interface SinkStats {
   readonly writes: number;
   readonly failedWrites: number;
   readonly latencyMs: ReturnType<LatencyReservoir['summary']>;
+  /** True once the sink opened. */
+  readonly opened: boolean;
 }
 
 interface Blocked {
@@ -62,6 +64,8 @@ export class SinkQueue {
   readonly #runtime: PluginRuntime;
   readonly #onClosed: (() => void) | undefined;
   #opened = false;
+  #opening: Promise<void> | undefined;
+  #openError: string | undefined;
   #closedReason: string | undefined;
   #own: HealthReport | undefined;
   readonly #batches: Batch[] = [];
@@ -155,11 +159,46 @@ export class SinkQueue {
     }
   }
 
-  async #open(): Promise<void> {
-    if (this.#opened) return;
-    await this.sink.open?.(this.#deadline, this.#runtime);
-    this.#opened = true;
-    this.#log.debug({ overflow: this.overflow, capacity: this.capacity }, 'sink opened');
+  /** Opens the sink once; concurrent callers share one attempt, and a failed attempt may be retried. */
+  #open(): Promise<void> {
+    if (this.#opened) return Promise.resolve();
+    this.#opening ??= (async () => {
+      try {
+        await this.sink.open?.(this.#deadline, this.#runtime);
+        this.#opened = true;
+        this.#openError = undefined;
+        this.#log.debug({ overflow: this.overflow, capacity: this.capacity }, 'sink opened');
+      } catch (e) {
+        this.#openError = describeError(e);
+        throw e;
+      } finally {
+        this.#opening = undefined;
+      }
+    })();
+    return this.#opening;
+  }
+
+  /**
+   * Opens the sink now rather than before its first batch, so readiness can say whether it opened. A
+   * failure is logged and kept for `health()`; no batch is lost by it, and `open` is tried again before
+   * the first batch. Never rejects.
+   */
+  async openEarly(): Promise<void> {
+    try {
+      await this.#open();
+    } catch (e) {
+      this.#log.error({ err: describeError(e) }, 'sink open failed; it is tried again before the first batch');
+    }
+  }
+
+  /** True once the sink's `open` succeeded (or it has none and was opened). */
+  get opened(): boolean {
+    return this.#opened;
+  }
+
+  /** Why the last `open` failed, while the sink is not open. */
+  get openError(): string | undefined {
+    return this.#opened ? undefined : this.#openError;
   }
 
   /** The sink said its consumer is gone: count what it holds and everything later as `sink_closed`. */
@@ -309,6 +348,14 @@ export class SinkQueue {
         consecutiveFailures: this.#consecutiveFailures,
       };
     }
+    if (this.openError !== undefined) {
+      return {
+        name: this.name,
+        status: HealthStatus.Degraded,
+        reason: `open failed: ${this.openError}`,
+        consecutiveFailures: this.#consecutiveFailures,
+      };
+    }
     if (this.#blocked.length > 0) {
       return {
         name: this.name,
@@ -334,6 +381,7 @@ export class SinkQueue {
       writes: this.#writes,
       failedWrites: this.#failed,
       latencyMs: this.#latency.summary(),
+      opened: this.#opened,
     };
   }
 }

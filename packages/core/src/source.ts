@@ -10,6 +10,7 @@ import type { CollectorHealth } from './health.ts';
 import type { HostIdentity } from './host.ts';
 import type { Logger } from './logger.ts';
 import type { EventBatch, EventRecord } from './record.ts';
+import type { SheddingSignal } from './shedding.ts';
 import type { SourceCapsBits } from './source-caps.ts';
 
 /**
@@ -80,6 +81,11 @@ export interface PluginRuntime {
   readonly dataDir: string | undefined;
   /** The collector's logger, bound to this plug-in. */
   readonly logger: Logger;
+  /**
+   * The collector's load-shedding level: shed optional work while it is above `none`. Always set by
+   * the collector; optional so a plug-in can be opened by hand (in a test) without one.
+   */
+  readonly shedding?: SheddingSignal;
   /**
    * The collector the plug-in runs in, to read (an IPC server answers health, statistics and detection
    * tasks from it). Absent where a runtime is made up outside a collector (tests, replays).

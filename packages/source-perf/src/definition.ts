@@ -20,5 +20,6 @@ export const perfSourceDefinition = defineSource({
       thresholds: o.thresholds,
       backend: o.backend,
       logger: context.logger,
+      ...(context.shedding !== undefined ? { shedding: context.shedding } : {}),
     }),
 });

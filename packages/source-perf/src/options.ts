@@ -4,7 +4,7 @@
  * `ERR_PERF_THRESHOLD_INVALID` for a rule) at construction. The `procFiles` port lets tests feed
  * recorded /proc files. This module reads nothing from the OS.
  */
-import { CollectorError, type ConfigSchema, field, type Logger } from '@daemoneye/core';
+import { CollectorError, type ConfigSchema, field, type Logger, type SheddingSignal } from '@daemoneye/core';
 import type { ProcFiles } from './internal/proc-sampler.ts';
 import { checkThresholdRule, parseThresholdRule, type ThresholdRule } from './internal/thresholds.ts';
 
@@ -23,6 +23,11 @@ export interface PerfSourceOptions {
   /** `auto` (/proc on Linux, systeminformation elsewhere) or one backend. */
   readonly backend?: 'auto' | 'procfs' | 'systeminformation';
   readonly logger?: Logger;
+  /**
+   * The collector's load-shedding level: while above `none` the top-N lists are off and samples are
+   * taken 2× (`shed`) or 4× (`severe`) less often.
+   */
+  readonly shedding?: SheddingSignal;
   /** Port: /proc access (default: the real file system). */
   readonly procFiles?: ProcFiles;
   /** Root of the proc file system (default `/proc`). */
@@ -59,6 +64,7 @@ export interface ResolvedPerfSourceOptions {
   readonly thresholds: readonly ThresholdRule[];
   readonly backend: 'auto' | 'procfs' | 'systeminformation';
   readonly logger: Logger | undefined;
+  readonly shedding: SheddingSignal | undefined;
   readonly procFiles: ProcFiles | undefined;
   readonly procRoot: string;
 }
@@ -98,6 +104,7 @@ export function resolvePerfSourceOptions(o: PerfSourceOptions = {}): ResolvedPer
     thresholds,
     backend,
     logger: o.logger,
+    shedding: o.shedding,
     procFiles: o.procFiles,
     procRoot: o.procRoot ?? '/proc',
   };

@@ -1,8 +1,8 @@
-import { isCollectorError } from '@daemoneye/core';
+import { isCollectorError, SheddingController, SheddingLevel } from '@daemoneye/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fixtureProc } from '../test/fixture-proc-files.ts';
+import { fixtureProc, pidStat } from '../test/fixture-proc-files.ts';
 import { RecordingSender } from '../test/recording-sender.ts';
-import { createPerfSource, type PerformanceEventSource } from './perf-event-source.ts';
+import { createPerfSource, type PerformanceEventSource, sampleDelay } from './perf-event-source.ts';
 
 const running: Array<{ ctl: AbortController; done: Promise<void> }> = [];
 afterEach(async () => {
@@ -51,6 +51,35 @@ describe('PerformanceEventSource', () => {
       'fds.max',
     ]);
     expect(source.stats()).toMatchObject({ backend: 'procfs', thresholdEvents: 1, failedSamples: 0 });
+  });
+
+  it('drops its top-N lists while the collector sheds load, and lists again once it stops', async () => {
+    const shedding = new SheddingController();
+    const source = createPerfSource({
+      intervalMs: 100,
+      topN: 2,
+      shedding,
+      procFiles: fixtureProc('t0', { '/proc/42/stat': pidStat(42, 'busy', 100, 50, 1000, 2560) }),
+    });
+    const tx = start(source);
+    const listed = () => tx.perf().filter((e) => e.metricName === 'process.memory').length;
+    await tx.waitFor(() => listed() > 0, 3000);
+    shedding.set(SheddingLevel.Shed, 'RSS over budget');
+    // The sample in progress may still list; after it, none does.
+    await tx.waitFor(() => tx.perf().length > 0, 3000);
+    const samples = () => new Set(tx.perf().map((e) => e.timestamp)).size;
+    const at = samples();
+    await tx.waitFor(() => samples() >= at + 2, 3000);
+    const whileShed = listed();
+    await tx.waitFor(() => samples() >= at + 3, 3000);
+    expect(listed()).toBe(whileShed);
+    shedding.set(SheddingLevel.None);
+    await tx.waitFor(() => listed() > whileShed, 3000);
+  });
+
+  it('samples 2× and 4× less often while shedding, and 2× under backpressure', () => {
+    expect([0, 1, 2].map((l) => sampleDelay(1000, l, false))).toEqual([1000, 2000, 4000]);
+    expect(sampleDelay(1000, 1, true)).toBe(4000);
   });
 
   it('is unhealthy after three failed samples in a row', async () => {

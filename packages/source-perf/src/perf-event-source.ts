@@ -99,6 +99,14 @@ function pageSize(files: ProcFiles, procRoot: string): number {
   return 2 ** Math.round(Math.log2(ratio));
 }
 
+/**
+ * Time between two samples: the interval, doubled under backpressure, and 2× or 4× longer while the
+ * collector sheds load (`level` 1 or 2).
+ */
+export function sampleDelay(intervalMs: number, level: number, underPressure: boolean): number {
+  return intervalMs * 2 ** Math.min(2, Math.max(0, level)) * (underPressure ? 2 : 1);
+}
+
 /** The performance event source. Construct with {@link createPerfSource} or `new`. */
 export class PerformanceEventSource implements EventSource {
   readonly #o: ResolvedPerfSourceOptions;
@@ -108,6 +116,8 @@ export class PerformanceEventSource implements EventSource {
   #failedInARow = 0;
   #lastError: string | undefined;
   #abort: AbortController | undefined;
+  /** Turns the backend's top-N lists off (true) or on. */
+  #skipTopN: (skip: boolean) => void = () => {};
   #stats = { samples: 0, sent: 0, dropped: 0, thresholdEvents: 0, failed: 0, lastSampleMs: 0 };
 
   /** Throws `ERR_CONFIG_INVALID` or `ERR_PERF_THRESHOLD_INVALID` for bad options. */
@@ -164,6 +174,8 @@ export class PerformanceEventSource implements EventSource {
     try {
       while (!signal.aborted) {
         const started = performance.now();
+        const level = this.#o.shedding?.level ?? 0;
+        this.#skipTopN(level > 0);
         let samples: PerfSample[] | undefined;
         try {
           samples = await sample();
@@ -199,7 +211,7 @@ export class PerformanceEventSource implements EventSource {
             else this.#stats.dropped++;
           }
         }
-        const delay = tx.underPressure ? this.#o.intervalMs * 2 : this.#o.intervalMs;
+        const delay = sampleDelay(this.#o.intervalMs, level, tx.underPressure);
         await sleep(Math.max(0, delay - (performance.now() - started)), undefined, { signal }).catch(() => {});
       }
     } finally {
@@ -237,6 +249,9 @@ export class PerformanceEventSource implements EventSource {
           ? 'backend = "systeminformation" was configured'
           : `no ${o.procRoot}/stat on ${process.platform}`;
       const si = new SystemInformationSampler(o.topN);
+      this.#skipTopN = (skip) => {
+        si.skipTopN = skip;
+      };
       return () => si.sample();
     }
     this.#backend = 'procfs';
@@ -248,6 +263,9 @@ export class PerformanceEventSource implements EventSource {
       pageSize: o.procFiles === undefined ? pageSize(files, o.procRoot) : 4096,
       procRoot: o.procRoot,
     });
+    this.#skipTopN = (skip) => {
+      sampler.skipTopN = skip;
+    };
     return async () => {
       // Processes a threshold holds as crossed stay listed until they recover or exit.
       const watch = new Set(

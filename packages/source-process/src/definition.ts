@@ -24,5 +24,6 @@ export const processSourceDefinition = defineSource({
       auditWaitMs: o.auditWait,
       receiveBufferBytes: o.receiveBuffer,
       logger: context.logger,
+      ...(context.shedding !== undefined ? { shedding: context.shedding } : {}),
     }),
 });

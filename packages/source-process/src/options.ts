@@ -4,7 +4,7 @@
  * (`procReader`, `snapshot`, `kernel`) exist so tests and other platforms can replace OS access; they
  * are not configuration a user normally sets. This module reads nothing from the OS.
  */
-import { CollectorError, type ConfigSchema, field, type Logger } from '@daemoneye/core';
+import { CollectorError, type ConfigSchema, field, type Logger, type SheddingSignal } from '@daemoneye/core';
 import type { KernelPorts } from './internal/kernel-port.ts';
 import type { ProcReader } from './internal/proc-reader.ts';
 import type { SnapshotPort } from './internal/snapshot-port.ts';
@@ -40,6 +40,8 @@ export interface ProcessSourceOptions {
   readonly receiveBufferBytes?: number;
   /** Where diagnostics go (default: silent). */
   readonly logger?: Logger;
+  /** The collector's load-shedding level: while above `none`, executables are not hashed. */
+  readonly shedding?: SheddingSignal;
   /** Port: reads single processes on the main thread (default: the real file system). */
   readonly procReader?: ProcReader;
   /** Port: full snapshots (default: a /proc worker on Linux, systeminformation elsewhere). */
@@ -102,6 +104,7 @@ export interface ResolvedProcessSourceOptions {
   readonly auditWaitMs: number;
   readonly receiveBufferBytes: number;
   readonly logger: Logger | undefined;
+  readonly shedding: SheddingSignal | undefined;
   readonly procReader: ProcReader | undefined;
   readonly snapshot: SnapshotPort | undefined;
   readonly kernel: KernelPorts | undefined;
@@ -170,6 +173,7 @@ export function resolveProcessSourceOptions(options: ProcessSourceOptions = {}):
       F.receive_buffer.min,
     ),
     logger: options.logger,
+    shedding: options.shedding,
     procReader: options.procReader,
     snapshot: options.snapshot,
     kernel: options.kernel,

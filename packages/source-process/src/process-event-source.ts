@@ -189,7 +189,7 @@ export class ProcessEventSource implements EventSource {
       ? new ExecutableHasher({ maxFileBytes: o.hashing.maxFileBytes, timeoutMs: o.hashing.timeoutMs })
       : undefined;
     const table = new ProcessTable();
-    const publisher = new EventPublisher({ tx, hasher, logger: this.#log });
+    const publisher = new EventPublisher({ tx, hasher, logger: this.#log, shedding: o.shedding });
     const reconciler = new Reconciler({
       snapshot,
       table,

@@ -38,7 +38,7 @@ export const triggerManagerDefinition = defineProcessor({
     triggers: field('table[]', [], 'Trigger conditions written in the configuration file itself ([[triggers]])'),
     sequences: field('table[]', [], 'Sequences written in the configuration file itself ([[sequences]])'),
   },
-  create: (o, { logger, originOf }) => {
+  create: (o, { logger, originOf, shedding }) => {
     const manager = new TriggerManager({
       dedupWindowMs: o.dedupWindow,
       rateLimit: o.rateLimit,
@@ -49,6 +49,7 @@ export const triggerManagerDefinition = defineProcessor({
       lineageCapacity: o.lineageCapacity,
       lineageRetentionMs: o.lineageRetention,
       logger: logger.child({ processor: 'triggers' }),
+      ...(shedding !== undefined ? { shedding } : {}),
     });
     if (o.defaultRules) for (const r of DEFAULT_RULES) manager.registerCondition(r);
     const configured = (key: 'triggers' | 'sequences') => originOf(key).source;

@@ -4,6 +4,8 @@ import {
   type DerivedEventSender,
   type EventRecord,
   isCollectorError,
+  SheddingController,
+  SheddingLevel,
   TriggerPriority,
   type TriggerRequestEvent,
 } from '@daemoneye/core';
@@ -113,6 +115,22 @@ describe('TriggerManager', () => {
     c.advance(60_000);
     m.process(batchOf([exec(6, '/tmp/x')]), tx);
     expect(sent.at(-1)?.event.targetPid).toBe(6);
+  });
+
+  it('refuses Low requests while the collector sheds load, and takes them again after', () => {
+    const shedding = new SheddingController();
+    const m = new TriggerManager({ now: clock().now, shedding, dedupWindowMs: 1 });
+    m.registerCondition({ id: 'low', sqlCondition: "name = 'low'", priority: TriggerPriority.Low });
+    m.registerCondition({ id: 'high', sqlCondition: "name = 'high'", priority: TriggerPriority.High });
+    const { tx, sent } = sender();
+    const ev = (pid: number, name: string) => exec(pid, `/usr/bin/${name}`, { name });
+    shedding.set(SheddingLevel.Shed, 'CPU over budget');
+    m.process(batchOf([ev(1, 'low'), ev(2, 'high')]), tx);
+    expect(sent.map((s) => s.event.triggerId)).toEqual(['high']);
+    expect(m.stats().refused).toEqual({ shed_low: 1 });
+    shedding.set(SheddingLevel.None);
+    m.process(batchOf([ev(3, 'low')]), tx);
+    expect(sent.map((s) => s.event.triggerId)).toEqual(['high', 'low']);
   });
 
   it('sheds Low first under pressure and emits the highest priority first', () => {

@@ -3,7 +3,7 @@
  * against every event and turns matches into `trigger_request` events for analysis collectors. A match
  * passes, in order: a target check (a pid or a path), the dedup window (per condition, target
  * collector and pid/path), the per-collector rate limit, and a bounded priority queue that sheds Low
- * requests first under pressure; queued requests are emitted highest priority first through the
+ * requests first under pressure (and refuses them while the collector sheds load); queued requests are emitted highest priority first through the
  * derived-event lane. Emitted requests wait for their `analysis_result` (matched by correlation id)
  * and time out after `requestTimeoutMs`. Everything refused, shed, dropped or timed out is counted by
  * reason. Conditions are not evaluated on trigger requests and analysis results themselves.
@@ -18,6 +18,7 @@ import {
   type EventRecord,
   type HealthReport,
   type Logger,
+  type SheddingSignal,
   silentLogger,
   type TriggerRequestEvent,
 } from '@daemoneye/core';
@@ -55,6 +56,8 @@ export interface TriggerManagerOptions {
   /** The clock, epoch ms (default `Date.now`). */
   readonly now?: () => number;
   readonly logger?: Logger;
+  /** The collector's load-shedding level: while above `none`, Low requests are refused (`shed_low`). */
+  readonly shedding?: SheddingSignal;
 }
 
 /** Counters of the trigger manager. */
@@ -98,6 +101,7 @@ export class TriggerManager implements EventProcessor {
   readonly #rateLimit: number;
   readonly #rateMs: number;
   readonly #maxPending: number;
+  readonly #shedding: SheddingSignal | undefined;
   readonly #timeoutMs: number;
   readonly #seqMax: number;
   readonly #now: () => number;
@@ -125,6 +129,7 @@ export class TriggerManager implements EventProcessor {
     this.#rateLimit = options.rateLimit ?? 100;
     this.#rateMs = options.rateWindowMs ?? 60_000;
     this.#maxPending = options.maxPending ?? 1000;
+    this.#shedding = options.shedding;
     this.#timeoutMs = options.requestTimeoutMs ?? 30_000;
     this.#seqMax = options.sequenceMaxEntries ?? 10_000;
     this.#now = options.now ?? Date.now;
@@ -326,7 +331,7 @@ export class TriggerManager implements EventProcessor {
   #enqueue(p: Pending): boolean {
     const priority = p.request.priority;
     const total = this.#pendingCount();
-    if (priority === 0 && total >= Math.ceil(this.#maxPending * 0.8)) {
+    if (priority === 0 && ((this.#shedding?.level ?? 0) > 0 || total >= Math.ceil(this.#maxPending * 0.8))) {
       this.#refuse('shed_low');
       return false;
     }

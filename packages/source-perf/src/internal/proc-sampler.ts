@@ -92,6 +92,9 @@ export class ProcSampler {
   readonly #o: ProcSamplerOptions;
   #prev: Reading | undefined;
 
+  /** While true, the top-N process lists are not computed (the collector is shedding load). */
+  skipTopN = false;
+
   constructor(files: ProcFiles, options: ProcSamplerOptions) {
     this.#files = files;
     this.#o = options;
@@ -113,7 +116,7 @@ export class ProcSampler {
       disks: parseDiskstats(read('diskstats') ?? ''),
       ifaces: parseNetDev(read('net/dev') ?? ''),
       pressure: new Map(PRESSURE.map(([file]) => [file, parsePressure(read(`pressure/${file}`) ?? '')])),
-      pids: this.#o.topN > 0 ? this.#readPids() : new Map(),
+      pids: this.#o.topN > 0 && !this.skipTopN ? this.#readPids() : new Map(),
     };
     this.#gauges(read, out);
     const prev = this.#prev;
@@ -239,7 +242,7 @@ export class ProcSampler {
     out: PerfSample[],
     watch: ReadonlySet<number>,
   ): void {
-    const n = this.#o.topN;
+    const n = this.skipTopN ? 0 : this.#o.topN;
     if (n <= 0) return;
     const cpu: [number, PidStat, number][] = [];
     for (const [pid, s] of cur) {

@@ -11,6 +11,9 @@ import type { PerfSample } from './proc-sampler.ts';
 export class SystemInformationSampler {
   readonly #topN: number;
 
+  /** While true, the top-N process lists are not computed (the collector is shedding load). */
+  skipTopN = false;
+
   constructor(topN: number) {
     this.#topN = topN;
   }
@@ -22,7 +25,7 @@ export class SystemInformationSampler {
       si.mem(),
       si.networkStats('*'),
       si.disksIO().catch(() => null),
-      this.#topN > 0 ? si.processes() : Promise.resolve(undefined),
+      this.#topN > 0 && !this.skipTopN ? si.processes() : Promise.resolve(undefined),
     ]);
     const out: PerfSample[] = [];
     out.push({ metricName: 'cpu.usage', value: load.currentLoad, unit: 'percent', component: 'cpu' });

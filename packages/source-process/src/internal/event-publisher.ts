@@ -5,7 +5,7 @@
  * polling, `tx.trySend` for kernel-fed events so a slow sink never stalls the kernel reader. Pending
  * per-pid work is bounded; overflow is reported as loss. It does not read /proc or talk to the kernel.
  */
-import type { EventSender, Logger, ProcessEvent } from '@daemoneye/core';
+import type { EventSender, Logger, ProcessEvent, SheddingSignal } from '@daemoneye/core';
 import type { ProcessSnapshot } from '../process-snapshot.ts';
 import type { ExecutableHasher, HashOutcome } from './exe-hasher.ts';
 
@@ -17,6 +17,8 @@ export interface EventPublisherOptions {
   readonly tx: EventSender;
   readonly hasher: ExecutableHasher | undefined;
   readonly logger: Logger;
+  /** While the collector sheds load (level above none), executables are not hashed. */
+  readonly shedding?: SheddingSignal | undefined;
   /** Per-pid tasks pending at most; more are dropped and reported as loss (default 65,536). */
   readonly maxPending?: number;
 }
@@ -40,10 +42,14 @@ export class EventPublisher {
     this.#options = options;
   }
 
-  /** Hashes the executable of a process (or says why not); `undefined` when hashing is off. */
+  /**
+   * Hashes the executable of a process (or says why not); `undefined` when hashing is off, also
+   * while the collector sheds load.
+   */
   async hash(target: { pid?: number; path?: string }): Promise<HashOutcome | undefined> {
     const h = this.#options.hasher;
     if (h === undefined || (target.pid === undefined && target.path === undefined)) return undefined;
+    if ((this.#options.shedding?.level ?? 0) > 0) return undefined;
     return h.cached(target) ?? h.hash(target);
   }
 

@@ -1,0 +1,154 @@
+/**
+ * `daemoneye-collector run`: composes the collector from the loaded configuration and the plug-in
+ * definitions, wires pino logging to stderr, says where the store is, serves the metrics endpoint
+ * when `metrics.listen` is set, runs the watchdog when `[watchdog]` sets a budget, writes the pid
+ * file, reloads on SIGHUP, and runs until SIGINT/SIGTERM, until its consumers go away, or until the
+ * watchdog gives up. Resolves with the exit code: 0 after a clean shutdown, 1 when events could not be
+ * delivered or the watchdog stopped it.
+ */
+import {
+  composeCollector,
+  describeError,
+  type LoadedConfig,
+  type Logger,
+  type PluginDefinition,
+  SheddingLevel,
+  sectionOptions,
+  type Watchdog,
+} from '@daemoneye/core';
+import { createLogger } from './logging.ts';
+import { type MetricsEndpoint, parseListenAddress, startMetricsEndpoint } from './metrics-endpoint.ts';
+import { createWatchdog, Reloader, writePidFile } from './operations.ts';
+import { configuredStorePath } from './query-command.ts';
+import { commandSchema } from './schema.ts';
+
+/** What `run` needs from the command line. */
+export interface RunCommandOptions {
+  readonly loaded: LoadedConfig;
+  /** Loads the configuration again (for a reload), from the same files, environment and flags. */
+  readonly load: () => LoadedConfig;
+  readonly plugins: readonly PluginDefinition[];
+  readonly stdout: NodeJS.WritableStream;
+}
+
+function logLevel(loaded: LoadedConfig): string {
+  const log = sectionOptions(loaded, 'log', commandSchema.log);
+  const debug = loaded.get('debug_logging') === true;
+  return debug && loaded.originOf('log.level').layer === 'default' ? 'debug' : log.level;
+}
+
+function listenOf(loaded: LoadedConfig): string | undefined {
+  const listen = loaded.get('metrics.listen');
+  return typeof listen === 'string' && listen !== '' ? listen : undefined;
+}
+
+/** Runs the collector; see the module comment. */
+export async function runCollector(options: RunCommandOptions): Promise<number> {
+  const { loaded, plugins, stdout } = options;
+  const log = sectionOptions(loaded, 'log', commandSchema.log);
+  const logger: Logger & { level?: string } = createLogger(logLevel(loaded), log.format);
+  const listen = listenOf(loaded);
+  const address = listen === undefined ? undefined : parseListenAddress(listen, loaded.originOf('metrics.listen'));
+  const collector = composeCollector(loaded, plugins, { logger });
+  if (plugins.some((p) => p.kind === 'sink' && p.key === 'store') && loaded.get('sinks.store.enabled') !== false) {
+    const store = configuredStorePath(loaded);
+    logger.info(
+      { store },
+      `events are stored in ${store}; query them with: daemoneye-collector query "SELECT time, pid, name, parent_name FROM processes_last_hour"`,
+    );
+  }
+  let exhausted = false;
+  let watchdog: Watchdog | undefined;
+  const makeWatchdog = (from: LoadedConfig): Watchdog | undefined =>
+    createWatchdog(from, collector.shedding, {
+      logger,
+      onExhausted: () => {
+        exhausted = true;
+        void collector.shutdown();
+      },
+    });
+  watchdog = makeWatchdog(loaded);
+  let endpoint: MetricsEndpoint | undefined;
+  const serve = async (at: string): Promise<MetricsEndpoint> => {
+    const e = await startMetricsEndpoint(parseListenAddress(at), {
+      collector: () => collector,
+      watchdog: () => watchdog?.stats(),
+    });
+    const url = `http://${e.address.family === 'IPv6' ? `[${e.address.address}]` : e.address.address}:${e.address.port}`;
+    logger.info(
+      { metrics: `${url}/metrics`, address: e.address },
+      `metrics at ${url}/metrics, health at ${url}/healthz and ${url}/readyz`,
+    );
+    return e;
+  };
+  if (address !== undefined) endpoint = await serve(listen as string);
+  // When the reader of stdout goes away (`run | head`), the command stops: the other sinks (the
+  // store) keep what was delivered up to then.
+  const onStdoutError = (e: NodeJS.ErrnoException): void => {
+    if (e.code === 'EPIPE') {
+      logger.info({}, 'stdout closed by its reader; stopping');
+      void collector.shutdown();
+    }
+  };
+  stdout.on('error', onStdoutError);
+  const running = collector.run({ handleSignals: true });
+  // run() created the data directory (or failed) before its first await.
+  const dataDir = collector.settings.dataDir;
+  let removePid: (() => void) | undefined;
+  let onHup: (() => void) | undefined;
+  if (dataDir !== undefined && collector.stats().state === 'running') {
+    try {
+      removePid = writePidFile(dataDir);
+    } catch (e) {
+      logger.warn({ err: describeError(e) }, 'could not write the pid file; `reload` will not find this collector');
+    }
+    const reloader = new Reloader({
+      collector,
+      plugins,
+      load: options.load,
+      initial: loaded,
+      dataDir,
+      logger,
+      checkCommand: (next) => {
+        const at = listenOf(next);
+        if (at !== undefined) parseListenAddress(at, next.originOf('metrics.listen'));
+      },
+      applyCommand: async (next, changed) => {
+        if (changed.includes('log')) logger.level = logLevel(next);
+        if (changed.includes('watchdog')) {
+          watchdog?.stop();
+          watchdog = makeWatchdog(next);
+          // Without a budget there is nothing to shed for.
+          if (watchdog === undefined) collector.shedding.set(SheddingLevel.None);
+          watchdog?.start();
+        }
+        if (changed.includes('metrics')) {
+          const at = listenOf(next);
+          try {
+            const fresh = at === undefined ? undefined : await serve(at);
+            await endpoint?.close();
+            endpoint = fresh;
+          } catch (e) {
+            logger.error({ err: describeError(e), listen: at }, 'metrics endpoint not moved; the old one stays');
+          }
+        }
+      },
+    });
+    onHup = () => {
+      logger.info('SIGHUP received; reloading the configuration');
+      void reloader.request();
+    };
+    process.on('SIGHUP', onHup);
+  }
+  watchdog?.start();
+  try {
+    const report = await running;
+    return report.drained && !exhausted ? 0 : 1;
+  } finally {
+    stdout.off('error', onStdoutError);
+    if (onHup !== undefined) process.off('SIGHUP', onHup);
+    watchdog?.stop();
+    await endpoint?.close();
+    removePid?.();
+  }
+}
