@@ -21,6 +21,9 @@ const safe = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 const ms = fc.integer({ min: 0, max: 4_102_444_800_000 });
 const text = fc.string({ maxLength: 12 });
 const opt = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
+// A proto3 double without presence that holds -0 is not written by the generated code (it equals the
+// default 0), so it reads back as 0; the two implementations agree on every other value.
+const double = fc.double({ noNaN: true }).map((d) => (Object.is(d, -0) ? 0 : d));
 
 const processEvent = fc.record({
   subtype: fc.constantFrom('snapshot', 'start', 'exec', 'exit'),
@@ -30,7 +33,7 @@ const processEvent = fc.record({
   executablePath: opt(text),
   commandLine: fc.array(text, { maxLength: 4 }),
   startTime: opt(ms),
-  cpuUsage: opt(fc.double({ noNaN: true })),
+  cpuUsage: opt(double),
   memoryUsage: opt(safe),
   executableHash: opt(text),
   hashAlgorithm: opt(text),
@@ -77,7 +80,7 @@ const networkEvent = fc.record({
 });
 const performanceEvent = fc.record({
   metricName: text,
-  value: fc.double({ noNaN: true }),
+  value: double,
   unit: text,
   pid: opt(u32),
   component: text,
@@ -85,7 +88,7 @@ const performanceEvent = fc.record({
   subtype: opt(text),
   instance: opt(text),
   processName: opt(text),
-  threshold: opt(fc.record({ bound: fc.constantFrom('min', 'max'), limit: fc.double({ noNaN: true }), holdMs: ms })),
+  threshold: opt(fc.record({ bound: fc.constantFrom('min', 'max'), limit: double, holdMs: ms })),
 });
 const triggerEvent = fc.record({
   triggerId: text,
