@@ -12,10 +12,12 @@ export { listAuditRules, readAuditStatus } from './audit-control.ts';
 export type {
   AuditExecMonitor,
   AuditExecMonitorOptions,
+  AuditRecovery,
   AuditExecMonitorStats,
   AuditLossInfo,
 } from './audit-monitor.ts';
 export {
+  DEFAULT_AUDIT_BACKLOG_LIMIT,
   DEFAULT_AUDIT_KEY,
   DEFAULT_AUDIT_STATE_FILE,
   openAuditExecMonitor,

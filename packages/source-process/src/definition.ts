@@ -23,6 +23,9 @@ export const processSourceDefinition = defineSource({
       audit: o.audit,
       auditWaitMs: o.auditWait,
       receiveBufferBytes: o.receiveBuffer,
+      ancestryDepth: o.ancestryDepth,
+      processTableMax: o.processTableMax,
+      exitedRetentionMs: o.exitedRetention,
       logger: context.logger,
     }),
 });

@@ -38,6 +38,12 @@ export interface ProcessSourceOptions {
   readonly auditWaitMs?: number;
   /** Proc connector receive buffer in bytes (default 32 MiB). */
   readonly receiveBufferBytes?: number;
+  /** Ancestors named in each process event's `ancestry` (default 8; 0 names the parent only). */
+  readonly ancestryDepth?: number;
+  /** Live processes the process table keeps at most; more are evicted and counted (default 65,536). */
+  readonly processTableMax?: number;
+  /** How long an exited process stays in the table for its children's lineage (default 30,000 ms). */
+  readonly exitedRetentionMs?: number;
   /** Where diagnostics go (default: silent). */
   readonly logger?: Logger;
   /** Port: reads single processes on the main thread (default: the real file system). */
@@ -58,7 +64,7 @@ export const processSourceSchema = {
     min: 10,
   }),
   include_kernel_threads: field('boolean', false, 'Report kernel threads too'),
-  hashing: field('boolean', true, 'SHA-256 of each executable (cached by device, inode, size, mtime)'),
+  hashing: field('boolean', true, 'SHA-256 of each executable (cached by device, inode, size, ctime and mtime in ns)'),
   hash_max_file_size: field('bytes', 256 * 1024 * 1024, 'Executables larger than this are not hashed', { min: 1 }),
   hash_timeout: field('duration', 5000, 'A hash taking longer is abandoned', { min: 1 }),
   realtime: field('enum', 'auto', 'Use the kernel proc connector when permitted (auto) or poll (off)', {
@@ -69,6 +75,16 @@ export const processSourceSchema = {
   }),
   audit_wait: field('duration', 10, 'How long an exec waits for its audit record', { min: 0 }),
   receive_buffer: field('bytes', 32 * 1024 * 1024, 'Kernel receive buffer of the event sockets', { min: 4096 }),
+  ancestry_depth: field('integer', 8, 'Ancestors named in each process event (0: the parent only)', {
+    min: 0,
+    max: 64,
+  }),
+  process_table_max: field('integer', 65_536, 'Live processes the process table keeps; more are evicted and counted', {
+    min: 64,
+  }),
+  exited_retention: field('duration', 30_000, "How long an exited process stays known for its children's lineage", {
+    min: 0,
+  }),
 } as const satisfies ConfigSchema;
 
 const F = processSourceSchema;
@@ -88,6 +104,9 @@ export const DEFAULT_PROCESS_SOURCE_OPTIONS = Object.freeze({
   audit: F.audit.default,
   auditWaitMs: F.audit_wait.default,
   receiveBufferBytes: F.receive_buffer.default,
+  ancestryDepth: F.ancestry_depth.default,
+  processTableMax: F.process_table_max.default,
+  exitedRetentionMs: F.exited_retention.default,
 } as const);
 
 /** Options with every default applied. */
@@ -101,6 +120,9 @@ export interface ResolvedProcessSourceOptions {
   readonly audit: 'auto' | 'off';
   readonly auditWaitMs: number;
   readonly receiveBufferBytes: number;
+  readonly ancestryDepth: number;
+  readonly processTableMax: number;
+  readonly exitedRetentionMs: number;
   readonly logger: Logger | undefined;
   readonly procReader: ProcReader | undefined;
   readonly snapshot: SnapshotPort | undefined;
@@ -123,6 +145,14 @@ function positiveInt(field: string, value: unknown, fallback: number, min = 1): 
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     invalid(field, value, `an integer >= ${min}`);
+  }
+  return value;
+}
+
+function boundedInt(field: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    invalid(field, value, `an integer from ${min} to ${max}`);
   }
   return value;
 }
@@ -169,6 +199,9 @@ export function resolveProcessSourceOptions(options: ProcessSourceOptions = {}):
       d.receiveBufferBytes,
       F.receive_buffer.min,
     ),
+    ancestryDepth: boundedInt('ancestryDepth', options.ancestryDepth, d.ancestryDepth, 0, 64),
+    processTableMax: positiveInt('processTableMax', options.processTableMax, d.processTableMax, F.process_table_max.min),
+    exitedRetentionMs: positiveInt('exitedRetentionMs', options.exitedRetentionMs, d.exitedRetentionMs, 0),
     logger: options.logger,
     procReader: options.procReader,
     snapshot: options.snapshot,

@@ -14,6 +14,8 @@ import {
   type EventSource,
   type HealthReport,
   type Logger,
+  type PlatformMetadata,
+  type ProcessEvent,
   SourceCaps,
   type SourceCapsBits,
   silentLogger,
@@ -55,6 +57,10 @@ export interface ProcessSourceStats {
   readonly recoveredStarts: number;
   readonly recoveredExits: number;
   readonly recoveredExecs: number;
+  /** Live processes evicted from the full process table. */
+  readonly tableEvictions: number;
+  /** Exited processes dropped from the table before their retention ended. */
+  readonly exitedEvictions: number;
 }
 
 interface Run {
@@ -117,6 +123,8 @@ export class ProcessEventSource implements EventSource {
       recoveredStarts: s?.recoveredStarts ?? 0,
       recoveredExits: s?.recoveredExits ?? 0,
       recoveredExecs: s?.recoveredExecs ?? 0,
+      tableEvictions: r?.table.stats.evictions ?? 0,
+      exitedEvictions: r?.table.stats.exitedEvictions ?? 0,
     };
   }
 
@@ -136,6 +144,7 @@ export class ProcessEventSource implements EventSource {
     const signal = AbortSignal.any([shutdownSignal, run.abort.signal]);
     try {
       await this.#openRealtime(run, tx);
+      this.#warnMissingCapabilities();
       const count = await run.reconciler.initial(() => tx.ready());
       this.#log.info({ processes: count, backend: this.#backend }, 'process snapshot sent');
       while (!signal.aborted) {
@@ -181,6 +190,33 @@ export class ProcessEventSource implements EventSource {
     return undefined;
   }
 
+  /**
+   * Without root, says at warn level (once per start) which capabilities are missing, what each one
+   * would give, and how to grant them.
+   */
+  #warnMissingCapabilities(): void {
+    const caps = effectiveCapabilities();
+    if (caps === undefined) return;
+    const wanted: Array<[string, number, string]> = [
+      ['CAP_NET_ADMIN', 12, 'real-time fork/exec/exit events through the proc connector (else /proc is polled)'],
+      ['CAP_AUDIT_CONTROL', 30, 'exact exec path, arguments and user from audit records'],
+      ['CAP_AUDIT_READ', 37, 'reading audit records beside a running auditd'],
+      ['CAP_SYS_PTRACE', 19, "the executable, working directory and hash of other users' processes"],
+      ['CAP_DAC_READ_SEARCH', 2, 'hashing executables this user cannot read'],
+    ];
+    const missing = wanted.filter(([, bit]) => (caps & (1n << BigInt(bit))) === 0n);
+    if (missing.length === 0) return;
+    const names = missing.map(([name]) => name.toLowerCase());
+    this.#log.warn(
+      {
+        missing: Object.fromEntries(missing.map(([name, , what]) => [name, what])),
+        grant: `run as root, or grant ${names.join(',')} (systemd: AmbientCapabilities=${missing.map(([n]) => n).join(' ')}; or setcap ${names.join(',')}+ep on the node binary)`,
+        backend: this.#backend,
+      },
+      `process source degraded: missing ${missing.map(([n]) => n).join(', ')}`,
+    );
+  }
+
   #createRun(tx: EventSender): Run {
     const o = this.#o;
     const snapshot =
@@ -188,8 +224,8 @@ export class ProcessEventSource implements EventSource {
     const hasher = o.hashing.enabled
       ? new ExecutableHasher({ maxFileBytes: o.hashing.maxFileBytes, timeoutMs: o.hashing.timeoutMs })
       : undefined;
-    const table = new ProcessTable();
-    const publisher = new EventPublisher({ tx, hasher, logger: this.#log });
+    const table = new ProcessTable({ maxEntries: o.processTableMax, exitedRetentionMs: o.exitedRetentionMs });
+    const publisher = new EventPublisher({ tx, hasher, logger: this.#log, lineage: lineageOf(table, o.ancestryDepth) });
     const reconciler = new Reconciler({
       snapshot,
       table,
@@ -236,6 +272,7 @@ export class ProcessEventSource implements EventSource {
       publisher: run.publisher,
       includeKernelThreads: this.#o.includeKernelThreads,
       logger: this.#log,
+      settleMs: this.#o.auditWaitMs,
       exists: (path) => {
         try {
           reader.stat(path);
@@ -302,6 +339,34 @@ export class ProcessEventSource implements EventSource {
     for (const r of results)
       if (r.status === 'rejected') this.#log.warn({ err: r.reason }, 'closing a process reader failed');
     run.hasher?.close();
+  }
+}
+
+/**
+ * The lineage metadata of an event: the parent's name and executable, and the chain of up to `depth`
+ * ancestors (nearest first) as JSON `[{ pid, name, executablePath }]`, from the process table.
+ */
+function lineageOf(table: ProcessTable, depth: number): (event: ProcessEvent) => PlatformMetadata | undefined {
+  return (event) => {
+    const ppid = event.ppid;
+    if (ppid === undefined || ppid === 0) return undefined;
+    const chain = table.ancestry(ppid, Math.max(depth, 1));
+    const parent = chain[0];
+    if (parent === undefined) return { parentError: 'not in the process table' };
+    const meta: Record<string, string | number | boolean> = { parentName: parent.name };
+    if (parent.executablePath !== undefined) meta.parentExecutablePath = parent.executablePath;
+    if (depth > 0) meta.ancestry = JSON.stringify(chain);
+    return meta;
+  };
+}
+
+/** The effective capability set of this process (`CapEff` of /proc/self/status), or undefined off Linux. */
+function effectiveCapabilities(): bigint | undefined {
+  try {
+    const cap = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return cap === undefined ? undefined : BigInt(`0x${cap}`);
+  } catch {
+    return undefined;
   }
 }
 

@@ -271,6 +271,9 @@ export class ProcScanner {
       cmdError = errorCode(e);
     }
     const slow = this.#slowFields(pid, stat, cmdText, kernelThread, ctx);
+    // A zombie's (or an exiting process's) command line reads empty: say why instead of showing nothing.
+    if (cmdText === '' && !kernelThread)
+      cmdError = stat.state === 'Z' || stat.state === 'X' ? 'exited before it could be read' : 'empty';
     const errors = cmdError === undefined ? slow.errors : { ...slow.errors, cmdline: cmdError };
     const denied = (code: string | undefined): boolean => code === 'EACCES' || code === 'EPERM';
     const startTime = this.bootTimeMs() + Math.round((stat.startTicks * 1000) / this.#hz);
@@ -301,6 +304,8 @@ export class ProcScanner {
     if (slow.cwd !== undefined) p.cwd = slow.cwd;
     if (slow.cgroup !== undefined) p.cgroup = slow.cgroup.path;
     if (slow.cgroup?.containerId !== undefined) p.containerId = slow.cgroup.containerId;
+    if (slow.cgroup?.containerRuntime !== undefined) p.containerRuntime = slow.cgroup.containerRuntime;
+    if (slow.cgroup?.podUid !== undefined) p.podUid = slow.cgroup.podUid;
     if (cmdError !== undefined || slow.hasErrors) p.fieldErrors = errors;
     return p;
   }
