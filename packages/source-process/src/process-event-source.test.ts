@@ -140,7 +140,8 @@ describe('ProcessEventSource real-time backend', () => {
     await tx.waitFor((t) => t.process('exit').length === 1);
     const events = tx.process().filter((e) => e.subtype !== 'snapshot');
     expect(events.map((e) => [e.subtype, e.pid, e.ppid, e.name, e.exitCode])).toEqual([
-      ['start', 3753, 3750, 'sh', undefined],
+      // At fork the child is still its parent's image (bash), even though /proc already shows sh.
+      ['start', 3753, 3750, 'bash', undefined],
       ['exec', 3753, 3750, 'sh', undefined],
       ['exit', 3753, 3750, 'sh', 3],
     ]);
@@ -158,11 +159,11 @@ describe('ProcessEventSource real-time backend', () => {
     ]);
     await tx.waitFor((t) => t.process('exit').length === 1);
     const [start, exec, exit] = tx.process().filter((e) => e.pid === 5000);
-    expect([start?.subtype, start?.name, start?.ppid, start?.platformMetadata?.enrichment]).toEqual([
+    expect([start?.subtype, start?.name, start?.ppid, start?.platformMetadata?.imageFrom]).toEqual([
       'start',
       'bash',
       3750,
-      'parent',
+      undefined,
     ]);
     expect([exec?.subtype, exec?.platformMetadata?.enrichment]).toEqual(['exec', 'none']);
     expect([exit?.subtype, exit?.exitCode]).toEqual(['exit', 0]);
