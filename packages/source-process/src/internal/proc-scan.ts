@@ -274,7 +274,8 @@ export class ProcScanner {
     // A zombie's (or an exiting process's) command line reads empty: say why instead of showing nothing.
     if (cmdText === '' && !kernelThread)
       cmdError = stat.state === 'Z' || stat.state === 'X' ? 'exited before it could be read' : 'empty';
-    const errors = cmdError === undefined ? slow.errors : { ...slow.errors, cmdline: cmdError };
+    let errors = cmdError === undefined ? slow.errors : { ...slow.errors, cmdline: cmdError };
+    if (stat.state === 'Z' || stat.state === 'X') errors = exitedErrors(errors);
     const denied = (code: string | undefined): boolean => code === 'EACCES' || code === 'EPERM';
     const startTime = this.bootTimeMs() + Math.round((stat.startTicks * 1000) / this.#hz);
     const uid = slow.uid;
@@ -394,4 +395,11 @@ export class ProcScanner {
     const lifeMs = now - startTime;
     return lifeMs > 0 ? round(((ticks / this.#hz) * 100_000) / lifeMs) : undefined;
   }
+}
+
+/** A zombie's links read ENOENT: say that it exited rather than that a file is missing. */
+function exitedErrors(errors: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = { ...errors };
+  for (const [field, code] of Object.entries(out)) if (code === 'ENOENT') out[field] = 'exited before it could be read';
+  return out;
 }

@@ -37,7 +37,8 @@ export interface RealtimeBackendOptions {
 /** A /proc read for an exec event not sent yet; `stale` once a later exec of the process preceded the read. */
 interface ExecRead {
   readonly atNs: bigint;
-  stale: boolean;
+  /** Why the read is not this exec's, once a later exec or user change preceded it. */
+  stale?: string;
 }
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
@@ -47,7 +48,9 @@ const GONE = 'exited before it could be read';
 /** Why an exit event has no name: the process started and exited unseen (connector loss, or before the first scan). */
 const NEVER_SEEN = 'not seen before it exited';
 /** Why /proc fields of an exec event are not this exec's. */
-const STALE_REASON = 'the process exec\'d again before /proc was read';
+const STALE_REASON = "the process exec'd again before /proc was read";
+/** Why the user of an exec event read from /proc is not the exec's. */
+const UID_REASON = 'the process changed its user before /proc was read';
 
 /**
  * What the connector's reader thread reads of an exec'd process at once (the files a single-process
@@ -99,6 +102,7 @@ export class RealtimeBackend {
           if (ev.pid === ev.tgid) this.#exit(ev);
           break;
         case 'uid':
+          this.#markStale(ev.tgid, ev.timestampNs, UID_REASON);
           if (ev.pid === ev.tgid) this.#change(ev.tgid, 'uid_change', { userId: ev.ruid }, ev.timestampNs, ev.euid);
           break;
         case 'comm':
@@ -131,13 +135,16 @@ export class RealtimeBackend {
     return snap === undefined ? ppid === 2 : snap.kernelThread;
   }
 
-  /** A later exec of `pid` stamped `tsNs`: every pending /proc read of `pid` taken after it shows that later image. */
-  #markStale(pid: number, tsNs: bigint): void {
-    for (const r of this.#reads.get(pid) ?? []) if (r.atNs > tsNs) r.stale = true;
+  /**
+   * A later exec (or user change) of `pid` stamped `tsNs`: every pending /proc read of `pid` taken
+   * after it shows that later state, not the exec it was read for.
+   */
+  #markStale(pid: number, tsNs: bigint, reason: string): void {
+    for (const r of this.#reads.get(pid) ?? []) if (r.atNs > tsNs) r.stale ??= reason;
   }
 
   #trackRead(pid: number, atNs: bigint): ExecRead {
-    const read: ExecRead = { atNs, stale: false };
+    const read: ExecRead = { atNs };
     const list = this.#reads.get(pid);
     if (list === undefined) {
       if (this.#reads.size >= 65_536) {
@@ -184,7 +191,7 @@ export class RealtimeBackend {
     const errors: Record<string, string> = { ...image?.fieldErrors };
     if (image === undefined) {
       errors.name = GONE;
-      errors.executablePath = GONE;
+      errors.exe = GONE;
     }
     const commandLine = image?.commandLine ?? [];
     if (commandLine.length === 0 && errors.cmdline === undefined) errors.cmdline = GONE;
@@ -238,7 +245,7 @@ export class RealtimeBackend {
   ): void {
     const { scanner, table, publisher } = this.#o;
     const correlator = this.#correlator;
-    this.#markStale(pid, ts);
+    this.#markStale(pid, ts, STALE_REASON);
     // Files the connector's reader thread captured right after the exec, when it did.
     const snap = scanner.readOne(pid, captured);
     const readAtNs = captured !== undefined && capturedAtNs !== undefined ? capturedAtNs : process.hrtime.bigint();
@@ -261,7 +268,8 @@ export class RealtimeBackend {
       this.#untrack(pid, read);
       const otherImage =
         audit?.exe !== undefined && snap?.executablePath !== undefined && audit.exe !== snap.executablePath;
-      const stale = read.stale || otherImage;
+      const staleReason = read.stale ?? (otherImage ? STALE_REASON : undefined);
+      const stale = staleReason !== undefined;
       const facts = this.#merge(pid, snap, audit, known, stale);
       // Hash what audit says ran when the process shows another image by now; else the process's own file.
       const byPid = snap !== undefined && !(stale && audit !== undefined);
@@ -272,7 +280,7 @@ export class RealtimeBackend {
       const hash = await publisher.hash(target);
       const entry = { ...facts, ...(hash?.ok === true ? { executableHash: hash.hash } : {}) };
       if (table.get(pid) !== undefined) {
-        if (!read.stale) table.update(pid, entry);
+        if (read.stale === undefined) table.update(pid, entry);
       } else {
         // Exited already: its exit event (queued behind this task) reports these details.
         if (this.#exited.size > 65_536) this.#exited.clear();
@@ -283,11 +291,11 @@ export class RealtimeBackend {
         ...(audit === undefined ? {} : auditMeta(audit)),
         ...(snap === undefined ? { enrichment: audit === undefined ? 'none' : 'audit' } : {}),
       };
-      if (stale && audit === undefined) {
+      if (staleReason !== undefined && audit === undefined) {
         meta.procStale = true;
-        meta.procStaleReason = STALE_REASON;
-      } else if (stale) {
-        meta.procImageDropped = STALE_REASON;
+        meta.procStaleReason = staleReason;
+      } else if (staleReason !== undefined) {
+        meta.procImageDropped = staleReason;
       }
       publisher.trySend(processEvent(facts, 'exec', { hash, timestamp: at, detectedBy, metadata: meta }));
     });
@@ -303,11 +311,12 @@ export class RealtimeBackend {
     if (audit === undefined) {
       return (
         snap ?? {
+          // The name known so far is the previous image's: not this exec's.
           pid,
-          name: known?.name ?? '',
+          name: '',
           ...(known?.ppid === undefined ? {} : { ppid: known.ppid }),
           ...(known?.startTime === undefined ? {} : { startTime: known.startTime }),
-          fieldErrors: { name: GONE, executablePath: GONE, cmdline: GONE },
+          fieldErrors: { name: GONE, exe: GONE, cmdline: GONE },
         }
       );
     }
@@ -362,7 +371,7 @@ export class RealtimeBackend {
       partial = true;
       // The kernel reports parent 0 when the parent is already gone: leave ppid unknown then.
       const ppid = ev.parentTgid === undefined || ev.parentTgid === 0 ? {} : { ppid: ev.parentTgid };
-      facts = late ?? { pid, name: '', ...ppid, fieldErrors: { name: NEVER_SEEN, executablePath: NEVER_SEEN } };
+      facts = late ?? { pid, name: '', ...ppid, fieldErrors: { name: NEVER_SEEN, exe: NEVER_SEEN } };
     }
     const at = epochMsOfMonotonicNs(ev.timestampNs);
     const meta: Record<string, string | number | boolean> = {};
