@@ -169,6 +169,47 @@ describe('ProcessEventSource real-time backend', () => {
     expect([exit?.subtype, exit?.exitCode]).toEqual(['exit', 0]);
   });
 
+  it('reports the exit of a process it never saw with what the kernel gave, marked partial', async () => {
+    const { tx, kernel } = await realtime({ audit: 'off' });
+    kernel.events?.([
+      { ...exitEvent({ timestampNs: nowNs(), pid: 6100, tgid: 6100, exitCode: 137, parentTgid: 3750 }), termSignal: 9 },
+    ]);
+    await tx.waitFor((t) => t.process('exit').length === 1);
+    const exit = tx.process('exit')[0];
+    expect({
+      pid: exit?.pid,
+      ppid: exit?.ppid,
+      exitCode: exit?.exitCode,
+      partial: exit?.platformMetadata?.partial,
+      termSignal: exit?.platformMetadata?.termSignal,
+      exitSignal: exit?.platformMetadata?.exitSignal,
+      nameError: exit?.platformMetadata?.nameError,
+      parentName: exit?.platformMetadata?.parentName,
+    }).toEqual({
+      pid: 6100,
+      ppid: 3750,
+      exitCode: 137,
+      partial: true,
+      termSignal: 9,
+      exitSignal: 17,
+      nameError: 'not seen before it exited',
+      parentName: 'bash',
+    });
+  });
+
+  it('names the parent and the ancestors of each event from the process table, to the configured depth', async () => {
+    const { tx, kernel } = await realtime({ audit: 'off', ancestryDepth: 1 });
+    kernel.events?.([
+      { type: 'fork', timestampNs: nowNs(), parentPid: 3750, parentTgid: 3750, childPid: 5000, childTgid: 5000 },
+    ]);
+    await tx.waitFor((t) => t.process('start').length === 1);
+    const start = tx.process('start')[0];
+    expect(start?.platformMetadata?.parentName).toBe('bash');
+    expect(JSON.parse(String(start?.platformMetadata?.ancestry))).toEqual([
+      { pid: 3750, name: 'bash', executablePath: '/usr/bin/bash' },
+    ]);
+  });
+
   it('asks the connector to capture the exec files, and uses them for a process already gone', async () => {
     const { tx, kernel } = await realtime();
     expect(kernel.captureOnExec).toEqual({ files: ['cmdline', 'stat', 'status', 'cgroup'], links: ['exe', 'cwd'] });
