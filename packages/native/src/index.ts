@@ -76,3 +76,13 @@ export {
 } from './sock-diag-columns.ts';
 export type { WorkerHost, WorkerHostOptions } from './worker-host.ts';
 export { DEFAULT_STOP_GRACE_MS, startWorkerHost } from './worker-host.ts';
+export type { EbpfLossInfo, EbpfProcessOptions, EbpfProcessReader, EbpfProcessStats } from './ebpf.ts';
+export {
+  DEFAULT_EBPF_OPTIONS,
+  EBPF_MIN_KERNEL,
+  EBPF_OBJECT_PATH,
+  openEbpfProcessMonitor,
+  probeEbpf,
+} from './ebpf.ts';
+export type { EbpfProcessEvent } from './ebpf-event.ts';
+export { decodeEbpfRecord, EBPF_ARGV_MAX, EBPF_CONFIG_LAYOUT, EBPF_EVENT_LAYOUT } from './ebpf-event.ts';
