@@ -50,7 +50,10 @@ const report = (pass, line) => {
 const pinned = JSON.parse(readFileSync(pins, 'utf8'));
 const now = inputs();
 const changed = Object.keys({ ...pinned, ...now }).filter((k) => k !== 'process.bpf.o' && pinned[k] !== now[k]);
-report(changed.length === 0, `inputs pinned (${Object.keys(now).length}): ${changed.length === 0 ? 'unchanged' : `changed: ${changed.map((k) => `${k} ${pinned[k] ?? '-'} -> ${now[k] ?? '-'}`).join('; ')}`}`);
+report(
+  changed.length === 0,
+  `inputs pinned (${Object.keys(now).length}): ${changed.length === 0 ? 'unchanged' : `changed: ${changed.map((k) => `${k} ${pinned[k] ?? '-'} -> ${now[k] ?? '-'}`).join('; ')}`}`,
+);
 report(pinned['process.bpf.o'] === sha(object), 'process.bpf.o matches its pinned hash');
 
 // 2. rebuild
@@ -87,7 +90,10 @@ for (const [struct, want, size] of [
 ]) {
   const got = members(struct);
   const same = got !== undefined && got.size === size && JSON.stringify(got.members) === JSON.stringify(want);
-  report(same, `struct ${struct} in the object's BTF matches the decoder${same ? '' : `: BTF ${JSON.stringify(got)} decoder ${JSON.stringify(want)} size ${size}`}`);
+  report(
+    same,
+    `struct ${struct} in the object's BTF matches the decoder${same ? '' : `: BTF ${JSON.stringify(got)} decoder ${JSON.stringify(want)} size ${size}`}`,
+  );
 }
 
 // 4. verifier
@@ -111,5 +117,7 @@ if (existsSync('/sys/kernel/btf/vmlinux') && process.getuid?.() === 0) {
   console.log('skip verifier load (needs root and /sys/kernel/btf/vmlinux)');
 }
 
-console.log(ok ? 'drift check: OK' : 'drift check: FAILED (rebuild with ./build.sh, then `node drift-check.mjs record`)');
+console.log(
+  ok ? 'drift check: OK' : 'drift check: FAILED (rebuild with ./build.sh, then `node drift-check.mjs record`)',
+);
 process.exit(ok ? 0 : 1);

@@ -139,7 +139,17 @@ export function decodeEbpfRecord(b: Buffer, size: number): EbpfProcessEvent | un
   }
   if (type === 2) {
     const { exitCode, termSignal } = decodeWaitStatus(aux);
-    return { type: 'exit', timestampNs, pid, tgid, exitCode, status: aux, termSignal, parentPid: ppid, parentTgid: ppid };
+    return {
+      type: 'exit',
+      timestampNs,
+      pid,
+      tgid,
+      exitCode,
+      status: aux,
+      termSignal,
+      parentPid: ppid,
+      parentTgid: ppid,
+    };
   }
   if (type === 3) {
     return { type: 'fork', timestampNs, parentPid: aux, parentTgid: ppid, childPid: pid, childTgid: tgid };

@@ -12,9 +12,9 @@ export { listAuditRules, readAuditStatus } from './audit-control.ts';
 export type {
   AuditExecMonitor,
   AuditExecMonitorOptions,
-  AuditRecovery,
   AuditExecMonitorStats,
   AuditLossInfo,
+  AuditRecovery,
 } from './audit-monitor.ts';
 export {
   DEFAULT_AUDIT_BACKLOG_LIMIT,
@@ -24,6 +24,16 @@ export {
   recoverAuditState,
 } from './audit-monitor.ts';
 export type { AuditExecRecord } from './audit-record.ts';
+export type { EbpfLossInfo, EbpfProcessOptions, EbpfProcessReader, EbpfProcessStats } from './ebpf.ts';
+export {
+  DEFAULT_EBPF_OPTIONS,
+  EBPF_MIN_KERNEL,
+  EBPF_OBJECT_PATH,
+  openEbpfProcessMonitor,
+  probeEbpf,
+} from './ebpf.ts';
+export type { EbpfProcessEvent } from './ebpf-event.ts';
+export { decodeEbpfRecord, EBPF_ARGV_MAX, EBPF_CONFIG_LAYOUT, EBPF_EVENT_LAYOUT } from './ebpf-event.ts';
 export type {
   FanotifyOptions,
   FanotifyReader,
@@ -76,13 +86,3 @@ export {
 } from './sock-diag-columns.ts';
 export type { WorkerHost, WorkerHostOptions } from './worker-host.ts';
 export { DEFAULT_STOP_GRACE_MS, startWorkerHost } from './worker-host.ts';
-export type { EbpfLossInfo, EbpfProcessOptions, EbpfProcessReader, EbpfProcessStats } from './ebpf.ts';
-export {
-  DEFAULT_EBPF_OPTIONS,
-  EBPF_MIN_KERNEL,
-  EBPF_OBJECT_PATH,
-  openEbpfProcessMonitor,
-  probeEbpf,
-} from './ebpf.ts';
-export type { EbpfProcessEvent } from './ebpf-event.ts';
-export { decodeEbpfRecord, EBPF_ARGV_MAX, EBPF_CONFIG_LAYOUT, EBPF_EVENT_LAYOUT } from './ebpf-event.ts';

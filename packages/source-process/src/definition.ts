@@ -11,7 +11,8 @@ import { createProcessSource } from './process-event-source.ts';
 /** `[sources.process]`: the process source. */
 export const processSourceDefinition = defineSource({
   key: 'process',
-  description: 'Processes: a /proc snapshot, then real-time fork, exec and exit through the kernel',
+  description:
+    'Processes: a /proc snapshot, then real-time fork, exec and exit through the kernel (eBPF, else proc connector + audit)',
   schema: processSourceSchema,
   create: (o, context) =>
     createProcessSource({
@@ -20,6 +21,9 @@ export const processSourceDefinition = defineSource({
       includeKernelThreads: o.includeKernelThreads,
       hashing: { enabled: o.hashing, maxFileBytes: o.hashMaxFileSize, timeoutMs: o.hashTimeout },
       realtime: o.realtime,
+      backend: o.backend,
+      ebpfLatencyMs: o.ebpfLatency,
+      ebpfRingBufferBytes: o.ebpfRingBuffer,
       audit: o.audit,
       auditWaitMs: o.auditWait,
       receiveBufferBytes: o.receiveBuffer,

@@ -30,8 +30,19 @@ export interface ProcessSourceOptions {
   /** Report kernel threads (children of kthreadd) too (default false). */
   readonly includeKernelThreads?: boolean;
   readonly hashing?: HashingOptions;
-  /** `'auto'` uses the proc connector when it opens (root, initial namespaces, Linux); `'off'` polls. */
+  /** `'auto'` uses a kernel backend when one opens (root, initial namespaces, Linux); `'off'` polls. */
   readonly realtime?: 'auto' | 'off';
+  /**
+   * Which backend produces events: `'auto'` (default) tries eBPF, then the proc connector (with
+   * audit), then polling, and says why it fell back; `'ebpf'`, `'proc-connector'` or `'poll'`
+   * force one (a forced kernel backend that cannot open falls back to polling, with the reason in
+   * the health report).
+   */
+  readonly backend?: 'auto' | 'ebpf' | 'proc-connector' | 'poll';
+  /** With eBPF: the bound on delivery latency, in ms (default 50). */
+  readonly ebpfLatencyMs?: number;
+  /** With eBPF: the kernel ring buffer, in bytes, a power of two (default 8 MiB). */
+  readonly ebpfRingBufferBytes?: number;
   /** `'auto'` adds the audit exec monitor when it opens (root, audit not locked); `'off'` never does. */
   readonly audit?: 'auto' | 'off';
   /** How long an exec event waits for its audit record before /proc enrichment alone is used (default 10 ms). */
@@ -70,6 +81,21 @@ export const processSourceSchema = {
   realtime: field('enum', 'auto', 'Use the kernel proc connector when permitted (auto) or poll (off)', {
     values: ['auto', 'off'],
   }),
+  backend: field(
+    'enum',
+    'auto',
+    'Process event backend: eBPF, then proc connector + audit, then polling (auto), or one forced',
+    {
+      values: ['auto', 'ebpf', 'proc-connector', 'poll'],
+    },
+  ),
+  ebpf_latency: field('duration', 50, 'eBPF: longest wait before kernel records reach the collector', {
+    min: 1,
+    max: 1000,
+  }),
+  ebpf_ring_buffer: field('bytes', 8 * 1024 * 1024, 'eBPF: kernel ring buffer size (a power of two)', {
+    min: 65536,
+  }),
   audit: field('enum', 'auto', 'Use the audit netlink for exec details when permitted (auto) or not (off)', {
     values: ['auto', 'off'],
   }),
@@ -101,6 +127,9 @@ export const DEFAULT_PROCESS_SOURCE_OPTIONS = Object.freeze({
     timeoutMs: F.hash_timeout.default,
   }),
   realtime: F.realtime.default,
+  backend: F.backend.default,
+  ebpfLatencyMs: F.ebpf_latency.default,
+  ebpfRingBufferBytes: F.ebpf_ring_buffer.default,
   audit: F.audit.default,
   auditWaitMs: F.audit_wait.default,
   receiveBufferBytes: F.receive_buffer.default,
@@ -117,6 +146,9 @@ export interface ResolvedProcessSourceOptions {
   readonly includeKernelThreads: boolean;
   readonly hashing: Required<HashingOptions>;
   readonly realtime: 'auto' | 'off';
+  readonly backend: 'auto' | 'ebpf' | 'proc-connector' | 'poll';
+  readonly ebpfLatencyMs: number;
+  readonly ebpfRingBufferBytes: number;
   readonly audit: 'auto' | 'off';
   readonly auditWaitMs: number;
   readonly receiveBufferBytes: number;
@@ -163,6 +195,19 @@ function oneOf<T extends string>(field: string, value: unknown, allowed: readonl
   return value as T;
 }
 
+function powerOfTwo(field: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (
+    typeof value !== 'number' ||
+    !Number.isInteger(value) ||
+    value < 65536 ||
+    value > 2 ** 30 ||
+    (value & (value - 1)) !== 0
+  )
+    invalid(field, value, 'a power of two from 65536 to 2^30');
+  return value;
+}
+
 function flag(field: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') invalid(field, value, 'a boolean');
@@ -191,6 +236,9 @@ export function resolveProcessSourceOptions(options: ProcessSourceOptions = {}):
       timeoutMs: positiveInt('hashing.timeoutMs', h.timeoutMs, d.hashing.timeoutMs, F.hash_timeout.min),
     },
     realtime: oneOf('realtime', options.realtime, F.realtime.values ?? [], d.realtime),
+    backend: oneOf('backend', options.backend, F.backend.values ?? [], d.backend),
+    ebpfLatencyMs: boundedInt('ebpfLatencyMs', options.ebpfLatencyMs, d.ebpfLatencyMs, 1, 1000),
+    ebpfRingBufferBytes: powerOfTwo('ebpfRingBufferBytes', options.ebpfRingBufferBytes, d.ebpfRingBufferBytes),
     audit: oneOf('audit', options.audit, F.audit.values ?? [], d.audit),
     auditWaitMs: positiveInt('auditWaitMs', options.auditWaitMs, d.auditWaitMs, F.audit_wait.min),
     receiveBufferBytes: positiveInt(
@@ -200,7 +248,12 @@ export function resolveProcessSourceOptions(options: ProcessSourceOptions = {}):
       F.receive_buffer.min,
     ),
     ancestryDepth: boundedInt('ancestryDepth', options.ancestryDepth, d.ancestryDepth, 0, 64),
-    processTableMax: positiveInt('processTableMax', options.processTableMax, d.processTableMax, F.process_table_max.min),
+    processTableMax: positiveInt(
+      'processTableMax',
+      options.processTableMax,
+      d.processTableMax,
+      F.process_table_max.min,
+    ),
     exitedRetentionMs: positiveInt('exitedRetentionMs', options.exitedRetentionMs, d.exitedRetentionMs, 0),
     logger: options.logger,
     procReader: options.procReader,

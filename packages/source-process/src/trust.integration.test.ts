@@ -6,25 +6,36 @@
  * spawned commands themselves, /proc read by the test, and a cgroup the test creates.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, realpathSync, rmdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, realpathSync, rmdirSync } from 'node:fs';
 import type { ProcessEvent } from '@daemoneye/core';
-import { probeAudit, probeProcConnector } from '@daemoneye/native';
+import { probeAudit, probeEbpf, probeProcConnector } from '@daemoneye/native';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RecordingSender } from '../test/fakes.ts';
-import { createProcessSource, type ProcessEventSource, type ProcessSourceOptions } from './process-event-source.ts';
+import type { ProcessSourceOptions } from './options.ts';
+import { createProcessSource, type ProcessEventSource } from './process-event-source.ts';
 
 const connector = await probeProcConnector();
 const audit = await probeAudit();
 if (!connector.available) console.log(`skipping real-time process tests: ${connector.reason}`);
 if (connector.available && !audit.available) console.log(`audit-dependent checks skipped: ${audit.reason}`);
+const ebpf = probeEbpf();
+if (!ebpf.available) console.log(`skipping the eBPF backend's run: ${ebpf.reason}`);
+
+/** Every backend these checks apply to, each run on its own. */
+const BACKENDS = [
+  { backend: 'ebpf', available: ebpf.available },
+  { backend: 'proc-connector', available: connector.available },
+] as const;
 
 const open: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const stop of open.splice(0)) await stop();
 });
 
-async function startLive(options: ProcessSourceOptions = {}): Promise<{ source: ProcessEventSource; tx: RecordingSender }> {
+async function startLive(
+  options: ProcessSourceOptions = {},
+): Promise<{ source: ProcessEventSource; tx: RecordingSender }> {
   const source = createProcessSource({ scanIntervalMs: 60_000, ...options });
   const tx = new RecordingSender();
   const ctl = new AbortController();
@@ -71,12 +82,13 @@ function execsOf(tx: RecordingSender, pid: number): ProcessEvent[] {
   return tx.process('exec').filter((e) => e.pid === pid);
 }
 
-describe.skipIf(!connector.available)('process events a responder can trust (real kernel)', () => {
-  it.skipIf(!audit.available)(
-    '200 setpriv → sleep chains (4 in parallel): 400 exec events, each with its own program, argv and uid (audit)',
+describe.each(BACKENDS)('process events a responder can trust (real kernel, $backend)', ({ backend, available }) => {
+  const kernelExact = backend === 'ebpf' || audit.available;
+  it.skipIf(!available || !kernelExact)(
+    `200 setpriv → sleep chains (4 in parallel): 400 exec events, each with its own program, argv and uid (${backend === 'ebpf' ? 'eBPF, audit untouched' : 'audit'})`,
     async () => {
-      const { source, tx } = await startLive();
-      expect(source.backend()).toBe('proc-connector+audit');
+      const { source, tx } = await startLive({ backend });
+      expect(source.backend()).toBe(backend === 'ebpf' ? 'ebpf' : 'proc-connector+audit');
       const pids = await setprivChains(200, 4);
       await tx.waitFor((t) => pids.every((p) => execsOf(t, p).length >= 2), 20_000);
       await new Promise((r) => setTimeout(r, 300));
@@ -95,125 +107,150 @@ describe.skipIf(!connector.available)('process events a responder can trust (rea
     90_000,
   );
 
-  it('without audit, an exec event whose /proc read shows a later image is marked, never presented as fact', async () => {
-    const { source, tx } = await startLive({ audit: 'off' });
-    expect(source.backend()).toBe('proc-connector');
-    const pids = await setprivChains(200, 4);
-    await tx.waitFor((t) => pids.every((p) => execsOf(t, p).length >= 2), 20_000);
-    await new Promise((r) => setTimeout(r, 300));
-    const unmarkedWrong: string[] = [];
-    let marked = 0;
-    for (const pid of pids) {
-      const [first, second] = execsOf(tx, pid);
-      if (first?.platformMetadata?.procStale === true) marked++;
-      else if (first?.executablePath !== SETPRIV || first.commandLine[0] !== SETPRIV || first.userId !== '0')
-        unmarkedWrong.push(`${pid}: ${first?.executablePath} ${JSON.stringify(first?.commandLine)} uid ${first?.userId}`);
-      // sleep 0 may be gone before /proc is read: then the event must say why its fields are empty.
-      const gone = 'exited before it could be read';
-      const secondGone =
-        second?.executablePath === undefined &&
-        (second?.name === 'sleep' || (second?.name === '' && second.platformMetadata?.nameError === gone)) &&
-        second.platformMetadata?.exeError === gone;
-      if (!secondGone && second?.platformMetadata?.procStale !== true && (second?.executablePath !== SLEEP || second.userId !== '65534'))
-        unmarkedWrong.push(`${pid} second: ${JSON.stringify(second)}`);
-    }
-    console.log(`without audit: ${marked} of ${pids.length} first execs marked procStale`);
-    expect(unmarkedWrong).toEqual([]);
-  }, 90_000);
-
-  it('start events report one image (the parent’s) over a mix of fork-only, fork+exec and exec chains; empty fields say why', async () => {
-    const { tx } = await startLive();
-    // dash: `(:)` forks without exec, `/bin/true` forks and execs, `exec` replaces the image in place.
-    const script = [
-      'i=0',
-      'while [ $i -lt 40 ]; do',
-      '  (:)',
-      '  /bin/true',
-      "  /bin/sh -c 'exec /bin/sh -c \"exec /bin/true\"'",
-      '  i=$((i+1))',
-      'done',
-    ].join('\n');
-    const { pid: shell } = await run('/bin/sh', ['-c', script]);
-    await new Promise((r) => setTimeout(r, 1000));
-    const events = tx.process().filter((e) => e.subtype !== 'snapshot');
-    const starts = events.filter((e) => e.ppid === shell && e.subtype === 'start');
-    expect(starts.length).toBe(120);
-    const shellImage = events.find((e) => e.pid === shell && e.subtype === 'exec');
-    const inconsistent = starts.filter(
-      (s) =>
-        s.name !== shellImage?.name ||
-        s.executablePath !== shellImage?.executablePath ||
-        JSON.stringify(s.commandLine) !== JSON.stringify(shellImage?.commandLine),
+  // The proc connector alone (no audit) is the only backend that can read /proc too late.
+  if (backend === 'proc-connector')
+    it.skipIf(!available)(
+      'without audit, an exec event whose /proc read shows a later image is marked, never presented as fact',
+      async () => {
+        const { source, tx } = await startLive({ backend, audit: 'off' });
+        expect(source.backend()).toBe('proc-connector');
+        const pids = await setprivChains(200, 4);
+        await tx.waitFor((t) => pids.every((p) => execsOf(t, p).length >= 2), 20_000);
+        await new Promise((r) => setTimeout(r, 300));
+        const unmarkedWrong: string[] = [];
+        let marked = 0;
+        for (const pid of pids) {
+          const [first, second] = execsOf(tx, pid);
+          if (first?.platformMetadata?.procStale === true) marked++;
+          else if (first?.executablePath !== SETPRIV || first.commandLine[0] !== SETPRIV || first.userId !== '0')
+            unmarkedWrong.push(
+              `${pid}: ${first?.executablePath} ${JSON.stringify(first?.commandLine)} uid ${first?.userId}`,
+            );
+          // sleep 0 may be gone before /proc is read: then the event must say why its fields are empty.
+          const gone = 'exited before it could be read';
+          const secondGone =
+            second?.executablePath === undefined &&
+            (second?.name === 'sleep' || (second?.name === '' && second.platformMetadata?.nameError === gone)) &&
+            second.platformMetadata?.exeError === gone;
+          if (
+            !secondGone &&
+            second?.platformMetadata?.procStale !== true &&
+            (second?.executablePath !== SLEEP || second.userId !== '65534')
+          )
+            unmarkedWrong.push(`${pid} second: ${JSON.stringify(second)}`);
+        }
+        console.log(`without audit: ${marked} of ${pids.length} first execs marked procStale`);
+        expect(unmarkedWrong).toEqual([]);
+      },
+      90_000,
     );
-    expect(inconsistent.map((s) => [s.pid, s.name, s.executablePath, s.commandLine])).toEqual([]);
-    const emptyWithoutReason = events.filter(
-      (e) => e.commandLine.length === 0 && e.platformMetadata?.cmdlineError === undefined,
-    );
-    expect(emptyWithoutReason.map((e) => [e.subtype, e.pid, e.name])).toEqual([]);
-  }, 60_000);
 
-  it('names the parent and the ancestry of a 4-deep chain as /proc shows it', async () => {
-    const { tx } = await startLive();
-    const tag = `${process.pid}${Date.now() % 100000}`;
-    // bash runs each command as a child (`; true` keeps it from exec'ing the last one).
-    const child = spawn('bash', ['-c', `bash -c "bash -c \\"sleep 3.${tag}; true\\"; true"; true`], { stdio: 'ignore' });
-    const sleepArg = `3.${tag}`;
-    await tx.waitFor((t) => t.process('exec').some((e) => e.commandLine[1] === sleepArg), 5000);
-    const exec = tx.process('exec').find((e) => e.commandLine[1] === sleepArg);
-    // Ground truth: the ppid chain and names from /proc while the chain runs.
-    const truth: Array<{ pid: number; name: string }> = [];
-    let pid = exec?.ppid ?? 0;
-    while (pid > 0 && truth.length < 8) {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      truth.push({ pid, name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) });
-      pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    }
-    child.kill('SIGKILL');
-    const ancestry = JSON.parse(String(exec?.platformMetadata?.ancestry)) as Array<{ pid: number; name: string }>;
-    expect(ancestry.map((a) => ({ pid: a.pid, name: a.name }))).toEqual(truth);
-    expect(ancestry.slice(0, 3).map((a) => a.name)).toEqual(['bash', 'bash', 'bash']);
-    expect(ancestry[3]?.pid).toBe(process.pid);
-    expect(exec?.platformMetadata?.parentName).toBe('bash');
-    expect(exec?.platformMetadata?.parentExecutablePath).toBe(realpathSync('/bin/bash'));
-    expect(truth.length).toBeGreaterThanOrEqual(4);
-  }, 30_000);
+  it.skipIf(!available)(
+    'start events report one image (the parent’s) over a mix of fork-only, fork+exec and exec chains; empty fields say why',
+    async () => {
+      const { tx } = await startLive({ backend });
+      // dash: `(:)` forks without exec, `/bin/true` forks and execs, `exec` replaces the image in place.
+      const script = [
+        'i=0',
+        'while [ $i -lt 40 ]; do',
+        '  (:)',
+        '  /bin/true',
+        '  /bin/sh -c \'exec /bin/sh -c "exec /bin/true"\'',
+        '  i=$((i+1))',
+        'done',
+      ].join('\n');
+      const { pid: shell } = await run('/bin/sh', ['-c', script]);
+      await new Promise((r) => setTimeout(r, 1000));
+      const events = tx.process().filter((e) => e.subtype !== 'snapshot');
+      const starts = events.filter((e) => e.ppid === shell && e.subtype === 'start');
+      expect(starts.length).toBe(120);
+      const shellImage = events.find((e) => e.pid === shell && e.subtype === 'exec');
+      const inconsistent = starts.filter(
+        (s) =>
+          s.name !== shellImage?.name ||
+          s.executablePath !== shellImage?.executablePath ||
+          JSON.stringify(s.commandLine) !== JSON.stringify(shellImage?.commandLine),
+      );
+      expect(inconsistent.map((s) => [s.pid, s.name, s.executablePath, s.commandLine])).toEqual([]);
+      const emptyWithoutReason = events.filter(
+        (e) => e.commandLine.length === 0 && e.platformMetadata?.cmdlineError === undefined,
+      );
+      expect(emptyWithoutReason.map((e) => [e.subtype, e.pid, e.name])).toEqual([]);
+    },
+    60_000,
+  );
 
-  it('attributes a process in a docker-style cgroup the test creates to that container', async () => {
-    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
-    const v2 = mounts.map((l) => l.split(' ')).find((f) => f[f.indexOf('-') + 1] === 'cgroup2')?.[4];
-    const v1 = mounts
-      .map((l) => l.split(' '))
-      .find((f) => f[f.indexOf('-') + 1] === 'cgroup' && (f.at(-1) ?? '').split(',').includes('pids'))?.[4];
-    const root = v2 ?? v1;
-    expect(root, 'a cgroup hierarchy is mounted').toBeDefined();
-    const id = randomBytes(32).toString('hex');
-    const parent = `${root}/daemoneye-test-${process.pid}`;
-    const dir = `${parent}/docker-${id}.scope`;
-    mkdirSync(dir, { recursive: true });
-    const { tx } = await startLive();
-    try {
-      const child = spawn('/bin/sh', ['-c', `echo $$ > ${dir}/cgroup.procs && exec /bin/sleep 2.${process.pid}`], {
+  it.skipIf(!available)(
+    'names the parent and the ancestry of a 4-deep chain as /proc shows it',
+    async () => {
+      const { tx } = await startLive({ backend });
+      const tag = `${process.pid}${Date.now() % 100000}`;
+      // bash runs each command as a child (`; true` keeps it from exec'ing the last one).
+      const child = spawn('bash', ['-c', `bash -c "bash -c \\"sleep 3.${tag}; true\\"; true"; true`], {
         stdio: 'ignore',
       });
-      const exited = new Promise((r) => child.on('exit', r));
-      await tx.waitFor((t) => execsOf(t, child.pid ?? -1).some((e) => e.executablePath === SLEEP), 5000);
-      const exec = execsOf(tx, child.pid ?? -1).find((e) => e.executablePath === SLEEP);
-      expect(readFileSync(`/proc/${child.pid}/cgroup`, 'utf8')).toContain(`docker-${id}.scope`);
-      expect(exec?.containerId).toBe(id);
-      expect(exec?.platformMetadata?.containerRuntime).toBe('docker');
+      const sleepArg = `3.${tag}`;
+      await tx.waitFor((t) => t.process('exec').some((e) => e.commandLine[1] === sleepArg), 5000);
+      const exec = tx.process('exec').find((e) => e.commandLine[1] === sleepArg);
+      // Ground truth: the ppid chain and names from /proc while the chain runs.
+      const truth: Array<{ pid: number; name: string }> = [];
+      let pid = exec?.ppid ?? 0;
+      while (pid > 0 && truth.length < 8) {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        truth.push({ pid, name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) });
+        pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      }
       child.kill('SIGKILL');
-      await exited;
-    } finally {
-      for (let i = 0; i < 50; i++) {
-        try {
-          rmdirSync(dir);
-          rmdirSync(parent);
-          break;
-        } catch {
-          await new Promise((r) => setTimeout(r, 50));
+      const ancestry = JSON.parse(String(exec?.platformMetadata?.ancestry)) as Array<{ pid: number; name: string }>;
+      expect(ancestry.map((a) => ({ pid: a.pid, name: a.name }))).toEqual(truth);
+      expect(ancestry.slice(0, 3).map((a) => a.name)).toEqual(['bash', 'bash', 'bash']);
+      expect(ancestry[3]?.pid).toBe(process.pid);
+      expect(exec?.platformMetadata?.parentName).toBe('bash');
+      expect(exec?.platformMetadata?.parentExecutablePath).toBe(realpathSync('/bin/bash'));
+      expect(truth.length).toBeGreaterThanOrEqual(4);
+    },
+    30_000,
+  );
+
+  it.skipIf(!available)(
+    'attributes a process in a docker-style cgroup the test creates to that container',
+    async () => {
+      const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
+      const v2 = mounts.map((l) => l.split(' ')).find((f) => f[f.indexOf('-') + 1] === 'cgroup2')?.[4];
+      const v1 = mounts
+        .map((l) => l.split(' '))
+        .find((f) => f[f.indexOf('-') + 1] === 'cgroup' && (f.at(-1) ?? '').split(',').includes('pids'))?.[4];
+      const root = v2 ?? v1;
+      expect(root, 'a cgroup hierarchy is mounted').toBeDefined();
+      const id = randomBytes(32).toString('hex');
+      const parent = `${root}/daemoneye-test-${process.pid}`;
+      const dir = `${parent}/docker-${id}.scope`;
+      mkdirSync(dir, { recursive: true });
+      const { tx } = await startLive({ backend });
+      try {
+        const child = spawn('/bin/sh', ['-c', `echo $$ > ${dir}/cgroup.procs && exec /bin/sleep 2.${process.pid}`], {
+          stdio: 'ignore',
+        });
+        const exited = new Promise((r) => child.on('exit', r));
+        await tx.waitFor((t) => execsOf(t, child.pid ?? -1).some((e) => e.executablePath === SLEEP), 5000);
+        const exec = execsOf(tx, child.pid ?? -1).find((e) => e.executablePath === SLEEP);
+        expect(readFileSync(`/proc/${child.pid}/cgroup`, 'utf8')).toContain(`docker-${id}.scope`);
+        expect(exec?.containerId).toBe(id);
+        expect(exec?.platformMetadata?.containerRuntime).toBe('docker');
+        child.kill('SIGKILL');
+        await exited;
+      } finally {
+        for (let i = 0; i < 50; i++) {
+          try {
+            rmdirSync(dir);
+            rmdirSync(parent);
+            break;
+          } catch {
+            await new Promise((r) => setTimeout(r, 50));
+          }
         }
       }
-    }
-  }, 30_000);
+    },
+    30_000,
+  );
 });
-

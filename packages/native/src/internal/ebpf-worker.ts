@@ -12,8 +12,8 @@
 import { workerData } from 'node:worker_threads';
 import { decodeEbpfRecord, EBPF_CONFIG_LAYOUT, type EbpfProcessEvent } from '../ebpf-event.ts';
 import { NativeError } from '../native-error.ts';
-import { errnoName, libc } from './libc.ts';
 import { type Handle, loadLibbpf } from './libbpf.ts';
+import { errnoName, libc } from './libc.ts';
 import { runWorkerEntry } from './worker-entry.ts';
 import type { HostMessage, WorkerMessage } from './worker-protocol.ts';
 
@@ -182,14 +182,23 @@ runWorkerEntry((port) => {
       port.close();
     };
     const tick = (): void => {
-      if (stopping) return finish();
+      if (stopping) {
+        finish();
+        return;
+      }
       if (inFlight >= MAX_IN_FLIGHT) {
         setTimeout(tick, 5);
         return;
       }
       const r = wakeFd >= 0 ? c.pollWake(epollFd, wakeFd, timeoutMs) : c.pollIn(epollFd, Math.min(timeoutMs, 100));
       if (r < 0 && r !== -4) {
-        post({ type: 'error', code: 'ERR_NATIVE_CALL', message: `poll failed: ${errnoName(-r)}`, errno: -r, fatal: true });
+        post({
+          type: 'error',
+          code: 'ERR_NATIVE_CALL',
+          message: `poll failed: ${errnoName(-r)}`,
+          errno: -r,
+          fatal: true,
+        });
         release();
         port.close();
         return;

@@ -9,7 +9,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@daemoneye/core';
-import type { AuditExecRecord, ProcConnectorEvent } from '@daemoneye/native';
+import type { AuditExecRecord, EbpfProcessEvent, ProcConnectorEvent } from '@daemoneye/native';
 import type { ProcessSnapshot } from '../process-snapshot.ts';
 import { type ProcessFacts, processEvent } from './event-mapping.ts';
 import type { EventPublisher } from './event-publisher.ts';
@@ -33,6 +33,12 @@ export interface RealtimeBackendOptions {
    */
   readonly settleMs?: number;
 }
+
+/** An exit event of either kernel backend (the eBPF one does not know the exit signal). */
+type ExitEvent = Omit<Extract<ProcConnectorEvent, { type: 'exit' }>, 'exitSignal'> & { readonly exitSignal?: number };
+
+/** An exec event of the eBPF backend. */
+type KernelExec = Extract<EbpfProcessEvent, { type: 'exec' }>;
 
 /** A /proc read for an exec event not sent yet; `stale` once a later exec of the process preceded the read. */
 interface ExecRead {
@@ -88,18 +94,39 @@ export class RealtimeBackend {
     this.#correlator = correlator;
   }
 
+  /**
+   * Handles one batch from the eBPF backend, in order. Its exec events carry the file name, argv,
+   * user and parent the kernel had at the exec: those are taken as they are, /proc (read now)
+   * fills only the rest, and a /proc read that shows a later image is not used for image fields.
+   */
+  handleEbpf(events: readonly EbpfProcessEvent[]): void {
+    for (const ev of events) {
+      switch (ev.type) {
+        case 'fork':
+          if (ev.childPid === ev.childTgid) this.#fork(ev.childTgid, ev.parentTgid, ev.timestampNs, 'ebpf');
+          break;
+        case 'exec':
+          this.#exec(ev.tgid, ev.timestampNs, undefined, undefined, ev);
+          break;
+        case 'exit':
+          if (ev.pid === ev.tgid) this.#exit(ev, 'ebpf');
+          break;
+      }
+    }
+  }
+
   /** Handles one batch from the proc connector, in order. */
   handleConnector(events: readonly ProcConnectorEvent[]): void {
     for (const ev of events) {
       switch (ev.type) {
         case 'fork':
-          if (ev.childPid === ev.childTgid) this.#fork(ev.childTgid, ev.parentTgid, ev.timestampNs);
+          if (ev.childPid === ev.childTgid) this.#fork(ev.childTgid, ev.parentTgid, ev.timestampNs, 'connector');
           break;
         case 'exec':
           if (ev.pid === ev.tgid) this.#exec(ev.tgid, ev.timestampNs, ev.captured, ev.capturedAtNs);
           break;
         case 'exit':
-          if (ev.pid === ev.tgid) this.#exit(ev);
+          if (ev.pid === ev.tgid) this.#exit(ev, 'connector');
           break;
         case 'uid':
           this.#markStale(ev.tgid, ev.timestampNs, UID_REASON);
@@ -170,7 +197,7 @@ export class RealtimeBackend {
    * pid, start time and cgroup. Reading the child's image instead would mix programs when it execs
    * at once. Empty fields carry the reason in `fieldErrors`.
    */
-  #fork(pid: number, ppid: number, ts: bigint): void {
+  #fork(pid: number, ppid: number, ts: bigint, detectedBy: 'connector' | 'ebpf'): void {
     const { scanner, table, publisher } = this.#o;
     const snap = scanner.readOne(pid);
     if (this.#skipKernel(snap, ppid)) {
@@ -227,7 +254,7 @@ export class RealtimeBackend {
           ? { ok: true as const, hash: parentHash, cached: true }
           : await publisher.hash(facts.executablePath === undefined ? {} : { path: facts.executablePath });
       const meta = imageFrom === 'parent' ? {} : { imageFrom };
-      publisher.trySend(processEvent(facts, 'start', { hash, timestamp: at, detectedBy: 'connector', metadata: meta }));
+      publisher.trySend(processEvent(facts, 'start', { hash, timestamp: at, detectedBy, metadata: meta }));
     });
   }
 
@@ -242,9 +269,10 @@ export class RealtimeBackend {
     ts: bigint,
     captured: Readonly<Record<string, string | number>> | undefined,
     capturedAtNs: bigint | undefined,
+    kernel?: KernelExec,
   ): void {
     const { scanner, table, publisher } = this.#o;
-    const correlator = this.#correlator;
+    const correlator = kernel === undefined ? this.#correlator : undefined;
     this.#markStale(pid, ts, STALE_REASON);
     // Files the connector's reader thread captured right after the exec, when it did.
     const snap = scanner.readOne(pid, captured);
@@ -256,12 +284,14 @@ export class RealtimeBackend {
     const read = this.#trackRead(pid, readAtNs);
     const settleMs = this.#o.settleMs ?? 0;
     const plan =
-      correlator === undefined
-        ? {
-            skip: false as const,
-            audit: settleMs > 0 ? sleep(settleMs).then(() => undefined) : Promise.resolve(undefined),
-          }
-        : correlator.connectorExec(pid, at, true);
+      kernel !== undefined
+        ? { skip: false as const, audit: Promise.resolve(kernelRecord(kernel)) }
+        : correlator === undefined
+          ? {
+              skip: false as const,
+              audit: settleMs > 0 ? sleep(settleMs).then(() => undefined) : Promise.resolve(undefined),
+            }
+          : correlator.connectorExec(pid, at, true);
     if (plan.skip) return void this.#untrack(pid, read);
     publisher.enqueue(pid, async () => {
       const audit = await plan.audit;
@@ -270,7 +300,7 @@ export class RealtimeBackend {
         audit?.exe !== undefined && snap?.executablePath !== undefined && audit.exe !== snap.executablePath;
       const staleReason = read.stale ?? (otherImage ? STALE_REASON : undefined);
       const stale = staleReason !== undefined;
-      const facts = this.#merge(pid, snap, audit, known, stale);
+      const facts = this.#merge(pid, snap, audit, known, stale, kernel?.filename);
       // Hash what audit says ran when the process shows another image by now; else the process's own file.
       const byPid = snap !== undefined && !(stale && audit !== undefined);
       const target = {
@@ -286,9 +316,9 @@ export class RealtimeBackend {
         if (this.#exited.size > 65_536) this.#exited.clear();
         this.#exited.set(pid, entry);
       }
-      const detectedBy = audit === undefined ? 'connector' : 'connector+audit';
+      const detectedBy = kernel !== undefined ? 'ebpf' : audit === undefined ? 'connector' : 'connector+audit';
       const meta: Record<string, string | number | boolean> = {
-        ...(audit === undefined ? {} : auditMeta(audit)),
+        ...(kernel !== undefined ? kernelMeta(kernel, facts) : audit === undefined ? {} : auditMeta(audit)),
         ...(snap === undefined ? { enrichment: audit === undefined ? 'none' : 'audit' } : {}),
       };
       if (staleReason !== undefined && audit === undefined) {
@@ -307,6 +337,7 @@ export class RealtimeBackend {
     audit: AuditExecRecord | undefined,
     known?: ProcessFacts,
     stale = false,
+    filename?: string,
   ): ProcessFacts {
     if (audit === undefined) {
       return (
@@ -322,7 +353,8 @@ export class RealtimeBackend {
     }
     // The image fields of /proc only when the read shows this exec's image.
     const image = stale ? undefined : snap;
-    const exe = audit.exe ?? image?.executablePath;
+    // The eBPF backend gives the path passed to execve: taken when /proc cannot say what ran.
+    const exe = audit.exe ?? image?.executablePath ?? (filename?.startsWith('/') === true ? filename : undefined);
     const userName = this.#o.scanner.userName(audit.uid);
     const startTime = snap?.startTime ?? known?.startTime;
     const cwd = audit.cwd ?? image?.cwd;
@@ -357,7 +389,7 @@ export class RealtimeBackend {
    * An exit. A process the source never saw still gets its exit event with what the kernel gave
    * (pid, parent, exit code, signals), marked `partial`.
    */
-  #exit(ev: Extract<ProcConnectorEvent, { type: 'exit' }>): void {
+  #exit(ev: ExitEvent, detectedBy: 'connector' | 'ebpf'): void {
     const { table, publisher, scanner } = this.#o;
     const pid = ev.tgid;
     if (this.#skippedKernel.delete(pid)) return;
@@ -383,7 +415,7 @@ export class RealtimeBackend {
       const exitFacts = learnt ?? fallback;
       if (partial && learnt === undefined) {
         meta.partial = true;
-        meta.exitSignal = ev.exitSignal;
+        if (ev.exitSignal !== undefined) meta.exitSignal = ev.exitSignal;
       }
       const h = exitFacts.executableHash;
       const hash = h === undefined ? undefined : { ok: true as const, hash: h, cached: true };
@@ -391,7 +423,7 @@ export class RealtimeBackend {
         processEvent(exitFacts, 'exit', {
           exitCode: ev.exitCode,
           timestamp: at,
-          detectedBy: 'connector',
+          detectedBy,
           metadata: meta,
           ...(hash === undefined ? {} : { hash }),
         }),
@@ -424,6 +456,34 @@ export class RealtimeBackend {
       );
     });
   }
+}
+
+/** The exec facts of an eBPF exec event, in the shape the merge takes from an audit record. */
+function kernelRecord(ev: KernelExec): AuditExecRecord {
+  return {
+    serial: 0,
+    timestampMs: 0,
+    pid: ev.tgid,
+    ppid: ev.ppid,
+    uid: ev.uid,
+    euid: ev.euid,
+    gid: ev.gid,
+    auid: 4294967295,
+    comm: ev.comm,
+    argv: [...ev.argv],
+    success: true,
+  };
+}
+
+/** Metadata of an eBPF exec event: the effective uid, the path given to execve when it is not the executable, truncation. */
+function kernelMeta(ev: KernelExec, facts: ProcessFacts): Record<string, string | number | boolean> {
+  const meta: Record<string, string | number | boolean> = { euid: ev.euid, gid: ev.gid };
+  if (ev.filename !== facts.executablePath) meta.execFilename = ev.filename;
+  if (ev.argvTruncated) meta.argvTruncated = true;
+  if (ev.filenameTruncated) meta.execFilenameTruncated = true;
+  if (ev.argvUnreadable) meta.argvUnreadable = true;
+  if (ev.pid !== ev.oldPid) meta.execThread = ev.oldPid;
+  return meta;
 }
 
 function auditMeta(record: AuditExecRecord): Record<string, string | number | boolean> {
