@@ -105,8 +105,8 @@ function kernelAtLeast(rel: string, major: number, minor: number): boolean {
 
 /**
  * Whether the eBPF loader can run here, from cheap checks in the order a fix would need them:
- * Linux, kernel ≥ 5.8, kernel BTF (`/sys/kernel/btf/vmlinux`), CAP_BPF + CAP_PERFMON (or
- * CAP_SYS_ADMIN), no `confidentiality` lockdown, libbpf.so.1 loadable (naming the package to
+ * Linux, kernel ≥ 5.8, kernel BTF (`/sys/kernel/btf/vmlinux`), the initial user namespace,
+ * CAP_BPF + CAP_PERFMON (or CAP_SYS_ADMIN), no `confidentiality` lockdown, libbpf.so.1 loadable (naming the package to
  * install), the object present. Loads no program; resolves, never rejects.
  */
 export function probeEbpf(options: Pick<EbpfProcessOptions, 'libbpfPath' | 'objectPath'> = {}): Availability {
@@ -125,6 +125,18 @@ export function probeEbpf(options: Pick<EbpfProcessOptions, 'libbpfPath' | 'obje
       code: 'unsupported',
       reason: 'eBPF: no kernel BTF (/sys/kernel/btf/vmlinux is missing; the kernel needs CONFIG_DEBUG_INFO_BTF)',
     };
+  try {
+    // Capabilities held in another user namespace do not count for bpf(2).
+    const map = readFileSync('/proc/self/uid_map', 'latin1').trim().split(/\s+/);
+    if (map.join(' ') !== '0 0 4294967295')
+      return {
+        available: false,
+        code: 'no_permission',
+        reason: 'eBPF: not in the initial user namespace (its capabilities do not count for bpf)',
+      };
+  } catch {
+    // No /proc: the capability check below decides.
+  }
   const caps = effectiveCapabilities(['CAP_BPF', 'CAP_PERFMON', 'CAP_SYS_ADMIN']);
   if (caps !== undefined && caps.CAP_SYS_ADMIN !== true && !(caps.CAP_BPF === true && caps.CAP_PERFMON === true)) {
     const missing = (['CAP_BPF', 'CAP_PERFMON'] as const).filter((n) => caps[n] !== true);

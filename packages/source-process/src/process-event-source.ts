@@ -310,7 +310,8 @@ export class ProcessEventSource implements EventSource {
       if (run.abort.signal.aborted) return void (await connector.close());
       run.connector = connector;
     } catch (e) {
-      this.#fallbackReason = `proc connector unavailable (${describeError(e)})`;
+      const why = `proc connector unavailable (${describeError(e)})`;
+      this.#fallbackReason = this.#ebpfReason === undefined ? why : `${this.#ebpfReason}; ${why}`;
       this.#log.info({ reason: describeError(e) }, 'proc connector unavailable; polling');
       return;
     }
