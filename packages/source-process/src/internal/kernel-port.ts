@@ -29,5 +29,5 @@ export interface KernelPorts {
     /** `/proc/<pid>/` files and links to capture in the reader thread when a process execs. */
     readonly captureOnExec?: { readonly files: readonly string[]; readonly links: readonly string[] };
   }): Promise<ProcConnectorPort>;
-  openAuditExecMonitor?(options: { readonly key: string }): Promise<AuditExecPort>;
+  openAuditExecMonitor?(options: { readonly key: string; readonly stateFile?: string }): Promise<AuditExecPort>;
 }
