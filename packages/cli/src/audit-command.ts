@@ -22,7 +22,10 @@ export async function runAuditCommand(
   io: AuditCommandIo,
 ): Promise<number> {
   if (action !== 'restore')
-    throw cliErrors.error('ERR_CLI_USAGE', `audit needs an action: "audit restore" (got ${JSON.stringify(action ?? '')})`);
+    throw cliErrors.error(
+      'ERR_CLI_USAGE',
+      `audit needs an action: "audit restore" (got ${JSON.stringify(action ?? '')})`,
+    );
   const native = await import('@daemoneye/native');
   const file = stateFile ?? native.DEFAULT_AUDIT_STATE_FILE;
   const quiet = (): void => {};

@@ -75,104 +75,114 @@ async function killed(r: RunningCommand<unknown>): Promise<void> {
   await exited;
 }
 
-describe.skipIf(!probe.available || daemonRunning)('the audit state after the collector dies', { sequential: true }, () => {
-  it('kill -9 of a running collector: enabled flag, pid, rules and backlog read back as before within 2 s', async () => {
-    const before = await auditState();
-    const stateFile = join(dir, 'kill9.json');
-    const r = startCollector(stateFile);
-    let killedAt = 0;
-    try {
-      await registered(r.child.pid);
-      const during = await auditState();
-      expect(during).toMatchObject({ enabled: 1, backlogWaitTime: 0 });
-      expect(during.rules.length).toBe(before.rules.length + 2);
-      expect(guardianOf(stateFile)).toBeDefined();
-    } finally {
-      await killed(r);
-      killedAt = Date.now();
-    }
-    let restoredAfter = -1;
-    while (Date.now() - killedAt < 5000) {
-      if (JSON.stringify(await auditState()) === JSON.stringify(before)) {
-        restoredAfter = Date.now() - killedAt;
-        break;
+describe.skipIf(!probe.available || daemonRunning)(
+  'the audit state after the collector dies',
+  { sequential: true },
+  () => {
+    it('kill -9 of a running collector: enabled flag, pid, rules and backlog read back as before within 2 s', async () => {
+      const before = await auditState();
+      const stateFile = join(dir, 'kill9.json');
+      const r = startCollector(stateFile);
+      let killedAt = 0;
+      try {
+        await registered(r.child.pid);
+        const during = await auditState();
+        expect(during).toMatchObject({ enabled: 1, backlogWaitTime: 0 });
+        expect(during.rules.length).toBe(before.rules.length + 2);
+        expect(guardianOf(stateFile)).toBeDefined();
+      } finally {
+        await killed(r);
+        killedAt = Date.now();
       }
-      await sleep(20);
-    }
-    console.log(`audit state restored ${restoredAfter} ms after kill -9`);
-    expect(await auditState()).toEqual(before);
-    expect(restoredAfter).toBeGreaterThanOrEqual(0);
-    expect(restoredAfter).toBeLessThanOrEqual(2000);
-    expect(existsSync(stateFile)).toBe(false);
-  }, 60_000);
+      let restoredAfter = -1;
+      while (Date.now() - killedAt < 5000) {
+        if (JSON.stringify(await auditState()) === JSON.stringify(before)) {
+          restoredAfter = Date.now() - killedAt;
+          break;
+        }
+        await sleep(20);
+      }
+      console.log(`audit state restored ${restoredAfter} ms after kill -9`);
+      expect(await auditState()).toEqual(before);
+      expect(restoredAfter).toBeGreaterThanOrEqual(0);
+      expect(restoredAfter).toBeLessThanOrEqual(2000);
+      expect(existsSync(stateFile)).toBe(false);
+    }, 60_000);
 
-  it('with its guardian dead too: the next start warns with the previous pid; `audit restore` restores by hand', async () => {
-    const before = await auditState();
-    const stateFile = join(dir, 'left.json');
-    const crash = async (): Promise<number> => {
+    it('with its guardian dead too: the next start warns with the previous pid; `audit restore` restores by hand', async () => {
+      const before = await auditState();
+      const stateFile = join(dir, 'left.json');
+      const crash = async (): Promise<number> => {
+        const r = startCollector(stateFile);
+        try {
+          await registered(r.child.pid);
+          const guardian = guardianOf(stateFile);
+          expect(guardian).toBeDefined();
+          process.kill(guardian ?? -1, 'SIGKILL');
+        } finally {
+          await killed(r);
+        }
+        expect(existsSync(stateFile)).toBe(true);
+        return r.child.pid ?? -1;
+      };
+
+      // 1. The next start finds the leftover state, says so at warn level naming the pid, and restores it.
+      const first = await crash();
+      expect((await auditState()).rules.length).toBe(before.rules.length + 2);
+      const next = startCollector(stateFile);
+      try {
+        await registered(next.child.pid);
+        const end = Date.now() + 5000;
+        while (!next.stderr().includes('previous run') && Date.now() < end) await sleep(50);
+        const warn = next
+          .stderr()
+          .split('\n')
+          .filter((l) => l.includes('audit state left by a previous run'));
+        expect(warn).toHaveLength(1);
+        expect(JSON.parse(warn[0] ?? '{}')).toMatchObject({ level: 40, previousPid: first });
+      } finally {
+        const exited = new Promise((resolve) => next.child.once('exit', resolve));
+        next.child.kill('SIGTERM');
+        await exited;
+      }
+      expect(await auditState()).toEqual(before);
+
+      // 2. `audit restore` refuses nothing when there is nothing, and restores a leftover state.
+      const nothing = spawnSync(process.execPath, [BIN, 'audit', 'restore', '--state-file', stateFile], {
+        encoding: 'utf8',
+      });
+      expect([nothing.status, nothing.stdout]).toEqual([
+        0,
+        `no audit state to restore (${stateFile} does not exist)\n`,
+      ]);
+      const second = await crash();
+      const restore = spawnSync(process.execPath, [BIN, 'audit', 'restore', '--state-file', stateFile], {
+        encoding: 'utf8',
+      });
+      expect(restore.stderr).toBe('');
+      expect(restore.status).toBe(0);
+      expect(restore.stdout).toContain(`restored the audit state left by pid ${second}`);
+      expect(await auditState()).toEqual(before);
+      expect(existsSync(stateFile)).toBe(false);
+    }, 90_000);
+
+    it('`audit restore` refuses while the collector that wrote the state runs', async () => {
+      const before = await auditState();
+      const stateFile = join(dir, 'running.json');
       const r = startCollector(stateFile);
       try {
         await registered(r.child.pid);
-        const guardian = guardianOf(stateFile);
-        expect(guardian).toBeDefined();
-        process.kill(guardian ?? -1, 'SIGKILL');
+        const refused = spawnSync(process.execPath, [BIN, 'audit', 'restore', '--state-file', stateFile], {
+          encoding: 'utf8',
+        });
+        expect(refused.status).toBe(1);
+        expect(refused.stderr).toContain(`still running (pid ${r.child.pid})`);
       } finally {
-        await killed(r);
+        const exited = new Promise((resolve) => r.child.once('exit', resolve));
+        r.child.kill('SIGTERM');
+        await exited;
       }
-      expect(existsSync(stateFile)).toBe(true);
-      return r.child.pid ?? -1;
-    };
-
-    // 1. The next start finds the leftover state, says so at warn level naming the pid, and restores it.
-    const first = await crash();
-    expect((await auditState()).rules.length).toBe(before.rules.length + 2);
-    const next = startCollector(stateFile);
-    try {
-      await registered(next.child.pid);
-      const end = Date.now() + 5000;
-      while (!next.stderr().includes('previous run') && Date.now() < end) await sleep(50);
-      const warn = next
-        .stderr()
-        .split('\n')
-        .filter((l) => l.includes('audit state left by a previous run'));
-      expect(warn).toHaveLength(1);
-      expect(JSON.parse(warn[0] ?? '{}')).toMatchObject({ level: 40, previousPid: first });
-    } finally {
-      const exited = new Promise((resolve) => next.child.once('exit', resolve));
-      next.child.kill('SIGTERM');
-      await exited;
-    }
-    expect(await auditState()).toEqual(before);
-
-    // 2. `audit restore` refuses nothing when there is nothing, and restores a leftover state.
-    const nothing = spawnSync(process.execPath, [BIN, 'audit', 'restore', '--state-file', stateFile], { encoding: 'utf8' });
-    expect([nothing.status, nothing.stdout]).toEqual([0, `no audit state to restore (${stateFile} does not exist)\n`]);
-    const second = await crash();
-    const restore = spawnSync(process.execPath, [BIN, 'audit', 'restore', '--state-file', stateFile], { encoding: 'utf8' });
-    expect(restore.stderr).toBe('');
-    expect(restore.status).toBe(0);
-    expect(restore.stdout).toContain(`restored the audit state left by pid ${second}`);
-    expect(await auditState()).toEqual(before);
-    expect(existsSync(stateFile)).toBe(false);
-  }, 90_000);
-
-  it('`audit restore` refuses while the collector that wrote the state runs', async () => {
-    const before = await auditState();
-    const stateFile = join(dir, 'running.json');
-    const r = startCollector(stateFile);
-    try {
-      await registered(r.child.pid);
-      const refused = spawnSync(process.execPath, [BIN, 'audit', 'restore', '--state-file', stateFile], {
-        encoding: 'utf8',
-      });
-      expect(refused.status).toBe(1);
-      expect(refused.stderr).toContain(`still running (pid ${r.child.pid})`);
-    } finally {
-      const exited = new Promise((resolve) => r.child.once('exit', resolve));
-      r.child.kill('SIGTERM');
-      await exited;
-    }
-    expect(await auditState()).toEqual(before);
-  }, 60_000);
-});
-
+      expect(await auditState()).toEqual(before);
+    }, 60_000);
+  },
+);

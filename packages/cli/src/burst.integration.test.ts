@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listAuditRules, probeAudit, readAuditStatus } from '@daemoneye/native';
@@ -35,7 +35,13 @@ function burst(): Promise<number> {
 
 async function status(): Promise<unknown> {
   const s = await readAuditStatus();
-  return { enabled: s.enabled, pid: s.pid, backlogLimit: s.backlogLimit, backlogWaitTime: s.backlogWaitTime, rules: await listAuditRules() };
+  return {
+    enabled: s.enabled,
+    pid: s.pid,
+    backlogLimit: s.backlogLimit,
+    backlogWaitTime: s.backlogWaitTime,
+    rules: await listAuditRules(),
+  };
 }
 
 interface Line {
@@ -59,6 +65,7 @@ describe.skipIf(!probe.available || daemonRunning)('a SIGSTOPped collector and a
       'warn',
     ]);
     const sleepers: Array<ReturnType<typeof spawn>> = [];
+    let stalled = 0;
     try {
       const end = Date.now() + 20_000;
       while ((await readAuditStatus()).pid !== r.child.pid && Date.now() < end) await sleep(50);
@@ -67,10 +74,10 @@ describe.skipIf(!probe.available || daemonRunning)('a SIGSTOPped collector and a
       process.kill(r.child.pid ?? -1, 'SIGSTOP');
       // Processes that start during the stop and keep running: the rescan must report them.
       for (let i = 0; i < 3; i++) sleepers.push(spawn('/bin/sleep', ['120'], { stdio: 'ignore' }));
-      const stalled = await burst();
+      stalled = await burst();
       process.kill(r.child.pid ?? -1, 'SIGCONT');
       console.log(
-        `${EXECS} execs: ${Math.round(alone)} ms with no collector, ${Math.round(stalled)} ms with the collector stopped (${(stalled / alone).toFixed(2)}×)`,
+        `${EXECS} execs: ${Math.round(alone)} ms with no collector, ${Math.round(stalled)} ms with the collector stopped`,
       );
       const lossSeen = Date.now() + 30_000;
       const lossLines = (): string[] =>
@@ -78,18 +85,18 @@ describe.skipIf(!probe.available || daemonRunning)('a SIGSTOPped collector and a
           .stderr()
           .split('\n')
           .filter((l) => l.includes('process events lost; rescanning'));
-      // The kernel's audit `lost` counter is read every 5 s; the connector's ENOBUFS may come first.
-      while (!lossLines().some((l) => l.includes('audit_audit_lost')) && Date.now() < lossSeen) await sleep(100);
+      // Audit records the kernel could not deliver show up as ENOBUFS on the socket, or in its `lost`
+      // counter (read every 5 s); the proc connector's ENOBUFS may come first.
+      while (!lossLines().some((l) => l.includes('"reason":"audit_')) && Date.now() < lossSeen) await sleep(100);
       const losses = lossLines().map((l) => JSON.parse(l) as { count: number; reason: string });
       console.log(`loss reports after SIGCONT: ${JSON.stringify(losses)}`);
-      expect(losses.some((l) => l.reason === 'audit_audit_lost' && l.count > 0)).toBe(true);
+      expect(losses.some((l) => l.reason.startsWith('audit_') && l.count > 0)).toBe(true);
       const pids = sleepers.map((s) => s.pid);
       const reported = (): boolean =>
         pids.every((pid) => r.lines.some((l) => l.kind === 'process' && l.pid === pid && l.subtype !== 'exit'));
       const seenBy = Date.now() + 30_000;
       while (!reported() && Date.now() < seenBy) await sleep(100);
       expect(reported()).toBe(true);
-      expect(stalled).toBeLessThanOrEqual(alone * 1.2);
     } finally {
       for (const s of sleepers) s.kill('SIGKILL');
       if (r.child.exitCode === null) {
@@ -100,5 +107,15 @@ describe.skipIf(!probe.available || daemonRunning)('a SIGSTOPped collector and a
       }
     }
     expect(await status()).toEqual(before);
+    // The host is shared: the no-collector burst runs again after, and the stalled one is compared with
+    // the mean of both, so a change of load during the test does not decide it.
+    const aloneAfter = await burst();
+    const baseline = (alone + aloneAfter) / 2;
+    console.log(
+      `${EXECS} execs: ${Math.round(aloneAfter)} ms with no collector again; stalled/baseline ${(stalled / baseline).toFixed(2)}× (load ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')})`,
+    );
+    expect(stalled).toBeLessThanOrEqual(baseline * 1.2);
   }, 400_000);
 });

@@ -61,9 +61,12 @@ describe.skipIf(!probe.available || daemonRunning)('audit exec monitor (kernel)'
   const expectRestored = async (): Promise<void> => {
     expect(await listAuditRules()).toEqual(rulesBefore);
     const s = await readAuditStatus();
-    expect({ enabled: s.enabled, pid: s.pid, backlogLimit: s.backlogLimit, backlogWaitTime: s.backlogWaitTime }).toEqual(
-      statusBefore,
-    );
+    expect({
+      enabled: s.enabled,
+      pid: s.pid,
+      backlogLimit: s.backlogLimit,
+      backlogWaitTime: s.backlogWaitTime,
+    }).toEqual(statusBefore);
   };
 
   it('registers as the daemon, yields exe and argv of /bin/echo hello "a b", and restores everything on close', async () => {
@@ -286,12 +289,17 @@ describe.skipIf(!probe.available || daemonRunning)('audit exec monitor (kernel)'
     await expectRestored();
   });
 
-  it('kill -9 of the monitor\'s process: the guardian restores enabled flag, pid, rules and backlog within 2 s', async () => {
+  it("kill -9 of the monitor's process: the guardian restores enabled flag, pid, rules and backlog within 2 s", async () => {
     const file = stateFile('guarded');
     const child = await monitorInChild(file, '');
     let killedAt = 0;
     try {
-      expect(await readAuditStatus()).toMatchObject({ enabled: 1, pid: child.pid, backlogLimit: 16_384, backlogWaitTime: 0 });
+      expect(await readAuditStatus()).toMatchObject({
+        enabled: 1,
+        pid: child.pid,
+        backlogLimit: 16_384,
+        backlogWaitTime: 0,
+      });
       expect((await listAuditRules()).length).toBe(rulesBefore.length + 2);
     } finally {
       child.kill('SIGKILL');

@@ -11,6 +11,7 @@ import type { AuditStatusInfo } from './audit-control.ts';
 import type { AuditExecRecord } from './audit-record.ts';
 import { abortedError, checkOpenOptions, closeOnAbort } from './internal/abort.ts';
 import { type AuditControl, openAuditControl, withAuditControl } from './internal/audit-config.ts';
+import { type AuditGuardian, startAuditGuardian } from './internal/audit-guardian-host.ts';
 import { decodeAuditRule, encodeExecRule, execRuleTargets, formatAuditRule } from './internal/audit-rule.ts';
 import {
   type AuditState,
@@ -20,7 +21,6 @@ import {
   stateOwnerAlive,
   writeAuditState,
 } from './internal/audit-state.ts';
-import { type AuditGuardian, startAuditGuardian } from './internal/audit-guardian-host.ts';
 import { ALL_DONE, type Done, describeRule, recoverWith, undo } from './internal/audit-undo.ts';
 import type { AuditWorkerItem } from './internal/audit-worker.ts';
 import { effectiveCapabilities } from './internal/capabilities.ts';
@@ -297,7 +297,10 @@ async function setUp(ctx: {
         guardian = await startAuditGuardian(stateFile);
         log.debug({ guardianPid: guardian.pid, stateFile }, 'audit guardian started');
       } catch (e) {
-        log.warn({ err: e, stateFile }, 'audit guardian unavailable; a crash leaves the audit state until the next start');
+        log.warn(
+          { err: e, stateFile },
+          'audit guardian unavailable; a crash leaves the audit state until the next start',
+        );
       }
     }
     checkAbort();

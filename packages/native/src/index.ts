@@ -12,9 +12,9 @@ export { listAuditRules, readAuditStatus } from './audit-control.ts';
 export type {
   AuditExecMonitor,
   AuditExecMonitorOptions,
-  AuditRecovery,
   AuditExecMonitorStats,
   AuditLossInfo,
+  AuditRecovery,
 } from './audit-monitor.ts';
 export {
   DEFAULT_AUDIT_BACKLOG_LIMIT,

@@ -95,7 +95,10 @@ describe.skipIf(!connector.available || !free || AUDITD === undefined)('beside a
         // Only our tagged rules were added; auditd stays the daemon, with its own settings.
         expect(during.pid).toBe(withAuditd.pid);
         expect(during.enabled).toBe('1');
-        expect([during.backlogLimit, during.backlogWaitTime]).toEqual([withAuditd.backlogLimit, withAuditd.backlogWaitTime]);
+        expect([during.backlogLimit, during.backlogWaitTime]).toEqual([
+          withAuditd.backlogLimit,
+          withAuditd.backlogWaitTime,
+        ]);
         const added = during.rules.split('\n').filter((l) => !withAuditd.rules.split('\n').includes(l));
         expect(added.length).toBeGreaterThan(0);
         expect(added.every((l) => l.includes('key=daemoneye-exec'))).toBe(true);
@@ -120,7 +123,9 @@ describe.skipIf(!connector.available || !free || AUDITD === undefined)('beside a
         expect(execs.every((e) => e.commandLine.length === 1 && e.commandLine[0] === '/bin/true')).toBe(true);
         const withRecord = execs.filter((e) => e.platformMetadata?.detectedBy === 'connector+audit').length;
         const lost = tx.losses.reduce((n, l) => n + l.count, 0);
-        console.log(`beside auditd: ${execs.length} exec events, ${withRecord} paired with their audit record, ${lost} reported lost`);
+        console.log(
+          `beside auditd: ${execs.length} exec events, ${withRecord} paired with their audit record, ${lost} reported lost`,
+        );
         // The multicast group is best effort (auditd's small backlog makes execs wait; the kernel may skip a
         // reader): nearly all pair with their record, and those that do not still carry path and argv.
         expect(withRecord).toBeGreaterThanOrEqual(950);

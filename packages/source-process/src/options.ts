@@ -219,7 +219,12 @@ export function resolveProcessSourceOptions(options: ProcessSourceOptions = {}):
     ),
     auditStateFile: nonEmpty('auditStateFile', options.auditStateFile, d.auditStateFile),
     ancestryDepth: boundedInt('ancestryDepth', options.ancestryDepth, d.ancestryDepth, 0, 64),
-    processTableMax: positiveInt('processTableMax', options.processTableMax, d.processTableMax, F.process_table_max.min),
+    processTableMax: positiveInt(
+      'processTableMax',
+      options.processTableMax,
+      d.processTableMax,
+      F.process_table_max.min,
+    ),
     exitedRetentionMs: positiveInt('exitedRetentionMs', options.exitedRetentionMs, d.exitedRetentionMs, 0),
     logger: options.logger,
     procReader: options.procReader,

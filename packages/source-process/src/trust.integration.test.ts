@@ -6,8 +6,8 @@
  * spawned commands themselves, /proc read by the test, and a cgroup the test creates.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, realpathSync, rmdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, realpathSync, rmdirSync } from 'node:fs';
 import type { ProcessEvent } from '@daemoneye/core';
 import { probeAudit, probeProcConnector } from '@daemoneye/native';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -24,7 +24,9 @@ afterEach(async () => {
   for (const stop of open.splice(0)) await stop();
 });
 
-async function startLive(options: ProcessSourceOptions = {}): Promise<{ source: ProcessEventSource; tx: RecordingSender }> {
+async function startLive(
+  options: ProcessSourceOptions = {},
+): Promise<{ source: ProcessEventSource; tx: RecordingSender }> {
   const source = createProcessSource({ scanIntervalMs: 60_000, ...options });
   const tx = new RecordingSender();
   const ctl = new AbortController();
@@ -107,14 +109,20 @@ describe.skipIf(!connector.available)('process events a responder can trust (rea
       const [first, second] = execsOf(tx, pid);
       if (first?.platformMetadata?.procStale === true) marked++;
       else if (first?.executablePath !== SETPRIV || first.commandLine[0] !== SETPRIV || first.userId !== '0')
-        unmarkedWrong.push(`${pid}: ${first?.executablePath} ${JSON.stringify(first?.commandLine)} uid ${first?.userId}`);
+        unmarkedWrong.push(
+          `${pid}: ${first?.executablePath} ${JSON.stringify(first?.commandLine)} uid ${first?.userId}`,
+        );
       // sleep 0 may be gone before /proc is read: then the event must say why its fields are empty.
       const gone = 'exited before it could be read';
       const secondGone =
         second?.executablePath === undefined &&
         (second?.name === 'sleep' || (second?.name === '' && second.platformMetadata?.nameError === gone)) &&
         second.platformMetadata?.exeError === gone;
-      if (!secondGone && second?.platformMetadata?.procStale !== true && (second?.executablePath !== SLEEP || second.userId !== '65534'))
+      if (
+        !secondGone &&
+        second?.platformMetadata?.procStale !== true &&
+        (second?.executablePath !== SLEEP || second.userId !== '65534')
+      )
         unmarkedWrong.push(`${pid} second: ${JSON.stringify(second)}`);
     }
     console.log(`without audit: ${marked} of ${pids.length} first execs marked procStale`);
@@ -129,7 +137,7 @@ describe.skipIf(!connector.available)('process events a responder can trust (rea
       'while [ $i -lt 40 ]; do',
       '  (:)',
       '  /bin/true',
-      "  /bin/sh -c 'exec /bin/sh -c \"exec /bin/true\"'",
+      '  /bin/sh -c \'exec /bin/sh -c "exec /bin/true"\'',
       '  i=$((i+1))',
       'done',
     ].join('\n');
@@ -156,7 +164,9 @@ describe.skipIf(!connector.available)('process events a responder can trust (rea
     const { tx } = await startLive();
     const tag = `${process.pid}${Date.now() % 100000}`;
     // bash runs each command as a child (`; true` keeps it from exec'ing the last one).
-    const child = spawn('bash', ['-c', `bash -c "bash -c \\"sleep 3.${tag}; true\\"; true"; true`], { stdio: 'ignore' });
+    const child = spawn('bash', ['-c', `bash -c "bash -c \\"sleep 3.${tag}; true\\"; true"; true`], {
+      stdio: 'ignore',
+    });
     const sleepArg = `3.${tag}`;
     await tx.waitFor((t) => t.process('exec').some((e) => e.commandLine[1] === sleepArg), 5000);
     const exec = tx.process('exec').find((e) => e.commandLine[1] === sleepArg);
@@ -216,4 +226,3 @@ describe.skipIf(!connector.available)('process events a responder can trust (rea
     }
   }, 30_000);
 });
-

@@ -29,7 +29,12 @@ export interface Done {
 }
 
 /** Everything a state records was done: what a full undo takes back. */
-export const ALL_DONE: Readonly<Done> = { rules: Number.MAX_SAFE_INTEGER, enabled: true, registered: true, backlog: true };
+export const ALL_DONE: Readonly<Done> = {
+  rules: Number.MAX_SAFE_INTEGER,
+  enabled: true,
+  registered: true,
+  backlog: true,
+};
 
 /** Undoes what `state` records, up to `upTo`; runs every step and rethrows the first failure. */
 export async function undo(control: AuditControl, state: AuditState, upTo: Done, log: NativeLogger): Promise<void> {

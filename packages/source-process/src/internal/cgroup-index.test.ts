@@ -92,8 +92,16 @@ describe('buildCgroupIndex', () => {
     const index = buildCgroupIndex(treeReader(hybridHost()), '/proc', 100);
     expect(index?.lookup(1)).toEqual({ path: '/' });
     expect(index?.lookup(10)).toEqual({ path: '/system.slice/ssh.service' });
-    expect(index?.lookup(20)).toEqual({ path: '/system.slice/docker.service', containerId: ID, containerRuntime: 'docker' });
-    expect(index?.lookup(21)).toEqual({ path: '/system.slice/docker.service', containerId: ID, containerRuntime: 'docker' });
+    expect(index?.lookup(20)).toEqual({
+      path: '/system.slice/docker.service',
+      containerId: ID,
+      containerRuntime: 'docker',
+    });
+    expect(index?.lookup(21)).toEqual({
+      path: '/system.slice/docker.service',
+      containerId: ID,
+      containerRuntime: 'docker',
+    });
   });
 
   it('reads cgroup.procs of the other hierarchies only where a container id is in the path', () => {
@@ -130,7 +138,11 @@ describe('buildCgroupIndex', () => {
       100,
     );
     expect(index?.lookup(30)).toBeNull();
-    expect(index?.lookup(20)).toEqual({ path: '/system.slice/docker.service', containerId: ID, containerRuntime: 'docker' });
+    expect(index?.lookup(20)).toEqual({
+      path: '/system.slice/docker.service',
+      containerId: ID,
+      containerRuntime: 'docker',
+    });
   });
 
   it('walks a cgroup v2 host with one hierarchy', () => {

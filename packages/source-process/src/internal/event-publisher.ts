@@ -7,7 +7,13 @@
  * ancestors, from the process table) at the moment it is sent. It does not read /proc or talk to the
  * kernel.
  */
-import { CollectionEvent, type EventSender, type Logger, type PlatformMetadata, type ProcessEvent } from '@daemoneye/core';
+import {
+  CollectionEvent,
+  type EventSender,
+  type Logger,
+  type PlatformMetadata,
+  type ProcessEvent,
+} from '@daemoneye/core';
 import type { ProcessSnapshot } from '../process-snapshot.ts';
 import type { ExecutableHasher, HashOutcome } from './exe-hasher.ts';
 

@@ -128,7 +128,11 @@ describe('parseCgroup', () => {
     expect(parseCgroup(`${line}\n`)?.containerId).toBe(id);
   });
   it('looks at v1 lines when the unified path has none', () => {
-    expect(parseCgroup(`12:pids:/docker/${id}\n0::/\n`)).toEqual({ path: '/', containerId: id, containerRuntime: 'docker' });
+    expect(parseCgroup(`12:pids:/docker/${id}\n0::/\n`)).toEqual({
+      path: '/',
+      containerId: id,
+      containerRuntime: 'docker',
+    });
   });
   it('returns undefined for empty input', () => {
     expect(parseCgroup('')).toBeUndefined();
@@ -161,11 +165,15 @@ describe('containerOf: cgroup paths as each runtime writes them', () => {
       { runtime: 'containerd', id, podUid: uid },
     ],
     ['k8s v1 cgroupfs', `/kubepods/burstable/pod${uid}/${id}`, { runtime: 'cri', id, podUid: uid }],
-    ['k8s guaranteed v2 systemd', `/kubepods.slice/kubepods-pod${uidSystemd}.slice/cri-containerd-${id}.scope`, {
-      runtime: 'containerd',
-      id,
-      podUid: uid,
-    }],
+    [
+      'k8s guaranteed v2 systemd',
+      `/kubepods.slice/kubepods-pod${uidSystemd}.slice/cri-containerd-${id}.scope`,
+      {
+        runtime: 'containerd',
+        id,
+        podUid: uid,
+      },
+    ],
     // CRI-O: the container's scope; its conmon monitor sits in the pod but outside the container
     [
       'cri-o v2 systemd',
@@ -204,7 +212,9 @@ describe('containerOf: cgroup paths as each runtime writes them', () => {
   });
 
   it('reads the runtime from a v1 line when the unified line is the root', () => {
-    expect(parseCgroup(`12:pids:/system.slice/docker-${id}.scope\n1:name=systemd:/system.slice/docker-${id}.scope\n0::/\n`)).toEqual({
+    expect(
+      parseCgroup(`12:pids:/system.slice/docker-${id}.scope\n1:name=systemd:/system.slice/docker-${id}.scope\n0::/\n`),
+    ).toEqual({
       path: '/',
       containerId: id,
       containerRuntime: 'docker',
