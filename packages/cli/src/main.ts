@@ -2,7 +2,7 @@
  * The `daemoneye-collector` command: `run` composes a Collector from the layered configuration and
  * the plug-in definitions (the enabled sources, processors and sinks: the event store and stdout by
  * default), wires pino logging to stderr, says where the store is, and runs until SIGINT/SIGTERM or
- * until its consumers go away; `query` runs one read-only SQL query against the store; `config` prints the effective configuration with the layer each value came from. Exit codes: 0
+ * until its consumers go away; `audit restore` undoes the audit changes a collector that died left; `query` runs one read-only SQL query against the store; `config` prints the effective configuration with the layer each value came from. Exit codes: 0
  * after a clean shutdown, 2 for bad usage or configuration (with a one-line reason), 1 otherwise.
  */
 import { parseArgs } from 'node:util';
@@ -18,6 +18,7 @@ import {
   sectionOptions,
 } from '@daemoneye/core';
 import { closest, distance } from 'fastest-levenshtein';
+import { runAuditCommand } from './audit-command.ts';
 import { cliErrors } from './errors.ts';
 import { createLogger } from './logging.ts';
 import { stdoutSinkDefinition } from './output-sink.ts';
@@ -43,6 +44,9 @@ Commands:
   query SQL run one read-only SQL query against the event store, e.g.
             query "SELECT pid, name, parent_name FROM processes_last_hour"
   config    print the effective configuration and where each value came from
+  audit restore
+            undo what a collector that died left in the kernel's audit configuration (its exec
+            rules, the enabled flag, backlog settings and daemon pid), as recorded in its state file
 
 Options:
   -c, --config FILE        user configuration file (must exist; default $XDG_CONFIG_HOME/daemoneye/collector.toml if present)
@@ -56,6 +60,7 @@ Options:
       --log-format FORMAT  json | pretty
       --json               print the configuration as JSON (config), or rows as JSON lines (query)
       --csv                print rows as CSV (query)
+      --state-file FILE    the audit state file (audit restore; default /run/daemoneye/audit-state.json)
   -h, --help               show this help
 Environment: DAEMONEYE_COLLECTOR_<KEY> sets a value; nested keys use __ (DAEMONEYE_COLLECTOR_SOURCES__PROCESS__ENABLED=false).
 `;
@@ -72,10 +77,11 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   json: { type: 'boolean' },
+  'state-file': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const COMMANDS = ['run', 'query', 'config', 'help'] as const;
+const COMMANDS = ['run', 'query', 'config', 'audit', 'help'] as const;
 
 /** "; did you mean …?" for a word close to one of `known`, else nothing. */
 function didYouMean(word: string, known: readonly string[]): string {
@@ -110,6 +116,9 @@ interface Parsed {
   readonly help: boolean;
   /** The SQL of `query`. */
   readonly sql: string | undefined;
+  /** The action of `audit`. */
+  readonly action: string | undefined;
+  readonly stateFile: string | undefined;
 }
 
 function parse(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Parsed {
@@ -120,7 +129,7 @@ function parse(argv: readonly string[], env: Readonly<Record<string, string | un
   } catch (e) {
     throw usageError(e);
   }
-  const words = positionals[0] === 'query' ? 2 : 1;
+  const words = positionals[0] === 'query' || positionals[0] === 'audit' ? 2 : 1;
   if (positionals.length > words) throw cliErrors.error('ERR_CLI_USAGE', `unexpected argument "${positionals[words]}"`);
   if (positionals[0] === 'query' && (positionals[1] === undefined || positionals[1].trim() === '')) {
     throw cliErrors.error('ERR_CLI_USAGE', 'query needs the SQL to run, e.g. query "SELECT count(*) FROM events"');
@@ -140,6 +149,8 @@ function parse(argv: readonly string[], env: Readonly<Record<string, string | un
     json: values.json === true,
     csv: values.csv === true,
     sql: positionals[0] === 'query' ? positionals[1] : undefined,
+    action: positionals[0] === 'audit' ? positionals[1] : undefined,
+    stateFile: values['state-file'],
     help: values.help === true,
     loadArgs: {
       env,
@@ -221,6 +232,14 @@ export async function main(
   } catch (e) {
     io.stderr.write(`daemoneye-collector: ${describeError(e)}\n${USAGE}`);
     return ExitCode.Usage;
+  }
+  if (parsed.command === 'audit' && !parsed.help) {
+    try {
+      return await runAuditCommand(parsed.action, parsed.stateFile, io);
+    } catch (e) {
+      io.stderr.write(`daemoneye-collector: ${describeError(e)}\n`);
+      return ExitCode.Usage;
+    }
   }
   if (parsed.help || parsed.command === undefined || parsed.command === 'help') {
     (parsed.command === undefined && !parsed.help ? io.stderr : io.stdout).write(USAGE);

@@ -243,7 +243,7 @@ async function setUp(ctx: {
   if (mode === 'unicast' && status.pid !== 0)
     throw new NativeError('ERR_AUDIT_BUSY', `an audit daemon (pid ${status.pid}) is already registered`);
   // Beside a running audit daemon its settings are its own: the enabled flag is never changed then.
-  if (mode === 'multicast' && status.enabled === 0)
+  if (mode === 'multicast' && status.pid !== 0 && status.enabled === 0)
     throw new NativeError(
       'ERR_NATIVE_UNAVAILABLE',
       `audit is disabled and owned by the audit daemon (pid ${status.pid}); not enabling it beside that daemon`,
@@ -268,7 +268,8 @@ async function setUp(ctx: {
     key,
     mode,
     enabledBefore: status.enabled,
-    enabledChanged: status.enabled === 0,
+    // Beside a running audit daemon the enabled flag is its own (and it is on: checked above).
+    enabledChanged: status.enabled === 0 && status.pid === 0,
     registered: mode === 'unicast',
     rulesAdded: toAdd.map((b) => b.toString('hex')),
     ...(backlogChange

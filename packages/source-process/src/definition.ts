@@ -27,6 +27,7 @@ export const processSourceDefinition = defineSource({
       audit: o.audit,
       auditWaitMs: o.auditWait,
       receiveBufferBytes: o.receiveBuffer,
+      auditStateFile: o.auditStateFile,
       ancestryDepth: o.ancestryDepth,
       processTableMax: o.processTableMax,
       exitedRetentionMs: o.exitedRetention,

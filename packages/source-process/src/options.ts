@@ -49,6 +49,11 @@ export interface ProcessSourceOptions {
   readonly auditWaitMs?: number;
   /** Proc connector receive buffer in bytes (default 32 MiB). */
   readonly receiveBufferBytes?: number;
+  /**
+   * Where the audit exec monitor records what it changed, for its guardian and for
+   * `daemoneye-collector audit restore` (default `/run/daemoneye/audit-state.json`).
+   */
+  readonly auditStateFile?: string;
   /** Ancestors named in each process event's `ancestry` (default 8; 0 names the parent only). */
   readonly ancestryDepth?: number;
   /** Live processes the process table keeps at most; more are evicted and counted (default 65,536). */
@@ -101,6 +106,11 @@ export const processSourceSchema = {
   }),
   audit_wait: field('duration', 10, 'How long an exec waits for its audit record', { min: 0 }),
   receive_buffer: field('bytes', 32 * 1024 * 1024, 'Kernel receive buffer of the event sockets', { min: 4096 }),
+  audit_state_file: field(
+    'string',
+    '/run/daemoneye/audit-state.json',
+    'Where the audit changes are recorded for crash recovery (audit restore)',
+  ),
   ancestry_depth: field('integer', 8, 'Ancestors named in each process event (0: the parent only)', {
     min: 0,
     max: 64,
@@ -133,6 +143,7 @@ export const DEFAULT_PROCESS_SOURCE_OPTIONS = Object.freeze({
   audit: F.audit.default,
   auditWaitMs: F.audit_wait.default,
   receiveBufferBytes: F.receive_buffer.default,
+  auditStateFile: F.audit_state_file.default,
   ancestryDepth: F.ancestry_depth.default,
   processTableMax: F.process_table_max.default,
   exitedRetentionMs: F.exited_retention.default,
@@ -152,6 +163,7 @@ export interface ResolvedProcessSourceOptions {
   readonly audit: 'auto' | 'off';
   readonly auditWaitMs: number;
   readonly receiveBufferBytes: number;
+  readonly auditStateFile: string;
   readonly ancestryDepth: number;
   readonly processTableMax: number;
   readonly exitedRetentionMs: number;
@@ -178,6 +190,12 @@ function positiveInt(field: string, value: unknown, fallback: number, min = 1): 
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     invalid(field, value, `an integer >= ${min}`);
   }
+  return value;
+}
+
+function nonEmpty(field: string, value: unknown, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || value.trim() === '') invalid(field, value, 'a non-empty string');
   return value;
 }
 
@@ -247,6 +265,7 @@ export function resolveProcessSourceOptions(options: ProcessSourceOptions = {}):
       d.receiveBufferBytes,
       F.receive_buffer.min,
     ),
+    auditStateFile: nonEmpty('auditStateFile', options.auditStateFile, d.auditStateFile),
     ancestryDepth: boundedInt('ancestryDepth', options.ancestryDepth, d.ancestryDepth, 0, 64),
     processTableMax: positiveInt(
       'processTableMax',

@@ -327,7 +327,7 @@ export class ProcessEventSource implements EventSource {
     this.#backend = 'proc-connector';
     if (this.#o.audit === 'off' || kernel.openAuditExecMonitor === undefined) return;
     try {
-      const audit = await kernel.openAuditExecMonitor({ key: AUDIT_KEY });
+      const audit = await kernel.openAuditExecMonitor({ key: AUDIT_KEY, stateFile: this.#o.auditStateFile });
       if (run.abort.signal.aborted) return void (await audit.close());
       run.audit = audit;
     } catch (e) {

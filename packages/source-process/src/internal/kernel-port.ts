@@ -45,7 +45,7 @@ export interface KernelPorts {
     /** `/proc/<pid>/` files and links to capture in the reader thread when a process execs. */
     readonly captureOnExec?: { readonly files: readonly string[]; readonly links: readonly string[] };
   }): Promise<ProcConnectorPort>;
-  openAuditExecMonitor?(options: { readonly key: string }): Promise<AuditExecPort>;
+  openAuditExecMonitor?(options: { readonly key: string; readonly stateFile?: string }): Promise<AuditExecPort>;
   /** Why the eBPF loader cannot run here, without loading it (kernel, BTF, capabilities, lockdown, libbpf). */
   probeEbpf?(): Availability;
   openEbpf?(options: { readonly latencyMs: number; readonly ringBufferBytes: number }): Promise<EbpfPort>;

@@ -19,7 +19,12 @@ export async function loadNativeKernelPorts(log: Logger): Promise<KernelPorts | 
           logger: log,
           ...(options.captureOnExec === undefined ? {} : { captureOnExec: options.captureOnExec }),
         }),
-      openAuditExecMonitor: (options) => native.openAuditExecMonitor({ key: options.key, logger: log }),
+      openAuditExecMonitor: (options) =>
+        native.openAuditExecMonitor({
+          key: options.key,
+          logger: log,
+          ...(options.stateFile === undefined ? {} : { stateFile: options.stateFile }),
+        }),
       probeEbpf: () => native.probeEbpf(),
       openEbpf: (options) =>
         native.openEbpfProcessMonitor({
