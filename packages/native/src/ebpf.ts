@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { release } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { EBPF_ARGV_MAX, type EbpfProcessEvent } from './ebpf-event.ts';
+import type { EbpfProcessEvent } from './ebpf-event.ts';
 import { checkOpenOptions, closeOnAbort } from './internal/abort.ts';
 import { effectiveCapabilities } from './internal/capabilities.ts';
 import type { EbpfWorkerSettings } from './internal/ebpf-worker.ts';

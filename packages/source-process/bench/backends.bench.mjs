@@ -17,7 +17,16 @@
  * SOAK_S (600; BENCH_QUICK=1 makes it 120). Prints the table and writes bench-results/process-backends.json.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -95,7 +104,17 @@ function startMonitor(kind, out) {
     const data = mkdtempSync(path.join(work, 'data-'));
     child = spawn(
       process.execPath,
-      [BIN, 'run', '--no-system-config', '--output', 'jsonl', '--log-level', 'warn', '--set', `sources.process.backend=${kind}`],
+      [
+        BIN,
+        'run',
+        '--no-system-config',
+        '--output',
+        'jsonl',
+        '--log-level',
+        'warn',
+        '--set',
+        `sources.process.backend=${kind}`,
+      ],
       {
         stdio: ['ignore', 'pipe', 'ignore'],
         env: { ...process.env, XDG_CONFIG_HOME: '/nonexistent', DAEMONEYE_COLLECTOR_DATA_DIR: data },
@@ -129,11 +148,28 @@ function collectorExact(out, tag, loop) {
     }
     if (e.subtype !== 'exec') continue;
     const m = e.commandLine?.[1];
-    if (m?.startsWith(`M${tag}-`) && e.executablePath === tiny && e.commandLine.length === 2 && e.ppid === loop && e.userId === '0') exact++;
-    if (e.commandLine?.[0] === SETPRIV && e.commandLine[3] === `0.${tag}`) setpriv.set(e.pid, [...(setpriv.get(e.pid) ?? []), ['setpriv', e.executablePath === SETPRIV && e.userId === '0']]);
-    if (e.commandLine?.[0] === SLEEP && e.commandLine[1] === `0.${tag}`) setpriv.set(e.pid, [...(setpriv.get(e.pid) ?? []), ['sleep', e.executablePath === SLEEP && e.userId === '65534']]);
+    if (
+      m?.startsWith(`M${tag}-`) &&
+      e.executablePath === tiny &&
+      e.commandLine.length === 2 &&
+      e.ppid === loop &&
+      e.userId === '0'
+    )
+      exact++;
+    if (e.commandLine?.[0] === SETPRIV && e.commandLine[3] === `0.${tag}`)
+      setpriv.set(e.pid, [
+        ...(setpriv.get(e.pid) ?? []),
+        ['setpriv', e.executablePath === SETPRIV && e.userId === '0'],
+      ]);
+    if (e.commandLine?.[0] === SLEEP && e.commandLine[1] === `0.${tag}`)
+      setpriv.set(e.pid, [
+        ...(setpriv.get(e.pid) ?? []),
+        ['sleep', e.executablePath === SLEEP && e.userId === '65534'],
+      ]);
   }
-  const chainsRight = [...setpriv.values()].filter((v) => v.length === 2 && v[0][0] === 'setpriv' && v[0][1] && v[1][0] === 'sleep' && v[1][1]).length;
+  const chainsRight = [...setpriv.values()].filter(
+    (v) => v.length === 2 && v[0][0] === 'setpriv' && v[0][1] && v[1][0] === 'sleep' && v[1][1],
+  ).length;
   return { exact, chainsRight };
 }
 function forkstatExact(out, tag) {
@@ -141,7 +177,7 @@ function forkstatExact(out, tag) {
   let exact = 0;
   let setprivSeen = 0;
   for (const line of text.split('\n')) {
-    if (new RegExp(` ${tiny.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} M${tag}-\\d+$`).test(line)) exact++;
+    if (new RegExp(` ${tiny.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} M${tag}-\\d+\\s*$`).test(line)) exact++;
     if (line.includes(`${SETPRIV} --reuid=65534 ${SLEEP} 0.${tag}`)) setprivSeen++;
   }
   return { exact, chainsRight: undefined, setprivSeen };
@@ -204,7 +240,9 @@ async function measure(kind) {
   return r;
 }
 
-const load = loadavg().map((x) => x.toFixed(2)).join(' ');
+const load = loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' ');
 const baseline = await run('/bin/bash', ['-c', `for i in $(seq 1 ${BURST}); do ${tiny} B$i; done`]);
 const results = [];
 for (const kind of ['ebpf', 'proc-connector', ...(hasForkstat ? ['forkstat'] : [])]) {
@@ -217,20 +255,85 @@ const [eb, pc, fs] = [results[0], results[1], results[2]];
 const f = (x, d = 2) => (x === undefined ? '—' : Number(x).toFixed(d));
 const ratio = (a, b) => (a === undefined || b === undefined || b === 0 ? '—' : (a / b).toFixed(2));
 const rows = [
-  ['CPU % of one core at ~200 execs/s', f(eb.rateCpuPct), f(pc.rateCpuPct), f(fs?.rateCpuPct), ratio(eb.rateCpuPct, fs?.rateCpuPct), '≤ 3 %'],
-  ['CPU s per 1,000 short-lived processes', f(eb.cpuPer1000, 3), f(pc.cpuPer1000, 3), f(fs?.cpuPer1000, 3), ratio(eb.cpuPer1000, fs?.cpuPer1000), '≤ 0.10 s'],
-  [`${BURST}-exec burst, exact (file, argv, ppid${' '}+ uid; forkstat: argv)`, `${eb.exact}`, `${pc.exact}`, `${fs?.exact ?? '—'}`, '', `${BURST}`],
-  [`setpriv → sleep × ${CHAINS}, both execs right`, `${eb.chainsRight}`, `${pc.chainsRight}`, fs ? `setpriv seen ${fs.setprivSeen}` : '—', '', `${CHAINS}`],
-  ['burst slowdown vs no monitor', f(eb.burstMs / baseMs), f(pc.burstMs / baseMs), f(fs ? fs.burstMs / baseMs : undefined), ratio(eb.burstMs, fs?.burstMs), '≤ 1.05×'],
-  ['idle CPU %', f(eb.idleCpuPct), f(pc.idleCpuPct), f(fs?.idleCpuPct), ratio(eb.idleCpuPct, fs?.idleCpuPct), '≤ 0.3 %'],
-  ['idle RSS MB / peak', `${f(eb.idleRssMb, 0)} / ${f(eb.peakRssMb, 0)}`, `${f(pc.idleRssMb, 0)} / ${f(pc.peakRssMb, 0)}`, fs ? `${f(fs.idleRssMb, 1)} / ${f(fs.peakRssMb, 1)}` : '—', '', '≤ 80 MB'],
-  [`soak ${eb.soak?.seconds ?? 0} s at ~200/s: RSS end − RSS at 1/10 (MB)`, f(eb.soak?.plateauMb, 1), '', '', '', '≤ 10 MB'],
+  [
+    'CPU % of one core at ~200 execs/s',
+    f(eb.rateCpuPct),
+    f(pc.rateCpuPct),
+    f(fs?.rateCpuPct),
+    ratio(eb.rateCpuPct, fs?.rateCpuPct),
+    '≤ 3 %',
+  ],
+  [
+    'CPU s per 1,000 short-lived processes',
+    f(eb.cpuPer1000, 3),
+    f(pc.cpuPer1000, 3),
+    f(fs?.cpuPer1000, 3),
+    ratio(eb.cpuPer1000, fs?.cpuPer1000),
+    '≤ 0.10 s',
+  ],
+  [
+    `${BURST}-exec burst, exact (file, argv, ppid${' '}+ uid; forkstat: argv)`,
+    `${eb.exact}`,
+    `${pc.exact}`,
+    `${fs?.exact ?? '—'}`,
+    '',
+    `${BURST}`,
+  ],
+  [
+    `setpriv → sleep × ${CHAINS}, both execs right`,
+    `${eb.chainsRight}`,
+    `${pc.chainsRight}`,
+    fs ? `setpriv seen ${fs.setprivSeen}` : '—',
+    '',
+    `${CHAINS}`,
+  ],
+  [
+    'burst slowdown vs no monitor',
+    f(eb.burstMs / baseMs),
+    f(pc.burstMs / baseMs),
+    f(fs ? fs.burstMs / baseMs : undefined),
+    ratio(eb.burstMs, fs?.burstMs),
+    '≤ 1.05×',
+  ],
+  [
+    'idle CPU %',
+    f(eb.idleCpuPct),
+    f(pc.idleCpuPct),
+    f(fs?.idleCpuPct),
+    ratio(eb.idleCpuPct, fs?.idleCpuPct),
+    '≤ 0.3 %',
+  ],
+  [
+    'idle RSS MB / peak',
+    `${f(eb.idleRssMb, 0)} / ${f(eb.peakRssMb, 0)}`,
+    `${f(pc.idleRssMb, 0)} / ${f(pc.peakRssMb, 0)}`,
+    fs ? `${f(fs.idleRssMb, 1)} / ${f(fs.peakRssMb, 1)}` : '—',
+    '',
+    '≤ 80 MB',
+  ],
+  [
+    `soak ${eb.soak?.seconds ?? 0} s at ~200/s: RSS end − RSS at 1/10 (MB)`,
+    f(eb.soak?.plateauMb, 1),
+    '',
+    '',
+    '',
+    '≤ 10 MB',
+  ],
 ];
-console.log(`\nprocess backends, one run; load average before: ${load}; baseline burst ${f(baseMs, 0)} ms; rate load ${f(eb.rate, 0)} execs/s`);
+console.log(
+  `\nprocess backends, one run; load average before: ${load}; baseline burst ${f(baseMs, 0)} ms; rate load ${f(eb.rate, 0)} execs/s`,
+);
 console.log('| figure | collector, eBPF | collector, proc connector + audit | forkstat | eBPF / forkstat | goal |');
 console.log('| --- | --- | --- | --- | --- | --- |');
 for (const r of rows) console.log(`| ${r.join(' | ')} |`);
-console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `load average after: ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
 mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
-writeFileSync(path.join(ROOT, 'bench-results/process-backends.json'), `${JSON.stringify({ load, baseMs, results }, null, 2)}\n`);
+writeFileSync(
+  path.join(ROOT, 'bench-results/process-backends.json'),
+  `${JSON.stringify({ load, baseMs, results }, null, 2)}\n`,
+);
 rmSync(work, { recursive: true, force: true });
