@@ -84,7 +84,12 @@ describe.skipIf(!connector.available || !free || AUDITD === undefined)('beside a
       const rec = (o: object, m?: string): void => void logs.push(`${m ?? ''} ${JSON.stringify(o)}`);
       const noop = (): void => {};
       const logger = { trace: noop, debug: rec, info: rec, warn: rec, error: rec, fatal: rec, child: () => logger };
-      const source = createProcessSource({ scanIntervalMs: 60_000, auditStateFile: join(dir, 'state.json'), logger });
+      const source = createProcessSource({
+        backend: 'proc-connector',
+        scanIntervalMs: 60_000,
+        auditStateFile: join(dir, 'state.json'),
+        logger,
+      });
       const tx = new RecordingSender();
       const ctl = new AbortController();
       const done = source.start(tx, ctl.signal);

@@ -67,9 +67,11 @@ describe.skipIf(!root || !readable)('without root', () => {
     expect(got.uid).toBe(65534);
     const degraded = got.warns.find((w) => w.msg.startsWith('process source degraded: missing'));
     expect(degraded?.msg).toBe(
-      'process source degraded: missing CAP_NET_ADMIN, CAP_AUDIT_CONTROL, CAP_AUDIT_READ, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH',
+      'process source degraded: missing CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, CAP_AUDIT_CONTROL, CAP_AUDIT_READ, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH',
     );
     expect(Object.keys(degraded?.missing ?? {})).toEqual([
+      'CAP_BPF',
+      'CAP_PERFMON',
       'CAP_NET_ADMIN',
       'CAP_AUDIT_CONTROL',
       'CAP_AUDIT_READ',
