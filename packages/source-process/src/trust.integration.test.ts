@@ -12,7 +12,8 @@ import type { ProcessEvent } from '@daemoneye/core';
 import { probeAudit, probeProcConnector } from '@daemoneye/native';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RecordingSender } from '../test/fakes.ts';
-import { createProcessSource, type ProcessEventSource, type ProcessSourceOptions } from './process-event-source.ts';
+import type { ProcessSourceOptions } from './options.ts';
+import { createProcessSource, type ProcessEventSource } from './process-event-source.ts';
 
 const connector = await probeProcConnector();
 const audit = await probeAudit();
