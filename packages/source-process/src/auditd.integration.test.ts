@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '@daemoneye/core';
 import { probeAudit, probeProcConnector, readAuditStatus } from '@daemoneye/native';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RecordingSender } from '../test/fakes.ts';
@@ -81,9 +82,17 @@ describe.skipIf(!connector.available || !free || AUDITD === undefined)('beside a
       expect(withAuditd.enabled).toBe('1');
 
       const logs: string[] = [];
-      const rec = (o: object, m?: string): void => void logs.push(`${m ?? ''} ${JSON.stringify(o)}`);
+      const rec = (o: object | string, m?: string): void => void logs.push(`${m ?? ''} ${JSON.stringify(o)}`);
       const noop = (): void => {};
-      const logger = { trace: noop, debug: rec, info: rec, warn: rec, error: rec, fatal: rec, child: () => logger };
+      const logger: Logger = {
+        trace: noop,
+        debug: rec,
+        info: rec,
+        warn: rec,
+        error: rec,
+        fatal: rec,
+        child: () => logger,
+      };
       const source = createProcessSource({
         backend: 'proc-connector',
         scanIntervalMs: 60_000,
