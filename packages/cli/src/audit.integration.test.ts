@@ -42,7 +42,17 @@ async function auditState(): Promise<Snapshot> {
 }
 
 function startCollector(stateFile: string): RunningCommand<unknown> {
-  return startRun(['-o', 'none', '--set', `sources.process.audit_state_file=${stateFile}`, '--log-level', 'warn']);
+  // Audit is the proc connector backend's (the eBPF backend never touches it).
+  return startRun([
+    '-o',
+    'none',
+    '--set',
+    'sources.process.backend=proc-connector',
+    '--set',
+    `sources.process.audit_state_file=${stateFile}`,
+    '--log-level',
+    'warn',
+  ]);
 }
 
 /** Waits until the collector `pid` is the registered audit daemon. */

@@ -58,6 +58,8 @@ describe.skipIf(!probe.available || daemonRunning)('a SIGSTOPped collector and a
       '-o',
       'jsonl',
       '--set',
+      'sources.process.backend=proc-connector',
+      '--set',
       `sources.process.audit_state_file=${join(dir, 'state.json')}`,
       '--set',
       'sources.network.enabled=false',
