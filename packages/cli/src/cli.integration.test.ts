@@ -2,6 +2,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { probeEbpf } from '@daemoneye/native';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, startRun } from './__test__/built-command.ts';
 
@@ -127,7 +128,10 @@ describe('daemoneye-collector run (the built command)', () => {
       euid: 0,
       capEff: expect.any(String),
     });
-    expect(logs.find((l) => l.msg === 'process snapshot sent')).toMatchObject({ backend: 'proc-connector+audit' });
+    // The default backend: eBPF where it can run, else the proc connector with audit.
+    expect(logs.find((l) => l.msg === 'process snapshot sent')).toMatchObject({
+      backend: probeEbpf().available ? 'ebpf' : 'proc-connector+audit',
+    });
     // The default configuration also runs the network and performance sources.
     expect(logs.find((l) => l.msg === 'network backend opened')).toMatchObject({
       source: 'network',

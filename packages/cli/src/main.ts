@@ -3,7 +3,8 @@
  * the plug-in definitions (the enabled sources, processors and sinks: the event store and stdout by
  * default), wires pino logging to stderr, says where the store is, and runs until SIGINT/SIGTERM or
  * until its consumers go away (reloading its configuration on SIGHUP); `reload` asks a running
- * collector to reload; `query` runs one read-only SQL query against the store; `config` prints the effective configuration with the layer each value came from. Exit codes: 0
+ * collector to reload; `status` and `tail` ask it over IPC; `audit restore` undoes the audit changes a
+ * collector that died left; `query` runs one read-only SQL query against the store; `config` prints the effective configuration with the layer each value came from. Exit codes: 0
  * after a clean shutdown, 2 for bad usage or configuration (with a one-line reason), 1 otherwise.
  */
 import { parseArgs } from 'node:util';
@@ -16,6 +17,7 @@ import {
   type PluginDefinition,
 } from '@daemoneye/core';
 import { closest, distance } from 'fastest-levenshtein';
+import { runAuditCommand } from './audit-command.ts';
 import { cliErrors } from './errors.ts';
 import { type IpcCommandOptions, runStatusCommand, runTailCommand } from './ipc-commands.ts';
 import { stdoutSinkDefinition } from './output-sink.ts';
@@ -49,6 +51,9 @@ Commands:
   tail      print a running collector's events as they happen (survives collector restarts)
   reload    make the running collector (found by the pid file in its data directory) reload its
             configuration files; prints what changed, or why the new configuration was refused
+  audit restore
+            undo what a collector that died left in the kernel's audit configuration (its exec
+            rules, the enabled flag, backlog settings and daemon pid), as recorded in its state file
 
 Options:
   -c, --config FILE        user configuration file (must exist; default $XDG_CONFIG_HOME/daemoneye/collector.toml if present)
@@ -72,6 +77,7 @@ Options:
       --topic PATTERN      tail: only events on topics matching this pattern (repeatable), e.g. events.process.exec
       --count N            tail: stop after N events
       --csv                print rows as CSV (query)
+      --state-file FILE    the audit state file (audit restore; default /run/daemoneye/audit-state.json)
   -h, --help               show this help
 Environment: DAEMONEYE_COLLECTOR_<KEY> sets a value; nested keys use __ (DAEMONEYE_COLLECTOR_SOURCES__PROCESS__ENABLED=false).
 `;
@@ -96,10 +102,11 @@ const OPTIONS = {
   topic: { type: 'string', multiple: true },
   count: { type: 'string' },
   sample: { type: 'boolean' },
+  'state-file': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const COMMANDS = ['run', 'query', 'config', 'status', 'tail', 'reload', 'help'] as const;
+const COMMANDS = ['run', 'query', 'config', 'status', 'tail', 'reload', 'audit', 'help'] as const;
 
 /** "; did you mean …?" for a word close to one of `known`, else nothing. */
 function didYouMean(word: string, known: readonly string[]): string {
@@ -138,6 +145,9 @@ interface Parsed {
   readonly sql: string | undefined;
   /** Options of `status` and `tail`. */
   readonly ipc: IpcCommandOptions;
+  /** The action of `audit`. */
+  readonly action: string | undefined;
+  readonly stateFile: string | undefined;
 }
 
 function parse(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Parsed {
@@ -148,7 +158,7 @@ function parse(argv: readonly string[], env: Readonly<Record<string, string | un
   } catch (e) {
     throw usageError(e);
   }
-  const words = positionals[0] === 'query' ? 2 : 1;
+  const words = positionals[0] === 'query' || positionals[0] === 'audit' ? 2 : 1;
   if (positionals.length > words) throw cliErrors.error('ERR_CLI_USAGE', `unexpected argument "${positionals[words]}"`);
   if (positionals[0] === 'query' && (positionals[1] === undefined || positionals[1].trim() === '')) {
     throw cliErrors.error('ERR_CLI_USAGE', 'query needs the SQL to run, e.g. query "SELECT count(*) FROM events"');
@@ -169,6 +179,8 @@ function parse(argv: readonly string[], env: Readonly<Record<string, string | un
     json: values.json === true,
     csv: values.csv === true,
     sql: positionals[0] === 'query' ? positionals[1] : undefined,
+    action: positionals[0] === 'audit' ? positionals[1] : undefined,
+    stateFile: values['state-file'],
     help: values.help === true,
     ipc: {
       json: values.json === true,
@@ -244,6 +256,14 @@ export async function main(
   } catch (e) {
     io.stderr.write(`daemoneye-collector: ${describeError(e)}\n${USAGE}`);
     return ExitCode.Usage;
+  }
+  if (parsed.command === 'audit' && !parsed.help) {
+    try {
+      return await runAuditCommand(parsed.action, parsed.stateFile, io);
+    } catch (e) {
+      io.stderr.write(`daemoneye-collector: ${describeError(e)}\n`);
+      return ExitCode.Usage;
+    }
   }
   if (parsed.help || parsed.command === undefined || parsed.command === 'help') {
     (parsed.command === undefined && !parsed.help ? io.stderr : io.stdout).write(USAGE);

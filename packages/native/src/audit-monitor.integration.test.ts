@@ -46,12 +46,12 @@ async function execsOf(
 
 describe.skipIf(!probe.available || daemonRunning)('audit exec monitor (kernel)', { sequential: true }, () => {
   let rulesBefore: string[] = [];
-  let statusBefore = { enabled: -1, pid: -1 };
+  let statusBefore = { enabled: -1, pid: -1, backlogLimit: -1, backlogWaitTime: -1 as number | undefined };
 
   beforeAll(async () => {
     rulesBefore = await listAuditRules();
     const s = await readAuditStatus();
-    statusBefore = { enabled: s.enabled, pid: s.pid };
+    statusBefore = { enabled: s.enabled, pid: s.pid, backlogLimit: s.backlogLimit, backlogWaitTime: s.backlogWaitTime };
   });
 
   afterAll(() => {
@@ -61,7 +61,12 @@ describe.skipIf(!probe.available || daemonRunning)('audit exec monitor (kernel)'
   const expectRestored = async (): Promise<void> => {
     expect(await listAuditRules()).toEqual(rulesBefore);
     const s = await readAuditStatus();
-    expect({ enabled: s.enabled, pid: s.pid }).toEqual(statusBefore);
+    expect({
+      enabled: s.enabled,
+      pid: s.pid,
+      backlogLimit: s.backlogLimit,
+      backlogWaitTime: s.backlogWaitTime,
+    }).toEqual(statusBefore);
   };
 
   it('registers as the daemon, yields exe and argv of /bin/echo hello "a b", and restores everything on close', async () => {
@@ -174,15 +179,19 @@ describe.skipIf(!probe.available || daemonRunning)('audit exec monitor (kernel)'
       '-a always,exit -F arch=b32 -S 11,358 -F key=daemoneye-exec',
     ];
     const enabled = statusBefore.enabled === 0;
+    const backlog = statusBefore.backlogLimit < 16_384 || statusBefore.backlogWaitTime !== 0;
     expect(lines.map(([msg, obj]) => (msg.startsWith('audit rule') ? `${msg} ${String(obj.rule)}` : msg))).toEqual([
       'audit privileges found',
       'audit status found',
+      'audit guardian started',
       'registered as the audit daemon',
       ...rules.map((r) => `audit rule added ${r}`),
+      ...(backlog ? ['audit backlog set for bursts, never waiting'] : []),
       ...(enabled ? ['audit enabled'] : []),
       'audit exec monitor opened',
       ...rules.map((r) => `audit rule removed ${r}`),
       ...(enabled ? ['audit enabled flag restored'] : []),
+      ...(backlog ? ['audit backlog settings restored'] : []),
       'unregistered as the audit daemon',
       'audit exec monitor closed',
     ]);
@@ -238,12 +247,11 @@ describe.skipIf(!probe.available || daemonRunning)('audit exec monitor (kernel)'
     await expectRestored();
   });
 
-  it('recoverAuditState undoes the changes of a process that was killed', async () => {
-    expect(await recoverAuditState(stateFile('none'))).toEqual({ recovered: false });
-    const file = stateFile('crash');
+  /** Starts a monitor in a child process (pid in `child.pid`); resolves once it is open. */
+  async function monitorInChild(file: string, options: string): Promise<ChildProcess> {
     const script = [
       `const m = await import(${JSON.stringify(new URL('../dist/audit-monitor.js', import.meta.url).href)});`,
-      `await m.openAuditExecMonitor({ stateFile: ${JSON.stringify(file)} });`,
+      `await m.openAuditExecMonitor({ stateFile: ${JSON.stringify(file)}, ${options} });`,
       `process.stdout.write('ready\\n'); setInterval(() => {}, 1000);`,
     ].join('\n');
     const child: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', script], {
@@ -253,15 +261,68 @@ describe.skipIf(!probe.available || daemonRunning)('audit exec monitor (kernel)'
       child.stdout?.on('data', (d: Buffer) => (d.toString().includes('ready') ? resolve() : undefined));
       child.on('exit', (code) => reject(new Error(`child exited early (${code})`)));
     });
-    expect(await readAuditStatus()).toMatchObject({ enabled: 1, pid: child.pid });
-    // a live owner is not recovered
-    expect(await recoverAuditState(file)).toEqual({ recovered: false });
-    child.kill('SIGKILL');
+    return child;
+  }
+
+  it('recoverAuditState undoes the changes of a process that was killed (no guardian)', async () => {
+    expect(await recoverAuditState(stateFile('none'))).toEqual({ recovered: false });
+    const file = stateFile('crash');
+    const child = await monitorInChild(file, 'guardian: false');
+    try {
+      expect(await readAuditStatus()).toMatchObject({ enabled: 1, pid: child.pid, backlogWaitTime: 0 });
+      // a live owner is not recovered
+      expect(await recoverAuditState(file)).toEqual({ recovered: false, previousPid: child.pid, ownerRunning: true });
+    } finally {
+      child.kill('SIGKILL');
+    }
     await new Promise((r) => child.once('exit', r));
     expect(existsSync(file)).toBe(true);
     expect((await listAuditRules()).length).toBe(rulesBefore.length + 2);
-    expect(await recoverAuditState(file)).toEqual({ recovered: true });
+    const warned: string[] = [];
+    const log = (_o: object, msg: string): void => void warned.push(msg);
+    expect(await recoverAuditState(file, { debug: () => {}, info: log, warn: log, error: log })).toEqual({
+      recovered: true,
+      previousPid: child.pid,
+    });
+    expect(warned).toEqual([`audit state left by a previous run (pid ${child.pid}); restoring it`]);
     expect(existsSync(file)).toBe(false);
     await expectRestored();
+  });
+
+  it("kill -9 of the monitor's process: the guardian restores enabled flag, pid, rules and backlog within 2 s", async () => {
+    const file = stateFile('guarded');
+    const child = await monitorInChild(file, '');
+    let killedAt = 0;
+    try {
+      expect(await readAuditStatus()).toMatchObject({
+        enabled: 1,
+        pid: child.pid,
+        backlogLimit: 16_384,
+        backlogWaitTime: 0,
+      });
+      expect((await listAuditRules()).length).toBe(rulesBefore.length + 2);
+    } finally {
+      child.kill('SIGKILL');
+      killedAt = Date.now();
+    }
+    let restoredAt = 0;
+    while (Date.now() - killedAt < 5000) {
+      const s = await readAuditStatus();
+      const same =
+        s.enabled === statusBefore.enabled &&
+        s.pid === statusBefore.pid &&
+        s.backlogLimit === statusBefore.backlogLimit &&
+        s.backlogWaitTime === statusBefore.backlogWaitTime &&
+        JSON.stringify(await listAuditRules()) === JSON.stringify(rulesBefore);
+      if (same) {
+        restoredAt = Date.now();
+        break;
+      }
+      await sleep(20);
+    }
+    expect(restoredAt, 'audit state restored after kill -9').toBeGreaterThan(0);
+    expect(restoredAt - killedAt).toBeLessThanOrEqual(2000);
+    await expectRestored();
+    expect(existsSync(file)).toBe(false);
   });
 });

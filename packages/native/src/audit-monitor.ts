@@ -11,6 +11,7 @@ import type { AuditStatusInfo } from './audit-control.ts';
 import type { AuditExecRecord } from './audit-record.ts';
 import { abortedError, checkOpenOptions, closeOnAbort } from './internal/abort.ts';
 import { type AuditControl, openAuditControl, withAuditControl } from './internal/audit-config.ts';
+import { type AuditGuardian, startAuditGuardian } from './internal/audit-guardian-host.ts';
 import { decodeAuditRule, encodeExecRule, execRuleTargets, formatAuditRule } from './internal/audit-rule.ts';
 import {
   type AuditState,
@@ -20,7 +21,7 @@ import {
   stateOwnerAlive,
   writeAuditState,
 } from './internal/audit-state.ts';
-import { type Done, describeRule, recoverWith, undo } from './internal/audit-undo.ts';
+import { ALL_DONE, type Done, describeRule, recoverWith, undo } from './internal/audit-undo.ts';
 import type { AuditWorkerItem } from './internal/audit-worker.ts';
 import { effectiveCapabilities } from './internal/capabilities.ts';
 import { Errno } from './internal/constants.ts';
@@ -88,7 +89,22 @@ export interface AuditExecMonitorOptions extends NativeOpenOptions {
   readonly mode?: 'auto' | 'unicast' | 'multicast';
   /** Where to record changes for crash recovery. Default `/run/daemoneye/audit-state.json`. */
   readonly stateFile?: string;
+  /**
+   * As the audit daemon, the kernel's `backlog_limit` is raised to at least this (default 16,384) and
+   * `backlog_wait_time` set to 0, so a stalled reader never makes a process wait: the kernel drops
+   * records instead, counted as `audit_lost` loss. Both are restored at close. Beside a running audit
+   * daemon they are left alone.
+   */
+  readonly backlogLimit?: number;
+  /**
+   * Start the audit guardian, a small process that restores the recorded audit state within about a
+   * second of this process's death by any cause (default true).
+   */
+  readonly guardian?: boolean;
 }
+
+/** The `backlog_limit` the monitor sets at least while it is the audit daemon. */
+export const DEFAULT_AUDIT_BACKLOG_LIMIT = 16_384;
 
 /** The default state file of the audit exec monitor. */
 export const DEFAULT_AUDIT_STATE_FILE = '/run/daemoneye/audit-state.json';
@@ -97,17 +113,33 @@ export const DEFAULT_AUDIT_KEY = 'daemoneye-exec';
 
 const openStateFiles = new Set<string>();
 
+/** What {@link recoverAuditState} did. */
+export interface AuditRecovery {
+  /** True when a state was found and undone (the file is then removed). */
+  readonly recovered: boolean;
+  /** The pid of the process that wrote the state, when there was one. */
+  readonly previousPid?: number;
+  /** True when that process still runs (nothing was touched). */
+  readonly ownerRunning?: boolean;
+}
+
 /**
  * Undoes the changes a previous run recorded in `stateFile` (default `/run/daemoneye/audit-state.json`):
- * deletes the rules it added, restores the enabled flag it found and unregisters its daemon pid, then
- * removes the file. Resolves `{ recovered: false }` when there is no state file, or when the process
- * that wrote it is still running. Rejects with NativeError when an undo step fails (the file is kept).
- * The requests run in a worker thread.
+ * deletes the rules it added, restores the enabled flag and backlog settings it found and
+ * unregisters its daemon pid, then removes the file. Resolves `{ recovered: false }` when there is no
+ * state file, or (with `ownerRunning: true`) when the process that wrote it is still running. Rejects
+ * with NativeError when an undo step fails (the file is kept). The requests run in a worker thread.
  */
-export async function recoverAuditState(stateFile: string = DEFAULT_AUDIT_STATE_FILE): Promise<{ recovered: boolean }> {
+export async function recoverAuditState(
+  stateFile: string = DEFAULT_AUDIT_STATE_FILE,
+  logger: NativeLogger = silentNativeLogger,
+): Promise<AuditRecovery> {
   const state = readAuditState(stateFile);
-  if (!state || openStateFiles.has(stateFile) || stateOwnerAlive(state)) return { recovered: false };
-  return withAuditControl((c) => recoverWith(c, stateFile, silentNativeLogger, (f) => openStateFiles.has(f)));
+  if (!state) return { recovered: false };
+  if (openStateFiles.has(stateFile) || stateOwnerAlive(state))
+    return { recovered: false, previousPid: state.pid, ownerRunning: true };
+  const r = await withAuditControl((c) => recoverWith(c, stateFile, logger, (f) => openStateFiles.has(f)));
+  return { ...r, previousPid: state.pid };
 }
 
 function validate(opts: AuditExecMonitorOptions): { key: string; receiveBufferBytes: number; stateFile: string } {
@@ -120,6 +152,11 @@ function validate(opts: AuditExecMonitorOptions): { key: string; receiveBufferBy
   const mode = opts.mode;
   if (mode !== undefined && mode !== 'auto' && mode !== 'unicast' && mode !== 'multicast')
     throw invalidArgument('mode', mode, "'auto', 'unicast' or 'multicast'");
+  const backlogLimit = opts.backlogLimit;
+  if (backlogLimit !== undefined && (!Number.isInteger(backlogLimit) || backlogLimit <= 0))
+    throw invalidArgument('backlogLimit', backlogLimit, 'a positive integer');
+  const guardian = opts.guardian;
+  if (guardian !== undefined && typeof guardian !== 'boolean') throw invalidArgument('guardian', guardian, 'a boolean');
   return { key, receiveBufferBytes, stateFile: opts.stateFile ?? DEFAULT_AUDIT_STATE_FILE };
 }
 
@@ -205,6 +242,16 @@ async function setUp(ctx: {
     opts.mode === undefined || opts.mode === 'auto' ? (status.pid === 0 ? 'unicast' : 'multicast') : opts.mode;
   if (mode === 'unicast' && status.pid !== 0)
     throw new NativeError('ERR_AUDIT_BUSY', `an audit daemon (pid ${status.pid}) is already registered`);
+  // Beside a running audit daemon its settings are its own: the enabled flag is never changed then.
+  if (mode === 'multicast' && status.pid !== 0 && status.enabled === 0)
+    throw new NativeError(
+      'ERR_NATIVE_UNAVAILABLE',
+      `audit is disabled and owned by the audit daemon (pid ${status.pid}); not enabling it beside that daemon`,
+    );
+  const backlogLimit = opts.backlogLimit ?? DEFAULT_AUDIT_BACKLOG_LIMIT;
+  // As the audit daemon: no process ever waits on a full backlog (records are dropped and counted instead).
+  const backlogChange =
+    mode === 'unicast' && (status.backlogLimit < backlogLimit || (status.backlogWaitTime ?? 0) !== 0);
 
   const present = new Set((await control.rules()).map(formatAuditRule));
   const toAdd = ctx.targets
@@ -221,20 +268,42 @@ async function setUp(ctx: {
     key,
     mode,
     enabledBefore: status.enabled,
-    enabledChanged: status.enabled === 0,
+    // Beside a running audit daemon the enabled flag is its own (and it is on: checked above).
+    enabledChanged: status.enabled === 0 && status.pid === 0,
     registered: mode === 'unicast',
     rulesAdded: toAdd.map((b) => b.toString('hex')),
+    ...(backlogChange
+      ? {
+          backlogBefore: {
+            limit: status.backlogLimit,
+            ...(status.backlogWaitTime === undefined ? {} : { waitTime: status.backlogWaitTime }),
+          },
+        }
+      : {}),
     createdAt: new Date().toISOString(),
   };
-  const changes = state.enabledChanged || state.registered || toAdd.length > 0;
+  const changes = state.enabledChanged || state.registered || toAdd.length > 0 || backlogChange;
   if (changes && heldByOther)
     throw new NativeError('ERR_AUDIT_BUSY', `another running process holds the audit state file ${stateFile}`);
   if (changes) writeAuditState(stateFile, state);
   openStateFiles.add(stateFile);
 
-  const done: Done = { rules: 0, enabled: false, registered: false };
+  const done: Done = { rules: 0, enabled: false, registered: false, backlog: false };
   let host: ReaderHost<AuditWorkerItem> | undefined;
+  let guardian: AuditGuardian | undefined;
   try {
+    if (changes && opts.guardian !== false) {
+      try {
+        guardian = await startAuditGuardian(stateFile);
+        log.debug({ guardianPid: guardian.pid, stateFile }, 'audit guardian started');
+      } catch (e) {
+        log.warn(
+          { err: e, stateFile },
+          'audit guardian unavailable; a crash leaves the audit state until the next start',
+        );
+      }
+    }
+    checkAbort();
     host = await startReader<AuditWorkerItem>(
       'audit-worker',
       { mode, receiveBufferBytes: ctx.receiveBufferBytes, key },
@@ -247,6 +316,16 @@ async function setUp(ctx: {
       await control.addRule(rule);
       done.rules++;
       log.debug({ rule: describeRule(rule) }, 'audit rule added');
+    }
+    if (backlogChange) {
+      checkAbort();
+      done.backlog = true;
+      await control.setBacklogWaitTime(0);
+      if (status.backlogLimit < backlogLimit) await control.setBacklogLimit(backlogLimit);
+      log.debug(
+        { backlogLimit: Math.max(status.backlogLimit, backlogLimit), backlogWaitTime: 0, before: state.backlogBefore },
+        'audit backlog set for bursts, never waiting',
+      );
     }
     if (state.enabledChanged) {
       checkAbort();
@@ -262,6 +341,7 @@ async function setUp(ctx: {
     } finally {
       openStateFiles.delete(stateFile);
       await host?.close();
+      guardian?.release();
     }
     throw e;
   }
@@ -269,7 +349,17 @@ async function setUp(ctx: {
     { mode, fd: host.ready.fd, receiveBufferBytes: host.ready.receiveBufferBytes },
     'audit exec monitor opened',
   );
-  return createMonitor({ host, control, state, stateFile, changes, lostBaseline: status.lost, log, signal });
+  return createMonitor({
+    host,
+    control,
+    state,
+    stateFile,
+    changes,
+    lostBaseline: status.lost,
+    log,
+    signal,
+    guardian,
+  });
 }
 
 function createMonitor(ctx: {
@@ -281,6 +371,7 @@ function createMonitor(ctx: {
   lostBaseline: number;
   log: NativeLogger;
   signal: AbortSignal | undefined;
+  guardian: AuditGuardian | undefined;
 }): AuditExecMonitor {
   const { host, control, state, stateFile, log } = ctx;
   const counts = { records: 0, execs: 0, lost: 0 };
@@ -337,8 +428,9 @@ function createMonitor(ctx: {
       clearInterval(timer);
       stopListening();
       try {
-        await undo(control, state, { rules: state.rulesAdded.length, enabled: true, registered: true }, log);
+        await undo(control, state, ALL_DONE, log);
         if (ctx.changes) removeAuditState(stateFile);
+        ctx.guardian?.release();
       } finally {
         openStateFiles.delete(stateFile);
         await host.close();

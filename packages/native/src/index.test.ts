@@ -6,7 +6,17 @@ describe('public surface', () => {
   it('exports exactly the documented values', () => {
     expect(Object.keys(native).sort()).toEqual(
       [
+        'DEFAULT_AUDIT_BACKLOG_LIMIT',
         'DEFAULT_AUDIT_KEY',
+        'DEFAULT_EBPF_OPTIONS',
+        'EBPF_ARGV_MAX',
+        'EBPF_CONFIG_LAYOUT',
+        'EBPF_EVENT_LAYOUT',
+        'EBPF_MIN_KERNEL',
+        'EBPF_OBJECT_PATH',
+        'decodeEbpfRecord',
+        'openEbpfProcessMonitor',
+        'probeEbpf',
         'DEFAULT_AUDIT_STATE_FILE',
         'DEFAULT_PROC_CONNECTOR_BUFFER',
         'DEFAULT_STOP_GRACE_MS',

@@ -14,14 +14,26 @@ export type {
   AuditExecMonitorOptions,
   AuditExecMonitorStats,
   AuditLossInfo,
+  AuditRecovery,
 } from './audit-monitor.ts';
 export {
+  DEFAULT_AUDIT_BACKLOG_LIMIT,
   DEFAULT_AUDIT_KEY,
   DEFAULT_AUDIT_STATE_FILE,
   openAuditExecMonitor,
   recoverAuditState,
 } from './audit-monitor.ts';
 export type { AuditExecRecord } from './audit-record.ts';
+export type { EbpfLossInfo, EbpfProcessOptions, EbpfProcessReader, EbpfProcessStats } from './ebpf.ts';
+export {
+  DEFAULT_EBPF_OPTIONS,
+  EBPF_MIN_KERNEL,
+  EBPF_OBJECT_PATH,
+  openEbpfProcessMonitor,
+  probeEbpf,
+} from './ebpf.ts';
+export type { EbpfProcessEvent } from './ebpf-event.ts';
+export { decodeEbpfRecord, EBPF_ARGV_MAX, EBPF_CONFIG_LAYOUT, EBPF_EVENT_LAYOUT } from './ebpf-event.ts';
 export type {
   FanotifyOptions,
   FanotifyReader,

@@ -28,6 +28,11 @@ export type ProcConnectorEvent =
        * already exited). Absent when capture is off or was skipped under load.
        */
       readonly captured?: Readonly<Record<string, string | number>>;
+      /**
+       * CLOCK_MONOTONIC time (ns, the clock of `timestampNs`) when the capture ended: a later exec of
+       * the same process stamped before it means the capture may show that later image.
+       */
+      readonly capturedAtNs?: bigint;
     }
   | {
       readonly type: 'exit';

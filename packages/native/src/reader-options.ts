@@ -19,9 +19,18 @@ export interface NativeOpenOptions {
 /**
  * Why events were lost: `enobufs` (the socket's receive buffer overflowed, errno 105), `overflow`
  * (a queue overflowed: the kernel's inotify/fanotify queue, or batches waiting for a first callback),
- * `audit_lost` (the kernel's audit `lost` counter rose).
+ * `audit_lost` (the kernel's audit `lost` counter rose), and from the eBPF loader: `ring_full` (the
+ * ring buffer refused records), `argv_truncated` and `filename_truncated` (exec records delivered
+ * with their argument block or file name cut), `malformed` (records that did not decode).
  */
-export type LossReason = 'enobufs' | 'overflow' | 'audit_lost';
+export type LossReason =
+  | 'enobufs'
+  | 'overflow'
+  | 'audit_lost'
+  | 'ring_full'
+  | 'argv_truncated'
+  | 'filename_truncated'
+  | 'malformed';
 
 /** One loss report. */
 export interface LossInfo {

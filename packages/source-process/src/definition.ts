@@ -11,7 +11,8 @@ import { createProcessSource } from './process-event-source.ts';
 /** `[sources.process]`: the process source. */
 export const processSourceDefinition = defineSource({
   key: 'process',
-  description: 'Processes: a /proc snapshot, then real-time fork, exec and exit through the kernel',
+  description:
+    'Processes: a /proc snapshot, then real-time fork, exec and exit through the kernel (eBPF, else proc connector + audit)',
   schema: processSourceSchema,
   create: (o, context) =>
     createProcessSource({
@@ -20,9 +21,16 @@ export const processSourceDefinition = defineSource({
       includeKernelThreads: o.includeKernelThreads,
       hashing: { enabled: o.hashing, maxFileBytes: o.hashMaxFileSize, timeoutMs: o.hashTimeout },
       realtime: o.realtime,
+      backend: o.backend,
+      ebpfLatencyMs: o.ebpfLatency,
+      ebpfRingBufferBytes: o.ebpfRingBuffer,
       audit: o.audit,
       auditWaitMs: o.auditWait,
       receiveBufferBytes: o.receiveBuffer,
+      auditStateFile: o.auditStateFile,
+      ancestryDepth: o.ancestryDepth,
+      processTableMax: o.processTableMax,
+      exitedRetentionMs: o.exitedRetention,
       logger: context.logger,
       ...(context.shedding !== undefined ? { shedding: context.shedding } : {}),
     }),

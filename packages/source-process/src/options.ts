@@ -30,14 +30,36 @@ export interface ProcessSourceOptions {
   /** Report kernel threads (children of kthreadd) too (default false). */
   readonly includeKernelThreads?: boolean;
   readonly hashing?: HashingOptions;
-  /** `'auto'` uses the proc connector when it opens (root, initial namespaces, Linux); `'off'` polls. */
+  /** `'auto'` uses a kernel backend when one opens (root, initial namespaces, Linux); `'off'` polls. */
   readonly realtime?: 'auto' | 'off';
+  /**
+   * Which backend produces events: `'auto'` (default) tries eBPF, then the proc connector (with
+   * audit), then polling, and says why it fell back; `'ebpf'`, `'proc-connector'` or `'poll'`
+   * force one (a forced kernel backend that cannot open falls back to polling, with the reason in
+   * the health report).
+   */
+  readonly backend?: 'auto' | 'ebpf' | 'proc-connector' | 'poll';
+  /** With eBPF: the bound on delivery latency, in ms (default 50). */
+  readonly ebpfLatencyMs?: number;
+  /** With eBPF: the kernel ring buffer, in bytes, a power of two (default 8 MiB). */
+  readonly ebpfRingBufferBytes?: number;
   /** `'auto'` adds the audit exec monitor when it opens (root, audit not locked); `'off'` never does. */
   readonly audit?: 'auto' | 'off';
   /** How long an exec event waits for its audit record before /proc enrichment alone is used (default 10 ms). */
   readonly auditWaitMs?: number;
   /** Proc connector receive buffer in bytes (default 32 MiB). */
   readonly receiveBufferBytes?: number;
+  /**
+   * Where the audit exec monitor records what it changed, for its guardian and for
+   * `daemoneye-collector audit restore` (default `/run/daemoneye/audit-state.json`).
+   */
+  readonly auditStateFile?: string;
+  /** Ancestors named in each process event's `ancestry` (default 8; 0 names the parent only). */
+  readonly ancestryDepth?: number;
+  /** Live processes the process table keeps at most; more are evicted and counted (default 65,536). */
+  readonly processTableMax?: number;
+  /** How long an exited process stays in the table for its children's lineage (default 30,000 ms). */
+  readonly exitedRetentionMs?: number;
   /** Where diagnostics go (default: silent). */
   readonly logger?: Logger;
   /** The collector's load-shedding level: while above `none`, executables are not hashed. */
@@ -60,17 +82,47 @@ export const processSourceSchema = {
     min: 10,
   }),
   include_kernel_threads: field('boolean', false, 'Report kernel threads too'),
-  hashing: field('boolean', true, 'SHA-256 of each executable (cached by device, inode, size, mtime)'),
+  hashing: field('boolean', true, 'SHA-256 of each executable (cached by device, inode, size, ctime and mtime in ns)'),
   hash_max_file_size: field('bytes', 256 * 1024 * 1024, 'Executables larger than this are not hashed', { min: 1 }),
   hash_timeout: field('duration', 5000, 'A hash taking longer is abandoned', { min: 1 }),
   realtime: field('enum', 'auto', 'Use the kernel proc connector when permitted (auto) or poll (off)', {
     values: ['auto', 'off'],
+  }),
+  backend: field(
+    'enum',
+    'auto',
+    'Process event backend: eBPF, then proc connector + audit, then polling (auto), or one forced',
+    {
+      values: ['auto', 'ebpf', 'proc-connector', 'poll'],
+    },
+  ),
+  ebpf_latency: field('duration', 50, 'eBPF: longest wait before kernel records reach the collector', {
+    min: 1,
+    max: 1000,
+  }),
+  ebpf_ring_buffer: field('bytes', 8 * 1024 * 1024, 'eBPF: kernel ring buffer size (a power of two)', {
+    min: 65536,
   }),
   audit: field('enum', 'auto', 'Use the audit netlink for exec details when permitted (auto) or not (off)', {
     values: ['auto', 'off'],
   }),
   audit_wait: field('duration', 10, 'How long an exec waits for its audit record', { min: 0 }),
   receive_buffer: field('bytes', 32 * 1024 * 1024, 'Kernel receive buffer of the event sockets', { min: 4096 }),
+  audit_state_file: field(
+    'string',
+    '/run/daemoneye/audit-state.json',
+    'Where the audit changes are recorded for crash recovery (audit restore)',
+  ),
+  ancestry_depth: field('integer', 8, 'Ancestors named in each process event (0: the parent only)', {
+    min: 0,
+    max: 64,
+  }),
+  process_table_max: field('integer', 65_536, 'Live processes the process table keeps; more are evicted and counted', {
+    min: 64,
+  }),
+  exited_retention: field('duration', 30_000, "How long an exited process stays known for its children's lineage", {
+    min: 0,
+  }),
 } as const satisfies ConfigSchema;
 
 const F = processSourceSchema;
@@ -87,9 +139,16 @@ export const DEFAULT_PROCESS_SOURCE_OPTIONS = Object.freeze({
     timeoutMs: F.hash_timeout.default,
   }),
   realtime: F.realtime.default,
+  backend: F.backend.default,
+  ebpfLatencyMs: F.ebpf_latency.default,
+  ebpfRingBufferBytes: F.ebpf_ring_buffer.default,
   audit: F.audit.default,
   auditWaitMs: F.audit_wait.default,
   receiveBufferBytes: F.receive_buffer.default,
+  auditStateFile: F.audit_state_file.default,
+  ancestryDepth: F.ancestry_depth.default,
+  processTableMax: F.process_table_max.default,
+  exitedRetentionMs: F.exited_retention.default,
 } as const);
 
 /** Options with every default applied. */
@@ -100,9 +159,16 @@ export interface ResolvedProcessSourceOptions {
   readonly includeKernelThreads: boolean;
   readonly hashing: Required<HashingOptions>;
   readonly realtime: 'auto' | 'off';
+  readonly backend: 'auto' | 'ebpf' | 'proc-connector' | 'poll';
+  readonly ebpfLatencyMs: number;
+  readonly ebpfRingBufferBytes: number;
   readonly audit: 'auto' | 'off';
   readonly auditWaitMs: number;
   readonly receiveBufferBytes: number;
+  readonly auditStateFile: string;
+  readonly ancestryDepth: number;
+  readonly processTableMax: number;
+  readonly exitedRetentionMs: number;
   readonly logger: Logger | undefined;
   readonly shedding: SheddingSignal | undefined;
   readonly procReader: ProcReader | undefined;
@@ -130,10 +196,37 @@ function positiveInt(field: string, value: unknown, fallback: number, min = 1): 
   return value;
 }
 
+function nonEmpty(field: string, value: unknown, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || value.trim() === '') invalid(field, value, 'a non-empty string');
+  return value;
+}
+
+function boundedInt(field: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    invalid(field, value, `an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
 function oneOf<T extends string>(field: string, value: unknown, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
   if (typeof value !== 'string' || !allowed.includes(value as T)) invalid(field, value, `one of ${allowed.join(', ')}`);
   return value as T;
+}
+
+function powerOfTwo(field: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (
+    typeof value !== 'number' ||
+    !Number.isInteger(value) ||
+    value < 65536 ||
+    value > 2 ** 30 ||
+    (value & (value - 1)) !== 0
+  )
+    invalid(field, value, 'a power of two from 65536 to 2^30');
+  return value;
 }
 
 function flag(field: string, value: unknown, fallback: boolean): boolean {
@@ -164,6 +257,9 @@ export function resolveProcessSourceOptions(options: ProcessSourceOptions = {}):
       timeoutMs: positiveInt('hashing.timeoutMs', h.timeoutMs, d.hashing.timeoutMs, F.hash_timeout.min),
     },
     realtime: oneOf('realtime', options.realtime, F.realtime.values ?? [], d.realtime),
+    backend: oneOf('backend', options.backend, F.backend.values ?? [], d.backend),
+    ebpfLatencyMs: boundedInt('ebpfLatencyMs', options.ebpfLatencyMs, d.ebpfLatencyMs, 1, 1000),
+    ebpfRingBufferBytes: powerOfTwo('ebpfRingBufferBytes', options.ebpfRingBufferBytes, d.ebpfRingBufferBytes),
     audit: oneOf('audit', options.audit, F.audit.values ?? [], d.audit),
     auditWaitMs: positiveInt('auditWaitMs', options.auditWaitMs, d.auditWaitMs, F.audit_wait.min),
     receiveBufferBytes: positiveInt(
@@ -172,6 +268,15 @@ export function resolveProcessSourceOptions(options: ProcessSourceOptions = {}):
       d.receiveBufferBytes,
       F.receive_buffer.min,
     ),
+    auditStateFile: nonEmpty('auditStateFile', options.auditStateFile, d.auditStateFile),
+    ancestryDepth: boundedInt('ancestryDepth', options.ancestryDepth, d.ancestryDepth, 0, 64),
+    processTableMax: positiveInt(
+      'processTableMax',
+      options.processTableMax,
+      d.processTableMax,
+      F.process_table_max.min,
+    ),
+    exitedRetentionMs: positiveInt('exitedRetentionMs', options.exitedRetentionMs, d.exitedRetentionMs, 0),
     logger: options.logger,
     shedding: options.shedding,
     procReader: options.procReader,

@@ -38,7 +38,8 @@ const logger: Logger = {
 };
 
 async function startLive(): Promise<{ source: ProcessEventSource; tx: RecordingSender; stop: () => Promise<void> }> {
-  const source = createProcessSource({ scanIntervalMs: 60_000, logger });
+  // The proc connector backend (with audit): the eBPF backend has tests of its own.
+  const source = createProcessSource({ backend: 'proc-connector', scanIntervalMs: 60_000, logger });
   const tx = new RecordingSender();
   const ctl = new AbortController();
   const done = source.start(tx, ctl.signal);

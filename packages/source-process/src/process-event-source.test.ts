@@ -140,7 +140,8 @@ describe('ProcessEventSource real-time backend', () => {
     await tx.waitFor((t) => t.process('exit').length === 1);
     const events = tx.process().filter((e) => e.subtype !== 'snapshot');
     expect(events.map((e) => [e.subtype, e.pid, e.ppid, e.name, e.exitCode])).toEqual([
-      ['start', 3753, 3750, 'sh', undefined],
+      // At fork the child is still its parent's image (bash), even though /proc already shows sh.
+      ['start', 3753, 3750, 'bash', undefined],
       ['exec', 3753, 3750, 'sh', undefined],
       ['exit', 3753, 3750, 'sh', 3],
     ]);
@@ -158,14 +159,55 @@ describe('ProcessEventSource real-time backend', () => {
     ]);
     await tx.waitFor((t) => t.process('exit').length === 1);
     const [start, exec, exit] = tx.process().filter((e) => e.pid === 5000);
-    expect([start?.subtype, start?.name, start?.ppid, start?.platformMetadata?.enrichment]).toEqual([
+    expect([start?.subtype, start?.name, start?.ppid, start?.platformMetadata?.imageFrom]).toEqual([
       'start',
       'bash',
       3750,
-      'parent',
+      undefined,
     ]);
     expect([exec?.subtype, exec?.platformMetadata?.enrichment]).toEqual(['exec', 'none']);
     expect([exit?.subtype, exit?.exitCode]).toEqual(['exit', 0]);
+  });
+
+  it('reports the exit of a process it never saw with what the kernel gave, marked partial', async () => {
+    const { tx, kernel } = await realtime({ audit: 'off' });
+    kernel.events?.([
+      { ...exitEvent({ timestampNs: nowNs(), pid: 6100, tgid: 6100, exitCode: 137, parentTgid: 3750 }), termSignal: 9 },
+    ]);
+    await tx.waitFor((t) => t.process('exit').length === 1);
+    const exit = tx.process('exit')[0];
+    expect({
+      pid: exit?.pid,
+      ppid: exit?.ppid,
+      exitCode: exit?.exitCode,
+      partial: exit?.platformMetadata?.partial,
+      termSignal: exit?.platformMetadata?.termSignal,
+      exitSignal: exit?.platformMetadata?.exitSignal,
+      nameError: exit?.platformMetadata?.nameError,
+      parentName: exit?.platformMetadata?.parentName,
+    }).toEqual({
+      pid: 6100,
+      ppid: 3750,
+      exitCode: 137,
+      partial: true,
+      termSignal: 9,
+      exitSignal: 17,
+      nameError: 'not seen before it exited',
+      parentName: 'bash',
+    });
+  });
+
+  it('names the parent and the ancestors of each event from the process table, to the configured depth', async () => {
+    const { tx, kernel } = await realtime({ audit: 'off', ancestryDepth: 1 });
+    kernel.events?.([
+      { type: 'fork', timestampNs: nowNs(), parentPid: 3750, parentTgid: 3750, childPid: 5000, childTgid: 5000 },
+    ]);
+    await tx.waitFor((t) => t.process('start').length === 1);
+    const start = tx.process('start')[0];
+    expect(start?.platformMetadata?.parentName).toBe('bash');
+    expect(JSON.parse(String(start?.platformMetadata?.ancestry))).toEqual([
+      { pid: 3750, name: 'bash', executablePath: '/usr/bin/bash' },
+    ]);
   });
 
   it('asks the connector to capture the exec files, and uses them for a process already gone', async () => {

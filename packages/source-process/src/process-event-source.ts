@@ -14,6 +14,8 @@ import {
   type EventSource,
   type HealthReport,
   type Logger,
+  type PlatformMetadata,
+  type ProcessEvent,
   SourceCaps,
   type SourceCapsBits,
   silentLogger,
@@ -21,7 +23,7 @@ import {
 import { EventPublisher } from './internal/event-publisher.ts';
 import { ExecutableHasher } from './internal/exe-hasher.ts';
 import { ExecCorrelator } from './internal/exec-correlator.ts';
-import type { AuditExecPort, KernelPorts, ProcConnectorPort } from './internal/kernel-port.ts';
+import type { AuditExecPort, EbpfPort, KernelPorts, ProcConnectorPort } from './internal/kernel-port.ts';
 import { loadNativeKernelPorts } from './internal/native-kernel.ts';
 import { nodeProcReader } from './internal/proc-reader.ts';
 import { ProcScanner } from './internal/proc-scan.ts';
@@ -41,7 +43,7 @@ import {
 const AUDIT_KEY = 'daemoneye-exec';
 
 /** Which backend produces the source's events. */
-export type ProcessBackend = 'idle' | 'proc-connector' | 'proc-connector+audit' | 'poll';
+export type ProcessBackend = 'idle' | 'ebpf' | 'proc-connector' | 'proc-connector+audit' | 'poll';
 
 /** What the source has done so far in the current run. */
 export interface ProcessSourceStats {
@@ -55,6 +57,10 @@ export interface ProcessSourceStats {
   readonly recoveredStarts: number;
   readonly recoveredExits: number;
   readonly recoveredExecs: number;
+  /** Live processes evicted from the full process table. */
+  readonly tableEvictions: number;
+  /** Exited processes dropped from the table before their retention ended. */
+  readonly exitedEvictions: number;
 }
 
 interface Run {
@@ -66,6 +72,7 @@ interface Run {
   readonly reconciler: Reconciler;
   connector?: ProcConnectorPort;
   audit?: AuditExecPort;
+  ebpf?: EbpfPort;
   correlator?: ExecCorrelator;
   lossReports: number;
 }
@@ -79,6 +86,8 @@ export class ProcessEventSource implements EventSource {
   #connectorError: string | undefined;
   /** Why the source polls although real-time was asked for (`realtime: 'auto'`). */
   #fallbackReason: string | undefined;
+  /** Why the eBPF backend is not the one running, when it was wanted. */
+  #ebpfReason: string | undefined;
   #releasing: Promise<void> | undefined;
 
   /** Throws `ERR_CONFIG_INVALID` naming the bad option. */
@@ -91,10 +100,17 @@ export class ProcessEventSource implements EventSource {
     return this.#o.name;
   }
 
-  /** PROCESS | SYSTEM_WIDE, plus REALTIME | KERNEL_LEVEL while the proc connector delivers events. */
+  /** PROCESS | SYSTEM_WIDE, plus REALTIME | KERNEL_LEVEL while a kernel backend (eBPF or the proc connector) delivers events; {@link backend} says which. */
   capabilities(): SourceCapsBits {
     const base = SourceCaps.PROCESS | SourceCaps.SYSTEM_WIDE;
-    return this.#backend.startsWith('proc-connector') ? base | SourceCaps.REALTIME | SourceCaps.KERNEL_LEVEL : base;
+    return this.#backend === 'ebpf' || this.#backend.startsWith('proc-connector')
+      ? base | SourceCaps.REALTIME | SourceCaps.KERNEL_LEVEL
+      : base;
+  }
+
+  /** Why the eBPF backend is not running although it was wanted (`backend: 'auto' | 'ebpf'`); `undefined` when it runs or was not asked for. */
+  ebpfFallbackReason(): string | undefined {
+    return this.#ebpfReason;
   }
 
   /** The backend in use (`idle` before start and after stop). */
@@ -117,6 +133,8 @@ export class ProcessEventSource implements EventSource {
       recoveredStarts: s?.recoveredStarts ?? 0,
       recoveredExits: s?.recoveredExits ?? 0,
       recoveredExecs: s?.recoveredExecs ?? 0,
+      tableEvictions: r?.table.stats.evictions ?? 0,
+      exitedEvictions: r?.table.stats.exitedEvictions ?? 0,
     };
   }
 
@@ -132,10 +150,12 @@ export class ProcessEventSource implements EventSource {
     this.#run = run;
     this.#connectorError = undefined;
     this.#fallbackReason = undefined;
+    this.#ebpfReason = undefined;
     this.#log.debug(privileges(), 'process source starting');
     const signal = AbortSignal.any([shutdownSignal, run.abort.signal]);
     try {
       await this.#openRealtime(run, tx);
+      this.#warnMissingCapabilities();
       const count = await run.reconciler.initial(() => tx.ready());
       this.#log.info({ processes: count, backend: this.#backend }, 'process snapshot sent');
       while (!signal.aborted) {
@@ -161,7 +181,8 @@ export class ProcessEventSource implements EventSource {
   /**
    * Rejects with the reason when the snapshot worker died. Resolves Degraded, with the reason, while
    * the source polls /proc because the real-time backend could not open or failed (it still reports
-   * every process, but starts and exits between two polls are missed).
+   * every process, but starts and exits between two polls are missed). Otherwise Healthy, naming the
+   * backend (and why eBPF is not it, when it was wanted); `undefined` before start.
    */
   async healthCheck(): Promise<HealthReport | undefined> {
     const failure = this.#run?.snapshot.failure();
@@ -169,7 +190,7 @@ export class ProcessEventSource implements EventSource {
     if (this.#connectorError !== undefined) {
       return {
         status: 'degraded',
-        reason: `proc connector failed (${this.#connectorError}); polling every ${this.#o.pollIntervalMs} ms instead`,
+        reason: `${this.#connectorError.startsWith('eBPF: ') ? 'eBPF backend' : 'proc connector'} failed (${this.#connectorError}); polling every ${this.#o.pollIntervalMs} ms instead`,
       };
     }
     if (this.#fallbackReason !== undefined && this.#backend === 'poll') {
@@ -178,7 +199,40 @@ export class ProcessEventSource implements EventSource {
         reason: `polling every ${this.#o.pollIntervalMs} ms: ${this.#fallbackReason}`,
       };
     }
+    if (this.#backend === 'idle') return undefined;
+    if (this.#backend === 'ebpf') return { status: 'healthy', reason: 'backend ebpf' };
+    if (this.#ebpfReason !== undefined)
+      return { status: 'healthy', reason: `backend ${this.#backend} (${this.#ebpfReason})` };
     return undefined;
+  }
+
+  /**
+   * Without root, says at warn level (once per start) which capabilities are missing, what each one
+   * would give, and how to grant them.
+   */
+  #warnMissingCapabilities(): void {
+    const caps = effectiveCapabilities();
+    if (caps === undefined) return;
+    const wanted: Array<[string, number, string]> = [
+      ['CAP_BPF', 39, 'exact exec events from eBPF (with CAP_PERFMON)'],
+      ['CAP_PERFMON', 38, 'exact exec events from eBPF (with CAP_BPF)'],
+      ['CAP_NET_ADMIN', 12, 'real-time fork/exec/exit events through the proc connector (else /proc is polled)'],
+      ['CAP_AUDIT_CONTROL', 30, 'exact exec path, arguments and user from audit records'],
+      ['CAP_AUDIT_READ', 37, 'reading audit records beside a running auditd'],
+      ['CAP_SYS_PTRACE', 19, "the executable, working directory and hash of other users' processes"],
+      ['CAP_DAC_READ_SEARCH', 2, 'hashing executables this user cannot read'],
+    ];
+    const missing = wanted.filter(([, bit]) => (caps & (1n << BigInt(bit))) === 0n);
+    if (missing.length === 0) return;
+    const names = missing.map(([name]) => name.toLowerCase());
+    this.#log.warn(
+      {
+        missing: Object.fromEntries(missing.map(([name, , what]) => [name, what])),
+        grant: `run as root, or grant ${names.join(',')} (systemd: AmbientCapabilities=${missing.map(([n]) => n).join(' ')}; or setcap ${names.join(',')}+ep on the node binary)`,
+        backend: this.#backend,
+      },
+      `process source degraded: missing ${missing.map(([n]) => n).join(', ')}`,
+    );
   }
 
   #createRun(tx: EventSender): Run {
@@ -188,8 +242,14 @@ export class ProcessEventSource implements EventSource {
     const hasher = o.hashing.enabled
       ? new ExecutableHasher({ maxFileBytes: o.hashing.maxFileBytes, timeoutMs: o.hashing.timeoutMs })
       : undefined;
-    const table = new ProcessTable();
-    const publisher = new EventPublisher({ tx, hasher, logger: this.#log, shedding: o.shedding });
+    const table = new ProcessTable({ maxEntries: o.processTableMax, exitedRetentionMs: o.exitedRetentionMs });
+    const publisher = new EventPublisher({
+      tx,
+      hasher,
+      logger: this.#log,
+      lineage: lineageOf(table, o.ancestryDepth),
+      shedding: o.shedding,
+    });
     const reconciler = new Reconciler({
       snapshot,
       table,
@@ -203,7 +263,7 @@ export class ProcessEventSource implements EventSource {
 
   async #openRealtime(run: Run, tx: EventSender): Promise<void> {
     this.#backend = 'poll';
-    if (this.#o.realtime === 'off') return;
+    if (this.#o.realtime === 'off' || this.#o.backend === 'poll') return;
     const kernel: KernelPorts | undefined = this.#o.kernel ?? (await loadNativeKernelPorts(this.#log));
     if (kernel === undefined) {
       this.#fallbackReason =
@@ -214,20 +274,6 @@ export class ProcessEventSource implements EventSource {
       return;
     }
     if (run.abort.signal.aborted) return;
-    try {
-      const connector = await kernel.openProcConnector({
-        receiveBufferBytes: this.#o.receiveBufferBytes,
-        captureOnExec: EXEC_CAPTURE,
-      });
-      // Stopped while opening: the run is already released, so close what just opened.
-      if (run.abort.signal.aborted) return void (await connector.close());
-      run.connector = connector;
-    } catch (e) {
-      this.#fallbackReason = `proc connector unavailable (${describeError(e)})`;
-      this.#log.info({ reason: describeError(e) }, 'proc connector unavailable; polling');
-      return;
-    }
-    this.#log.debug({ receiveBufferBytes: this.#o.receiveBufferBytes }, 'proc connector opened');
     // Single-pid reads on the main thread: the FFI reader pays off over thousands of files, not a few.
     const reader = this.#o.procReader ?? nodeProcReader;
     const backend = new RealtimeBackend({
@@ -236,6 +282,7 @@ export class ProcessEventSource implements EventSource {
       publisher: run.publisher,
       includeKernelThreads: this.#o.includeKernelThreads,
       logger: this.#log,
+      settleMs: this.#o.auditWaitMs,
       exists: (path) => {
         try {
           reader.stat(path);
@@ -251,6 +298,30 @@ export class ProcessEventSource implements EventSource {
       this.#log.warn({ count, reason }, 'process events lost; rescanning');
       void run.reconciler.requestRescan();
     };
+    if (this.#o.backend === 'auto' || this.#o.backend === 'ebpf') {
+      if (await this.#openEbpf(run, kernel, backend, lost, tx)) return;
+      if (run.abort.signal.aborted) return;
+      if (this.#o.backend === 'ebpf') {
+        this.#fallbackReason = this.#ebpfReason;
+        this.#log.warn({ reason: this.#ebpfReason }, 'process backend ebpf was forced but cannot run; polling');
+        return;
+      }
+    }
+    try {
+      const connector = await kernel.openProcConnector({
+        receiveBufferBytes: this.#o.receiveBufferBytes,
+        captureOnExec: EXEC_CAPTURE,
+      });
+      // Stopped while opening: the run is already released, so close what just opened.
+      if (run.abort.signal.aborted) return void (await connector.close());
+      run.connector = connector;
+    } catch (e) {
+      const why = `proc connector unavailable (${describeError(e)})`;
+      this.#fallbackReason = this.#ebpfReason === undefined ? why : `${this.#ebpfReason}; ${why}`;
+      this.#log.info({ reason: describeError(e) }, 'proc connector unavailable; polling');
+      return;
+    }
+    this.#log.debug({ receiveBufferBytes: this.#o.receiveBufferBytes }, 'proc connector opened');
     run.connector.onEvents((events) => backend.handleConnector(events));
     run.connector.onLoss((info) => lost(1, `proc_connector_${info.reason}`));
     run.connector.onError((err) => {
@@ -262,7 +333,7 @@ export class ProcessEventSource implements EventSource {
     this.#backend = 'proc-connector';
     if (this.#o.audit === 'off' || kernel.openAuditExecMonitor === undefined) return;
     try {
-      const audit = await kernel.openAuditExecMonitor({ key: AUDIT_KEY });
+      const audit = await kernel.openAuditExecMonitor({ key: AUDIT_KEY, stateFile: this.#o.auditStateFile });
       if (run.abort.signal.aborted) return void (await audit.close());
       run.audit = audit;
     } catch (e) {
@@ -286,6 +357,58 @@ export class ProcessEventSource implements EventSource {
     this.#log.debug({ backend: this.#backend, key: AUDIT_KEY }, 'audit exec monitor opened');
   }
 
+  /**
+   * Opens the eBPF backend when the probe allows it; true when it runs. Otherwise records why in
+   * {@link ebpfFallbackReason} (logged at info) and returns false. Audit is never touched here.
+   */
+  async #openEbpf(
+    run: Run,
+    kernel: KernelPorts,
+    backend: RealtimeBackend,
+    lost: (count: number, reason: string) => void,
+    tx: EventSender,
+  ): Promise<boolean> {
+    // Kernel ports without an eBPF loader (another platform's, a test's) offer no eBPF to fall back from.
+    if (kernel.openEbpf === undefined) return false;
+    const probe = kernel.probeEbpf?.() ?? { available: true as const };
+    if (!probe.available) {
+      this.#ebpfReason = probe.reason;
+      this.#log.info({ reason: probe.reason }, 'eBPF process backend unavailable; falling back');
+      return false;
+    }
+    let ebpf: EbpfPort;
+    try {
+      ebpf = await kernel.openEbpf({ latencyMs: this.#o.ebpfLatencyMs, ringBufferBytes: this.#o.ebpfRingBufferBytes });
+    } catch (e) {
+      this.#ebpfReason = `eBPF: ${describeError(e)}`;
+      this.#log.info({ reason: describeError(e) }, 'eBPF process backend refused; falling back');
+      return false;
+    }
+    if (run.abort.signal.aborted) {
+      await ebpf.close();
+      return false;
+    }
+    run.ebpf = ebpf;
+    ebpf.onEvents((events) => backend.handleEbpf(events));
+    ebpf.onLoss((info) => {
+      if (info.reason === 'argv_truncated' || info.reason === 'filename_truncated') {
+        // Delivered, but cut: counted as loss of data with its reason; no rescan can restore it.
+        tx.reportLoss(info.count, `ebpf_${info.reason}`);
+        return;
+      }
+      lost(info.count, `ebpf_${info.reason}`);
+    });
+    ebpf.onError((err) => {
+      this.#connectorError = `eBPF: ${describeError(err)}`;
+      this.#backend = 'poll';
+      this.#log.error({ err }, 'eBPF process backend failed; polling');
+      void run.reconciler.requestRescan();
+    });
+    this.#backend = 'ebpf';
+    this.#log.info({ backend: 'ebpf' }, 'process backend: eBPF');
+    return true;
+  }
+
   #release(run: Run): Promise<void> {
     if (this.#run !== run) return this.#releasing ?? Promise.resolve();
     this.#run = undefined;
@@ -297,11 +420,39 @@ export class ProcessEventSource implements EventSource {
     this.#backend = 'idle';
     run.abort.abort();
     run.correlator?.close();
-    const closing = [run.connector?.close(), run.audit?.close(), run.snapshot.close()];
+    const closing = [run.ebpf?.close(), run.connector?.close(), run.audit?.close(), run.snapshot.close()];
     const results = await Promise.allSettled(closing);
     for (const r of results)
       if (r.status === 'rejected') this.#log.warn({ err: r.reason }, 'closing a process reader failed');
     run.hasher?.close();
+  }
+}
+
+/**
+ * The lineage metadata of an event: the parent's name and executable, and the chain of up to `depth`
+ * ancestors (nearest first) as JSON `[{ pid, name, executablePath }]`, from the process table.
+ */
+function lineageOf(table: ProcessTable, depth: number): (event: ProcessEvent) => PlatformMetadata | undefined {
+  return (event) => {
+    const ppid = event.ppid;
+    if (ppid === undefined || ppid === 0) return undefined;
+    const chain = table.ancestry(ppid, Math.max(depth, 1));
+    const parent = chain[0];
+    if (parent === undefined) return { parentError: 'not in the process table' };
+    const meta: Record<string, string | number | boolean> = { parentName: parent.name };
+    if (parent.executablePath !== undefined) meta.parentExecutablePath = parent.executablePath;
+    if (depth > 0) meta.ancestry = JSON.stringify(chain);
+    return meta;
+  };
+}
+
+/** The effective capability set of this process (`CapEff` of /proc/self/status), or undefined off Linux. */
+function effectiveCapabilities(): bigint | undefined {
+  try {
+    const cap = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return cap === undefined ? undefined : BigInt(`0x${cap}`);
+  } catch {
+    return undefined;
   }
 }
 

@@ -40,8 +40,12 @@ export interface ProcessSnapshot {
   readonly state: string;
   readonly cwd?: string;
   readonly cgroup?: string;
-  /** A 64-hex container id found in the cgroup path (docker, containerd, CRI-O, podman). */
+  /** The container id found in the cgroup path (64 hex digits for docker, containerd, CRI-O, podman). */
   readonly containerId?: string;
+  /** The container runtime the cgroup path names (`docker`, `containerd`, `cri-o`, `podman`, `lxc`, `cri`, `unknown`). */
+  readonly containerRuntime?: string;
+  /** The Kubernetes pod UID in the cgroup path. */
+  readonly podUid?: string;
   readonly kernelThread: boolean;
   /** Fields that could not be read, with the error code (`{ exe: 'EACCES' }`). */
   readonly fieldErrors?: Readonly<Record<string, string>>;

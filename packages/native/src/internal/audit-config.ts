@@ -1,7 +1,7 @@
 /**
  * Talking to the kernel's audit configuration over NETLINK_AUDIT through a request worker, so no
  * request waits on the main thread: reading the status and the rules, setting the enabled flag,
- * unregistering the audit daemon, adding and deleting rules. Each call waits for the kernel's
+ * unregistering the audit daemon, setting the backlog limit and wait time, adding and deleting rules. Each call waits for the kernel's
  * answer and rejects with NativeError (with errno) on refusal. It never decides what to change; the
  * monitor does, after recording it in the state file.
  */
@@ -22,6 +22,10 @@ export interface AuditControl {
   rules(): Promise<AuditRule[]>;
   /** Sets the enabled flag (0 or 1); EPERM when locked. */
   setEnabled(enabled: 0 | 1): Promise<void>;
+  /** Sets `backlog_limit` (records queued for the daemon at most). */
+  setBacklogLimit(limit: number): Promise<void>;
+  /** Sets `backlog_wait_time` (jiffies a process waits when the backlog is full; 0: never, the record is dropped and counted lost). */
+  setBacklogWaitTime(jiffies: number): Promise<void>;
   /** Unregisters the audit daemon (pid 0). Only the registered process (or anyone, when it is gone) may. */
   clearDaemon(): Promise<void>;
   /** Adds a rule (struct audit_rule_data); errno EEXIST when an identical rule exists. */
@@ -48,11 +52,16 @@ export function decodeAuditStatus(p: Buffer): AuditStatusInfo | undefined {
     : info;
 }
 
-function statusPayload(mask: number, fields: { enabled?: number; pid?: number }): Buffer {
+function statusPayload(
+  mask: number,
+  fields: { enabled?: number; pid?: number; backlogLimit?: number; backlogWaitTime?: number },
+): Buffer {
   const s = Buffer.alloc(AuditStatus.SIZE);
   s.writeUInt32LE(mask, AuditStatus.MASK);
   s.writeUInt32LE(fields.enabled ?? 0, AuditStatus.ENABLED);
   s.writeUInt32LE(fields.pid ?? 0, AuditStatus.PID);
+  s.writeUInt32LE(fields.backlogLimit ?? 0, AuditStatus.BACKLOG_LIMIT);
+  s.writeUInt32LE(fields.backlogWaitTime ?? 0, AuditStatus.BACKLOG_WAIT_TIME);
   return s;
 }
 
@@ -95,6 +104,10 @@ function controlOver(host: ReaderHost<never>): AuditControl {
       return rules;
     },
     setEnabled: (enabled) => ack(Audit.AUDIT_SET, statusPayload(Audit.AUDIT_STATUS_ENABLED, { enabled })),
+    setBacklogLimit: (backlogLimit) =>
+      ack(Audit.AUDIT_SET, statusPayload(Audit.AUDIT_STATUS_BACKLOG_LIMIT, { backlogLimit })),
+    setBacklogWaitTime: (backlogWaitTime) =>
+      ack(Audit.AUDIT_SET, statusPayload(Audit.AUDIT_STATUS_BACKLOG_WAIT_TIME, { backlogWaitTime })),
     clearDaemon: () => ack(Audit.AUDIT_SET, statusPayload(Audit.AUDIT_STATUS_PID, { pid: 0 })),
     addRule: (rule) => ack(Audit.AUDIT_ADD_RULE, rule),
     deleteRule: (rule) => ack(Audit.AUDIT_DEL_RULE, rule),

@@ -22,6 +22,8 @@ export interface AuditState {
   readonly registered: boolean;
   /** The struct audit_rule_data of each rule the monitor added, hex-encoded. */
   readonly rulesAdded: readonly string[];
+  /** The `backlog_limit` and `backlog_wait_time` found, when the monitor changed them (as the audit daemon only). */
+  readonly backlogBefore?: { readonly limit: number; readonly waitTime?: number };
   readonly createdAt: string;
 }
 
@@ -35,9 +37,21 @@ export function processStartTime(pid: number): string | undefined {
   }
 }
 
-/** True when the process that wrote `state` is still running (same pid and start time). */
+/**
+ * True when the process that wrote `state` is still running: same pid and start time, and not a
+ * zombie (a process killed with SIGKILL is a zombie until its parent reaps it, and has already let
+ * go of its sockets).
+ */
 export function stateOwnerAlive(state: AuditState): boolean {
-  return processStartTime(state.pid) === state.startTime;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${state.pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (fields[0] === 'Z' || fields[0] === 'X') return false;
+  return fields[19] === state.startTime;
 }
 
 /** Reads the state file; undefined when it does not exist or is not a version-1 state. */

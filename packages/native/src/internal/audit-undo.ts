@@ -25,7 +25,16 @@ export interface Done {
   rules: number;
   enabled: boolean;
   registered: boolean;
+  backlog: boolean;
 }
+
+/** Everything a state records was done: what a full undo takes back. */
+export const ALL_DONE: Readonly<Done> = {
+  rules: Number.MAX_SAFE_INTEGER,
+  enabled: true,
+  registered: true,
+  backlog: true,
+};
 
 /** Undoes what `state` records, up to `upTo`; runs every step and rethrows the first failure. */
 export async function undo(control: AuditControl, state: AuditState, upTo: Done, log: NativeLogger): Promise<void> {
@@ -49,6 +58,14 @@ export async function undo(control: AuditControl, state: AuditState, upTo: Done,
     await step(async () => {
       await control.setEnabled(enabled);
       log.debug({ enabled }, 'audit enabled flag restored');
+    });
+  }
+  const backlog = state.backlogBefore;
+  if (upTo.backlog && backlog !== undefined) {
+    await step(async () => {
+      await control.setBacklogLimit(backlog.limit);
+      if (backlog.waitTime !== undefined) await control.setBacklogWaitTime(backlog.waitTime);
+      log.debug({ backlogLimit: backlog.limit, backlogWaitTime: backlog.waitTime }, 'audit backlog settings restored');
     });
   }
   if (upTo.registered && state.registered) {
@@ -79,8 +96,11 @@ export async function recoverWith(
 ): Promise<{ recovered: boolean }> {
   const state = readAuditState(stateFile);
   if (!state || inUse(stateFile) || stateOwnerAlive(state)) return { recovered: false };
-  log.debug({ stateFile, pid: state.pid }, 'restoring the audit state a previous run left');
-  await undo(control, state, { rules: state.rulesAdded.length, enabled: true, registered: true }, log);
+  log.warn(
+    { stateFile, previousPid: state.pid, since: state.createdAt },
+    `audit state left by a previous run (pid ${state.pid}); restoring it`,
+  );
+  await undo(control, state, ALL_DONE, log);
   removeAuditState(stateFile);
   return { recovered: true };
 }

@@ -11,6 +11,8 @@ const CAPABILITIES = {
   CAP_SYS_ADMIN: 21,
   CAP_AUDIT_CONTROL: 30,
   CAP_AUDIT_READ: 37,
+  CAP_PERFMON: 38,
+  CAP_BPF: 39,
 } as const;
 
 /** The name of a capability the readers care about. */

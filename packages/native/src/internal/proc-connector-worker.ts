@@ -45,7 +45,7 @@ function captureExecs(
     // Links first: a readlink is one system call, and the executable matters most.
     for (const name of settings.links) captured[name] = proc.readLink(dir + name);
     for (const name of settings.files) captured[name] = proc.readWhole(dir + name);
-    items[i] = { ...ev, captured };
+    items[i] = { ...ev, captured, capturedAtNs: process.hrtime.bigint() };
   }
   return used;
 }

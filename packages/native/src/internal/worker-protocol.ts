@@ -9,6 +9,8 @@ export interface ReadyMessage {
   readonly type: 'ready';
   readonly fd: number;
   readonly receiveBufferBytes: number;
+  /** What else the worker wants the host to know about its setup (the eBPF loader: programs, timings). */
+  readonly detail?: Readonly<Record<string, unknown>>;
 }
 
 /** A batch of decoded items; the host answers each with an `ack` (flow control). */
@@ -20,7 +22,7 @@ export interface BatchMessage<T> {
 /** Events were lost in the kernel (ENOBUFS) or a queue overflowed. */
 export interface LossMessage {
   readonly type: 'loss';
-  readonly reason: 'enobufs' | 'overflow';
+  readonly reason: 'enobufs' | 'overflow' | 'ring_full' | 'argv_truncated' | 'filename_truncated' | 'malformed';
   readonly count: number;
   readonly at: number;
 }

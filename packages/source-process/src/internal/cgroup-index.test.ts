@@ -92,8 +92,16 @@ describe('buildCgroupIndex', () => {
     const index = buildCgroupIndex(treeReader(hybridHost()), '/proc', 100);
     expect(index?.lookup(1)).toEqual({ path: '/' });
     expect(index?.lookup(10)).toEqual({ path: '/system.slice/ssh.service' });
-    expect(index?.lookup(20)).toEqual({ path: '/system.slice/docker.service', containerId: ID });
-    expect(index?.lookup(21)).toEqual({ path: '/system.slice/docker.service', containerId: ID });
+    expect(index?.lookup(20)).toEqual({
+      path: '/system.slice/docker.service',
+      containerId: ID,
+      containerRuntime: 'docker',
+    });
+    expect(index?.lookup(21)).toEqual({
+      path: '/system.slice/docker.service',
+      containerId: ID,
+      containerRuntime: 'docker',
+    });
   });
 
   it('reads cgroup.procs of the other hierarchies only where a container id is in the path', () => {
@@ -130,7 +138,11 @@ describe('buildCgroupIndex', () => {
       100,
     );
     expect(index?.lookup(30)).toBeNull();
-    expect(index?.lookup(20)).toEqual({ path: '/system.slice/docker.service', containerId: ID });
+    expect(index?.lookup(20)).toEqual({
+      path: '/system.slice/docker.service',
+      containerId: ID,
+      containerRuntime: 'docker',
+    });
   });
 
   it('walks a cgroup v2 host with one hierarchy', () => {
@@ -146,7 +158,7 @@ describe('buildCgroupIndex', () => {
     expect([index?.lookup(1), index?.lookup(5), index?.lookup(7)]).toEqual([
       { path: '/' },
       { path: '/user.slice' },
-      { path: `/system.slice/docker-${ID}.scope`, containerId: ID },
+      { path: `/system.slice/docker-${ID}.scope`, containerId: ID, containerRuntime: 'docker' },
     ]);
   });
 

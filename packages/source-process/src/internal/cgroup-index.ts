@@ -13,7 +13,7 @@ import {
   type CgroupLine,
   type CgroupMount,
   cgroupInfo,
-  containerIdIn,
+  holdsContainer,
   parseCgroupLines,
   parseCgroupMounts,
 } from './proc-parse.ts';
@@ -134,7 +134,7 @@ export function buildCgroupIndex(reader: ProcReader, procRoot: string, maxCgroup
       let procs = '';
       let children: string[];
       try {
-        if (all || containerIdIn(path) !== undefined) procs = reader.readFile(`${dir}/cgroup.procs`);
+        if (all || holdsContainer(path)) procs = reader.readFile(`${dir}/cgroup.procs`);
         children = listDirectories(dir);
       } catch (e) {
         // A cgroup removed mid-walk: its processes are not found and are read per process.

@@ -27,6 +27,8 @@ export interface ProcessFacts {
   readonly cwd?: string;
   readonly cgroup?: string;
   readonly containerId?: string;
+  readonly containerRuntime?: string;
+  readonly podUid?: string;
   readonly state?: string;
   readonly kernelThread?: boolean;
   readonly fieldErrors?: Readonly<Record<string, string>>;
@@ -56,6 +58,8 @@ export function processEvent(
   if (facts.state !== undefined) meta.state = facts.state;
   if (facts.executableDeleted === true) meta.executableDeleted = true;
   if (facts.kernelThread === true) meta.kernelThread = true;
+  if (facts.containerRuntime !== undefined) meta.containerRuntime = facts.containerRuntime;
+  if (facts.podUid !== undefined) meta.podUid = facts.podUid;
   if (extras.detectedBy !== undefined) meta.detectedBy = extras.detectedBy;
   for (const [field, code] of Object.entries(facts.fieldErrors ?? {})) meta[`${field}Error`] = code;
   const hash = extras.hash;

@@ -3,9 +3,18 @@
  * hashing is on), keeps the events of one pid in order (start → exec → exit) even when an exec waits
  * for its audit record or its hash, and uses the right sending mode: `await tx.send` for snapshots and
  * polling, `tx.trySend` for kernel-fed events so a slow sink never stalls the kernel reader. Pending
- * per-pid work is bounded; overflow is reported as loss. It does not read /proc or talk to the kernel.
+ * per-pid work is bounded; overflow is reported as loss. Every event gets its lineage (parent and
+ * ancestors, from the process table) at the moment it is sent. It does not read /proc or talk to the
+ * kernel.
  */
-import type { EventSender, Logger, ProcessEvent, SheddingSignal } from '@daemoneye/core';
+import {
+  CollectionEvent,
+  type EventSender,
+  type Logger,
+  type PlatformMetadata,
+  type ProcessEvent,
+  type SheddingSignal,
+} from '@daemoneye/core';
 import type { ProcessSnapshot } from '../process-snapshot.ts';
 import type { ExecutableHasher, HashOutcome } from './exe-hasher.ts';
 
@@ -21,6 +30,8 @@ export interface EventPublisherOptions {
   readonly shedding?: SheddingSignal | undefined;
   /** Per-pid tasks pending at most; more are dropped and reported as loss (default 65,536). */
   readonly maxPending?: number;
+  /** Metadata naming the parent and ancestors of an event's process (default: none). */
+  readonly lineage?: (event: ProcessEvent) => PlatformMetadata | undefined;
 }
 
 /** Counters of what was published. */
@@ -80,7 +91,7 @@ export class EventPublisher {
 
   /** Sends with backpressure (snapshots, polling). */
   async send(event: ProcessEvent): Promise<boolean> {
-    const ok = await this.#options.tx.send(event);
+    const ok = await this.#options.tx.send(this.#withLineage(event));
     if (ok) this.stats.sent++;
     else this.stats.dropped++;
     return ok;
@@ -88,7 +99,7 @@ export class EventPublisher {
 
   /** Sends without waiting (kernel-fed events); a `false` was counted by the collector. */
   trySend(event: ProcessEvent): boolean {
-    const ok = this.#options.tx.trySend(event);
+    const ok = this.#options.tx.trySend(this.#withLineage(event));
     if (ok) this.stats.sent++;
     else this.stats.dropped++;
     return ok;
@@ -118,6 +129,12 @@ export class EventPublisher {
         if (this.#chains.get(pid) === next) this.#chains.delete(pid);
       });
     this.#chains.set(pid, next);
+  }
+
+  #withLineage(event: ProcessEvent): ProcessEvent {
+    const extra = this.#options.lineage?.(event);
+    if (extra === undefined) return event;
+    return CollectionEvent.process({ ...event, platformMetadata: { ...extra, ...event.platformMetadata } });
   }
 
   /** Tasks pending right now. */

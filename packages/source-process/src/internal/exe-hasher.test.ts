@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdtempSync, openSync, realpathSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -90,5 +90,28 @@ describe('ExecutableHasher.cached', () => {
       cached: true,
     });
     expect(h.cached({ path: '/nonexistent' })).toBeUndefined();
+  });
+  it('hashes again a file rewritten in place (same inode and size) whose mtime was put back with touch -r', async () => {
+    const h = new ExecutableHasher(limits);
+    const path = join(dir, 'rewritten');
+    const ref = join(dir, 'rewritten.ref');
+    copyFileSync('/bin/true', path);
+    execFileSync('touch', ['-r', path, ref]);
+    const before = statSync(path);
+    const first = await h.hash({ path });
+    expect(first).toEqual({ ok: true, hash: sha256sum(path), cached: false });
+    // Same length, other bytes, written through the same inode; then the old mtime is put back.
+    const fd = openSync(path, 'r+');
+    try {
+      writeSync(fd, Buffer.from('PWNED!'), 0, 6, 4096);
+    } finally {
+      closeSync(fd);
+    }
+    execFileSync('touch', ['-r', ref, path]);
+    const after = statSync(path);
+    expect([after.ino, after.size, after.mtimeMs]).toEqual([before.ino, before.size, before.mtimeMs]);
+    expect(sha256sum(path)).not.toBe(first.ok ? first.hash : '');
+    expect(h.cached({ path })).toBeUndefined();
+    expect(await h.hash({ path })).toEqual({ ok: true, hash: sha256sum(path), cached: false });
   });
 });

@@ -1,15 +1,25 @@
 /**
  * `ExecutableHasher`: SHA-256 of executables, streamed from the file through `node:crypto` in small
- * chunks so the event loop keeps running, cached by file identity (device, inode, size, mtime) so a
- * binary is hashed once however many processes run it. It prefers `/proc/<pid>/exe`, which opens the
+ * chunks so the event loop keeps running, cached by file identity (device, inode, size and the change time in nanoseconds, which no
+ * writer can set back the way `touch -r` sets back the mtime) so a binary is hashed once however many
+ * processes run it and a rewrite in place is hashed again. It prefers `/proc/<pid>/exe`, which opens the
  * very file the process runs even when it was deleted or lives in another mount namespace. Files over
  * the size cap, hashes over the time cap, unreadable files and a full queue give an outcome with a
  * reason — never a throw. It does not decide when to hash; the source does.
  */
 import { createHash } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { type BigIntStats, statSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { errorCode } from './proc-reader.ts';
+
+/**
+ * The cache key of a file: device, inode, size, and the inode change time and modification time in
+ * nanoseconds. Every write and every `utimes` (`touch -r`) sets the change time to now, so a file
+ * rewritten in place and given its old mtime back still gets a new key.
+ */
+function identityKey(st: BigIntStats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.ctimeNs}:${st.mtimeNs}`;
+}
 
 /**
  * Why no hash was produced: `ERR_HASH_TOO_LARGE`, `ERR_HASH_TIMEOUT`, `ERR_PROCESS_GONE`,
@@ -69,14 +79,14 @@ export class ExecutableHasher {
   cached(target: HashTarget): HashOutcome | undefined {
     if (this.#closed) return undefined;
     for (const path of candidates(target)) {
-      let st: ReturnType<typeof statSync>;
+      let st: BigIntStats | undefined;
       try {
-        st = statSync(path, { throwIfNoEntry: false });
+        st = statSync(path, { throwIfNoEntry: false, bigint: true });
       } catch {
         continue;
       }
       if (st === undefined) continue;
-      const hit = st.isFile() ? this.#cache.get(`${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`) : undefined;
+      const hit = st.isFile() ? this.#cache.get(identityKey(st)) : undefined;
       return hit === undefined ? undefined : { ok: true, hash: hit, cached: true };
     }
     return undefined;
@@ -90,9 +100,9 @@ export class ExecutableHasher {
     const handle = opened.handle;
     let handedOff = false;
     try {
-      const st = await handle.stat();
+      const st = await handle.stat({ bigint: true });
       if (!st.isFile()) return { ok: false, reason: 'not_a_file' };
-      const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+      const key = identityKey(st);
       const hit = this.#cache.get(key);
       if (hit !== undefined) {
         this.#cache.delete(key);

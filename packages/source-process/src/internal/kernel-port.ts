@@ -4,7 +4,15 @@
  * event and loss types are `@daemoneye/native`'s own, whose readers are the default implementation;
  * tests pass fakes. Types only.
  */
-import type { AuditExecRecord, AuditLossInfo, ProcConnectorEvent, ProcConnectorLossInfo } from '@daemoneye/native';
+import type {
+  AuditExecRecord,
+  AuditLossInfo,
+  Availability,
+  EbpfLossInfo,
+  EbpfProcessEvent,
+  ProcConnectorEvent,
+  ProcConnectorLossInfo,
+} from '@daemoneye/native';
 
 /** A running proc connector subscription (the part of `ProcConnectorReader` the backend uses). */
 export interface ProcConnectorPort {
@@ -22,6 +30,14 @@ export interface AuditExecPort {
   close(): Promise<void>;
 }
 
+/** A running eBPF process loader (the part of `EbpfProcessReader` the backend uses). */
+export interface EbpfPort {
+  onEvents(cb: (events: readonly EbpfProcessEvent[]) => void): void;
+  onLoss(cb: (info: EbpfLossInfo) => void): void;
+  onError(cb: (err: Error) => void): void;
+  close(): Promise<void>;
+}
+
 /** Opens the kernel readers; each rejects with a reason when unavailable. */
 export interface KernelPorts {
   openProcConnector(options: {
@@ -29,5 +45,8 @@ export interface KernelPorts {
     /** `/proc/<pid>/` files and links to capture in the reader thread when a process execs. */
     readonly captureOnExec?: { readonly files: readonly string[]; readonly links: readonly string[] };
   }): Promise<ProcConnectorPort>;
-  openAuditExecMonitor?(options: { readonly key: string }): Promise<AuditExecPort>;
+  openAuditExecMonitor?(options: { readonly key: string; readonly stateFile?: string }): Promise<AuditExecPort>;
+  /** Why the eBPF loader cannot run here, without loading it (kernel, BTF, capabilities, lockdown, libbpf). */
+  probeEbpf?(): Availability;
+  openEbpf?(options: { readonly latencyMs: number; readonly ringBufferBytes: number }): Promise<EbpfPort>;
 }

@@ -1,5 +1,5 @@
 /**
- * The default kernel ports: `@daemoneye/native`'s proc connector reader and audit exec monitor,
+ * The default kernel ports: `@daemoneye/native`'s eBPF loader, proc connector reader and audit exec monitor,
  * logging to the source's logger (debug: privileges, audit changes, fds). The native package is
  * imported on first use, so loading this package never loads the FFI on hosts that will not use
  * it; a failed import means "no kernel backend" (logged), not an error. The native readers report
@@ -19,7 +19,19 @@ export async function loadNativeKernelPorts(log: Logger): Promise<KernelPorts | 
           logger: log,
           ...(options.captureOnExec === undefined ? {} : { captureOnExec: options.captureOnExec }),
         }),
-      openAuditExecMonitor: (options) => native.openAuditExecMonitor({ key: options.key, logger: log }),
+      openAuditExecMonitor: (options) =>
+        native.openAuditExecMonitor({
+          key: options.key,
+          logger: log,
+          ...(options.stateFile === undefined ? {} : { stateFile: options.stateFile }),
+        }),
+      probeEbpf: () => native.probeEbpf(),
+      openEbpf: (options) =>
+        native.openEbpfProcessMonitor({
+          latencyMs: options.latencyMs,
+          ringBufferBytes: options.ringBufferBytes,
+          logger: log,
+        }),
     };
   } catch (e) {
     log.info({ err: e }, 'native kernel interfaces unavailable');

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   cgroupInfo,
   containerIdIn,
+  containerOf,
   PF_KTHREAD,
   parseBootTime,
   parseCgroup,
@@ -127,7 +128,11 @@ describe('parseCgroup', () => {
     expect(parseCgroup(`${line}\n`)?.containerId).toBe(id);
   });
   it('looks at v1 lines when the unified path has none', () => {
-    expect(parseCgroup(`12:pids:/docker/${id}\n0::/\n`)).toEqual({ path: '/', containerId: id });
+    expect(parseCgroup(`12:pids:/docker/${id}\n0::/\n`)).toEqual({
+      path: '/',
+      containerId: id,
+      containerRuntime: 'docker',
+    });
   });
   it('returns undefined for empty input', () => {
     expect(parseCgroup('')).toBeUndefined();
@@ -141,6 +146,79 @@ describe('parseCgroup', () => {
     expect(containerIdIn(`/docker/${id}/sub`)).toBe(id);
     expect(containerIdIn('/system.slice/ssh.service')).toBeUndefined();
     expect(cgroupInfo([])).toBeUndefined();
+  });
+});
+
+describe('containerOf: cgroup paths as each runtime writes them', () => {
+  const id = '4f3c2a1b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a';
+  const uid = '0b2f1d6a-8c4e-4a1f-9d0e-1c2b3a4d5e6f';
+  const uidSystemd = uid.replaceAll('-', '_');
+  it.each([
+    // docker: cgroupfs driver (v1 and v2) and systemd driver (v2 scope, v1 name=systemd line)
+    ['docker v1 cgroupfs', `/docker/${id}`, { runtime: 'docker', id }],
+    ['docker v2 systemd', `/system.slice/docker-${id}.scope`, { runtime: 'docker', id }],
+    ['docker v1 systemd', `/system.slice/docker-${id}.scope`, { runtime: 'docker', id }],
+    // containerd under Kubernetes: systemd driver names the scope; cgroupfs driver a bare id under the pod
+    [
+      'containerd v2 systemd (k8s)',
+      `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uidSystemd}.slice/cri-containerd-${id}.scope`,
+      { runtime: 'containerd', id, podUid: uid },
+    ],
+    ['k8s v1 cgroupfs', `/kubepods/burstable/pod${uid}/${id}`, { runtime: 'cri', id, podUid: uid }],
+    [
+      'k8s guaranteed v2 systemd',
+      `/kubepods.slice/kubepods-pod${uidSystemd}.slice/cri-containerd-${id}.scope`,
+      {
+        runtime: 'containerd',
+        id,
+        podUid: uid,
+      },
+    ],
+    // CRI-O: the container's scope; its conmon monitor sits in the pod but outside the container
+    [
+      'cri-o v2 systemd',
+      `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${uidSystemd}.slice/crio-${id}.scope`,
+      { runtime: 'cri-o', id, podUid: uid },
+    ],
+    [
+      'cri-o conmon',
+      `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${uidSystemd}.slice/crio-conmon-${id}.scope`,
+      { runtime: 'cri', podUid: uid },
+    ],
+    ['cri-o v1 cgroupfs', `/kubepods/besteffort/pod${uid}/crio-${id}`, { runtime: 'cri-o', id, podUid: uid }],
+    // podman: rootful and rootless systemd scopes, cgroupfs parent
+    ['podman v2 rootful', `/machine.slice/libpod-${id}.scope/container`, { runtime: 'podman', id }],
+    [
+      'podman v2 rootless',
+      `/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-${id}.scope`,
+      { runtime: 'podman', id },
+    ],
+    ['podman v1 cgroupfs', `/libpod_parent/libpod-${id}`, { runtime: 'podman', id }],
+    // LXC
+    ['lxc v2', '/lxc.payload.web01', { runtime: 'lxc', id: 'web01' }],
+    ['lxc v1', '/lxc/web01', { runtime: 'lxc', id: 'web01' }],
+  ])('%s', (_name, path, expected) => {
+    expect(containerOf(path)).toEqual(expected);
+  });
+
+  it.each([
+    '/',
+    '/user.slice/user-1000.slice/session-2.scope',
+    '/system.slice/docker.service',
+    `/machine.slice/libpod-conmon-${id}.scope`,
+    '/system.slice/containerd.service',
+  ])('names no container for the host path %s', (path) => {
+    expect(containerOf(path)).toBeUndefined();
+  });
+
+  it('reads the runtime from a v1 line when the unified line is the root', () => {
+    expect(
+      parseCgroup(`12:pids:/system.slice/docker-${id}.scope\n1:name=systemd:/system.slice/docker-${id}.scope\n0::/\n`),
+    ).toEqual({
+      path: '/',
+      containerId: id,
+      containerRuntime: 'docker',
+    });
   });
 });
 

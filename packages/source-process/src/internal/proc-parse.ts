@@ -136,13 +136,79 @@ export function parseExeLink(target: string): ExeLink {
     : { path: target, deleted: false };
 }
 
-/** A process's control group and, when it runs in a container, the container's id. */
+/** The container a cgroup path places a process in. */
+export interface ContainerInfo {
+  /** `docker`, `containerd`, `cri-o`, `podman`, `lxc`, `cri` (a Kubernetes pod whose runtime the path does not name) or `unknown`. */
+  readonly runtime: string;
+  /** The container id (64 hex digits for all but `lxc`, whose containers have names). */
+  readonly id?: string;
+  /** The Kubernetes pod UID (with dashes) when the path holds one. */
+  readonly podUid?: string;
+}
+
+/** A process's control group and, when it runs in a container, the container's id and runtime. */
 export interface CgroupInfo {
   readonly path: string;
   readonly containerId?: string;
+  readonly containerRuntime?: string;
+  readonly podUid?: string;
 }
 
-const CONTAINER_ID = /(?:^|[/-])([0-9a-f]{64})(?:\.scope)?(?=$|\/)/g;
+const HEX64 = /^[0-9a-f]{64}$/;
+/** A scope or segment naming a container: `<prefix>-<id>.scope` (systemd driver) or `<prefix>-<id>`. */
+const SCOPED = /^(docker|cri-containerd|crio|libpod)-([0-9a-f]{64})(?:\.scope)?$/;
+const RUNTIME_OF_PREFIX: Readonly<Record<string, string>> = {
+  docker: 'docker',
+  'cri-containerd': 'containerd',
+  crio: 'cri-o',
+  libpod: 'podman',
+};
+/** `pod<uid>` (cgroupfs driver, dashes) or `kubepods-<qos>-pod<uid>.slice` (systemd driver, underscores). */
+const POD_UID = /(?:^|-)pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?:\.slice)?$/;
+
+/**
+ * The container of a cgroup path, as each runtime names its cgroups, for cgroup v1 and v2 paths alike:
+ * docker `/docker/<id>` (cgroupfs driver) or `docker-<id>.scope` (systemd driver); containerd
+ * `cri-containerd-<id>.scope`; CRI-O `crio-<id>.scope` (its `crio-conmon-<id>.scope` monitor is not in
+ * the container); podman `libpod-<id>.scope` or `/libpod_parent/libpod-<id>`, rootless ones under
+ * `user@<uid>.service` too; a bare 64-hex segment under a Kubernetes pod (`cri`) or anywhere else
+ * (`unknown`); LXC `/lxc/<name>` and `/lxc.payload.<name>`. The Kubernetes pod UID comes from the
+ * `pod<uid>` segment. The deepest container segment wins; `undefined` when the path names none.
+ */
+export function containerOf(path: string): ContainerInfo | undefined {
+  const segments = path.split('/');
+  let runtime: string | undefined;
+  let id: string | undefined;
+  let podUid: string | undefined;
+  for (const [i, seg] of segments.entries()) {
+    const pod = POD_UID.exec(seg);
+    if (pod?.[1] !== undefined) {
+      podUid = pod[1].replaceAll('_', '-');
+      continue;
+    }
+    const scoped = SCOPED.exec(seg);
+    if (scoped?.[1] !== undefined && scoped[2] !== undefined) {
+      runtime = RUNTIME_OF_PREFIX[scoped[1]] ?? 'unknown';
+      id = scoped[2];
+      continue;
+    }
+    if (HEX64.test(seg)) {
+      const parent = segments[i - 1];
+      runtime = parent === 'docker' ? 'docker' : podUid !== undefined ? 'cri' : 'unknown';
+      id = seg;
+      continue;
+    }
+    if (seg.startsWith('lxc.payload.') && seg.length > 'lxc.payload.'.length) {
+      runtime = 'lxc';
+      id = seg.slice('lxc.payload.'.length);
+    } else if (segments[i - 1] === 'lxc' && i === 2 && seg !== '') {
+      runtime = 'lxc';
+      id = seg;
+    }
+  }
+  if (runtime === undefined) return podUid === undefined ? undefined : { runtime: 'cri', podUid };
+  return { runtime, ...(id === undefined ? {} : { id }), ...(podUid === undefined ? {} : { podUid }) };
+}
 
 /** One line of `/proc/<pid>/cgroup`: `hierarchy-id:controllers:path` (v2 is `0::path`). */
 export interface CgroupLine {
@@ -166,26 +232,34 @@ export function parseCgroupLines(text: string): CgroupLine[] {
 
 /**
  * A process's cgroup from its lines (in file order): the unified (v2, `0::`) path when present, else
- * the first v1 path. The container id is the last 64-hex path segment, as docker (`/docker/<id>`,
- * `docker-<id>.scope`), containerd (`cri-containerd-<id>.scope`), CRI-O (`crio-<id>.scope`) and
- * podman (`libpod-<id>.scope`) name them; the chosen path is searched first, then every other line.
+ * the first v1 path. The container (see {@link containerOf}) is looked for in the chosen path first,
+ * then in every other line.
  */
 export function cgroupInfo(lines: readonly CgroupLine[]): CgroupInfo | undefined {
   const unified = lines.find((l) => l.id === '0' && l.controllers === '');
   const path = (unified ?? lines[0])?.path;
   if (path === undefined) return undefined;
   for (const candidate of [path, ...lines.map((l) => l.path)]) {
-    const containerId = containerIdIn(candidate);
-    if (containerId !== undefined) return { path, containerId };
+    const c = containerOf(candidate);
+    if (c === undefined) continue;
+    return {
+      path,
+      ...(c.id === undefined ? {} : { containerId: c.id }),
+      containerRuntime: c.runtime,
+      ...(c.podUid === undefined ? {} : { podUid: c.podUid }),
+    };
   }
   return { path };
 }
 
-/** The container id in a cgroup path: its last 64-hex segment (see {@link cgroupInfo}). */
+/** True when a cgroup path names a container or a Kubernetes pod (see {@link containerOf}). */
+export function holdsContainer(path: string): boolean {
+  return containerOf(path) !== undefined;
+}
+
+/** The container id in a cgroup path (see {@link containerOf}). */
 export function containerIdIn(path: string): string | undefined {
-  let containerId: string | undefined;
-  for (const m of path.matchAll(CONTAINER_ID)) containerId = m[1];
-  return containerId;
+  return containerOf(path)?.id;
 }
 
 /** Parses `/proc/<pid>/cgroup` into the process's cgroup and container id (see {@link cgroupInfo}). */

@@ -271,7 +271,11 @@ export class ProcScanner {
       cmdError = errorCode(e);
     }
     const slow = this.#slowFields(pid, stat, cmdText, kernelThread, ctx);
-    const errors = cmdError === undefined ? slow.errors : { ...slow.errors, cmdline: cmdError };
+    // A zombie's (or an exiting process's) command line reads empty: say why instead of showing nothing.
+    if (cmdText === '' && !kernelThread)
+      cmdError = stat.state === 'Z' || stat.state === 'X' ? 'exited before it could be read' : 'empty';
+    let errors = cmdError === undefined ? slow.errors : { ...slow.errors, cmdline: cmdError };
+    if (stat.state === 'Z' || stat.state === 'X') errors = exitedErrors(errors);
     const denied = (code: string | undefined): boolean => code === 'EACCES' || code === 'EPERM';
     const startTime = this.bootTimeMs() + Math.round((stat.startTicks * 1000) / this.#hz);
     const uid = slow.uid;
@@ -301,6 +305,8 @@ export class ProcScanner {
     if (slow.cwd !== undefined) p.cwd = slow.cwd;
     if (slow.cgroup !== undefined) p.cgroup = slow.cgroup.path;
     if (slow.cgroup?.containerId !== undefined) p.containerId = slow.cgroup.containerId;
+    if (slow.cgroup?.containerRuntime !== undefined) p.containerRuntime = slow.cgroup.containerRuntime;
+    if (slow.cgroup?.podUid !== undefined) p.podUid = slow.cgroup.podUid;
     if (cmdError !== undefined || slow.hasErrors) p.fieldErrors = errors;
     return p;
   }
@@ -389,4 +395,11 @@ export class ProcScanner {
     const lifeMs = now - startTime;
     return lifeMs > 0 ? round(((ticks / this.#hz) * 100_000) / lifeMs) : undefined;
   }
+}
+
+/** A zombie's links read ENOENT: say that it exited rather than that a file is missing. */
+function exitedErrors(errors: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = { ...errors };
+  for (const [field, code] of Object.entries(out)) if (code === 'ENOENT') out[field] = 'exited before it could be read';
+  return out;
 }

@@ -3,7 +3,11 @@
  * scan against it. Kernel events update it as they arrive; a scan that started before an update must
  * not undo it, so every entry carries the monotonic time it was last set and recent exits are
  * remembered for a while. The diff yields processes that started, exited or exec'd a new executable
- * without the source hearing of it. It emits nothing itself.
+ * without the source hearing of it. It is bounded: at most `maxEntries` live entries (the least
+ * recently set is evicted first, and counted), and exited processes stay known for
+ * `exitedRetentionMs` (at most `maxEntries / 4` of them) so a child's event still names a parent that
+ * has just exited. It answers lineage questions (the parent and the chain of ancestors of a pid). It
+ * emits nothing itself.
  */
 import type { ProcessSnapshot } from '../process-snapshot.ts';
 import type { ProcessFacts } from './event-mapping.ts';
@@ -32,14 +36,91 @@ const EXIT_MEMORY_MS = 120_000;
 /** Exits remembered at most. */
 const EXIT_MEMORY_MAX = 65_536;
 
+/** One ancestor of a process: what the table knows of it. */
+export interface Ancestor {
+  readonly pid: number;
+  readonly name: string;
+  readonly executablePath?: string;
+}
+
+/** Table bounds. */
+export interface ProcessTableOptions {
+  /** Live processes kept at most; more evict the least recently set (default 65,536). */
+  readonly maxEntries?: number;
+  /** How long an exited process stays known for the lineage of its children (ms, default 30,000). */
+  readonly exitedRetentionMs?: number;
+  /** Monotonic clock in ms (default `performance.now`). */
+  readonly now?: () => number;
+}
+
+/** Counters of the table's bounds at work. */
+export interface ProcessTableStats {
+  /** Live entries evicted because the table was full. */
+  evictions: number;
+  /** Exited entries dropped before their retention ended because too many were retained. */
+  exitedEvictions: number;
+}
+
+interface Retained {
+  readonly process: KnownProcess;
+  readonly until: number;
+}
+
 /** The known process table. */
 export class ProcessTable {
   readonly #now: () => number;
+  readonly #maxEntries: number;
+  readonly #retentionMs: number;
   readonly #procs = new Map<number, KnownProcess>();
   readonly #exited = new Map<number, ExitMark>();
+  readonly #retained = new Map<number, Retained>();
+  readonly stats: ProcessTableStats = { evictions: 0, exitedEvictions: 0 };
 
-  constructor(now: () => number = () => performance.now()) {
-    this.#now = now;
+  constructor(options: ProcessTableOptions | (() => number) = {}) {
+    const o = typeof options === 'function' ? { now: options } : options;
+    this.#now = o.now ?? (() => performance.now());
+    this.#maxEntries = o.maxEntries ?? 65_536;
+    this.#retentionMs = o.exitedRetentionMs ?? 30_000;
+  }
+
+  /**
+   * The parent (`ppid`) and up to `depth` ancestors starting there, nearest first, from live and
+   * recently exited entries. The walk stops at pid 0, at an unknown pid, at `depth`, or at a loop.
+   */
+  ancestry(ppid: number | undefined, depth: number): Ancestor[] {
+    const chain: Ancestor[] = [];
+    const seen = new Set<number>();
+    let pid = ppid;
+    const now = this.#now();
+    while (pid !== undefined && pid > 0 && chain.length < depth && !seen.has(pid)) {
+      seen.add(pid);
+      let k = this.#procs.get(pid);
+      if (k === undefined) {
+        const r = this.#retained.get(pid);
+        if (r !== undefined && r.until >= now) k = r.process;
+      }
+      if (k === undefined) break;
+      chain.push(
+        k.executablePath === undefined
+          ? { pid, name: k.name }
+          : { pid, name: k.name, executablePath: k.executablePath },
+      );
+      pid = k.ppid;
+    }
+    return chain;
+  }
+
+  /** A live or recently exited process (for a parent that has just exited). */
+  lookup(pid: number): KnownProcess | undefined {
+    const k = this.#procs.get(pid);
+    if (k !== undefined) return k;
+    const r = this.#retained.get(pid);
+    return r !== undefined && r.until >= this.#now() ? r.process : undefined;
+  }
+
+  /** Exited processes retained for lineage right now. */
+  get retained(): number {
+    return this.#retained.size;
   }
 
   get size(): number {
@@ -53,8 +134,11 @@ export class ProcessTable {
   /** Records (or replaces) a process, stamped now. */
   set(facts: Omit<KnownProcess, 'seenAt'>): KnownProcess {
     const k: KnownProcess = { ...facts, seenAt: this.#now() };
+    this.#procs.delete(k.pid);
     this.#procs.set(k.pid, k);
     this.#exited.delete(k.pid);
+    this.#retained.delete(k.pid);
+    this.#bound();
     return k;
   }
 
@@ -68,7 +152,9 @@ export class ProcessTable {
   exit(pid: number): KnownProcess | undefined {
     const k = this.#procs.get(pid);
     this.#procs.delete(pid);
-    this.#exited.set(pid, { startTicks: k?.startTicks, at: this.#now() });
+    const now = this.#now();
+    this.#exited.set(pid, { startTicks: k?.startTicks, at: now });
+    if (k !== undefined && this.#retentionMs > 0) this.#retain(k, now);
     if (this.#exited.size > EXIT_MEMORY_MAX) this.#pruneExits(true);
     return k;
   }
@@ -88,6 +174,7 @@ export class ProcessTable {
       if (k === undefined || k.seenAt < scanStartedAt) this.#procs.set(p.pid, { ...p, seenAt: scanStartedAt });
       fresh.push(p);
     }
+    this.#bound();
     return fresh;
   }
 
@@ -130,6 +217,27 @@ export class ProcessTable {
       this.exit(k.pid);
     }
     return diff;
+  }
+
+  #retain(k: KnownProcess, now: number): void {
+    this.#retained.delete(k.pid);
+    this.#retained.set(k.pid, { process: k, until: now + this.#retentionMs });
+    const max = Math.max(1, Math.floor(this.#maxEntries / 4));
+    for (const [pid, r] of this.#retained) {
+      if (this.#retained.size <= max && r.until >= now) break;
+      this.#retained.delete(pid);
+      if (r.until >= now) this.stats.exitedEvictions++;
+    }
+  }
+
+  /** Evicts the least recently set live entries past `maxEntries`. */
+  #bound(): void {
+    if (this.#procs.size <= this.#maxEntries) return;
+    for (const pid of this.#procs.keys()) {
+      if (this.#procs.size <= this.#maxEntries) break;
+      this.#procs.delete(pid);
+      this.stats.evictions++;
+    }
   }
 
   #pruneExits(force: boolean): void {

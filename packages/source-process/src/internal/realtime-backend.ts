@@ -7,14 +7,16 @@
  * second time; emission goes through the publisher, in per-pid order, with `trySend`. Loss is passed
  * up for reporting and a rescan. It owns no readers; the source opens and closes them.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@daemoneye/core';
-import type { AuditExecRecord, ProcConnectorEvent } from '@daemoneye/native';
+import type { AuditExecRecord, EbpfProcessEvent, ProcConnectorEvent } from '@daemoneye/native';
 import type { ProcessSnapshot } from '../process-snapshot.ts';
 import { type ProcessFacts, processEvent } from './event-mapping.ts';
 import type { EventPublisher } from './event-publisher.ts';
 import type { ExecCorrelator } from './exec-correlator.ts';
+import { processName } from './proc-parse.ts';
 import type { ProcScanner } from './proc-scan.ts';
-import type { ProcessTable } from './process-table.ts';
+import type { KnownProcess, ProcessTable } from './process-table.ts';
 
 /** Backend wiring. */
 export interface RealtimeBackendOptions {
@@ -25,7 +27,36 @@ export interface RealtimeBackendOptions {
   readonly logger: Logger;
   /** `stat` of a path, for `fileExists` when the process is gone (true when it exists). */
   readonly exists: (path: string) => boolean;
+  /**
+   * Without audit, how long an exec event waits (ms) for a later exec of the same process that would
+   * show its /proc read belongs to another image (default 0: no wait).
+   */
+  readonly settleMs?: number;
 }
+
+/** An exit event of either kernel backend (the eBPF one does not know the exit signal). */
+type ExitEvent = Omit<Extract<ProcConnectorEvent, { type: 'exit' }>, 'exitSignal'> & { readonly exitSignal?: number };
+
+/** An exec event of the eBPF backend. */
+type KernelExec = Extract<EbpfProcessEvent, { type: 'exec' }>;
+
+/** A /proc read for an exec event not sent yet; `stale` once a later exec of the process preceded the read. */
+interface ExecRead {
+  readonly atNs: bigint;
+  /** Why the read is not this exec's, once a later exec or user change preceded it. */
+  stale?: string;
+}
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Why a field is empty: the process was gone before /proc could be read. */
+const GONE = 'exited before it could be read';
+/** Why an exit event has no name: the process started and exited unseen (connector loss, or before the first scan). */
+const NEVER_SEEN = 'not seen before it exited';
+/** Why /proc fields of an exec event are not this exec's. */
+const STALE_REASON = "the process exec'd again before /proc was read";
+/** Why the user of an exec event read from /proc is not the exec's. */
+const UID_REASON = 'the process changed its user before /proc was read';
 
 /**
  * What the connector's reader thread reads of an exec'd process at once (the files a single-process
@@ -48,6 +79,8 @@ export class RealtimeBackend {
   readonly #o: RealtimeBackendOptions;
   /** Details learnt by an exec task after the process had exited, for its exit event. */
   readonly #exited = new Map<number, ProcessFacts & { executableHash?: string }>();
+  /** /proc reads of exec events not sent yet, per pid, for telling a read of a later image. */
+  readonly #reads = new Map<number, ExecRead[]>();
   /** Kernel threads whose fork was skipped, so their exits are skipped too (the kernel reports parent 0 then). */
   readonly #skippedKernel = new Set<number>();
   #correlator: ExecCorrelator | undefined;
@@ -61,20 +94,42 @@ export class RealtimeBackend {
     this.#correlator = correlator;
   }
 
+  /**
+   * Handles one batch from the eBPF backend, in order. Its exec events carry the file name, argv,
+   * user and parent the kernel had at the exec: those are taken as they are, /proc (read now)
+   * fills only the rest, and a /proc read that shows a later image is not used for image fields.
+   */
+  handleEbpf(events: readonly EbpfProcessEvent[]): void {
+    for (const ev of events) {
+      switch (ev.type) {
+        case 'fork':
+          if (ev.childPid === ev.childTgid) this.#fork(ev.childTgid, ev.parentTgid, ev.timestampNs, 'ebpf');
+          break;
+        case 'exec':
+          this.#exec(ev.tgid, ev.timestampNs, undefined, undefined, ev);
+          break;
+        case 'exit':
+          if (ev.pid === ev.tgid) this.#exit(ev, 'ebpf');
+          break;
+      }
+    }
+  }
+
   /** Handles one batch from the proc connector, in order. */
   handleConnector(events: readonly ProcConnectorEvent[]): void {
     for (const ev of events) {
       switch (ev.type) {
         case 'fork':
-          if (ev.childPid === ev.childTgid) this.#fork(ev.childTgid, ev.parentTgid, ev.timestampNs);
+          if (ev.childPid === ev.childTgid) this.#fork(ev.childTgid, ev.parentTgid, ev.timestampNs, 'connector');
           break;
         case 'exec':
-          if (ev.pid === ev.tgid) this.#exec(ev.tgid, ev.timestampNs, ev.captured);
+          if (ev.pid === ev.tgid) this.#exec(ev.tgid, ev.timestampNs, ev.captured, ev.capturedAtNs);
           break;
         case 'exit':
-          if (ev.pid === ev.tgid) this.#exit(ev);
+          if (ev.pid === ev.tgid) this.#exit(ev, 'connector');
           break;
         case 'uid':
+          this.#markStale(ev.tgid, ev.timestampNs, UID_REASON);
           if (ev.pid === ev.tgid) this.#change(ev.tgid, 'uid_change', { userId: ev.ruid }, ev.timestampNs, ev.euid);
           break;
         case 'comm':
@@ -107,7 +162,42 @@ export class RealtimeBackend {
     return snap === undefined ? ppid === 2 : snap.kernelThread;
   }
 
-  #fork(pid: number, ppid: number, ts: bigint): void {
+  /**
+   * A later exec (or user change) of `pid` stamped `tsNs`: every pending /proc read of `pid` taken
+   * after it shows that later state, not the exec it was read for.
+   */
+  #markStale(pid: number, tsNs: bigint, reason: string): void {
+    for (const r of this.#reads.get(pid) ?? []) if (r.atNs > tsNs) r.stale ??= reason;
+  }
+
+  #trackRead(pid: number, atNs: bigint): ExecRead {
+    const read: ExecRead = { atNs };
+    const list = this.#reads.get(pid);
+    if (list === undefined) {
+      if (this.#reads.size >= 65_536) {
+        const first = this.#reads.keys().next().value;
+        if (first !== undefined) this.#reads.delete(first);
+      }
+      this.#reads.set(pid, [read]);
+    } else list.push(read);
+    return read;
+  }
+
+  #untrack(pid: number, read: ExecRead): void {
+    const list = this.#reads.get(pid);
+    const i = list?.indexOf(read) ?? -1;
+    if (list === undefined || i < 0) return;
+    list.splice(i, 1);
+    if (list.length === 0) this.#reads.delete(pid);
+  }
+
+  /**
+   * A fork: the child is still its parent's image, so the event reports the parent's executable,
+   * name, command line, user and hash (from the table, else read from /proc), with the child's own
+   * pid, start time and cgroup. Reading the child's image instead would mix programs when it execs
+   * at once. Empty fields carry the reason in `fieldErrors`.
+   */
+  #fork(pid: number, ppid: number, ts: bigint, detectedBy: 'connector' | 'ebpf'): void {
     const { scanner, table, publisher } = this.#o;
     const snap = scanner.readOne(pid);
     if (this.#skipKernel(snap, ppid)) {
@@ -115,71 +205,128 @@ export class RealtimeBackend {
       this.#skippedKernel.add(pid);
       return;
     }
-    const parent = table.get(ppid);
     const at = epochMsOfMonotonicNs(ts);
-    const facts: ProcessFacts = snap ?? {
+    let image: KnownProcess | ProcessSnapshot | undefined = table.get(ppid);
+    let imageFrom = 'parent';
+    if (image === undefined) {
+      image = scanner.readOne(ppid);
+      if (image === undefined && snap !== undefined) {
+        image = snap;
+        imageFrom = 'child';
+      }
+    }
+    const errors: Record<string, string> = { ...image?.fieldErrors };
+    if (image === undefined) {
+      errors.name = GONE;
+      errors.exe = GONE;
+    }
+    const commandLine = image?.commandLine ?? [];
+    if (commandLine.length === 0 && errors.cmdline === undefined) errors.cmdline = GONE;
+    const facts: Writable<ProcessFacts> = {
       pid,
-      name: parent?.name ?? '',
-      ...(parent?.executablePath === undefined ? {} : { executablePath: parent.executablePath }),
-      commandLine: parent?.commandLine ?? [],
-      startTime: at,
-      ...(parent?.userId === undefined ? {} : { userId: parent.userId }),
-      ...(parent?.userName === undefined ? {} : { userName: parent.userName }),
+      ppid,
+      name: image?.name ?? '',
+      commandLine,
+      startTime: snap?.startTime ?? at,
+      accessible: image?.accessible ?? false,
+      fileExists: image?.fileExists ?? false,
     };
-    const inherited = parent?.executableHash !== undefined && parent.executablePath === facts.executablePath;
+    if (image?.executablePath !== undefined) facts.executablePath = image.executablePath;
+    if (image?.executableDeleted === true) facts.executableDeleted = true;
+    if (image?.userId !== undefined) facts.userId = image.userId;
+    if (image?.userName !== undefined) facts.userName = image.userName;
+    if (image?.cwd !== undefined) facts.cwd = image.cwd;
+    const place = snap ?? image;
+    if (place?.cgroup !== undefined) facts.cgroup = place.cgroup;
+    if (place?.containerId !== undefined) facts.containerId = place.containerId;
+    if (place?.containerRuntime !== undefined) facts.containerRuntime = place.containerRuntime;
+    if (place?.podUid !== undefined) facts.podUid = place.podUid;
+    if (Object.keys(errors).length > 0) facts.fieldErrors = errors;
+    const parentHash = image !== undefined && 'executableHash' in image ? image.executableHash : undefined;
     table.set({
       ...facts,
-      ppid,
       ...(snap === undefined ? {} : { startTicks: snap.startTicks }),
-      ...(inherited ? { executableHash: parent.executableHash } : {}),
+      ...(parentHash === undefined ? {} : { executableHash: parentHash }),
     });
     publisher.enqueue(pid, async () => {
-      const hash = inherited
-        ? { ok: true as const, hash: parent.executableHash ?? '', cached: true }
-        : await publisher.hash(facts.executablePath === undefined ? {} : { path: facts.executablePath });
-      const meta = snap === undefined ? { enrichment: 'parent' } : {};
-      publisher.trySend(
-        processEvent({ ...facts, ppid }, 'start', { hash, timestamp: at, detectedBy: 'connector', metadata: meta }),
-      );
+      const hash =
+        parentHash !== undefined
+          ? { ok: true as const, hash: parentHash, cached: true }
+          : await publisher.hash(facts.executablePath === undefined ? {} : { path: facts.executablePath });
+      const meta = imageFrom === 'parent' ? {} : { imageFrom };
+      publisher.trySend(processEvent(facts, 'start', { hash, timestamp: at, detectedBy, metadata: meta }));
     });
   }
 
-  #exec(pid: number, ts: bigint, captured: Readonly<Record<string, string | number>> | undefined): void {
+  /**
+   * An exec. With audit, the event waits (bounded) for the exec's audit record and takes the path,
+   * arguments, user and name from it, /proc filling only what audit lacks. A /proc read taken after
+   * a later exec of the same process (the image changed under it) is not presented as this exec's:
+   * with audit its image fields are dropped, without audit the event is marked `procStale`.
+   */
+  #exec(
+    pid: number,
+    ts: bigint,
+    captured: Readonly<Record<string, string | number>> | undefined,
+    capturedAtNs: bigint | undefined,
+    kernel?: KernelExec,
+  ): void {
     const { scanner, table, publisher } = this.#o;
-    const correlator = this.#correlator;
+    const correlator = kernel === undefined ? this.#correlator : undefined;
+    this.#markStale(pid, ts, STALE_REASON);
     // Files the connector's reader thread captured right after the exec, when it did.
     const snap = scanner.readOne(pid, captured);
+    const readAtNs = captured !== undefined && capturedAtNs !== undefined ? capturedAtNs : process.hrtime.bigint();
     const known = table.get(pid);
     if (snap?.kernelThread === true && !this.#o.includeKernelThreads) return;
     if (snap !== undefined) table.set(snap);
     const at = epochMsOfMonotonicNs(ts);
-    // Audit is needed only when /proc no longer shows the new image (the process already exited).
-    const complete = snap !== undefined && snap.executablePath !== undefined && snap.commandLine.length > 0;
+    const read = this.#trackRead(pid, readAtNs);
+    const settleMs = this.#o.settleMs ?? 0;
     const plan =
-      correlator === undefined
-        ? { skip: false as const, audit: Promise.resolve(undefined) }
-        : correlator.connectorExec(pid, at, !complete);
-    if (plan.skip) return;
+      kernel !== undefined
+        ? { skip: false as const, audit: Promise.resolve(kernelRecord(kernel)) }
+        : correlator === undefined
+          ? {
+              skip: false as const,
+              audit: settleMs > 0 ? sleep(settleMs).then(() => undefined) : Promise.resolve(undefined),
+            }
+          : correlator.connectorExec(pid, at, true);
+    if (plan.skip) return void this.#untrack(pid, read);
     publisher.enqueue(pid, async () => {
       const audit = await plan.audit;
-      const facts = this.#merge(pid, snap, audit, known);
+      this.#untrack(pid, read);
+      const otherImage =
+        audit?.exe !== undefined && snap?.executablePath !== undefined && audit.exe !== snap.executablePath;
+      const staleReason = read.stale ?? (otherImage ? STALE_REASON : undefined);
+      const stale = staleReason !== undefined;
+      const facts = this.#merge(pid, snap, audit, known, stale, kernel?.filename);
+      // Hash what audit says ran when the process shows another image by now; else the process's own file.
+      const byPid = snap !== undefined && !(stale && audit !== undefined);
       const target = {
-        ...(snap === undefined ? {} : { pid }),
+        ...(byPid ? { pid } : {}),
         ...(facts.executablePath === undefined ? {} : { path: facts.executablePath }),
       };
       const hash = await publisher.hash(target);
+      const entry = { ...facts, ...(hash?.ok === true ? { executableHash: hash.hash } : {}) };
       if (table.get(pid) !== undefined) {
-        table.update(pid, { ...facts, ...(hash?.ok === true ? { executableHash: hash.hash } : {}) });
+        if (read.stale === undefined) table.update(pid, entry);
       } else {
         // Exited already: its exit event (queued behind this task) reports these details.
         if (this.#exited.size > 65_536) this.#exited.clear();
-        this.#exited.set(pid, { ...facts, ...(hash?.ok === true ? { executableHash: hash.hash } : {}) });
+        this.#exited.set(pid, entry);
       }
-      const detectedBy = audit === undefined ? 'connector' : 'connector+audit';
-      const meta = {
-        ...(audit === undefined ? {} : auditMeta(audit)),
+      const detectedBy = kernel !== undefined ? 'ebpf' : audit === undefined ? 'connector' : 'connector+audit';
+      const meta: Record<string, string | number | boolean> = {
+        ...(kernel !== undefined ? kernelMeta(kernel, facts) : audit === undefined ? {} : auditMeta(audit)),
         ...(snap === undefined ? { enrichment: audit === undefined ? 'none' : 'audit' } : {}),
       };
+      if (staleReason !== undefined && audit === undefined) {
+        meta.procStale = true;
+        meta.procStaleReason = staleReason;
+      } else if (staleReason !== undefined) {
+        meta.procImageDropped = staleReason;
+      }
       publisher.trySend(processEvent(facts, 'exec', { hash, timestamp: at, detectedBy, metadata: meta }));
     });
   }
@@ -189,67 +336,94 @@ export class RealtimeBackend {
     snap: ProcessSnapshot | undefined,
     audit: AuditExecRecord | undefined,
     known?: ProcessFacts,
+    stale = false,
+    filename?: string,
   ): ProcessFacts {
     if (audit === undefined) {
       return (
         snap ?? {
+          // The name known so far is the previous image's: not this exec's.
           pid,
-          name: known?.name ?? '',
+          name: '',
           ...(known?.ppid === undefined ? {} : { ppid: known.ppid }),
           ...(known?.startTime === undefined ? {} : { startTime: known.startTime }),
+          fieldErrors: { name: GONE, exe: GONE, cmdline: GONE },
         }
       );
     }
-    const exe = audit.exe ?? snap?.executablePath;
+    // The image fields of /proc only when the read shows this exec's image.
+    const image = stale ? undefined : snap;
+    // The eBPF backend gives the path passed to execve: taken when /proc cannot say what ran.
+    const exe = audit.exe ?? image?.executablePath ?? (filename?.startsWith('/') === true ? filename : undefined);
     const userName = this.#o.scanner.userName(audit.uid);
     const startTime = snap?.startTime ?? known?.startTime;
-    const cwd = audit.cwd ?? snap?.cwd;
-    return {
-      ...snap,
+    const cwd = audit.cwd ?? image?.cwd;
+    const name =
+      (audit.comm === undefined ? undefined : processName(audit.comm, exe)) ?? image?.name ?? baseName(exe) ?? '';
+    const facts: Writable<ProcessFacts> = {
       pid,
       ppid: audit.ppid,
-      name: snap?.name ?? audit.comm ?? baseName(exe) ?? '',
-      ...(exe === undefined ? {} : { executablePath: exe }),
-      commandLine: audit.argv.length > 0 ? audit.argv : (snap?.commandLine ?? []),
-      ...(startTime === undefined ? {} : { startTime }),
+      name,
+      commandLine: audit.argv.length > 0 ? audit.argv : (image?.commandLine ?? []),
       userId: audit.uid,
-      ...(userName === undefined ? {} : { userName }),
-      accessible: snap?.accessible ?? true,
-      fileExists: snap?.fileExists ?? (exe !== undefined && this.#o.exists(exe)),
-      ...(cwd === undefined ? {} : { cwd }),
+      accessible: image?.accessible ?? true,
+      fileExists: image?.fileExists ?? (exe !== undefined && this.#o.exists(exe)),
     };
+    if (exe !== undefined) facts.executablePath = exe;
+    if (startTime !== undefined) facts.startTime = startTime;
+    if (userName !== undefined) facts.userName = userName;
+    if (cwd !== undefined) facts.cwd = cwd;
+    if (image?.executableDeleted === true) facts.executableDeleted = true;
+    if (image?.threadCount !== undefined) facts.threadCount = image.threadCount;
+    if (image?.memoryUsage !== undefined) facts.memoryUsage = image.memoryUsage;
+    if (image?.state !== undefined) facts.state = image.state;
+    // The cgroup belongs to the process, not its image.
+    if (snap?.cgroup !== undefined) facts.cgroup = snap.cgroup;
+    if (snap?.containerId !== undefined) facts.containerId = snap.containerId;
+    if (snap?.containerRuntime !== undefined) facts.containerRuntime = snap.containerRuntime;
+    if (snap?.podUid !== undefined) facts.podUid = snap.podUid;
+    return facts;
   }
 
-  #exit(ev: Extract<ProcConnectorEvent, { type: 'exit' }>): void {
+  /**
+   * An exit. A process the source never saw still gets its exit event with what the kernel gave
+   * (pid, parent, exit code, signals), marked `partial`.
+   */
+  #exit(ev: ExitEvent, detectedBy: 'connector' | 'ebpf'): void {
     const { table, publisher, scanner } = this.#o;
     const pid = ev.tgid;
     if (this.#skippedKernel.delete(pid)) return;
     const known = table.exit(pid);
     let facts: ProcessFacts | undefined = known;
+    let partial = false;
     if (facts === undefined) {
       if (!this.#o.includeKernelThreads && ev.parentTgid === 2) return;
       const late = scanner.readOne(pid);
       if (late?.kernelThread === true && !this.#o.includeKernelThreads) return;
+      partial = true;
       // The kernel reports parent 0 when the parent is already gone: leave ppid unknown then.
-      facts = late ?? {
-        pid,
-        name: '',
-        ...(ev.parentTgid === undefined || ev.parentTgid === 0 ? {} : { ppid: ev.parentTgid }),
-      };
+      const ppid = ev.parentTgid === undefined || ev.parentTgid === 0 ? {} : { ppid: ev.parentTgid };
+      facts = late ?? { pid, name: '', ...ppid, fieldErrors: { name: NEVER_SEEN, exe: NEVER_SEEN } };
     }
     const at = epochMsOfMonotonicNs(ev.timestampNs);
-    const meta = ev.termSignal !== undefined && ev.termSignal !== 0 ? { termSignal: ev.termSignal } : {};
+    const meta: Record<string, string | number | boolean> = {};
+    if (ev.termSignal !== undefined && ev.termSignal !== 0) meta.termSignal = ev.termSignal;
     const fallback: ProcessFacts & { executableHash?: string } = facts;
     publisher.enqueue(pid, async () => {
-      const exitFacts = this.#exited.get(pid) ?? fallback;
+      const learnt = this.#exited.get(pid);
       this.#exited.delete(pid);
+      const exitFacts = learnt ?? fallback;
+      if (partial && learnt === undefined) {
+        meta.partial = true;
+        if (ev.exitSignal !== undefined) meta.exitSignal = ev.exitSignal;
+      }
       const h = exitFacts.executableHash;
       const hash = h === undefined ? undefined : { ok: true as const, hash: h, cached: true };
       publisher.trySend(
         processEvent(exitFacts, 'exit', {
           exitCode: ev.exitCode,
           timestamp: at,
-          detectedBy: 'connector',
+          detectedBy,
           metadata: meta,
           ...(hash === undefined ? {} : { hash }),
         }),
@@ -282,6 +456,34 @@ export class RealtimeBackend {
       );
     });
   }
+}
+
+/** The exec facts of an eBPF exec event, in the shape the merge takes from an audit record. */
+function kernelRecord(ev: KernelExec): AuditExecRecord {
+  return {
+    serial: 0,
+    timestampMs: 0,
+    pid: ev.tgid,
+    ppid: ev.ppid,
+    uid: ev.uid,
+    euid: ev.euid,
+    gid: ev.gid,
+    auid: 4294967295,
+    comm: ev.comm,
+    argv: [...ev.argv],
+    success: true,
+  };
+}
+
+/** Metadata of an eBPF exec event: the effective uid, the path given to execve when it is not the executable, truncation. */
+function kernelMeta(ev: KernelExec, facts: ProcessFacts): Record<string, string | number | boolean> {
+  const meta: Record<string, string | number | boolean> = { euid: ev.euid, gid: ev.gid };
+  if (ev.filename !== facts.executablePath) meta.execFilename = ev.filename;
+  if (ev.argvTruncated) meta.argvTruncated = true;
+  if (ev.filenameTruncated) meta.execFilenameTruncated = true;
+  if (ev.argvUnreadable) meta.argvUnreadable = true;
+  if (ev.pid !== ev.oldPid) meta.execThread = ev.oldPid;
+  return meta;
 }
 
 function auditMeta(record: AuditExecRecord): Record<string, string | number | boolean> {

@@ -1,0 +1,339 @@
+/**
+ * The process backends side by side, in one run, as an operator would try them: the whole default
+ * collector (`daemoneye-collector run --output jsonl` to a file, as root) on the eBPF backend and on
+ * the proc connector + audit backend, and `forkstat -e exec -l` (Debian package forkstat, the C tool
+ * an operator would pick instead), each under the same exec load:
+ *
+ *   idle window        CPU % and RSS of the monitor with nothing running
+ *   burst              5,000 execs of a copy of /bin/true, each with a unique argv marker, from one
+ *                      bash loop: exact events (file, argv, parent; uid for the collector), CPU per
+ *                      1,000 processes, wall time against the same burst with no monitor
+ *   setpriv            200 setpriv --reuid=65534 sleep 0 chains: both execs right (program, argv, uid)
+ *   rate               200 execs/s for RATE_S seconds: CPU % of one core
+ *   soak (eBPF only)   200 execs/s for SOAK_S seconds: RSS every 10 s; plateau = RSS(end) - RSS(at 1/10)
+ *
+ * Needs root, the built packages and (for the comparison) forkstat; run it under
+ * `flock /tmp/daemoneye-kernel.lock` on a shared host. Env: RATE_S (default 30), IDLE_S (10),
+ * SOAK_S (600; BENCH_QUICK=1 makes it 120). Prints the table and writes bench-results/process-backends.json.
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import {
+  copyFileSync,
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(import.meta.dirname, '../../..');
+const BIN = path.join(ROOT, 'packages/cli/dist/bin.js');
+const quick = process.env.BENCH_QUICK === '1' || process.argv.includes('--quick');
+const IDLE_S = Number(process.env.IDLE_S ?? 10);
+const RATE_S = Number(process.env.RATE_S ?? 30);
+const SOAK_S = Number(process.env.SOAK_S ?? (quick ? 120 : 600));
+const BURST = 5000;
+const CHAINS = 200;
+const TICK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+if (process.getuid?.() !== 0) {
+  console.log('process backends bench: needs root (eBPF, proc connector, audit); skipped');
+  process.exit(0);
+}
+const hasForkstat = spawnSync('forkstat', ['-h']).error === undefined;
+if (!hasForkstat) console.log('forkstat is missing (apt-get install forkstat): its column stays empty');
+
+const work = mkdtempSync(path.join(tmpdir(), 'de-bench-backends-'));
+const tiny = path.join(work, 'tinybin');
+copyFileSync('/bin/true', tiny);
+const SETPRIV = execFileSync('readlink', ['-f', '/usr/bin/setpriv'], { encoding: 'utf8' }).trim();
+const SLEEP = execFileSync('readlink', ['-f', '/bin/sleep'], { encoding: 'utf8' }).trim();
+const log = (kind, msg) => console.log(`  ${kind}: ${msg}`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function cpuTicks(pid) {
+  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+function memKb(pid) {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return { rss: Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0), hwm: Number(/VmHWM:\s+(\d+)/.exec(s)?.[1] ?? 0) };
+}
+const run = (cmd, args) =>
+  new Promise((resolve) => {
+    const started = performance.now();
+    const c = spawn(cmd, args, { stdio: 'ignore' });
+    c.on('exit', (code) => resolve({ pid: c.pid, code, ms: performance.now() - started }));
+  });
+async function settle(file) {
+  // Until the output stops growing for 1 s (or 30 s pass).
+  let last = -1;
+  for (let i = 0; i < 60; i++) {
+    const size = statSync(file).size;
+    if (size === last) return;
+    last = size;
+    await sleep(500);
+  }
+}
+/** 200 execs/s: every 100 ms a sh runs 19 tinybins (20 execs with the sh). */
+async function rateLoad(seconds) {
+  const loop = Array.from({ length: 19 }, () => `${tiny} R`).join('; ');
+  const end = Date.now() + seconds * 1000;
+  let execs = 0;
+  while (Date.now() < end) {
+    const t = Date.now();
+    spawn('/bin/sh', ['-c', loop], { stdio: 'ignore' });
+    execs += 20;
+    await sleep(Math.max(0, 100 - (Date.now() - t)));
+  }
+  await sleep(300);
+  return execs / seconds;
+}
+
+function startMonitor(kind, out) {
+  const stream = createWriteStream(out);
+  let child;
+  if (kind === 'forkstat') {
+    child = spawn('forkstat', ['-e', 'exec', '-l'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  } else {
+    const data = mkdtempSync(path.join(work, 'data-'));
+    child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'run',
+        '--no-system-config',
+        '--output',
+        'jsonl',
+        '--log-level',
+        'warn',
+        '--set',
+        `sources.process.backend=${kind}`,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'ignore'],
+        env: { ...process.env, XDG_CONFIG_HOME: '/nonexistent', DAEMONEYE_COLLECTOR_DATA_DIR: data },
+      },
+    );
+  }
+  child.stdout.pipe(stream);
+  const stop = () =>
+    new Promise((r) => {
+      if (child.exitCode !== null || child.signalCode !== null) return r();
+      const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      child.once('exit', () => {
+        clearTimeout(t);
+        r();
+      });
+      child.kill('SIGTERM');
+    });
+  return { child, out, stop };
+}
+
+function collectorExact(out, tag, loop) {
+  let exact = 0;
+  const setpriv = new Map();
+  for (const line of readFileSync(out, 'utf8').split('\n')) {
+    if (!line.includes('"exec"')) continue;
+    let e;
+    try {
+      e = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (e.subtype !== 'exec') continue;
+    const m = e.commandLine?.[1];
+    if (
+      m?.startsWith(`M${tag}-`) &&
+      e.executablePath === tiny &&
+      e.commandLine.length === 2 &&
+      e.ppid === loop &&
+      e.userId === '0'
+    )
+      exact++;
+    if (e.commandLine?.[0] === SETPRIV && e.commandLine[3] === `0.${tag}`)
+      setpriv.set(e.pid, [
+        ...(setpriv.get(e.pid) ?? []),
+        ['setpriv', e.executablePath === SETPRIV && e.userId === '0'],
+      ]);
+    if (e.commandLine?.[0] === SLEEP && e.commandLine[1] === `0.${tag}`)
+      setpriv.set(e.pid, [
+        ...(setpriv.get(e.pid) ?? []),
+        ['sleep', e.executablePath === SLEEP && e.userId === '65534'],
+      ]);
+  }
+  const chainsRight = [...setpriv.values()].filter(
+    (v) => v.length === 2 && v[0][0] === 'setpriv' && v[0][1] && v[1][0] === 'sleep' && v[1][1],
+  ).length;
+  return { exact, chainsRight };
+}
+function forkstatExact(out, tag) {
+  const text = readFileSync(out, 'utf8');
+  let exact = 0;
+  let setprivSeen = 0;
+  for (const line of text.split('\n')) {
+    if (new RegExp(` ${tiny.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} M${tag}-\\d+\\s*$`).test(line)) exact++;
+    if (line.includes(`${SETPRIV} --reuid=65534 ${SLEEP} 0.${tag}`)) setprivSeen++;
+  }
+  return { exact, chainsRight: undefined, setprivSeen };
+}
+
+async function measure(kind) {
+  const r = { kind };
+  const out = path.join(work, `${kind}.out`);
+  const m = startMonitor(kind, out);
+  await sleep(kind === 'forkstat' ? 1500 : 8000); // the collector's start and first snapshot
+  await settle(out);
+  const pid = m.child.pid;
+  // idle
+  let c0 = cpuTicks(pid);
+  await sleep(IDLE_S * 1000);
+  r.idleCpuPct = ((cpuTicks(pid) - c0) / TICK / IDLE_S) * 100;
+  r.idleRssMb = memKb(pid).rss / 1024;
+  log(kind, `idle ${r.idleCpuPct.toFixed(2)} % CPU`);
+  // burst
+  const tag = `${process.pid}${kind.length}${Date.now() % 100000}`;
+  c0 = cpuTicks(pid);
+  const burst = await run('/bin/bash', ['-c', `for i in $(seq 1 ${BURST}); do ${tiny} M${tag}-$i; done`]);
+  await settle(out);
+  r.cpuPer1000 = (cpuTicks(pid) - c0) / TICK / (BURST / 1000);
+  r.burstMs = burst.ms;
+  log(kind, `burst ${burst.ms.toFixed(0)} ms`);
+  // setpriv chains, 4 at a time
+  let next = 0;
+  const lane = async () => {
+    while (next < CHAINS) {
+      next++;
+      await run(SETPRIV, ['--reuid=65534', SLEEP, `0.${tag}`]);
+    }
+  };
+  await Promise.all([lane(), lane(), lane(), lane()]);
+  await settle(out);
+  const exact = kind === 'forkstat' ? forkstatExact(out, tag) : collectorExact(out, tag, burst.pid);
+  Object.assign(r, exact);
+  log(kind, `exact ${r.exact}, setpriv chains right ${r.chainsRight ?? r.setprivSeen}`);
+  // steady rate
+  c0 = cpuTicks(pid);
+  const t0 = performance.now();
+  r.rate = await rateLoad(RATE_S);
+  r.rateCpuPct = ((cpuTicks(pid) - c0) / TICK / ((performance.now() - t0) / 1000)) * 100;
+  r.peakRssMb = memKb(pid).hwm / 1024;
+  log(kind, `rate ${r.rate.toFixed(0)}/s: ${r.rateCpuPct.toFixed(2)} % CPU`);
+  if (kind === 'ebpf' && SOAK_S > 0) {
+    const samples = [];
+    const end = Date.now() + SOAK_S * 1000;
+    const load = rateLoad(SOAK_S);
+    while (Date.now() < end) {
+      await sleep(10_000);
+      samples.push({ s: Math.round((SOAK_S * 1000 - (end - Date.now())) / 1000), rssMb: memKb(pid).rss / 1024 });
+    }
+    await load;
+    const at = samples.find((x) => x.s >= SOAK_S / 10) ?? samples[0];
+    r.soak = { seconds: SOAK_S, samples, plateauMb: (samples.at(-1)?.rssMb ?? 0) - (at?.rssMb ?? 0) };
+  }
+  await m.stop();
+  return r;
+}
+
+const load = loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' ');
+const baseline = await run('/bin/bash', ['-c', `for i in $(seq 1 ${BURST}); do ${tiny} B$i; done`]);
+const results = [];
+for (const kind of ['ebpf', 'proc-connector', ...(hasForkstat ? ['forkstat'] : [])]) {
+  console.log(`measuring ${kind} ...`);
+  results.push(await measure(kind));
+}
+const baseline2 = await run('/bin/bash', ['-c', `for i in $(seq 1 ${BURST}); do ${tiny} B$i; done`]);
+const baseMs = (baseline.ms + baseline2.ms) / 2;
+const [eb, pc, fs] = [results[0], results[1], results[2]];
+const f = (x, d = 2) => (x === undefined ? '—' : Number(x).toFixed(d));
+const ratio = (a, b) => (a === undefined || b === undefined || b === 0 ? '—' : (a / b).toFixed(2));
+const rows = [
+  [
+    'CPU % of one core at ~200 execs/s',
+    f(eb.rateCpuPct),
+    f(pc.rateCpuPct),
+    f(fs?.rateCpuPct),
+    ratio(eb.rateCpuPct, fs?.rateCpuPct),
+    '≤ 3 %',
+  ],
+  [
+    'CPU s per 1,000 short-lived processes',
+    f(eb.cpuPer1000, 3),
+    f(pc.cpuPer1000, 3),
+    f(fs?.cpuPer1000, 3),
+    ratio(eb.cpuPer1000, fs?.cpuPer1000),
+    '≤ 0.10 s',
+  ],
+  [
+    `${BURST}-exec burst, exact (file, argv, ppid${' '}+ uid; forkstat: argv)`,
+    `${eb.exact}`,
+    `${pc.exact}`,
+    `${fs?.exact ?? '—'}`,
+    '',
+    `${BURST}`,
+  ],
+  [
+    `setpriv → sleep × ${CHAINS}, both execs right`,
+    `${eb.chainsRight}`,
+    `${pc.chainsRight}`,
+    fs ? `setpriv seen ${fs.setprivSeen}` : '—',
+    '',
+    `${CHAINS}`,
+  ],
+  [
+    'burst slowdown vs no monitor',
+    f(eb.burstMs / baseMs),
+    f(pc.burstMs / baseMs),
+    f(fs ? fs.burstMs / baseMs : undefined),
+    ratio(eb.burstMs, fs?.burstMs),
+    '≤ 1.05×',
+  ],
+  [
+    'idle CPU %',
+    f(eb.idleCpuPct),
+    f(pc.idleCpuPct),
+    f(fs?.idleCpuPct),
+    ratio(eb.idleCpuPct, fs?.idleCpuPct),
+    '≤ 0.3 %',
+  ],
+  [
+    'idle RSS MB / peak',
+    `${f(eb.idleRssMb, 0)} / ${f(eb.peakRssMb, 0)}`,
+    `${f(pc.idleRssMb, 0)} / ${f(pc.peakRssMb, 0)}`,
+    fs ? `${f(fs.idleRssMb, 1)} / ${f(fs.peakRssMb, 1)}` : '—',
+    '',
+    '≤ 80 MB',
+  ],
+  [
+    `soak ${eb.soak?.seconds ?? 0} s at ~200/s: RSS end − RSS at 1/10 (MB)`,
+    f(eb.soak?.plateauMb, 1),
+    '',
+    '',
+    '',
+    '≤ 10 MB',
+  ],
+];
+console.log(
+  `\nprocess backends, one run; load average before: ${load}; baseline burst ${f(baseMs, 0)} ms; rate load ${f(eb.rate, 0)} execs/s`,
+);
+console.log('| figure | collector, eBPF | collector, proc connector + audit | forkstat | eBPF / forkstat | goal |');
+console.log('| --- | --- | --- | --- | --- | --- |');
+for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+console.log(
+  `load average after: ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
+mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
+writeFileSync(
+  path.join(ROOT, 'bench-results/process-backends.json'),
+  `${JSON.stringify({ load, baseMs, results }, null, 2)}\n`,
+);
+rmSync(work, { recursive: true, force: true });
