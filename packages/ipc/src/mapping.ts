@@ -31,8 +31,8 @@ import {
   scalarMapFromWire,
   scalarMapToWire,
   type CorrelationFilter as WireCorrelationFilter,
-  type EventFilter as WireEventFilter,
   WireEventError,
+  type EventFilter as WireEventFilter,
 } from '@daemoneye/proto';
 import { ipcErrors } from './errors.ts';
 

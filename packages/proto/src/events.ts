@@ -23,7 +23,7 @@ import type {
 import {
   AnalysisResultEvent as AnalysisResultMessage,
   EventBatch,
-  EventRecord,
+  type EventRecord,
   FilesystemEvent as FilesystemMessage,
   HostIdentity as HostIdentityMessage,
   NetworkEvent as NetworkMessage,
