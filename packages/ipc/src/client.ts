@@ -287,23 +287,22 @@ export class IpcClient {
         break;
       case 'eventBatch': {
         const b = body.value;
-        const events: ReceivedEvent[] = [];
-        for (const r of b.records) {
-          events.push({
-            seq: r.seq,
-            source: r.source,
-            acceptedAt: r.acceptedAt,
-            ...(r.cause !== undefined ? { cause: r.cause } : {}),
-            depth: r.depth,
-            event: wireToEvent(r),
-          });
+        const records = b.records;
+        const events = new Array<ReceivedEvent>(records.length);
+        for (let i = 0; i < records.length; i++) {
+          const r = records[i] as (typeof records)[number];
+          const event = wireToEvent(r);
+          events[i] =
+            r.cause !== undefined
+              ? { seq: r.seq, source: r.source, acceptedAt: r.acceptedAt, cause: r.cause, depth: r.depth, event }
+              : { seq: r.seq, source: r.source, acceptedAt: r.acceptedAt, depth: r.depth, event };
         }
-        const last = events[events.length - 1];
-        if (last !== undefined) sub.lastSeq = last.seq;
         const host: HostIdentity =
           b.host?.machineId !== undefined
             ? { hostname: b.host.hostname, machineId: b.host.machineId }
             : { hostname: b.host?.hostname ?? '' };
+        const last = events[events.length - 1];
+        if (last !== undefined) sub.lastSeq = last.seq;
         sub.push({ type: 'events', events, runId: b.runId, host });
         if (sub.items.length > HIGH_WATER && !this.#paused) {
           this.#paused = true;

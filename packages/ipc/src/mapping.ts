@@ -6,18 +6,12 @@
  * two vocabularies meet; it does no I/O.
  */
 import {
-  type AnalysisType,
   type CollectionEvent,
   type EventKind,
   type FilesystemEvent,
-  type FilesystemOperation,
   type NetworkEvent,
-  type NetworkEventSubtype,
   type PerformanceEvent,
-  type PerformanceEventSubtype,
-  type PidUnknownReason,
   type ProcessEvent,
-  type ProcessEventSubtype,
   SourceCaps,
   type SourceCapsBits,
   type TriggerPriority,
@@ -32,13 +26,15 @@ import {
   type NetworkRecord,
   type PerformanceRecord,
   type ProcessRecord,
-  type ScalarValue,
+  eventToWire as protoEventToWire,
+  wireToEvent as protoWireToEvent,
+  scalarMapFromWire,
+  scalarMapToWire,
   type CorrelationFilter as WireCorrelationFilter,
+  WireEventError,
   type EventFilter as WireEventFilter,
 } from '@daemoneye/proto';
 import { ipcErrors } from './errors.ts';
-
-type Scalar = string | number | boolean;
 
 /**
  * `o` without its undefined properties (the domain types are exact about optional fields), built by
@@ -53,225 +49,23 @@ function defined<T>(o: Record<string, unknown>): T {
   return out as T;
 }
 
-function scalar(v: Scalar): ScalarValue {
-  if (typeof v === 'string') return { kind: { $case: 'stringValue', value: v } };
-  if (typeof v === 'number') return { kind: { $case: 'numberValue', value: v } };
-  return { kind: { $case: 'boolValue', value: v } };
-}
-
-function unscalar(v: ScalarValue | undefined): Scalar | undefined {
-  return v?.kind?.value;
-}
-
-function scalarMap(m: Readonly<Record<string, Scalar>> | undefined): { [key: string]: ScalarValue } {
-  const out: { [key: string]: ScalarValue } = {};
-  if (m !== undefined) for (const [k, v] of Object.entries(m)) out[k] = scalar(v);
-  return out;
-}
-
-function unscalarMap(m: { [key: string]: ScalarValue }): Record<string, Scalar> | undefined {
-  const keys = Object.keys(m);
-  if (keys.length === 0) return undefined;
-  const out: Record<string, Scalar> = {};
-  for (const k of keys) {
-    const v = unscalar(m[k]);
-    if (v !== undefined) out[k] = v;
-  }
-  return out;
-}
-
-/** The wire form of an event (the `oneof event` of an EventRecord). */
-export function eventToWire(e: CollectionEvent): EventRecordBody {
-  switch (e.kind) {
-    case 'process':
-      return {
-        $case: 'process',
-        value: {
-          subtype: e.subtype,
-          pid: e.pid,
-          ppid: e.ppid,
-          name: e.name,
-          executablePath: e.executablePath,
-          commandLine: [...e.commandLine],
-          startTime: e.startTime,
-          cpuUsage: e.cpuUsage,
-          memoryUsage: e.memoryUsage,
-          executableHash: e.executableHash,
-          hashAlgorithm: e.hashAlgorithm,
-          userId: e.userId,
-          userName: e.userName,
-          accessible: e.accessible,
-          fileExists: e.fileExists,
-          exitCode: e.exitCode,
-          threadCount: e.threadCount,
-          cwd: e.cwd,
-          cgroup: e.cgroup,
-          containerId: e.containerId,
-          timestamp: e.timestamp,
-          platformMetadata: scalarMap(e.platformMetadata),
-        },
-      };
-    case 'network':
-      return {
-        $case: 'network',
-        value: {
-          connectionId: e.connectionId,
-          sourceAddr: e.sourceAddr,
-          destAddr: e.destAddr,
-          protocol: e.protocol,
-          state: e.state,
-          pid: e.pid,
-          bytesSent: e.bytesSent,
-          bytesReceived: e.bytesReceived,
-          timestamp: e.timestamp,
-          subtype: e.subtype,
-          previousState: e.previousState,
-          family: e.family,
-          uid: e.uid,
-          inode: e.inode,
-          listening: e.listening,
-          processName: e.processName,
-          pidUnknownReason: e.pidUnknownReason,
-          retransmits: e.retransmits,
-          rttUs: e.rttUs,
-          peerInode: e.peerInode,
-        },
-      };
-    case 'filesystem':
-      return {
-        $case: 'filesystem',
-        value: {
-          path: e.path,
-          operation: e.operation,
-          pid: e.pid,
-          size: e.size,
-          permissions: e.permissions,
-          fileHash: e.fileHash,
-          timestamp: e.timestamp,
-        },
-      };
-    case 'performance':
-      return {
-        $case: 'performance',
-        value: {
-          metricName: e.metricName,
-          value: e.value,
-          unit: e.unit,
-          pid: e.pid,
-          component: e.component,
-          timestamp: e.timestamp,
-          subtype: e.subtype,
-          instance: e.instance,
-          processName: e.processName,
-          threshold: e.threshold === undefined ? undefined : { ...e.threshold },
-        },
-      };
-    case 'trigger_request':
-      return {
-        $case: 'triggerRequest',
-        value: {
-          triggerId: e.triggerId,
-          targetCollector: e.targetCollector,
-          analysisType: e.analysisType,
-          priority: e.priority,
-          targetPid: e.targetPid,
-          targetPath: e.targetPath,
-          correlationId: e.correlationId,
-          metadata: { ...e.metadata },
-          timestamp: e.timestamp,
-        },
-      };
-    case 'analysis_result':
-      return {
-        $case: 'analysisResult',
-        value: {
-          analysisType: e.analysisType,
-          triggerId: e.triggerId,
-          correlationId: e.correlationId,
-          workflowId: e.workflowId,
-          stageId: e.stageId,
-          success: e.success,
-          dataJson: JSON.stringify(e.data),
-          error: e.error,
-          timestamp: e.timestamp,
-        },
-      };
-  }
-}
+/** The wire form of an event (the `oneof event` of an EventRecord); see `@daemoneye/proto`. */
+export const eventToWire: (e: CollectionEvent) => EventRecordBody = protoEventToWire;
 
 /**
  * The domain event of a wire record. Throws `ERR_IPC_DECODE` for a record without an event or an
  * analysis result whose data is not a JSON object.
  */
 export function wireToEvent(record: EventRecord): CollectionEvent {
-  const body = record.event;
-  if (body === undefined) throw ipcErrors.error('ERR_IPC_DECODE', `record ${record.seq} carries no event`);
-  switch (body.$case) {
-    case 'process': {
-      const v = body.value;
-      return defined<ProcessEvent>({
-        kind: 'process',
-        ...v,
-        subtype: v.subtype as ProcessEventSubtype,
-        platformMetadata: unscalarMap(v.platformMetadata),
-      });
-    }
-    case 'network': {
-      const v = body.value;
-      return defined<NetworkEvent>({
-        kind: 'network',
-        ...v,
-        subtype: v.subtype as NetworkEventSubtype | undefined,
-        family: v.family as 4 | 6 | undefined,
-        pidUnknownReason: v.pidUnknownReason as PidUnknownReason | undefined,
-      });
-    }
-    case 'filesystem':
-      return defined<FilesystemEvent>({
-        kind: 'filesystem',
-        ...body.value,
-        operation: body.value.operation as FilesystemOperation,
-      });
-    case 'performance': {
-      const v = body.value;
-      return defined<PerformanceEvent>({
-        kind: 'performance',
-        ...v,
-        subtype: v.subtype as PerformanceEventSubtype | undefined,
-        threshold:
-          v.threshold === undefined
-            ? undefined
-            : { bound: v.threshold.bound as 'min' | 'max', limit: v.threshold.limit, holdMs: v.threshold.holdMs },
-      });
-    }
-    case 'triggerRequest': {
-      const v = body.value;
-      return defined<CollectionEvent>({
-        kind: 'trigger_request',
-        ...v,
-        analysisType: v.analysisType as AnalysisType,
-        priority: v.priority as TriggerPriority,
-      });
-    }
-    case 'analysisResult': {
-      const { dataJson, ...v } = body.value;
-      let data: unknown;
-      try {
-        data = JSON.parse(dataJson === '' ? '{}' : dataJson);
-      } catch (e) {
-        throw ipcErrors.error('ERR_IPC_DECODE', `record ${record.seq}: analysis data is not JSON`, { cause: e });
-      }
-      if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-        throw ipcErrors.error('ERR_IPC_DECODE', `record ${record.seq}: analysis data is not a JSON object`);
-      }
-      return defined<CollectionEvent>({
-        kind: 'analysis_result',
-        ...v,
-        analysisType: v.analysisType as AnalysisType,
-        data,
-      });
-    }
+  try {
+    return protoWireToEvent(record);
+  } catch (e) {
+    throw decodeError(e);
   }
+}
+
+function decodeError(e: unknown): unknown {
+  return e instanceof WireEventError ? ipcErrors.error('ERR_IPC_DECODE', e.message, { cause: e.cause ?? e }) : e;
 }
 
 /** A process event as DaemonEye's ProcessRecord (start time in seconds, as DaemonEye defines it). */
@@ -382,7 +176,7 @@ export function filterToWire(f: EventFilter | undefined): WireEventFilter {
     kinds: [...(f?.kinds ?? [])],
     pids: [...(f?.pids ?? [])],
     minPriority: f?.minPriority,
-    fields: scalarMap(f?.fields),
+    fields: { ...scalarMapToWire(f?.fields) },
     sourceNames: [...(f?.sourceNames ?? [])],
   };
 }
@@ -394,7 +188,7 @@ export function filterFromWire(f: WireEventFilter | undefined): EventFilter | un
     kinds: f.kinds.length > 0 ? (f.kinds as EventKind[]) : undefined,
     pids: f.pids.length > 0 ? f.pids : undefined,
     minPriority: f.minPriority as TriggerPriority | undefined,
-    fields: unscalarMap(f.fields),
+    fields: scalarMapFromWire(f.fields),
     sourceNames: f.sourceNames.length > 0 ? f.sourceNames : undefined,
   });
 }

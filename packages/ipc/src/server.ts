@@ -34,7 +34,7 @@ import { ipcErrors } from './errors.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from './framing.ts';
 import { Connection, type ConnectionHost, DaemonEyeConnection } from './internal/connection.ts';
 import { LatestState } from './internal/latest-state.ts';
-import { ReplayRing } from './internal/replay-ring.ts';
+import { ReplayRing, type RingEntry } from './internal/replay-ring.ts';
 import { defaultSocketPath, isPipePath, prepareSocketPath } from './internal/socket-path.ts';
 import { healthToWire, statsToWire } from './internal/status.ts';
 import { type SlowConsumerPolicy, Subscription } from './internal/subscription.ts';
@@ -465,10 +465,11 @@ export class CollectorIpcServer implements EventSink, ConnectionHost {
       this.#header = undefined;
     }
     this.#latest.ingest(batch);
+    const held: RingEntry[] = [];
     for (let i = 0; i < batch.length; i++) {
       const event = batch[i];
       if (event === undefined) continue;
-      this.ring.push({
+      const entry: RingEntry = {
         seq: records.seq(i),
         event,
         source: records.source(i),
@@ -476,7 +477,10 @@ export class CollectorIpcServer implements EventSink, ConnectionHost {
         cause: records.cause(i),
         depth: records.depth(i),
         bytes: undefined,
-      });
+        batch: held,
+      };
+      held.push(entry);
+      this.ring.push(entry);
     }
     this.#received += batch.length;
     for (const c of this.#connections) {

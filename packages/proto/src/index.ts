@@ -83,3 +83,20 @@ export const PROTO_DIR: string = fileURLToPath(new URL('../proto/', import.meta.
 
 /** The `.proto` files of this package, in dependency order. */
 export const PROTO_FILES: readonly string[] = ['common.proto', 'ipc.proto', 'events.proto', 'envelope.proto'];
+
+export {
+  type DecodedEventBatch,
+  decodeEventBatch,
+  type EventToEncode,
+  encodeEventBatch,
+  eventBatchFromWire,
+  eventsFromWire,
+  eventToWire,
+  scalarMapFromWire,
+  scalarMapToWire,
+  type WireEvent,
+  WireEventError,
+  type WireRecordFields,
+  wireToEvent,
+  writeEventRecord,
+} from './events.ts';

@@ -7,8 +7,7 @@
  */
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import type { CollectionEvent } from '@daemoneye/core';
-import { EventRecord } from '@daemoneye/proto';
-import { eventToWire } from '../mapping.ts';
+import { writeEventRecord } from '@daemoneye/proto';
 
 /** One held event. */
 export interface RingEntry {
@@ -18,31 +17,56 @@ export interface RingEntry {
   readonly acceptedAt: number;
   readonly cause: number | undefined;
   readonly depth: number;
-  /** The encoded EventRecord, made on first use. */
+  /** The encoded EventRecord, made on first use (a view into its batch's one encoded buffer). */
   bytes: Uint8Array | undefined;
+  /** The entries of the batch this one came in with, encoded together; cleared once encoded. */
+  batch: RingEntry[] | undefined;
 }
 
-/** One writer for every record: its buffer grows once and is reused (`finish()` copies out and resets). */
+/** One writer for every batch: its buffer grows once and is reused (`finish()` copies out and resets). */
 const writer = new BinaryWriter();
 
-/** The encoded EventRecord of an entry (encoded once, then cached on the entry). */
-export function entryBytes(entry: RingEntry): Uint8Array {
-  let b = entry.bytes;
-  if (b === undefined) {
-    b = EventRecord.encode(
-      {
-        seq: entry.seq,
-        source: entry.source,
-        acceptedAt: entry.acceptedAt,
-        cause: entry.cause,
-        depth: entry.depth,
-        event: eventToWire(entry.event),
-      },
-      writer,
-    ).finish();
-    entry.bytes = b;
+/** Tag of a length-delimited field 4 (EventBatch.records), written between records to find them again. */
+const RECORD_TAG = 0x22;
+
+/**
+ * Encodes every not yet encoded entry of `batch` with one writer and one `finish()`: the records are
+ * written as EventBatch.records fields, and each entry's bytes become a view of its record's body.
+ */
+function encodeBatch(batch: readonly RingEntry[]): void {
+  const w = writer;
+  let n = 0;
+  for (let i = 0; i < batch.length; i++) {
+    const entry = batch[i] as RingEntry;
+    if (entry.bytes !== undefined) continue;
+    writeEventRecord(w.uint32(RECORD_TAG).fork(), entry, entry.event).join();
+    n++;
   }
-  return b;
+  const buf = w.finish();
+  let o = 0;
+  for (let i = 0; i < batch.length && n > 0; i++) {
+    const entry = batch[i] as RingEntry;
+    entry.batch = undefined;
+    if (entry.bytes !== undefined) continue;
+    o++; // the tag
+    let len = 0;
+    let shift = 1;
+    let byte: number;
+    do {
+      byte = buf[o++] as number;
+      len += (byte & 0x7f) * shift;
+      shift *= 128;
+    } while (byte >= 0x80);
+    entry.bytes = buf.subarray(o, o + len);
+    o += len;
+    n--;
+  }
+}
+
+/** The encoded EventRecord of an entry (encoded with the rest of its batch, then cached on the entry). */
+export function entryBytes(entry: RingEntry): Uint8Array {
+  if (entry.bytes === undefined) encodeBatch(entry.batch ?? [entry]);
+  return entry.bytes as Uint8Array;
 }
 
 /**
