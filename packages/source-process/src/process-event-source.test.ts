@@ -184,6 +184,7 @@ describe('ProcessEventSource real-time backend', () => {
       termSignal: exit?.platformMetadata?.termSignal,
       exitSignal: exit?.platformMetadata?.exitSignal,
       nameError: exit?.platformMetadata?.nameError,
+      cmdlineError: exit?.platformMetadata?.cmdlineError,
       parentName: exit?.platformMetadata?.parentName,
     }).toEqual({
       pid: 6100,
@@ -193,6 +194,7 @@ describe('ProcessEventSource real-time backend', () => {
       termSignal: 9,
       exitSignal: 17,
       nameError: 'not seen before it exited',
+      cmdlineError: 'not seen before it exited',
       parentName: 'bash',
     });
   });

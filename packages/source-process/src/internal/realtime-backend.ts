@@ -403,7 +403,12 @@ export class RealtimeBackend {
       partial = true;
       // The kernel reports parent 0 when the parent is already gone: leave ppid unknown then.
       const ppid = ev.parentTgid === undefined || ev.parentTgid === 0 ? {} : { ppid: ev.parentTgid };
-      facts = late ?? { pid, name: '', ...ppid, fieldErrors: { name: NEVER_SEEN, exe: NEVER_SEEN } };
+      facts = late ?? {
+        pid,
+        name: '',
+        ...ppid,
+        fieldErrors: { name: NEVER_SEEN, exe: NEVER_SEEN, cmdline: NEVER_SEEN },
+      };
     }
     const at = epochMsOfMonotonicNs(ev.timestampNs);
     const meta: Record<string, string | number | boolean> = {};
