@@ -5,6 +5,8 @@
 set -eu
 cd "$(dirname "$0")"
 out=${1:-process.bpf.o}
-${CLANG:-clang} -O2 -g -target bpf -D__TARGET_ARCH_x86 -I. -c process.bpf.c -o "$out"
+# The source path goes into .BTF.ext line info: map the checkout's directory away so the bytes do not
+# depend on where the repository lives.
+${CLANG:-clang} -O2 -g -fdebug-prefix-map="$(pwd)"=. -target bpf -D__TARGET_ARCH_x86 -I. -c process.bpf.c -o "$out"
 # DWARF goes; .BTF and .BTF.ext, which CO-RE needs, stay.
 ${LLVM_STRIP:-llvm-strip} -g "$out"
