@@ -271,11 +271,23 @@ export class ProcScanner {
       cmdError = errorCode(e);
     }
     const slow = this.#slowFields(pid, stat, cmdText, kernelThread, ctx);
+    // A process that exits while it is read: its stat said running, then its exe link reads ENOENT and
+    // its command line empty. Read the state once more in that case to say why rather than "missing".
+    let exited = stat.state === 'Z' || stat.state === 'X';
+    if (!exited && !kernelThread && (cmdText === '' || slow.errors.exe === 'ENOENT')) {
+      let again: ProcStat | undefined;
+      try {
+        again = parseStat(ctx.reader.readFile(`${dir}/stat`));
+      } catch {
+        again = undefined;
+      }
+      exited =
+        again === undefined || again.startTicks !== stat.startTicks || again.state === 'Z' || again.state === 'X';
+    }
     // A zombie's (or an exiting process's) command line reads empty: say why instead of showing nothing.
-    if (cmdText === '' && !kernelThread)
-      cmdError = stat.state === 'Z' || stat.state === 'X' ? 'exited before it could be read' : 'empty';
+    if (cmdText === '' && !kernelThread) cmdError = exited ? 'exited before it could be read' : 'empty';
     let errors = cmdError === undefined ? slow.errors : { ...slow.errors, cmdline: cmdError };
-    if (stat.state === 'Z' || stat.state === 'X') errors = exitedErrors(errors);
+    if (exited) errors = exitedErrors(errors);
     const denied = (code: string | undefined): boolean => code === 'EACCES' || code === 'EPERM';
     const startTime = this.bootTimeMs() + Math.round((stat.startTicks * 1000) / this.#hz);
     const uid = slow.uid;
