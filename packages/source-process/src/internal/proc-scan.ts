@@ -273,7 +273,9 @@ export class ProcScanner {
     const slow = this.#slowFields(pid, stat, cmdText, kernelThread, ctx);
     // A process that exits while it is read: its stat said running, then its exe link reads ENOENT and
     // its command line empty. Read the state once more in that case to say why rather than "missing".
-    let exited = stat.state === 'Z' || stat.state === 'X';
+    // A task in do_exit is still running (R) after it released its memory: PF_EXITING says so.
+    const exiting = (st: ProcStat): boolean => st.state === 'Z' || st.state === 'X' || (st.flags & PF_EXITING) !== 0;
+    let exited = exiting(stat);
     if (!exited && !kernelThread && (cmdText === '' || slow.errors.exe === 'ENOENT')) {
       let again: ProcStat | undefined;
       try {
@@ -281,8 +283,12 @@ export class ProcScanner {
       } catch {
         again = undefined;
       }
+      // A user process has an executable while it lives: no exe link and no command line means it is gone.
       exited =
-        again === undefined || again.startTicks !== stat.startTicks || again.state === 'Z' || again.state === 'X';
+        again === undefined ||
+        again.startTicks !== stat.startTicks ||
+        exiting(again) ||
+        (cmdText === '' && slow.errors.exe === 'ENOENT');
     }
     // A zombie's (or an exiting process's) command line reads empty: say why instead of showing nothing.
     if (cmdText === '' && !kernelThread) cmdError = exited ? 'exited before it could be read' : 'empty';
@@ -408,6 +414,9 @@ export class ProcScanner {
     return lifeMs > 0 ? round(((ticks / this.#hz) * 100_000) / lifeMs) : undefined;
   }
 }
+
+/** The task flag set when a process starts to exit (include/linux/sched.h). */
+const PF_EXITING = 0x00000004;
 
 /** A zombie's links read ENOENT: say that it exited rather than that a file is missing. */
 function exitedErrors(errors: Readonly<Record<string, string>>): Record<string, string> {
