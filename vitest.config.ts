@@ -19,6 +19,7 @@ export default defineConfig({
         test: { name, root: `packages/${name}`, include: ['src/**/*.test.ts'] },
       })),
       { extends: true as const, test: { name: 'examples', root: 'docs/examples', include: ['*.test.ts'] } },
+      { extends: true as const, test: { name: 'bench', root: 'tools/bench', include: ['*.test.mjs'] } },
       { extends: true as const, test: { name: 'create-source', root: 'tools/create-source', include: ['*.test.mjs'] } },
     ],
   },
