@@ -63,10 +63,13 @@ function createWakeFd(): number {
   }
 }
 
+/** How long a worker whose start was aborted may take to report ready before it is stopped anyway. */
+const ABANDONED_START_BOUND_MS = 30_000;
+
 /**
  * Starts `script` (a name under internal/) with `workerData`; resolves at `ready`, rejects on setup
- * failure. When `signal` aborts before `ready`, the worker is stopped and the call rejects with
- * `ERR_NATIVE_ABORTED`; the caller checks an already-aborted signal before calling.
+ * failure. When `signal` aborts before `ready`, the call rejects with `ERR_NATIVE_ABORTED` at once and
+ * the worker is stopped as soon as its setup ends; the caller checks an already-aborted signal before calling.
  */
 export function startReader<T>(
   script: string,
@@ -103,9 +106,15 @@ export function startReader<T>(
     let delivered = 0;
     let ready: ReadyMessage | undefined;
     const signal = options.signal;
+    // Aborted before ready, the call rejects at once but the worker is stopped only once it reports
+    // ready, fails or exits (or after a long bound): while it sets up it is inside native calls (binding
+    // the FFI), and the grace period of a close could run out there and terminate it, which aborts the
+    // whole process.
+    let abandoned: ReturnType<typeof setTimeout> | undefined;
     const onAbort = (): void => {
       if (ready !== undefined || signal === undefined) return;
-      void worker.close();
+      abandoned = setTimeout(() => void worker.close(), ABANDONED_START_BOUND_MS);
+      abandoned.unref();
       reject(abortedError(`starting the ${script} worker`, signal));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -113,10 +122,18 @@ export function startReader<T>(
     worker.onMessage((m) => {
       if (m.type === 'ready') {
         signal?.removeEventListener('abort', onAbort);
-        if (signal?.aborted) return;
+        if (signal?.aborted) {
+          clearTimeout(abandoned);
+          void worker.close();
+          return;
+        }
         ready = m;
         resolve(host(m));
       } else if (m.type === 'error') {
+        if (signal?.aborted && ready === undefined) {
+          clearTimeout(abandoned);
+          void worker.close();
+        }
         if (ready === undefined) reject(toError(m));
         else errors.emit(toError(m));
       } else if (m.type === 'loss') {
@@ -139,6 +156,7 @@ export function startReader<T>(
     });
     worker.onExit((code) => {
       signal?.removeEventListener('abort', onAbort);
+      clearTimeout(abandoned);
       if (wakeFd >= 0) libc().close(wakeFd);
       wakeFd = -1;
       const closing = worker.closing();
