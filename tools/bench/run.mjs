@@ -34,29 +34,26 @@ function listFiles(dir, keep) {
     .sort();
 }
 
+/** The workspace's package directories, sorted. */
+function packageDirs() {
+  const packagesDir = path.join(ROOT, 'packages');
+  if (!existsSync(packagesDir)) return [];
+  return readdirSync(packagesDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => path.join(packagesDir, d.name))
+    .sort();
+}
+
 function discover() {
   const tools = listFiles(path.join(ROOT, 'tools', 'bench'), (n) => n.endsWith('.mjs') && n !== SELF);
-  const packagesDir = path.join(ROOT, 'packages');
-  const packages = existsSync(packagesDir)
-    ? readdirSync(packagesDir, { withFileTypes: true })
-        .filter((d) => d.isDirectory())
-        .map((d) => d.name)
-        .sort()
-        .flatMap((name) => listFiles(path.join(packagesDir, name, 'bench'), (n) => n.endsWith('.bench.mjs')))
-    : [];
+  const packages = packageDirs().flatMap((dir) => listFiles(path.join(dir, 'bench'), (n) => n.endsWith('.bench.mjs')));
   const all = [...tools, ...packages].map((f) => path.relative(ROOT, f));
   return filters.length === 0 ? all : all.filter((f) => filters.some((q) => f.includes(q)));
 }
 
 /** JSON files under every `bench-results/` directory written at or after `sinceMs`. */
 function resultsSince(sinceMs) {
-  const dirs = [path.join(ROOT, 'bench-results')];
-  const packagesDir = path.join(ROOT, 'packages');
-  if (existsSync(packagesDir)) {
-    for (const d of readdirSync(packagesDir, { withFileTypes: true })) {
-      if (d.isDirectory()) dirs.push(path.join(packagesDir, d.name, 'bench-results'));
-    }
-  }
+  const dirs = [ROOT, ...packageDirs()].map((dir) => path.join(dir, 'bench-results'));
   const found = {};
   for (const dir of dirs) {
     for (const file of listFiles(dir, (n) => n.endsWith('.json'))) {

@@ -117,23 +117,23 @@ export function startReader<T>(
       abandoned.unref();
       reject(abortedError(`starting the ${script} worker`, signal));
     };
+    const stopAbandoned = (): void => {
+      clearTimeout(abandoned);
+      void worker.close();
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
 
     worker.onMessage((m) => {
       if (m.type === 'ready') {
         signal?.removeEventListener('abort', onAbort);
         if (signal?.aborted) {
-          clearTimeout(abandoned);
-          void worker.close();
+          stopAbandoned();
           return;
         }
         ready = m;
         resolve(host(m));
       } else if (m.type === 'error') {
-        if (signal?.aborted && ready === undefined) {
-          clearTimeout(abandoned);
-          void worker.close();
-        }
+        if (signal?.aborted && ready === undefined) stopAbandoned();
         if (ready === undefined) reject(toError(m));
         else errors.emit(toError(m));
       } else if (m.type === 'loss') {
