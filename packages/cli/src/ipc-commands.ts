@@ -15,7 +15,11 @@ import {
   type LoadedConfig,
 } from '@daemoneye/core';
 import { capabilitiesFromWire, IpcClient, type ReceivedEvent, resolveSocketPath } from '@daemoneye/ipc';
+import { CAPABILITY_NAMES } from '@daemoneye/native';
 import { cliErrors } from './errors.ts';
+
+/** The privileges a health answer carries. */
+type Privileges = NonNullable<Awaited<ReturnType<IpcClient['health']>>['privileges']>;
 
 /** Options of `status` and `tail` from the command line. */
 export interface IpcCommandOptions {
@@ -64,6 +68,23 @@ function connectHint(socket: string, e: unknown): Error {
   );
 }
 
+/**
+ * One line on the collector's privileges: `privileges: uid 65534 (nobody), gid 65534; effective
+ * CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE in 6 of 18 threads; no_new_privs; missing: none`.
+ */
+export function privilegeLine(p: Privileges): string {
+  const held = new Set(p.effective);
+  const lacking = CAPABILITY_NAMES.filter((c) => !held.has(c));
+  const all =
+    lacking.length === 0
+      ? 'all capabilities'
+      : held.size > CAPABILITY_NAMES.length / 2
+        ? `all capabilities but ${lacking.join(', ')}`
+        : p.effective.join(', ') || 'none';
+  const missing = p.missing.length > 0 ? `missing for the sources: ${p.missing.join(', ')}` : 'missing: none';
+  return `privileges: uid ${p.uid}${p.user !== undefined ? ` (${p.user})` : ''}, gid ${p.gid}; effective ${all} in ${p.capableThreads} of ${p.threads} threads${p.noNewPrivs ? '; no_new_privs' : ''}; ${missing}`;
+}
+
 /** `status`: prints the collector's state; resolves with the exit code (0 reachable, 1 not). */
 export async function runStatusCommand(loaded: LoadedConfig, o: IpcCommandOptions, out: Writable): Promise<number> {
   const socket = configuredSocketPath(loaded, o.socket);
@@ -93,6 +114,7 @@ export async function runStatusCommand(loaded: LoadedConfig, o: IpcCommandOption
       `state: ${stats.state}, up ${Math.round(stats.uptimeMs / 1000)} s, run ${stats.runId}, next sequence ${stats.nextSeq}${stats.persistentSeq ? ' (persistent)' : ''}\n`,
     );
     out.write(`server: ${caps.serverVersion ?? '?'} at ${socket}\n`);
+    if (health.privileges !== undefined) out.write(`${privilegeLine(health.privileges)}\n`);
     out.write(`capabilities: ${capabilityLabels(capabilitiesFromWire(caps.capabilities)).join(', ') || 'none'}\n`);
     out.write('sources:\n');
     const counters = new Map(stats.sources.map((s) => [s.name, s]));

@@ -5,9 +5,10 @@
  * restarted on the same data directory.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CAPABILITY_NAMES } from '@daemoneye/native';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, startRun } from './__test__/built-command.ts';
 
@@ -102,6 +103,22 @@ describe('daemoneye-collector status and tail (the built command)', () => {
       );
     }
     expect(pretty.stdout).toMatch(/^ {2}ipc\s+Healthy/m);
+    // The privileges line says what the kernel shows for the collector's main thread.
+    const capEff = BigInt(
+      `0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${c.child.pid}/status`, 'latin1'))?.[1]}`,
+    );
+    const lacking = CAPABILITY_NAMES.filter((_, i) => ((capEff >> BigInt(i)) & 1n) === 0n);
+    const uid = process.getuid?.() ?? 0;
+    const held =
+      lacking.length === 0
+        ? 'all capabilities'
+        : lacking.length < CAPABILITY_NAMES.length / 2
+          ? `all capabilities but ${lacking.join(', ')}`
+          : CAPABILITY_NAMES.filter((n) => !lacking.includes(n)).join(', ') || 'none';
+    const line = pretty.stdout.split('\n').find((l) => l.startsWith('privileges: '));
+    expect(line?.replace(/ in \d+ of \d+ threads/, ' in N of M threads')).toBe(
+      `privileges: uid ${uid}${uid === 0 ? ' (root)' : ''}, gid ${process.getgid?.()}; effective ${held} in N of M threads; missing: none`,
+    );
     c.child.kill('SIGTERM');
     expect(await new Promise((r) => c.child.on('exit', r))).toBe(0);
     expect(existsSync(socket)).toBe(false);

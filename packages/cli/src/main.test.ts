@@ -245,6 +245,7 @@ describe('docs/configuration.md', () => {
       'processors.triggers.rules_file',
       'processors.analysis_chains.workflows_file',
       'metrics.listen',
+      'privileges.user',
     ];
     const all = parsed.entries.map((e) => e.key).filter((k) => !commented.includes(k));
     expect(fromFile.sort()).toEqual(all.sort());

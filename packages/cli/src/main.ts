@@ -65,6 +65,8 @@ Options:
       --timeout DURATION   time limit of a query (default 30s); --set query.timeout=DURATION
       --metrics-listen HOST:PORT
                            serve /metrics (Prometheus), /healthz and /readyz (run); --set metrics.listen=HOST:PORT
+      --user NAME          run: once the sources and sinks are open, drop from root to this user (name or uid),
+                           keeping only the capabilities the running sources need; --set privileges.user=NAME
       --log-level LEVEL    trace | debug | info | warn | error | fatal | silent
       --log-format FORMAT  json | pretty
       --json               print the configuration as JSON (config), rows as JSON lines (query),
@@ -91,6 +93,7 @@ const OPTIONS = {
   'data-dir': { type: 'string', short: 'd' },
   timeout: { type: 'string' },
   'metrics-listen': { type: 'string' },
+  user: { type: 'string' },
   csv: { type: 'boolean' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
@@ -171,6 +174,7 @@ function parse(argv: readonly string[], env: Readonly<Record<string, string | un
   if (values['data-dir'] !== undefined) flags.push(`data_dir=${values['data-dir']}`);
   if (values.timeout !== undefined) flags.push(`query.timeout=${values.timeout}`);
   if (values['metrics-listen'] !== undefined) flags.push(`metrics.listen=${values['metrics-listen']}`);
+  if (values.user !== undefined) flags.push(`privileges.user=${values.user}`);
   if (values['log-level'] !== undefined) flags.push(`log.level=${values['log-level']}`);
   if (values['log-format'] !== undefined) flags.push(`log.format=${values['log-format']}`);
   const systemFile = values['no-system-config'] === true ? null : values['system-config'];
@@ -320,7 +324,10 @@ export async function main(
       isCollectorError(e, 'ERR_CONFIG_PARSE') ||
       isCollectorError(e, 'ERR_CONFIG_UNKNOWN_KEY');
     io.stderr.write(`daemoneye-collector: ${configError ? 'configuration error: ' : ''}${describeError(e)}\n`);
-    return configError || isCollectorError(e, 'ERR_QUERY_REFUSED') || isCollectorError(e, 'ERR_CLI_USAGE')
+    return configError ||
+      isCollectorError(e, 'ERR_QUERY_REFUSED') ||
+      isCollectorError(e, 'ERR_CLI_USAGE') ||
+      isCollectorError(e, 'ERR_CLI_PRIVILEGES')
       ? ExitCode.Usage
       : ExitCode.Failure;
   }

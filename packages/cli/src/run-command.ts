@@ -2,7 +2,7 @@
  * `daemoneye-collector run`: composes the collector from the loaded configuration and the plug-in
  * definitions, wires pino logging to stderr, says where the store is, serves the metrics endpoint
  * when `metrics.listen` is set, runs the watchdog when `[watchdog]` sets a budget, writes the pid
- * file, reloads on SIGHUP, and runs until SIGINT/SIGTERM, until its consumers go away, or until the
+ * file, drops from root to `privileges.user` once start-up has settled, reloads on SIGHUP, and runs until SIGINT/SIGTERM, until its consumers go away, or until the
  * watchdog gives up. Resolves with the exit code: 0 after a clean shutdown, 1 when events could not be
  * delivered or the watchdog stopped it.
  */
@@ -19,6 +19,7 @@ import {
 import { createLogger } from './logging.ts';
 import { type MetricsEndpoint, parseListenAddress, startMetricsEndpoint } from './metrics-endpoint.ts';
 import { createWatchdog, Reloader, writePidFile } from './operations.ts';
+import { checkPrivilegeDrop, dropAfterStartup } from './privilege-drop.ts';
 import { configuredStorePath } from './query-command.ts';
 import { commandSchema } from './schema.ts';
 
@@ -42,12 +43,20 @@ function listenOf(loaded: LoadedConfig): string | undefined {
   return typeof listen === 'string' && listen !== '' ? listen : undefined;
 }
 
+function userOf(loaded: LoadedConfig): string | undefined {
+  const user = loaded.get('privileges.user');
+  return typeof user === 'string' && user !== '' ? user : undefined;
+}
+
 /** Runs the collector; see the module comment. */
 export async function runCollector(options: RunCommandOptions): Promise<number> {
   const { loaded, plugins, stdout } = options;
   const log = sectionOptions(loaded, 'log', commandSchema.log);
   const logger: Logger & { level?: string } = createLogger(logLevel(loaded), log.format);
   const listen = listenOf(loaded);
+  const user = userOf(loaded);
+  // Refused before anything starts: not root, or a user that does not exist.
+  if (user !== undefined) checkPrivilegeDrop(user);
   const address = listen === undefined ? undefined : parseListenAddress(listen, loaded.originOf('metrics.listen'));
   const collector = composeCollector(loaded, plugins, { logger });
   if (plugins.some((p) => p.kind === 'sink' && p.key === 'store') && loaded.get('sinks.store.enabled') !== false) {
@@ -141,9 +150,30 @@ export async function runCollector(options: RunCommandOptions): Promise<number> 
     process.on('SIGHUP', onHup);
   }
   watchdog?.start();
+  let dropFailed = false;
+  const stopDrop = new AbortController();
+  const dropped =
+    user === undefined || collector.stats().state !== 'running'
+      ? Promise.resolve()
+      : dropAfterStartup(collector, user, {
+          dataDir,
+          logger,
+          boundMs: collector.settings.startupTimeout + 5000,
+          signal: stopDrop.signal,
+        }).then(
+          () => undefined,
+          (e: unknown) => {
+            // Never keep running as root when asked not to.
+            dropFailed = true;
+            logger.error({ err: describeError(e) }, 'privileges could not be dropped; shutting down');
+            void collector.shutdown();
+          },
+        );
   try {
     const report = await running;
-    return report.drained && !exhausted ? 0 : 1;
+    stopDrop.abort();
+    await dropped;
+    return report.drained && !exhausted && !dropFailed ? 0 : 1;
   } finally {
     stdout.off('error', onStdoutError);
     if (onHup !== undefined) process.off('SIGHUP', onHup);

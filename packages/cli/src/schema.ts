@@ -1,6 +1,6 @@
 /**
  * The command's plug-ins and whole configuration schema: the collector's own fields at the top level,
- * `[log]`, `[query]`, `[metrics]` and `[watchdog]` for the command, and one section per plug-in — `[sources.process]`,
+ * `[log]`, `[query]`, `[metrics]`, `[privileges]` and `[watchdog]` for the command, and one section per plug-in — `[sources.process]`,
  * `[sources.network]`, `[sources.performance]`, `[sources.filesystem]`, `[processors.bus]`, `[processors.triggers]`,
  * `[processors.binary_hasher]`, `[processors.analysis_chains]`, `[sinks.store]`, `[sinks.ipc]`, `[sinks.nats]` (off unless
  * enabled) and `[sinks.stdout]` in the default list. Adding a source package to the command means adding its definition to
@@ -19,7 +19,7 @@ import { processSourceDefinition } from '@daemoneye/source-process';
 import { storeSinkDefinition } from '@daemoneye/store-sqlite';
 import { analysisChainsDefinition, binaryHasherDefinition, triggerManagerDefinition } from '@daemoneye/triggers';
 
-/** `[log]`, `[query]`, `[metrics]` and `[watchdog]`, the command's own sections. */
+/** `[log]`, `[query]`, `[metrics]`, `[privileges]` and `[watchdog]`, the command's own sections. */
 export const commandSchema = {
   log: {
     level: field('enum', 'info', 'Log level (stderr)', {
@@ -32,6 +32,13 @@ export const commandSchema = {
   },
   metrics: {
     listen: field('string', undefined, 'HOST:PORT of the /metrics, /healthz and /readyz endpoint (unset: none)'),
+  },
+  privileges: {
+    user: field(
+      'string',
+      undefined,
+      'Drop from root to this user (name or uid) once the sources and sinks are open, keeping only the capabilities the running sources need (unset: stay as started)',
+    ),
   },
   watchdog: {
     cpu_percent: field('number', 0, 'CPU budget, percent of one core (0: none)', { min: 0 }),

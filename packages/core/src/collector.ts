@@ -652,6 +652,20 @@ export class Collector implements AsyncDisposable {
     return { ready: reasons.length === 0, reasons };
   }
 
+  /**
+   * Whether start-up has settled: the collector runs, every source has left `registered` and
+   * `starting` (it runs, or failed and waits to restart), and every sink has opened or failed to
+   * open once. A command that drops privileges waits for this: the privileged handles are open then.
+   */
+  startupSettled(): boolean {
+    if (this.#state !== 'running') return false;
+    for (const r of this.#runners) {
+      const state = r.health().state;
+      if (state === 'registered' || state === 'starting') return false;
+    }
+    return this.#pipeline.sinks.every((q) => q.opened || q.closed || q.openError !== undefined);
+  }
+
   /** Takes a telemetry sample now (CPU, RSS, event-loop delay) and returns it. */
   sampleTelemetry(): TelemetrySample {
     return this.#telemetry.sample();

@@ -117,6 +117,7 @@ export type {
   EventSink,
   EventSource,
   HealthReport,
+  LinuxCapabilityName,
   OverflowPolicy,
   PluginRuntime,
   SinkOptions,

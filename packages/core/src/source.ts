@@ -69,7 +69,17 @@ export interface EventSource {
   stop(): Promise<void>;
   // biome-ignore lint/suspicious/noConfusingVoidType: the seed's sources return Promise<void>; they must still fit.
   healthCheck(): Promise<void | HealthReport>;
+  /**
+   * The Linux capabilities the running source still needs once its privileged handles are open (for
+   * the backend it chose), by name: `CAP_SYS_PTRACE`, `CAP_DAC_READ_SEARCH`, … A command that drops
+   * root after start-up (`daemoneye-collector run --user`) keeps the union of what its sources
+   * return, and nothing else. Optional: a source without it needs none.
+   */
+  privileges?(): readonly LinuxCapabilityName[];
 }
+
+/** The name of a Linux capability, as in capabilities(7): `CAP_NET_ADMIN`. */
+export type LinuxCapabilityName = `CAP_${string}`;
 
 /** What a sink or processor is told when it opens. */
 export interface PluginRuntime {

@@ -52,6 +52,21 @@ export type { NativeErrorCode, NativeErrorOptions } from './native-error.ts';
 export { isNativeError, NativeError, NativeErrorCodes } from './native-error.ts';
 export type { NativeLogger } from './native-logger.ts';
 export { getPeerCredentials } from './peer-credentials.ts';
+export type {
+  CapabilityName,
+  PrivilegeDropOptions,
+  PrivilegeDropReport,
+  ProcessPrivileges,
+  ThreadCredentials,
+} from './privileges.ts';
+export {
+  CAPABILITY_NAMES,
+  dropPrivileges,
+  isCapabilityName,
+  processPrivileges,
+  resolveUser,
+  servePrivilegeDrop,
+} from './privileges.ts';
 export type { Availability } from './probes.ts';
 export { probeAudit, probeFanotify, probeInotify, probeProcConnector, probeSockDiag } from './probes.ts';
 export type {

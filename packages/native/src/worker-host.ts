@@ -7,6 +7,7 @@
  * nothing about what the worker does: readers, request workers and /proc scanners build on it.
  */
 import { Worker } from 'node:worker_threads';
+import { openPrivilegeChannel, PRIVILEGE_PORT_KEY } from './privileges.ts';
 
 /** Options for {@link startWorkerHost}. */
 export interface WorkerHostOptions {
@@ -27,6 +28,11 @@ export interface WorkerHostOptions {
   readonly onStop?: () => void;
   /** How long the worker may take to end after the stop message before it is terminated (default 2000 ms). */
   readonly stopGraceMs?: number;
+  /**
+   * Wakes the worker when a message that is not the stop message must be seen soon (a privilege drop);
+   * for a worker sleeping in `poll(2)`. Defaults to `onStop`.
+   */
+  readonly onWake?: () => void;
 }
 
 /** A running worker thread, seen from the thread that started it. */
@@ -66,11 +72,25 @@ export const DEFAULT_STOP_GRACE_MS = 2000;
  * after start are reported through {@link WorkerHost.onError} and {@link WorkerHost.onExit}.
  */
 export function startWorkerHost<In = unknown, Out = unknown>(options: WorkerHostOptions): WorkerHost<In, Out> {
-  const worker = new Worker(options.script, {
-    workerData: options.workerData,
-    execArgv: [],
-    ...(options.name === undefined ? {} : { name: options.name }),
-  });
+  const data = options.workerData;
+  // A worker given an object (or nothing) also gets its end of the privilege channel, so a later
+  // privilege drop (see privileges.ts) reaches its thread.
+  const channel =
+    data === undefined || (typeof data === 'object' && data !== null && !Array.isArray(data))
+      ? openPrivilegeChannel(options.name ?? options.script.pathname, options.onWake ?? options.onStop)
+      : undefined;
+  let worker: Worker;
+  try {
+    worker = new Worker(options.script, {
+      workerData: channel === undefined ? data : { ...(data as object), [PRIVILEGE_PORT_KEY]: channel.port },
+      ...(channel === undefined ? {} : { transferList: [channel.port] }),
+      execArgv: [],
+      ...(options.name === undefined ? {} : { name: options.name }),
+    });
+  } catch (e) {
+    channel?.release();
+    throw e;
+  }
   const messageCbs = new Set<(m: Out) => void>();
   const errorCbs = new Set<(err: Error) => void>();
   const exitCbs = new Set<(code: number) => void>();
@@ -84,6 +104,7 @@ export function startWorkerHost<In = unknown, Out = unknown>(options: WorkerHost
   });
   worker.on('exit', (code: number) => {
     exited = true;
+    channel?.release();
     for (const cb of [...exitCbs]) cb(code);
   });
   // After the listeners: adding a 'message' listener references the worker again.

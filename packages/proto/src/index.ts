@@ -35,6 +35,7 @@ export {
   EventFilter,
   HealthRequest,
   HealthResponse,
+  Privileges,
   ShutdownNotice,
   SourceStatus,
   StatsRequest,

@@ -10,7 +10,7 @@
  * changed. Events beyond the rate limit are counted as lost, never silently dropped.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, lstatSync, type Stats, statSync } from 'node:fs';
+import { createReadStream, lstatSync, openSync, type Stats, statSync } from 'node:fs';
 import {
   CollectorError,
   describeError,
@@ -18,6 +18,7 @@ import {
   type EventSource,
   type FilesystemEvent,
   type HealthReport,
+  type LinuxCapabilityName,
   type Logger,
   SourceCaps,
   type SourceCapsBits,
@@ -133,6 +134,15 @@ export class FsEventSource implements EventSource {
     const base = SourceCaps.FILESYSTEM | SourceCaps.REALTIME;
     const kind = this.#run?.backend?.kind ?? this.#lastBackend;
     return kind === 'fanotify' ? base | SourceCaps.KERNEL_LEVEL | SourceCaps.SYSTEM_WIDE : base;
+  }
+
+  /**
+   * What the running backend still needs: CAP_DAC_READ_SEARCH under both (fanotify opens the file
+   * handles of its events with open_by_handle_at; inotify watches and walks directories other users
+   * own; hashes read files of any owner). fanotify's marks are set at start, so CAP_SYS_ADMIN is not kept.
+   */
+  privileges(): LinuxCapabilityName[] {
+    return this.backend() === 'idle' ? [] : ['CAP_DAC_READ_SEARCH'];
   }
 
   /** The backend reporting changes (`idle` when not running). */
@@ -415,9 +425,19 @@ export class FsEventSource implements EventSource {
 
   #hashed(e: Mutable<FilesystemEvent>): Promise<FilesystemEvent> {
     if (e.size !== undefined && e.size > this.#o.hashMaxBytes) return Promise.resolve(e);
+    // Opened here, on the thread that keeps the collector's capabilities after a privilege drop (the
+    // stream's reads run on Node's thread pool, which has none, but need none on an open file).
+    let fd: number;
+    try {
+      fd = openSync(e.path, 'r');
+    } catch (err) {
+      this.#stats.hashErrors++;
+      this.#log.debug({ path: e.path, err }, 'file could not be hashed');
+      return Promise.resolve(e);
+    }
     return new Promise((resolve) => {
       const h = createHash('sha256');
-      const stream = createReadStream(e.path);
+      const stream = createReadStream('', { fd });
       stream.on('data', (d) => h.update(d));
       stream.on('error', (err) => {
         this.#stats.hashErrors++;

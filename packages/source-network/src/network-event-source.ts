@@ -13,6 +13,7 @@ import {
   type EventSender,
   type EventSource,
   type HealthReport,
+  type LinuxCapabilityName,
   type Logger,
   type NetworkEvent,
   type PidUnknownReason,
@@ -109,6 +110,14 @@ export class NetworkEventSource implements EventSource {
   capabilities(): SourceCapsBits {
     const base = SourceCaps.NETWORK | SourceCaps.SYSTEM_WIDE;
     return this.#run?.inventory.backend === 'netlink' ? base | SourceCaps.KERNEL_LEVEL : base;
+  }
+
+  /**
+   * What the running source still needs: with pid mapping, reading other users' /proc/PID/fd
+   * (CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH). sock_diag dumps of inet sockets need no capability.
+   */
+  privileges(): LinuxCapabilityName[] {
+    return this.#run !== undefined && this.#o.pidMapping !== 'off' ? ['CAP_DAC_READ_SEARCH', 'CAP_SYS_PTRACE'] : [];
   }
 
   /** The backend listing sockets (`idle` when not running). */

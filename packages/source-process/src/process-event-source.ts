@@ -13,6 +13,7 @@ import {
   type EventSender,
   type EventSource,
   type HealthReport,
+  type LinuxCapabilityName,
   type Logger,
   type PlatformMetadata,
   type ProcessEvent,
@@ -111,6 +112,22 @@ export class ProcessEventSource implements EventSource {
   /** Why the eBPF backend is not running although it was wanted (`backend: 'auto' | 'ebpf'`); `undefined` when it runs or was not asked for. */
   ebpfFallbackReason(): string | undefined {
     return this.#ebpfReason;
+  }
+
+  /**
+   * What the running backend still needs after start-up: reading other users' /proc/PID/exe and
+   * hashing their executables (CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH) under every backend; with the proc
+   * connector, CAP_NET_ADMIN to unsubscribe at stop; with audit, CAP_AUDIT_CONTROL to restore the
+   * kernel's audit state at stop and CAP_AUDIT_READ for the multicast socket. eBPF needs nothing more
+   * once its programs are loaded.
+   */
+  privileges(): LinuxCapabilityName[] {
+    const b = this.#backend;
+    if (b === 'idle') return [];
+    const caps: LinuxCapabilityName[] = ['CAP_DAC_READ_SEARCH', 'CAP_SYS_PTRACE'];
+    if (b.startsWith('proc-connector')) caps.push('CAP_NET_ADMIN');
+    if (b === 'proc-connector+audit') caps.push('CAP_AUDIT_CONTROL', 'CAP_AUDIT_READ');
+    return caps;
   }
 
   /** The backend in use (`idle` before start and after stop). */

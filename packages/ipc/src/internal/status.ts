@@ -11,7 +11,8 @@ import {
   type EventSource,
   type HostIdentity,
 } from '@daemoneye/core';
-import type { CounterSet, HealthResponse, StatsResponse } from '@daemoneye/proto';
+import { processPrivileges } from '@daemoneye/native';
+import type { CounterSet, HealthResponse, Privileges, StatsResponse } from '@daemoneye/proto';
 
 function numbers(o: object): { [key: string]: number } {
   const out: { [key: string]: number } = {};
@@ -31,6 +32,30 @@ export function backendOf(source: EventSource | undefined): string | undefined {
   if (typeof f !== 'function') return undefined;
   const b: unknown = f.call(source);
   return typeof b === 'string' ? b : undefined;
+}
+
+/**
+ * The process's privileges now (uid, groups, the main thread's capabilities, how many threads hold
+ * any) and what the running sources need of them; `undefined` off Linux.
+ */
+export function privilegesToWire(sources: readonly EventSource[]): Privileges | undefined {
+  const p = processPrivileges();
+  if (p === undefined) return undefined;
+  const needed = [...new Set(sources.flatMap((s) => [...(s.privileges?.() ?? [])]))].sort();
+  const effective = new Set(p.effective);
+  return {
+    uid: p.uid,
+    gid: p.gid,
+    user: p.user,
+    groups: [...p.groups],
+    effective: [...p.effective],
+    bounding: [...p.bounding],
+    noNewPrivs: p.noNewPrivs,
+    threads: p.threads,
+    capableThreads: p.capableThreads,
+    needed,
+    missing: needed.filter((c) => !effective.has(c)),
+  };
 }
 
 /** What a health response says besides the collector's own health. */
@@ -80,6 +105,7 @@ export function healthToWire(view: CollectorView, ctx: HealthContext): HealthRes
     host: { hostname: ctx.host.hostname, machineId: ctx.host.machineId },
     collector: ctx.collector,
     serverVersion: ctx.serverVersion,
+    privileges: privilegesToWire(view.sources()),
   };
 }
 

@@ -52,6 +52,20 @@ export interface Libc {
   readlink(path: string): string | undefined;
   /** readlink(2) of `path` into `out`; returns the target's length in bytes or `-errno`. */
   readlinkInto(path: string, out: Buffer): number;
+  /** prctl(2) with one argument (the others 0); returns its result or `-errno`. */
+  prctl(option: number, arg: number): number;
+  /** capget(2) of the calling thread: the effective, permitted and inheritable sets as bit masks, or `-errno`. */
+  capget(): { effective: bigint; permitted: bigint; inheritable: bigint } | number;
+  /** capset(2) of the calling thread; returns 0 or `-errno`. */
+  capset(effective: bigint, permitted: bigint, inheritable: bigint): number;
+  /**
+   * The raw setresuid(2)/setresgid(2) system calls for the calling thread only (glibc's wrappers
+   * change every thread of the process); return 0 or `-errno`.
+   */
+  setresuidThread(uid: number): number;
+  setresgidThread(gid: number): number;
+  /** The password database entry of a user name or uid (NSS included), or undefined when there is none. */
+  getpw(user: string | number): { name: string; uid: number; gid: number; dir: string } | undefined;
 }
 
 type Raw = (...args: unknown[]) => unknown;
@@ -98,6 +112,34 @@ function bindLibc(k: Koffi, lib: ReturnType<Koffi['load']>): Libc {
   const readlink = fn('intptr_t readlink(const char *, void *, size_t)');
   const openByHandleAt = fn('int open_by_handle_at(int, const void *, int)');
   const fstatfs = fn('int fstatfs(int, void *)');
+  const prctl = fn('int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)');
+  const capget = fn('int capget(void *, void *)');
+  const capset = fn('int capset(void *, void *)');
+  const syscall = fn('long syscall(long, ...)');
+  const Passwd = k.struct({
+    pw_name: 'const char *',
+    pw_passwd: 'const char *',
+    pw_uid: 'uint32_t',
+    pw_gid: 'uint32_t',
+    pw_gecos: 'const char *',
+    pw_dir: 'const char *',
+    pw_shell: 'const char *',
+  });
+  const getpwnam = fn('void *getpwnam(const char *)');
+  const getpwuid = fn('void *getpwuid(uint32_t)');
+  // _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set.
+  const capHeader = (): Buffer => {
+    const h = Buffer.alloc(8);
+    h.writeUInt32LE(0x20080522, 0);
+    return h;
+  };
+  const capWords = Buffer.alloc(24);
+  const lo = (v: bigint): number => Number(v & 0xffffffffn);
+  const hi = (v: bigint): number => Number((v >> 32n) & 0xffffffffn);
+  const word = (set: number): bigint =>
+    BigInt(capWords.readUInt32LE(set * 4)) | (BigInt(capWords.readUInt32LE(12 + set * 4)) << 32n);
+  const SYS_SETRESUID = process.arch === 'arm64' ? 147 : 117;
+  const SYS_SETRESGID = process.arch === 'arm64' ? 149 : 119;
   // struct statfs on 64-bit Linux: seven 8-byte fields, then f_fsid (two 32-bit words) at 56.
   const statfsBuf = Buffer.alloc(128);
   const getsockoptRaw = (fd: number, level: number, name: number, out: Buffer): number => {
@@ -169,6 +211,28 @@ function bindLibc(k: Koffi, lib: ReturnType<Koffi['load']>): Libc {
       return n < 0 ? undefined : linkBuf.toString('utf8', 0, n);
     },
     readlinkInto: (path, out) => call(readlink, path, out, out.length),
+    prctl: (option, arg) => call(prctl, option, arg, 0, 0, 0),
+    capget() {
+      const r = call(capget, capHeader(), capWords);
+      return r < 0 ? r : { effective: word(0), permitted: word(1), inheritable: word(2) };
+    },
+    capset(effective, permitted, inheritable) {
+      capWords.writeUInt32LE(lo(effective), 0);
+      capWords.writeUInt32LE(lo(permitted), 4);
+      capWords.writeUInt32LE(lo(inheritable), 8);
+      capWords.writeUInt32LE(hi(effective), 12);
+      capWords.writeUInt32LE(hi(permitted), 16);
+      capWords.writeUInt32LE(hi(inheritable), 20);
+      return call(capset, capHeader(), capWords);
+    },
+    setresuidThread: (uid) => call(syscall, SYS_SETRESUID, 'uint32_t', uid, 'uint32_t', uid, 'uint32_t', uid),
+    setresgidThread: (gid) => call(syscall, SYS_SETRESGID, 'uint32_t', gid, 'uint32_t', gid, 'uint32_t', gid),
+    getpw(user) {
+      const p = typeof user === 'number' ? getpwuid(user >>> 0) : getpwnam(user);
+      if (p === null || p === undefined) return undefined;
+      const e = k.decode(p, Passwd) as { pw_name: string; pw_uid: number; pw_gid: number; pw_dir: string | null };
+      return { name: e.pw_name, uid: e.pw_uid, gid: e.pw_gid, dir: e.pw_dir ?? '' };
+    },
   };
 }
 

@@ -6,12 +6,14 @@
  */
 import { type MessagePort, parentPort } from 'node:worker_threads';
 import { isNativeError } from '../native-error.ts';
+import { servePrivilegeDrop } from '../privileges.ts';
 import type { ErrorMessage, HostMessage, ReplyMessage, WorkerRequest } from './worker-protocol.ts';
 
 /** Runs `setup` with the parent port; reports a thrown error to the host as a fatal error message. */
 export function runWorkerEntry(setup: (port: NonNullable<typeof parentPort>) => void): void {
   const port = parentPort;
   if (!port) return;
+  servePrivilegeDrop();
   try {
     setup(port);
   } catch (e) {

@@ -87,6 +87,26 @@ export interface HealthResponse {
   host: HostIdentity | undefined;
   collector: string;
   serverVersion: string;
+  /** The privileges the collector process holds now, as the kernel shows them; absent off Linux. */
+  privileges?: Privileges | undefined;
+}
+
+/** The collector's credentials and capabilities (capability names as in capabilities(7)). */
+export interface Privileges {
+  uid: number;
+  gid: number;
+  user?: string | undefined;
+  groups: number[];
+  /** The main thread's effective and bounding sets. */
+  effective: string[];
+  bounding: string[];
+  noNewPrivs: boolean;
+  /** How many threads the process has, and how many hold any capability. */
+  threads: number;
+  capableThreads: number;
+  /** What the running sources say they need, and which of it the main thread lacks. */
+  needed: string[];
+  missing: string[];
 }
 
 /** Asks for the collector's counters. */
@@ -932,6 +952,7 @@ function createBaseHealthResponse(): HealthResponse {
     host: undefined,
     collector: "",
     serverVersion: "",
+    privileges: undefined,
   };
 }
 
@@ -960,6 +981,9 @@ export const HealthResponse: MessageFns<HealthResponse> = {
     }
     if (message.serverVersion !== "") {
       writer.uint32(66).string(message.serverVersion);
+    }
+    if (message.privileges !== undefined) {
+      Privileges.encode(message.privileges, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -1041,6 +1065,14 @@ export const HealthResponse: MessageFns<HealthResponse> = {
             message.serverVersion = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.privileges = Privileges.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1068,6 +1100,210 @@ export const HealthResponse: MessageFns<HealthResponse> = {
       : undefined;
     message.collector = object.collector ?? "";
     message.serverVersion = object.serverVersion ?? "";
+    message.privileges = (object.privileges !== undefined && object.privileges !== null)
+      ? Privileges.fromPartial(object.privileges)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePrivileges(): Privileges {
+  return {
+    uid: 0,
+    gid: 0,
+    user: undefined,
+    groups: [],
+    effective: [],
+    bounding: [],
+    noNewPrivs: false,
+    threads: 0,
+    capableThreads: 0,
+    needed: [],
+    missing: [],
+  };
+}
+
+export const Privileges: MessageFns<Privileges> = {
+  encode(message: Privileges, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.uid !== 0) {
+      writer.uint32(8).uint32(message.uid);
+    }
+    if (message.gid !== 0) {
+      writer.uint32(16).uint32(message.gid);
+    }
+    if (message.user !== undefined) {
+      writer.uint32(26).string(message.user);
+    }
+    if (message.groups.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.groups) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    for (const v of message.effective) {
+      writer.uint32(42).string(v!);
+    }
+    for (const v of message.bounding) {
+      writer.uint32(50).string(v!);
+    }
+    if (message.noNewPrivs !== false) {
+      writer.uint32(56).bool(message.noNewPrivs);
+    }
+    if (message.threads !== 0) {
+      writer.uint32(64).uint32(message.threads);
+    }
+    if (message.capableThreads !== 0) {
+      writer.uint32(72).uint32(message.capableThreads);
+    }
+    for (const v of message.needed) {
+      writer.uint32(82).string(v!);
+    }
+    for (const v of message.missing) {
+      writer.uint32(90).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Privileges {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePrivileges();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.uid = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.gid = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag === 32) {
+              message.groups.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.groups.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.effective.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.bounding.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.noNewPrivs = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.threads = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.capableThreads = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.needed.push(reader.string());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.missing.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<Privileges>, I>>(base?: I): Privileges {
+    return Privileges.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Privileges>, I>>(object: I): Privileges {
+    const message = createBasePrivileges();
+    message.uid = object.uid ?? 0;
+    message.gid = object.gid ?? 0;
+    message.user = object.user ?? undefined;
+    message.groups = object.groups?.map((e) => e) || [];
+    message.effective = object.effective?.map((e) => e) || [];
+    message.bounding = object.bounding?.map((e) => e) || [];
+    message.noNewPrivs = object.noNewPrivs ?? false;
+    message.threads = object.threads ?? 0;
+    message.capableThreads = object.capableThreads ?? 0;
+    message.needed = object.needed?.map((e) => e) || [];
+    message.missing = object.missing?.map((e) => e) || [];
     return message;
   },
 };

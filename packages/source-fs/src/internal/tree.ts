@@ -7,7 +7,6 @@
  * into them) and yield to the event loop every few hundred directories.
  */
 import { type Dirent, lstatSync, readdirSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
 
 /** The parent directory of an absolute path and the entry name. */
 export function splitPath(path: string): [string, string] {
@@ -33,7 +32,7 @@ export interface WalkOptions {
   readonly enterDir?: ((path: string) => boolean) | undefined;
   /** Called for each entry the tree did not know (skipped when absent). */
   readonly onNew?: (entry: WalkedEntry) => void;
-  /** Read directories synchronously (for a new directory seen in an event: no await between watch and scan). */
+  /** Walk without yielding to the event loop (for a new directory seen in an event: no await between watch and scan). */
   readonly sync?: boolean;
   /** Stops the walk when it aborts. */
   readonly signal?: AbortSignal | undefined;
@@ -142,9 +141,11 @@ export class Tree {
       const dir = stack.pop() as string;
       if (opts.enterDir !== undefined && !opts.enterDir(dir)) continue;
       let entries: Dirent[];
+      // Read on the calling thread, which keeps the collector's capabilities after a privilege drop
+      // (Node's thread pool, where an asynchronous readdir runs, has none): one directory at a time,
+      // with a yield to the event loop every YIELD_EVERY directories.
       try {
-        entries =
-          opts.sync === true ? readdirSync(dir, { withFileTypes: true }) : await readdir(dir, { withFileTypes: true });
+        entries = readdirSync(dir, { withFileTypes: true });
       } catch {
         continue;
       }

@@ -3,11 +3,15 @@
  * the synchronous walks of /proc/PID/fd never run on the main event loop. It keeps the index between
  * lookups; that is what makes later lookups cheap.
  */
+
 import { parentPort, workerData } from 'node:worker_threads';
+import { servePrivilegeDrop } from '@daemoneye/native';
 import { OwnerIndex } from './owner-index.ts';
 import type { OwnerReply, OwnerRequest, OwnerWorkerData } from './owner-protocol.ts';
 import { openProcFdTable } from './proc-fd-table.ts';
 
+// After a privilege drop this thread keeps the collector's capabilities (it reads other users' /proc entries).
+servePrivilegeDrop();
 const data = (workerData ?? {}) as OwnerWorkerData;
 const index = new OwnerIndex(await openProcFdTable(data.procRoot));
 const port = parentPort;

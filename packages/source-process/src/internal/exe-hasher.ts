@@ -8,8 +8,7 @@
  * reason — never a throw. It does not decide when to hash; the source does.
  */
 import { createHash } from 'node:crypto';
-import { type BigIntStats, statSync } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
+import { type BigIntStats, closeSync, createReadStream, fstatSync, openSync, statSync } from 'node:fs';
 import { errorCode } from './proc-reader.ts';
 
 /**
@@ -187,11 +186,41 @@ function candidates(target: HashTarget): string[] {
   ];
 }
 
+/** An open file: its descriptor, an fstat and a close that never throws. */
+interface FileHandle {
+  readonly fd: number;
+  stat(options: { bigint: true }): Promise<BigIntStats>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens `path` synchronously, on the calling thread, which keeps the collector's capabilities after a
+ * privilege drop; Node's thread pool, where an asynchronous open would run, has none (another user's
+ * /proc/PID/exe needs CAP_SYS_PTRACE, a root-only file CAP_DAC_READ_SEARCH). Reads of an open file need none.
+ */
+function openHandle(path: string): FileHandle {
+  const fd = openSync(path, 'r');
+  let closed = false;
+  return {
+    fd,
+    stat: async () => fstatSync(fd, { bigint: true }),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+    },
+  };
+}
+
 async function openFirst(target: HashTarget): Promise<{ handle: FileHandle } | { reason: string }> {
   let reason = 'ERR_PROCESS_GONE';
   for (const path of candidates(target)) {
     try {
-      return { handle: await open(path, 'r') };
+      return { handle: openHandle(path) };
     } catch (e) {
       reason = errorCode(e);
     }
@@ -202,7 +231,7 @@ async function openFirst(target: HashTarget): Promise<{ handle: FileHandle } | {
 async function streamHash(handle: FileHandle, timeoutMs: number): Promise<string | undefined> {
   const signal = AbortSignal.timeout(timeoutMs);
   const digest = createHash('sha256');
-  const stream = handle.createReadStream({ start: 0, highWaterMark: CHUNK_BYTES, autoClose: false });
+  const stream = createReadStream('', { fd: handle.fd, start: 0, highWaterMark: CHUNK_BYTES, autoClose: false });
   const onAbort = (): void => {
     stream.destroy();
   };

@@ -5,11 +5,15 @@
  * never block the main event loop. It keeps the scanner between requests (CPU % deltas, user names).
  * It does not hash, diff or emit events; the protocol types live in `snapshot-protocol.ts`.
  */
+
 import { parentPort, workerData } from 'node:worker_threads';
+import { servePrivilegeDrop } from '@daemoneye/native';
 import { loadFastProcReader } from './proc-reader.ts';
 import { ProcScanner, SNAPSHOT_SCANNER_SETTINGS } from './proc-scan.ts';
 import type { SnapshotReply, SnapshotRequest, SnapshotWorkerData } from './snapshot-protocol.ts';
 
+// After a privilege drop this thread keeps the collector's capabilities (it reads other users' /proc entries).
+servePrivilegeDrop();
 const data = (workerData ?? {}) as SnapshotWorkerData;
 const scanner = new ProcScanner(await loadFastProcReader(), {
   ...SNAPSHOT_SCANNER_SETTINGS,
