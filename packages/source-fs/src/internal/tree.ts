@@ -83,7 +83,9 @@ export class Tree {
   remove(path: string): string[] {
     const [dir, name] = splitPath(path);
     this.#dirs.get(dir)?.delete(name);
-    return this.#dropTree(path);
+    // A file (or a directory never walked) has nothing beneath it: no scan of every known directory,
+    // which made each removed file cost as much as the tree is large.
+    return this.#dirs.has(path) ? this.#dropTree(path) : [];
   }
 
   /** Moves `from` (and what is beneath it) to `to`; returns the directories now beneath `to`. */
