@@ -17,18 +17,10 @@
  * SOAK_S (600; BENCH_QUICK=1 makes it 120). Prints the table and writes bench-results/process-backends.json.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import {
-  copyFileSync,
-  createWriteStream,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
+import { writeBenchResult } from '../../../tools/bench/results.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const BIN = path.join(ROOT, 'packages/cli/dist/bin.js');
@@ -331,9 +323,5 @@ console.log(
     .map((x) => x.toFixed(2))
     .join(' ')}`,
 );
-mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
-writeFileSync(
-  path.join(ROOT, 'bench-results/process-backends.json'),
-  `${JSON.stringify({ load, baseMs, results }, null, 2)}\n`,
-);
+writeBenchResult('source-process-backends', { load, baseMs, results });
 rmSync(work, { recursive: true, force: true });

@@ -3,14 +3,15 @@
 // CPU use at idle. Runs against the built package (`npx tsc -b packages/source-process` first), prints
 // a table and writes JSON to bench-results/. Needs root for the real-time parts.
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import si from 'systeminformation';
+import { writeBenchResult } from '../../../tools/bench/results.mjs';
 import { createProcessSource, openProcessScanner } from '../dist/index.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
+const _here = dirname(fileURLToPath(import.meta.url));
 const run = promisify(execFile);
 const out = (s = '') => process.stdout.write(`${s}\n`);
 const results = { when: new Date().toISOString(), node: process.version, cpus: 2, sections: {} };
@@ -255,8 +256,4 @@ if (want('idle')) {
   }
 }
 
-const dir = join(here, '..', 'bench-results');
-mkdirSync(dir, { recursive: true });
-const file = join(dir, `snapshot-${results.when.replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-out(`\nwrote ${file}`);
+writeBenchResult('source-process-snapshot', results);

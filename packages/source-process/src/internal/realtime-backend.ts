@@ -7,6 +7,7 @@
  * second time; emission goes through the publisher, in per-pid order, with `trySend`. Loss is passed
  * up for reporting and a rescan. It owns no readers; the source opens and closes them.
  */
+import { realpathSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@daemoneye/core';
 import type { AuditExecRecord, EbpfProcessEvent, ProcConnectorEvent } from '@daemoneye/native';
@@ -353,8 +354,12 @@ export class RealtimeBackend {
     }
     // The image fields of /proc only when the read shows this exec's image.
     const image = stale ? undefined : snap;
-    // The eBPF backend gives the path passed to execve: taken when /proc cannot say what ran.
-    const exe = audit.exe ?? image?.executablePath ?? (filename?.startsWith('/') === true ? filename : undefined);
+    // The eBPF backend gives the path passed to execve: taken when /proc cannot say what ran (the
+    // process was gone), with its symbolic links resolved as /proc/PID/exe and audit resolve them, so
+    // one program has one path whichever source filled it (`/bin/true` is `/usr/bin/true`); the path as
+    // given stays in the event's metadata (`execFilename`).
+    const exe =
+      audit.exe ?? image?.executablePath ?? (filename?.startsWith('/') === true ? resolvedPath(filename) : undefined);
     const userName = this.#o.scanner.userName(audit.uid);
     const startTime = snap?.startTime ?? known?.startTime;
     const cwd = audit.cwd ?? image?.cwd;
@@ -460,6 +465,15 @@ export class RealtimeBackend {
         }),
       );
     });
+  }
+}
+
+/** `path` with its symbolic links resolved, or as given when it cannot be (the file is gone). */
+function resolvedPath(path: string): string {
+  try {
+    return realpathSync.native(path);
+  } catch {
+    return path;
   }
 }
 
