@@ -20,7 +20,6 @@ import os from 'node:os';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const SELF = path.basename(import.meta.filename);
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick') || process.env.BENCH_QUICK === '1';
@@ -45,17 +44,17 @@ function packageDirs() {
 }
 
 function discover() {
-  const tools = listFiles(path.join(ROOT, 'tools', 'bench'), (n) => n.endsWith('.mjs') && n !== SELF);
-  const packages = packageDirs().flatMap((dir) => listFiles(path.join(dir, 'bench'), (n) => n.endsWith('.bench.mjs')));
+  const isBench = (n) => n.endsWith('.bench.mjs');
+  const tools = listFiles(path.join(ROOT, 'tools', 'bench'), isBench);
+  const packages = packageDirs().flatMap((dir) => listFiles(path.join(dir, 'bench'), isBench));
   const all = [...tools, ...packages].map((f) => path.relative(ROOT, f));
   return filters.length === 0 ? all : all.filter((f) => filters.some((q) => f.includes(q)));
 }
 
-/** JSON files under every `bench-results/` directory written at or after `sinceMs`. */
+/** JSON files in `bench-results/` (where every benchmark writes, through results.mjs) written at or after `sinceMs`. */
 function resultsSince(sinceMs) {
-  const dirs = [ROOT, ...packageDirs()].map((dir) => path.join(dir, 'bench-results'));
   const found = {};
-  for (const dir of dirs) {
+  for (const dir of [path.join(ROOT, 'bench-results')]) {
     for (const file of listFiles(dir, (n) => n.endsWith('.json'))) {
       if (statSync(file).mtimeMs < sinceMs) continue;
       try {

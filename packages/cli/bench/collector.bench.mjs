@@ -14,9 +14,10 @@
  * RATE (10000), WARMUP_S (15). Prints the table and writes bench-results/collector.json.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
+import { writeBenchResult } from '../../../tools/bench/results.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const BIN = path.join(ROOT, 'packages/cli/dist/bin.js');
@@ -206,8 +207,12 @@ console.log(
     .map((x) => x.toFixed(2))
     .join(' ')}`,
 );
-mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
-writeFileSync(
-  path.join(ROOT, 'bench-results/collector.json'),
-  `${JSON.stringify({ idleS: IDLE_S, loadS: LOAD_S, rate: RATE, generatedPerS, idle, loaded, peers: peerName }, null, 2)}\n`,
-);
+writeBenchResult('collector', {
+  idleS: IDLE_S,
+  loadS: LOAD_S,
+  rate: RATE,
+  generatedPerS,
+  idle,
+  loaded,
+  peers: peerName,
+});

@@ -4,13 +4,10 @@
 // against the built package (`npx tsc -b packages/event-bus` first); prints a table and writes JSON
 // to bench-results/.
 import { EventEmitter } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { batchOf, CollectionEvent } from '@daemoneye/core';
+import { writeBenchResult } from '../../../tools/bench/results.mjs';
 import { EventBus } from '../dist/index.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
 const out = (s = '') => process.stdout.write(`${s}\n`);
 const EVENTS = quick ? 200_000 : 2_000_000;
@@ -90,8 +87,4 @@ row('EventBus, 4 async-iterator subscribers, topic #', await busRun(['#']));
 row("EventBus, 4 subscribers, topic 'events.process.+'", await busRun(['events.process.+']));
 row('node:events EventEmitter, 4 listeners (sync, unbounded)', emitterRun());
 
-const dir = join(here, '..', 'bench-results');
-mkdirSync(dir, { recursive: true });
-const file = join(dir, `fanout-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, `${JSON.stringify({ when: new Date().toISOString(), node: process.version, rows }, null, 2)}\n`);
-out(`\nwrote ${file}`);
+writeBenchResult('event-bus-fanout', { when: new Date().toISOString(), node: process.version, rows });

@@ -6,18 +6,17 @@
 // read back) rate. Runs against the built package; prints a table with the host's load average and
 // writes JSON to bench-results/.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { batchOf, CollectionEvent, silentLogger } from '@daemoneye/core';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers } from '@nats-io/transport-node';
+import { writeBenchResult } from '../../../tools/bench/results.mjs';
 import { createNatsSink, encodeBatch, Spool } from '../dist/index.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
 const out = (s = '') => process.stdout.write(`${s}\n`);
 const EVENTS = quick ? 100_000 : 500_000;
@@ -214,11 +213,11 @@ out(
 
 await admin.close();
 process.kill(server.pid, 'SIGTERM');
-const dir = join(here, '..', 'bench-results');
-mkdirSync(dir, { recursive: true });
-const file = join(dir, `forward-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(
-  file,
-  `${JSON.stringify({ when: new Date().toISOString(), node: process.version, loadavg: loadavg(), rows, overhead, spool: spoolRows }, null, 2)}\n`,
-);
-out(`\nwrote ${file}`);
+writeBenchResult('forward-nats', {
+  when: new Date().toISOString(),
+  node: process.version,
+  loadavg: loadavg(),
+  rows,
+  overhead,
+  spool: spoolRows,
+});

@@ -4,13 +4,14 @@
 // would hand-roll instead. DaemonEye's published IPC validation run: 152 messages/s, median 18 ms.
 // Runs against the built package; prints a table with the load average and writes JSON to
 // bench-results/.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { batchOf, CollectionEvent } from '@daemoneye/core';
+import { writeBenchResult } from '../../../tools/bench/results.mjs';
 import { CollectorIpcServer } from '../dist/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -168,9 +169,7 @@ try {
     `| JSON line request/response | ${ms(results.jsonRtt.p50)} | ${ms(results.jsonRtt.p99)} | ${ms(results.jsonRtt.max)} |`,
   );
   out('| DaemonEye\u2019s published validation run | 18 (median) | 67 (p95) | |');
-  const resultsDir = join(here, '..', '..', '..', 'bench-results');
-  mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(join(resultsDir, 'ipc.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeBenchResult('ipc', results);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -16,6 +16,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { writeBenchResult } from '../../../tools/bench/results.mjs';
 
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 const CREATES = quick ? 10_000 : 100_000;
@@ -25,7 +26,6 @@ const TREE_FILES = 100;
 const IDLE_MS = 2000;
 const out = (s = '') => process.stdout.write(`${s}\n`);
 const self = fileURLToPath(import.meta.url);
-const root = fileURLToPath(new URL('../../..', import.meta.url));
 const WATCHERS = ['daemoneye-fanotify', 'daemoneye-inotify', 'chokidar', 'fs.watch-recursive'];
 
 // --- child: one watcher ------------------------------------------------------------------------
@@ -253,14 +253,13 @@ async function parent() {
       .map((l) => l.toFixed(2))
       .join(' ')}`,
   );
-  const dir = join(root, 'bench-results');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, 'source-fs-watch.json');
-  writeFileSync(
-    file,
-    `${JSON.stringify({ when: new Date().toISOString(), node: process.version, loadavg: loadavg(), creates: createRows, startup: startRows }, null, 2)}\n`,
-  );
-  out(`wrote ${file}`);
+  writeBenchResult('source-fs-watch', {
+    when: new Date().toISOString(),
+    node: process.version,
+    loadavg: loadavg(),
+    creates: createRows,
+    startup: startRows,
+  });
 }
 
 if (process.argv[2] === '--child') await child();

@@ -7,12 +7,11 @@
 // and tcp6, spawning `ss -tanp`, and systeminformation.networkConnections(). Runs against the built packages; prints a table and
 // writes JSON to bench-results/. Loopback only.
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { openSockDiag } from '@daemoneye/native';
 import si from 'systeminformation';
+import { writeBenchResult } from '../../../tools/bench/results.mjs';
 import { createNetworkSource, parseProcNet } from '../dist/index.js';
 
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
@@ -20,7 +19,6 @@ const CONNECTIONS = 5000;
 const RUNS = quick ? 5 : 20;
 const run = promisify(execFile);
 const out = (s = '') => process.stdout.write(`${s}\n`);
-const root = fileURLToPath(new URL('../../..', import.meta.url));
 
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -171,11 +169,11 @@ await running;
 await reader.close();
 client.child.kill();
 server.child.kill();
-const dir = join(root, 'bench-results');
-mkdirSync(dir, { recursive: true });
-const file = join(dir, 'source-network-dump.json');
-writeFileSync(
-  file,
-  `${JSON.stringify({ when: new Date().toISOString(), node: process.version, sockets, connections: CONNECTIONS, withPid, rows }, null, 2)}\n`,
-);
-out(`wrote ${file}`);
+writeBenchResult('source-network-dump', {
+  when: new Date().toISOString(),
+  node: process.version,
+  sockets,
+  connections: CONNECTIONS,
+  withPid,
+  rows,
+});

@@ -3,16 +3,16 @@
 // running, against sampling the same kind of metrics with systeminformation at the same interval
 // (currentLoad, mem, networkStats, fsStats, disksIO, processes). Runs against the built package;
 // prints a table and writes JSON to bench-results/.
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import si from 'systeminformation';
+import { writeBenchResult } from '../../../tools/bench/results.mjs';
 import { createPerfSource } from '../dist/index.js';
 
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 const WINDOW_S = quick ? 10 : 60;
 const out = (s = '') => process.stdout.write(`${s}\n`);
-const root = fileURLToPath(new URL('../../..', import.meta.url));
+const _root = fileURLToPath(new URL('../../..', import.meta.url));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** CPU ms of this process (user + system) over `seconds` while `body` runs. */
@@ -91,11 +91,10 @@ out(
   `source: ${rows['@daemoneye/source-perf, 1 s interval'].eventsPerSecond} events/s, last sample took ${rows['@daemoneye/source-perf, 1 s interval'].lastSampleMs} ms`,
 );
 out("(systeminformation's ps child processes are not in this process's CPU time: its real cost is higher)");
-const dir = join(root, 'bench-results');
-mkdirSync(dir, { recursive: true });
-const file = join(dir, 'source-perf-cpu.json');
-writeFileSync(
-  file,
-  `${JSON.stringify({ when: new Date().toISOString(), node: process.version, windowS: WINDOW_S, processes, rows }, null, 2)}\n`,
-);
-out(`wrote ${file}`);
+writeBenchResult('source-perf-cpu', {
+  when: new Date().toISOString(),
+  node: process.version,
+  windowS: WINDOW_S,
+  processes,
+  rows,
+});

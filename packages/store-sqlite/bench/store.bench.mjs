@@ -6,18 +6,17 @@
 // with one INSERT per row and once with the store's 32-row statements; then the latency of "processes of the last hour by
 // parent" over a 1,000,000-row store, through `runQuery` (a child process) and in-process. Runs
 // against the built package; prints a table and writes JSON to bench-results/.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { batchOf, CollectionEvent, silentLogger } from '@daemoneye/core';
 import Database from 'better-sqlite3';
+import { writeBenchResult } from '../../../tools/bench/results.mjs';
 import { createStoreSink, openEventStore, runQuery, SCHEMA_VERSION } from '../dist/index.js';
 import { PROCESS_ROW_COLUMNS, processInsertSql, processRow } from '../dist/internal/rows.js';
 import { PROCESS_CHUNK } from '../dist/internal/store-writer.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 const out = (s = '') => process.stdout.write(`${s}\n`);
 const results = { when: new Date().toISOString(), node: process.version, quick, sections: {} };
@@ -290,8 +289,4 @@ if (only === undefined || only === 'insert') await insertSection();
 if (only === undefined || only === 'query') await querySection();
 if (only === undefined || only === 'ceiling') ceilingSection();
 
-const dir = join(here, '..', 'bench-results');
-mkdirSync(dir, { recursive: true });
-const file = join(dir, `store-${results.when.replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-out(`\nwrote ${file}`);
+writeBenchResult('store-sqlite', results);

@@ -7,14 +7,11 @@
 // source is measured beside it (it costs more than the whole pipeline). Ends with each goal of the
 // issue, met or missed. Runs against the built packages (`pnpm build` first); prints tables and writes
 // JSON to bench-results/.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { batchOf, CollectionEvent, Collector, CollectorConfig } from '@daemoneye/core';
 import Database from 'better-sqlite3';
+import { writeBenchResult } from '../../../tools/bench/results.mjs';
 import { compileCondition, TriggerManager } from '../dist/index.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
 const out = (s = '') => process.stdout.write(`${s}\n`);
 const results = { when: new Date().toISOString(), node: process.version, sections: {}, goals: [] };
@@ -360,8 +357,4 @@ out('\ngoals');
 out('| goal | measured | met |');
 out('| --- | --- | --- |');
 for (const g of results.goals) out(`| ${g.goal} | ${g.measured} | ${g.met ? 'met' : 'MISSED'} |`);
-const dir = join(here, '..', 'bench-results');
-mkdirSync(dir, { recursive: true });
-const file = join(dir, `conditions-${results.when.replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-out(`\nwrote ${file}`);
+writeBenchResult('triggers-conditions', results);

@@ -10,15 +10,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep, setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Collector, CollectorConfig, SourceCaps } from '@daemoneye/core';
+import { writeBenchResult } from './results.mjs';
 
 const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const OUT = path.join(ROOT, 'bench-results', 'core-pipeline.json');
 
 /** Durations and sizes; `--quick` shrinks them for a smoke run. */
 const PLAN = QUICK
@@ -479,9 +478,7 @@ async function main() {
     goals: GOALS,
     results: { trySend, send, emitterBaseline: emitter, latency: lat, stalled: [stalledDrop, stalledBlock] },
   };
-  mkdirSync(path.dirname(OUT), { recursive: true });
-  writeFileSync(OUT, `${JSON.stringify(results, null, 2)}\n`);
-  console.log(`\nwrote ${path.relative(ROOT, OUT)}`);
+  writeBenchResult('core-pipeline', results);
   if (!stalledDrop.accountingOk || !stalledBlock.accountingOk) process.exitCode = 1;
 }
 
