@@ -271,6 +271,42 @@ describe('configuration reload (SIGHUP, daemoneye-collector reload)', () => {
   });
 });
 
+describe('one collector per data directory', () => {
+  it('a second run on a data directory a running collector uses starts nothing and exits 1; the first keeps running', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'de-single-'));
+    const c = startRun([...QUIET, '--metrics-listen', '127.0.0.1:0'], { dataDir });
+    running = c.child;
+    const base = await endpointOf(c.stderr);
+    expect(await until(() => existsSync(join(dataDir, 'collector.pid')), 15_000)).toBe(true);
+    const second = spawnSync(process.execPath, [BIN, 'run', '--no-system-config', ...QUIET, '--data-dir', dataDir], {
+      encoding: 'utf8',
+      env: { ...process.env, XDG_CONFIG_HOME: '/nonexistent' },
+      timeout: 20_000,
+    });
+    expect(second.status).toBe(1);
+    expect(second.stderr).toBe(
+      `daemoneye-collector: ERR_CLI_ALREADY_RUNNING: another collector (pid ${c.child.pid}) runs with the data directory ${dataDir}; stop it first, or give this one its own --data-dir\n`,
+    );
+    expect(readFileSync(join(dataDir, 'collector.pid'), 'utf8')).toBe(`${c.child.pid}\n`);
+    expect((await get(`${base}/readyz`)).status).toBe(200);
+    c.child.kill('SIGINT');
+    expect(await exited(c.child)).toBe(0);
+    // Once it has stopped, the directory is free again.
+    const third = startRun([...QUIET], { dataDir });
+    running = third.child;
+    expect(
+      await until(
+        () =>
+          existsSync(join(dataDir, 'collector.pid')) &&
+          readFileSync(join(dataDir, 'collector.pid'), 'utf8').trim() === String(third.child.pid),
+        15_000,
+      ),
+    ).toBe(true);
+    third.child.kill('SIGINT');
+    expect(await exited(third.child)).toBe(0);
+  }, 60_000);
+});
+
 describe('the watchdog', () => {
   it('sheds over its budget, says so in health and metrics, and restores when the budget allows', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'de-watchdog-'));

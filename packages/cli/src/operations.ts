@@ -65,6 +65,24 @@ export function readPid(dataDir: string): number | undefined {
   }
 }
 
+/**
+ * The pid of another collector running with `dataDir`: its pid file names a live process that is a
+ * `daemoneye-collector run` (its command line says so, so a pid reused by another program after a
+ * crash does not count). Undefined when there is none.
+ */
+export function runningCollector(dataDir: string): number | undefined {
+  const pid = readPid(dataDir);
+  if (pid === undefined || pid === process.pid) return undefined;
+  let argv: string[];
+  try {
+    argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return undefined;
+  }
+  const script = argv.findIndex((a) => /daemoneye-collector$|[\\/]cli[\\/]dist[\\/]bin\.js$/.test(a));
+  return script >= 0 && argv.slice(script + 1).includes('run') ? pid : undefined;
+}
+
 /** The newest reload outcome in the data directory, if any. */
 export function readReloadOutcome(dataDir: string): ReloadOutcome | undefined {
   try {

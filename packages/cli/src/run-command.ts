@@ -16,9 +16,10 @@ import {
   sectionOptions,
   type Watchdog,
 } from '@daemoneye/core';
+import { cliErrors } from './errors.ts';
 import { createLogger } from './logging.ts';
 import { type MetricsEndpoint, parseListenAddress, startMetricsEndpoint } from './metrics-endpoint.ts';
-import { createWatchdog, Reloader, writePidFile } from './operations.ts';
+import { createWatchdog, Reloader, runningCollector, writePidFile } from './operations.ts';
 import { checkPrivilegeDrop, dropAfterStartup } from './privilege-drop.ts';
 import { configuredStorePath } from './query-command.ts';
 import { commandSchema } from './schema.ts';
@@ -59,6 +60,14 @@ export async function runCollector(options: RunCommandOptions): Promise<number> 
   if (user !== undefined) checkPrivilegeDrop(user);
   const address = listen === undefined ? undefined : parseListenAddress(listen, loaded.originOf('metrics.listen'));
   const collector = composeCollector(loaded, plugins, { logger });
+  // Two collectors on one data directory would share its sequence numbers, store and socket.
+  const claimed = collector.settings.dataDir;
+  const other = claimed === undefined ? undefined : runningCollector(claimed);
+  if (other !== undefined)
+    throw cliErrors.error(
+      'ERR_CLI_ALREADY_RUNNING',
+      `another collector (pid ${other}) runs with the data directory ${claimed}; stop it first, or give this one its own --data-dir`,
+    );
   if (plugins.some((p) => p.kind === 'sink' && p.key === 'store') && loaded.get('sinks.store.enabled') !== false) {
     const store = configuredStorePath(loaded);
     logger.info(
