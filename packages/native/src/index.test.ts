@@ -6,6 +6,12 @@ describe('public surface', () => {
   it('exports exactly the documented values', () => {
     expect(Object.keys(native).sort()).toEqual(
       [
+        'CAPABILITY_NAMES',
+        'dropPrivileges',
+        'isCapabilityName',
+        'processPrivileges',
+        'resolveUser',
+        'servePrivilegeDrop',
         'DEFAULT_AUDIT_BACKLOG_LIMIT',
         'DEFAULT_AUDIT_KEY',
         'DEFAULT_EBPF_OPTIONS',
@@ -56,6 +62,12 @@ describe('public surface', () => {
     expect(native.TCP_STATE_NAMES[1]).toBe('ESTABLISHED');
     expect(native.TCP_STATE_NAMES[10]).toBe('LISTEN');
     expect(native.FanotifyMask.MODIFY).toBe(2n);
+    expect(native.CAPABILITY_NAMES).toHaveLength(41);
+    expect([native.CAPABILITY_NAMES[0], native.CAPABILITY_NAMES[12], native.CAPABILITY_NAMES[40]]).toEqual([
+      'CAP_CHOWN',
+      'CAP_NET_ADMIN',
+      'CAP_CHECKPOINT_RESTORE',
+    ]);
   });
 
   it('NativeError carries the catalog brand, code and errno', () => {
