@@ -23,6 +23,8 @@ export interface PruneTotals {
   readonly byAge: number;
   readonly byRows: number;
   readonly bySize: number;
+  /** Strings no remaining process row referred to, deleted after the rows went. */
+  readonly strings: number;
   readonly durationMs: number;
 }
 

@@ -19,7 +19,7 @@ import {
   type SqlValue,
   type StringIds,
 } from './rows.ts';
-import { KIND_TABLES, migrate, SCHEMA_VERSION, STORAGE_TABLES } from './schema.ts';
+import { KIND_TABLES, migrate, PROCESS_STRING_COLUMNS, SCHEMA_VERSION, STORAGE_TABLES } from './schema.ts';
 
 /** Retention limits; 0 means no limit. */
 export interface RetentionLimits {
@@ -59,6 +59,9 @@ export interface PruneStep {
   /** True when every limit holds after this step. */
   readonly done: boolean;
 }
+
+/** Process rows whose string ids one sweep step marks. */
+export const SWEEP_CHUNK = 50_000;
 
 /** Rows deleted per prune step (one short transaction). */
 export const PRUNE_CHUNK = 5000;
@@ -379,6 +382,60 @@ export class StoreWriter {
       }
     }
     return { byAge: 0, byRows: 0, bySize: 0, done: true };
+  }
+
+  /**
+   * One step of the sweep that deletes the strings no stored process row refers to any more (pruned
+   * rows leave theirs behind): the first step notes the newest row and string, then each step marks the
+   * ids of the next {@link SWEEP_CHUNK} rows in a temporary table; the last step, in one transaction,
+   * also marks the rows written since the sweep began (they may reuse an old id) and deletes the
+   * unmarked strings no newer than the sweep's start. Returns the strings deleted once done.
+   */
+  sweepStringsStep(): { done: boolean; deleted: number } {
+    if (this.#sweep === undefined) {
+      this.db.exec('CREATE TEMP TABLE IF NOT EXISTS live_strings (id INTEGER PRIMARY KEY); DELETE FROM live_strings;');
+      const until = (this.db.prepare('SELECT max(seq) AS s FROM process_rows').get() as { s: number | null }).s ?? 0;
+      const maxId = (this.db.prepare('SELECT max(id) AS i FROM strings').get() as { i: number | null }).i ?? 0;
+      this.#sweep = { from: Number.MIN_SAFE_INTEGER, until, maxId };
+    }
+    const sw = this.#sweep;
+    const next = this.db
+      .prepare('SELECT seq FROM process_rows WHERE seq > ? ORDER BY seq LIMIT 1 OFFSET ?')
+      .get(sw.from, SWEEP_CHUNK - 1) as { seq: number } | undefined;
+    const upper = next === undefined || next.seq >= sw.until ? sw.until : next.seq;
+    this.#markStrings.run({ from: sw.from, to: upper });
+    sw.from = upper;
+    if (upper < sw.until) return { done: false, deleted: 0 };
+    let deleted = 0;
+    this.db.transaction(() => {
+      this.#markStrings.run({ from: sw.until, to: Number.MAX_SAFE_INTEGER });
+      deleted = this.db
+        .prepare('DELETE FROM strings WHERE id <= ? AND id NOT IN (SELECT id FROM live_strings)')
+        .run(sw.maxId).changes;
+      this.db.exec('DELETE FROM live_strings');
+    })();
+    this.#sweep = undefined;
+    if (deleted > 0) this.#strings.clear();
+    return { done: true, deleted };
+  }
+
+  #sweep: { from: number; until: number; maxId: number } | undefined;
+
+  /** Marks the string ids the process rows with `from < seq <= to` refer to. */
+  get #markStrings(): Database.Statement<[{ from: number; to: number }]> {
+    this.#markStatement ??= this.db.prepare(
+      `INSERT OR IGNORE INTO live_strings (id) ${PROCESS_STRING_COLUMNS.map(
+        (c) => `SELECT ${c} FROM process_rows WHERE seq > @from AND seq <= @to AND ${c} IS NOT NULL`,
+      ).join(' UNION ')}`,
+    );
+    return this.#markStatement;
+  }
+
+  #markStatement: Database.Statement<[{ from: number; to: number }]> | undefined;
+
+  /** Strings stored (for the sweep's tests and statistics). */
+  stringCount(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM strings').get() as { n: number }).n;
   }
 
   #vacuumed(step: PruneStep): PruneStep {

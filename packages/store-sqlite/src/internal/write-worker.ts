@@ -40,7 +40,17 @@ if (port !== null) {
   }
   if (writer !== undefined) {
     const w = writer;
-    let pruning: { byAge: number; byRows: number; bySize: number; started: number; ids: number[] } | undefined;
+    let pruning:
+      | {
+          byAge: number;
+          byRows: number;
+          bySize: number;
+          strings: number;
+          swept: boolean;
+          started: number;
+          ids: number[];
+        }
+      | undefined;
     let stopped = false;
 
     const pruneStep = (): void => {
@@ -55,11 +65,22 @@ if (port !== null) {
           setImmediate(pruneStep);
           return;
         }
+        // Rows went: the strings only they referred to go too, in steps between writes.
+        if (p.byAge + p.byRows + p.bySize > 0 && !p.swept) {
+          const sweep = w.sweepStringsStep();
+          p.strings += sweep.deleted;
+          if (!sweep.done) {
+            setImmediate(pruneStep);
+            return;
+          }
+          p.swept = true;
+        }
         if (p.byAge + p.byRows + p.bySize > 0) w.checkpoint();
         const totals: PruneTotals = {
           byAge: p.byAge,
           byRows: p.byRows,
           bySize: p.bySize,
+          strings: p.strings,
           durationMs: Math.round(performance.now() - p.started),
         };
         pruning = undefined;
@@ -76,7 +97,15 @@ if (port !== null) {
         if (id !== null) pruning.ids.push(id);
         return;
       }
-      pruning = { byAge: 0, byRows: 0, bySize: 0, started: performance.now(), ids: id === null ? [] : [id] };
+      pruning = {
+        byAge: 0,
+        byRows: 0,
+        bySize: 0,
+        strings: 0,
+        swept: false,
+        started: performance.now(),
+        ids: id === null ? [] : [id],
+      };
       setImmediate(pruneStep);
     };
     // Batches that arrived while the worker was busy are committed together (group commit).
