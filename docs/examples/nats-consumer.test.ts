@@ -1,35 +1,16 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { batchOf, type CollectionEvent, silentLogger } from '@daemoneye/core';
 import { createNatsSink } from '@daemoneye/forward-nats';
+import { type NatsServer, startNatsServer } from '@daemoneye/forward-nats/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runFleetConsumer } from './nats-consumer.ts';
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
-    });
-  });
-const portOpen = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const c = createConnection({ port, host: '127.0.0.1' });
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
-
-let serverPid: number | undefined;
-afterAll(() => {
-  if (serverPid !== undefined) process.kill(serverPid, 'SIGTERM');
+let server: NatsServer | undefined;
+afterAll(async () => {
+  await server?.stop();
 });
 
 const ev = (n: number): CollectionEvent => ({
@@ -60,17 +41,8 @@ async function forward(url: string, host: string, first: number, count: number):
 
 describe('the fleet consumer example', () => {
   it("reads every host's events with a durable consumer and resumes after a restart", async () => {
-    const port = await freePort();
-    const child = spawn(
-      'nats-server',
-      ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', mkdtempSync(join(tmpdir(), 'de-ex-nats-'))],
-      {
-        stdio: 'ignore',
-      },
-    );
-    serverPid = child.pid;
-    while (!(await portOpen(port))) await sleep(50);
-    const url = `nats://127.0.0.1:${port}`;
+    server = await startNatsServer();
+    const url = server.url;
     await forward(url, 'web-1', 1, 300);
     await forward(url, 'db-1', 1, 200);
 

@@ -4,42 +4,20 @@
  * stream exactly once, on `daemoneye.events.<host>.<kind>`, as protobuf batches an independent client
  * decodes. Without `[sinks.nats] enabled = true` nothing is forwarded and no spool is made.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { decodeBatch } from '@daemoneye/forward-nats';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { type NatsServer, readStream, startNatsServer } from '@daemoneye/forward-nats/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, startRun } from './__test__/built-command.ts';
 
 const execFileP = promisify(execFile);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
-    });
-  });
-}
-
-const portOpen = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const c = createConnection({ port, host: '127.0.0.1' });
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
-
 const started: ChildProcess[] = [];
+const servers: NatsServer[] = [];
 afterEach(async () => {
   for (const c of started.splice(0)) {
     if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) {
@@ -48,40 +26,22 @@ afterEach(async () => {
       await gone;
     }
   }
+  for (const s of servers.splice(0)) await s.stop();
 });
 
 async function startNats(): Promise<string> {
-  const port = await freePort();
-  const store = mkdtempSync(join(tmpdir(), 'de-cli-nats-'));
-  const c = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store], { stdio: 'ignore' });
-  started.push(c);
-  const end = Date.now() + 15_000;
-  while (!(await portOpen(port))) {
-    if (Date.now() > end || c.exitCode !== null) throw new Error('nats-server did not start');
-    await sleep(50);
-  }
-  return `nats://127.0.0.1:${port}`;
+  const server = await startNatsServer();
+  servers.push(server);
+  return server.url;
 }
 
 /** Every message of the stream, decoded: (seq, kind) of each event, and the subjects. */
 async function streamEvents(url: string): Promise<{ events: { seq: number; kind: string }[]; subjects: Set<string> }> {
-  const nc = await connect({ servers: [url] });
-  try {
-    const total = (await (await jetstreamManager(nc)).streams.info('DAEMONEYE_EVENTS')).state.messages;
-    const events: { seq: number; kind: string }[] = [];
-    const subjects = new Set<string>();
-    const iter = await (await jetstream(nc).consumers.get('DAEMONEYE_EVENTS')).consume();
-    let n = 0;
-    for await (const m of iter) {
-      subjects.add(m.subject);
-      for (const e of decodeBatch(m.data).events) events.push({ seq: e.record.seq, kind: e.event.kind });
-      if (++n >= total) break;
-    }
-    await iter.close();
-    return { events, subjects };
-  } finally {
-    await nc.close();
-  }
+  const contents = await readStream([url], 'DAEMONEYE_EVENTS');
+  return {
+    events: contents.events.map((e) => ({ seq: e.record.seq, kind: e.event.kind })),
+    subjects: new Set(contents.subjects),
+  };
 }
 
 describe('daemoneye-collector run with [sinks.nats]', () => {

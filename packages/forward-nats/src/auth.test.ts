@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createUser } from '@nats-io/nkeys';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type NatsServer, startConfiguredServer } from './__test__/nats-server.ts';
 import { batchAt, runtime, waitFor } from './__test__/support.ts';
 import { createNatsSink, type NatsSink, type NatsSinkOptions } from './nats-sink.ts';
+import { type NatsServer, startConfiguredServer } from './testing.ts';
 
 const servers: NatsServer[] = [];
 const sinks: NatsSink[] = [];

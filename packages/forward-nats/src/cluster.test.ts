@@ -4,9 +4,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type NatsServer, readStream, startNatsCluster } from './__test__/nats-server.ts';
 import { batchAt, runtime, seqSummary, waitFor } from './__test__/support.ts';
 import { createNatsSink, type NatsSink } from './nats-sink.ts';
+import { type NatsServer, readStream, startNatsCluster } from './testing.ts';
 
 let cluster: NatsServer[] = [];
 let sink: NatsSink | undefined;

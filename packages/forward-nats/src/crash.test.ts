@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type NatsServer, readStream, startNatsServer } from './__test__/nats-server.ts';
 import { waitFor } from './__test__/support.ts';
 import { decodeBatch } from './encoding.ts';
 import type { NatsSinkStats } from './nats-sink.ts';
 import { Spool } from './spool.ts';
+import { type NatsServer, readStream, startNatsServer } from './testing.ts';
 
 const FIXTURE = fileURLToPath(new URL('../test/forwarding-collector.mjs', import.meta.url));
 

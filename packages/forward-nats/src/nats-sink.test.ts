@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { batchOf } from '@daemoneye/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type NatsServer, natsServer, readStream, startNatsServer } from './__test__/nats-server.ts';
 import { batchAt, ev, HOST, runtime, seqSummary, waitFor } from './__test__/support.ts';
 import { createNatsSink, type NatsSink } from './nats-sink.ts';
+import { type NatsServer, natsServer, readStream, startNatsServer } from './testing.ts';
 
 const servers: NatsServer[] = [];
 const sinks: NatsSink[] = [];
@@ -157,7 +157,7 @@ describe('the NATS forwarder', () => {
   });
 
   it('is Degraded with the reason when no server answers, and spools what it is given', async () => {
-    const { freePort } = await import('./__test__/nats-server.ts');
+    const { freePort } = await import('./testing.ts');
     const s = sink(`nats://127.0.0.1:${await freePort()}`);
     await s.open(never, runtime());
     await s.write(batchAt(0, 100), never);

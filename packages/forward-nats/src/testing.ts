@@ -1,7 +1,9 @@
 /**
- * Test support: start a real `nats-server -js` (one, or a 3-node JetStream cluster) on free loopback
- * ports with temporary store directories, stop and restart a server by its pid, and read a stream
- * back with an independent client, decoding the events inside every message. Not shipped.
+ * `@daemoneye/forward-nats/testing`: for tests of code that forwards or consumes events: start a real
+ * `nats-server -js` (one, or a 3-node JetStream cluster) on free loopback ports with temporary store
+ * directories, stop and restart a server by its pid, and read a stream back with an independent client,
+ * decoding the events inside every message. Needs the `nats-server` binary on the PATH (Debian:
+ * nats-server). Not loaded by the package's main entry.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -11,7 +13,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { decodeBatch, type ForwardedEvent } from '../encoding.ts';
+import { decodeBatch, type ForwardedEvent } from './encoding.ts';
 
 /** A free TCP port on 127.0.0.1 (bound, then released). */
 export async function freePort(): Promise<number> {
