@@ -248,13 +248,19 @@ export async function dropPrivileges(options: PrivilegeDropOptions): Promise<Pri
   // Step 2: each worker, then the main thread, by itself.
   const failedWorkers: string[] = [];
   const timeout = options.workerTimeoutMs ?? 5000;
-  const registered = [...threads];
-  const replies = await Promise.allSettled(registered.map((t) => askThread(t, plan, timeout)));
-  replies.forEach((r, i) => {
-    const name = registered[i]?.name ?? '?';
-    if (r.status === 'rejected') failedWorkers.push(`${name}: ${(r.reason as Error).message}`);
-    else if (!r.value.ok) failedWorkers.push(`${name}: ${r.value.message}`);
-  });
+  // A worker started while the others drop (a source starting one lazily) is asked too: until none is
+  // left unasked. From that check to step 3 nothing awaits, so no worker can start in between (they
+  // start from this thread), and none is swept to no capabilities by mistake.
+  const asked = new Set<RegisteredThread>();
+  for (let fresh = [...threads]; fresh.length > 0; fresh = [...threads].filter((t) => !asked.has(t))) {
+    for (const t of fresh) asked.add(t);
+    const replies = await Promise.allSettled(fresh.map((t) => askThread(t, plan, timeout)));
+    replies.forEach((r, i) => {
+      const name = fresh[i]?.name ?? '?';
+      if (r.status === 'rejected') failedWorkers.push(`${name}: ${(r.reason as Error).message}`);
+      else if (!r.value.ok) failedWorkers.push(`${name}: ${r.value.message}`);
+    });
+  }
   dropThisThread(plan);
   // Step 3: every other thread, through glibc's process-wide set*id.
   ids.setgid(user.gid);
