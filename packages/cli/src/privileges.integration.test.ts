@@ -183,6 +183,25 @@ describe.skipIf(process.platform !== 'linux' || !isRoot)('daemoneye-collector ru
     const m = / in (\d+) of (\d+) threads/.exec(status);
     expect(Number(m?.[1])).toBe(capableNow);
 
+    // The collector's own user may ask it too (root and the collector's uid, as it is now).
+    const asNobody = spawnSync(
+      'setpriv',
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        process.execPath,
+        BIN,
+        'status',
+        '--no-system-config',
+        '--data-dir',
+        dataDir,
+      ],
+      { encoding: 'utf8', env: { ...process.env, XDG_CONFIG_HOME: '/nonexistent' } },
+    );
+    expect([asNobody.status, asNobody.stderr]).toEqual([0, '']);
+    expect(asNobody.stdout).toContain('privileges: uid 65534 (nobody), gid 65534; effective ');
+
     c.child.kill('SIGINT');
     expect(await exited(c.child)).toBe(0);
     // The store took the events written after the drop (queried as root).

@@ -63,7 +63,10 @@ export interface IpcServerOptions {
   readonly maxFrameBytes?: number;
   /** Longest a request, or a started frame, may take (default 30 s). */
   readonly requestTimeoutMs?: number;
-  /** Peer uids allowed to connect (default: root and the collector's own uid). */
+  /**
+   * Peer uids allowed to connect (default: root and the collector's own uid, read at each connection,
+   * so after a privilege drop the collector's user is allowed too).
+   */
   readonly allowedUids?: readonly number[];
   /** Events of the stream a subscriber may fall behind (default 10,000). */
   readonly subscriberQueue?: number;
@@ -136,7 +139,8 @@ export class CollectorIpcServer implements EventSink, ConnectionHost {
   readonly #o: IpcServerOptions;
   readonly #maxConnections: number;
   readonly #subscriberQueue: number;
-  readonly #allowed: ReadonlySet<number>;
+  /** The configured allow-list; undefined for the default (root and the process's uid now). */
+  readonly #allowed: ReadonlySet<number> | undefined;
   readonly #latest = new LatestState();
   readonly #tasks: TaskResponder;
   readonly #connections = new Set<Connection>();
@@ -168,8 +172,7 @@ export class CollectorIpcServer implements EventSink, ConnectionHost {
     this.#subscriberQueue = positive('subscriberQueue', options.subscriberQueue, 10_000);
     const replay = positive('replayCapacity', options.replayCapacity, 50_000);
     this.ring = new ReplayRing(Math.max(replay, this.#subscriberQueue));
-    const own = process.getuid?.();
-    this.#allowed = new Set(options.allowedUids ?? (own === undefined ? [0] : [0, own]));
+    this.#allowed = options.allowedUids === undefined ? undefined : new Set(options.allowedUids);
     this.#log = options.logger ?? silentLogger;
     this.#view = options.collector;
     this.#host = options.host ?? readHostIdentity();
@@ -264,7 +267,8 @@ export class CollectorIpcServer implements EventSink, ConnectionHost {
         return false;
       }
     }
-    if (peer !== undefined && !this.#allowed.has(peer.uid)) {
+    const allowed = this.#allowed?.has(peer?.uid ?? -1) ?? (peer?.uid === 0 || peer?.uid === process.getuid?.());
+    if (peer !== undefined && !allowed) {
       this.#log.warn({ uid: peer.uid, pid: peer.pid }, 'IPC peer refused');
       this.#refuse(socket, 'ERR_IPC_PEER_REFUSED', `uid ${peer.uid} may not connect to this collector`);
       return false;
