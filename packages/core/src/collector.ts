@@ -416,17 +416,6 @@ export class Collector implements AsyncDisposable {
     this.#pipeline.runId = this.#sequence.runId;
     this.#state = 'running';
     this.#startedAt = performance.now();
-    this.#log.info(
-      {
-        sources: this.sourceNames(),
-        processors: this.#pipeline.processors.map((p) => p.name),
-        sinks: this.#pipeline.sinks.map((q) => q.name),
-        runId: this.#sequence.runId,
-        firstSeq: this.#sequence.next,
-        ...(s.dataDir !== undefined ? { dataDir: s.dataDir } : {}),
-      },
-      'collector starting',
-    );
     if (s.enableTelemetry) {
       this.#telemetry.start(s.telemetryInterval, (sample) =>
         this.#log.info({ telemetry: sample, events: this.stats().events }, 'telemetry'),
@@ -450,6 +439,18 @@ export class Collector implements AsyncDisposable {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
     }
+    // Said once SIGINT/SIGTERM are handled: whoever waits for this line to send one gets a graceful stop.
+    this.#log.info(
+      {
+        sources: this.sourceNames(),
+        processors: this.#pipeline.processors.map((p) => p.name),
+        sinks: this.#pipeline.sinks.map((q) => q.name),
+        runId: this.#sequence.runId,
+        firstSeq: this.#sequence.next,
+        ...(s.dataDir !== undefined ? { dataDir: s.dataDir } : {}),
+      },
+      'collector starting',
+    );
     if (options.signal?.aborted === true) onAbort();
     else options.signal?.addEventListener('abort', onAbort, { once: true });
     // Sources start only once a stop signal is handled: a source whose start does synchronous work
