@@ -3,6 +3,7 @@
  * allow-list (`checkReadOnlySql`) first; then a child process opens the store read-only, has SQLite
  * confirm the statement is a read-only query and streams its rows back in chunks. At the time limit
  * (or when `signal` aborts) the child is killed, which stops even a query that never yields a row.
+ * The call settles once the child has exited, so nothing holds the store afterwards.
  * It formats nothing (the command prints tables, JSON lines or CSV).
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -76,9 +77,16 @@ export function runQuery(options: QueryOptions): Promise<{ readonly rows: number
       settled = true;
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      if (e !== undefined) reject(e);
-      else resolve({ rows });
+      const settle = (): void => {
+        if (e !== undefined) reject(e);
+        else resolve({ rows });
+      };
+      // Settled once the child is gone, so nothing holds the store any more when the caller goes on
+      // (removes the file, unmounts its filesystem).
+      if (child.exitCode === null && child.signalCode === null) {
+        child.once('exit', settle);
+        child.kill('SIGKILL');
+      } else settle();
     };
     const timer = setTimeout(() => {
       finish(
