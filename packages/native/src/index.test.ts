@@ -7,6 +7,7 @@ describe('public surface', () => {
     expect(Object.keys(native).sort()).toEqual(
       [
         'CAPABILITY_NAMES',
+        'allWorkersEnded',
         'dropPrivileges',
         'isCapabilityName',
         'processPrivileges',

@@ -100,4 +100,4 @@ export {
   inetDiagSockets,
 } from './sock-diag-columns.ts';
 export type { WorkerHost, WorkerHostOptions } from './worker-host.ts';
-export { DEFAULT_STOP_GRACE_MS, startWorkerHost } from './worker-host.ts';
+export { allWorkersEnded, DEFAULT_STOP_GRACE_MS, startWorkerHost } from './worker-host.ts';

@@ -62,6 +62,33 @@ export interface WorkerHost<In = unknown, Out = unknown> {
   close(): Promise<void>;
 }
 
+/** Workers started through {@link startWorkerHost} that have not ended yet. */
+const live = new Set<Worker>();
+const ended = new Set<() => void>();
+
+/**
+ * Resolves once every worker started through {@link startWorkerHost} has ended, or after `timeoutMs`
+ * (resolving `false`). A command calls it before `process.exit`: exiting terminates a worker still
+ * setting up inside a native call (one whose start was aborted by an early SIGINT stops only once its
+ * setup ends), and terminating a thread inside the FFI aborts the whole process.
+ */
+export function allWorkersEnded(timeoutMs: number): Promise<boolean> {
+  if (live.size === 0) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      ended.delete(check);
+      resolve(ok);
+    };
+    const check = (): void => {
+      if (live.size === 0) done(true);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    timer.unref();
+    ended.add(check);
+  });
+}
+
 /** The default grace period of {@link WorkerHost.close}, in ms. */
 export const DEFAULT_STOP_GRACE_MS = 2000;
 
@@ -102,8 +129,11 @@ export function startWorkerHost<In = unknown, Out = unknown>(options: WorkerHost
   worker.on('error', (e: Error) => {
     for (const cb of [...errorCbs]) cb(e);
   });
+  live.add(worker);
   worker.on('exit', (code: number) => {
     exited = true;
+    live.delete(worker);
+    for (const check of [...ended]) check();
     channel?.release();
     for (const cb of [...exitCbs]) cb(code);
   });
