@@ -70,6 +70,9 @@ const CAP = {
 };
 const mask = (names: (keyof typeof CAP)[]): bigint => names.reduce((m, n) => m | (1n << BigInt(CAP[n])), 0n);
 
+/** setpriv's arguments that run a command as nobody (uid and gid 65534, no other groups). */
+const AS_NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+
 let running: ChildProcess | undefined;
 const sockets: Socket[] = [];
 afterEach(() => {
@@ -186,17 +189,7 @@ describe.skipIf(process.platform !== 'linux' || !isRoot)('daemoneye-collector ru
     // The collector's own user may ask it too (root and the collector's uid, as it is now).
     const asNobody = spawnSync(
       'setpriv',
-      [
-        '--reuid=65534',
-        '--regid=65534',
-        '--clear-groups',
-        process.execPath,
-        BIN,
-        'status',
-        '--no-system-config',
-        '--data-dir',
-        dataDir,
-      ],
+      [...AS_NOBODY, process.execPath, BIN, 'status', '--no-system-config', '--data-dir', dataDir],
       { encoding: 'utf8', env: { ...process.env, XDG_CONFIG_HOME: '/nonexistent' } },
     );
     expect([asNobody.status, asNobody.stderr]).toEqual([0, '']);
@@ -240,9 +233,7 @@ describe.skipIf(process.platform !== 'linux' || !isRoot)('daemoneye-collector ru
     const asNobody = spawn(
       'setpriv',
       [
-        '--reuid=65534',
-        '--regid=65534',
-        '--clear-groups',
+        ...AS_NOBODY,
         process.execPath,
         BIN,
         'run',
