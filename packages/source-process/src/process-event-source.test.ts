@@ -1,7 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { isCollectorError, SourceCaps } from '@daemoneye/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { exitEvent, FakeKernel, nowNs, RecordingSender, ScriptedSnapshot, snap } from '../test/fakes.ts';
+import {
+  exitEvent,
+  FakeEbpfKernel,
+  FakeKernel,
+  nowNs,
+  RecordingSender,
+  ScriptedSnapshot,
+  snap,
+} from '../test/fakes.ts';
 import { fixtureProcReader, PROC_SAMPLE } from '../test/fixture-proc-reader.ts';
 import type { ProcessSourceOptions } from './options.ts';
 import { createProcessSource, type ProcessEventSource } from './process-event-source.ts';
@@ -416,5 +424,54 @@ describe('ProcessEventSource real-time backend', () => {
     await tx.waitFor((t) => t.readyCalled);
     expect(source.backend()).toBe('poll');
     expect(source.capabilities()).toBe(BASE);
+  });
+});
+
+describe('ProcessEventSource eBPF backend (fake kernel)', () => {
+  const reader = fixtureProcReader(PROC_SAMPLE);
+
+  it('an exec whose /proc read already shows a later image (another comm) takes its image from the kernel, not /proc', async () => {
+    const kernel = new FakeEbpfKernel();
+    const snapshot = new ScriptedSnapshot();
+    const { source, tx } = startSource({ kernel, snapshot, procReader: reader, scanIntervalMs: 60_000 });
+    await tx.waitFor((t) => t.readyCalled);
+    expect(source.backend()).toBe('ebpf');
+    const exec = (comm: string, filename: string, argv: string[]) => ({
+      type: 'exec' as const,
+      timestampNs: nowNs(),
+      pid: 3753,
+      tgid: 3753,
+      ppid: 3750,
+      uid: 0,
+      euid: 0,
+      gid: 0,
+      oldPid: 3753,
+      comm,
+      filename,
+      argv,
+      argvTruncated: false,
+      filenameTruncated: false,
+      argvUnreadable: false,
+      filenameUnreadable: false,
+    });
+    // Two quick execs in two batches: /proc (sh, /usr/bin/dash) shows neither the first (setpriv) nor,
+    // for its cwd and hash, anything that belongs to it.
+    kernel.ebpfEvents?.([exec('setpriv', '/nonexistent/setpriv', ['setpriv', '--reuid=65534', 'sh'])]);
+    await tx.waitFor((t) => t.process('exec').length === 1);
+    kernel.ebpfEvents?.([exec('sh', '/usr/bin/dash', ['sh', '-c', 'sleep 302; echo done'])]);
+    await tx.waitFor((t) => t.process('exec').length === 2);
+    const [first, second] = tx.process('exec');
+    expect([first?.name, first?.executablePath, first?.commandLine, first?.cwd]).toEqual([
+      'setpriv',
+      '/nonexistent/setpriv',
+      ['setpriv', '--reuid=65534', 'sh'],
+      undefined,
+    ]);
+    expect(first?.platformMetadata?.procImageDropped).toBe("the process exec'd again before /proc was read");
+    expect([second?.name, second?.executablePath, second?.platformMetadata?.procImageDropped]).toEqual([
+      'sh',
+      '/usr/bin/dash',
+      undefined,
+    ]);
   });
 });

@@ -4,8 +4,15 @@
  */
 import type { ProcessEvent } from '@daemoneye/core';
 import { RecordingSender as CoreRecordingSender } from '@daemoneye/core/testing';
-import type { AuditExecRecord, AuditLossInfo, ProcConnectorEvent, ProcConnectorLossInfo } from '@daemoneye/native';
-import type { AuditExecPort, KernelPorts, ProcConnectorPort } from '../src/internal/kernel-port.ts';
+import type {
+  AuditExecRecord,
+  AuditLossInfo,
+  EbpfLossInfo,
+  EbpfProcessEvent,
+  ProcConnectorEvent,
+  ProcConnectorLossInfo,
+} from '@daemoneye/native';
+import type { AuditExecPort, EbpfPort, KernelPorts, ProcConnectorPort } from '../src/internal/kernel-port.ts';
 import type { SnapshotPort, SnapshotResult } from '../src/internal/snapshot-port.ts';
 import type { ProcessSnapshot } from '../src/process-snapshot.ts';
 
@@ -117,6 +124,32 @@ export class FakeKernel implements KernelPorts {
       },
       close: async () => {
         this.auditClosed++;
+      },
+    };
+  }
+}
+
+/** Kernel ports with an eBPF loader too (the source prefers it), whose events the test pushes by hand. */
+export class FakeEbpfKernel extends FakeKernel {
+  ebpfEvents: Cb<readonly EbpfProcessEvent[]>;
+  ebpfLoss: Cb<EbpfLossInfo>;
+  ebpfClosed = 0;
+
+  probeEbpf(): { available: true } {
+    return { available: true };
+  }
+
+  async openEbpf(): Promise<EbpfPort> {
+    return {
+      onEvents: (cb) => {
+        this.ebpfEvents = cb;
+      },
+      onLoss: (cb) => {
+        this.ebpfLoss = cb;
+      },
+      onError: () => {},
+      close: async () => {
+        this.ebpfClosed++;
       },
     };
   }

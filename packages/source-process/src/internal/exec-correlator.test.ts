@@ -86,6 +86,18 @@ describe('ExecCorrelator', () => {
     if (!plan.skip) expect(await plan.audit).toBeUndefined();
     expect(orphans).toEqual([]);
   });
+
+  it('once closed, pairs nothing and emits no record alone (the connector exec went without it)', async () => {
+    const { c, orphans } = correlator(10, 50);
+    c.close();
+    const plan = c.connectorExec(15, Date.now());
+    c.auditExec(rec(15, Date.now()));
+    c.auditExec(rec(16, Date.now()));
+    if (!plan.skip) expect(await plan.audit).toBeUndefined();
+    await sleep(150);
+    expect(orphans).toEqual([]);
+    expect(c.waiting()).toEqual({ execs: 0, records: 0 });
+  });
 });
 
 describe('ExecCorrelator without waiting', () => {

@@ -66,6 +66,7 @@ export class ExecCorrelator {
   readonly #emittedAlone = new Map<number, number[]>();
   readonly #wentWithout = new Map<number, number[]>();
   #watermarkMs = 0;
+  #closed = false;
   #waitingExecs = 0;
   #waitingRecords = 0;
 
@@ -79,6 +80,7 @@ export class ExecCorrelator {
    * but none is waited for, and the one that comes later is dropped.
    */
   connectorExec(pid: number, atMs: number = Date.now(), wait = true): ConnectorExecPlan {
+    if (this.#closed) return { skip: false, audit: Promise.resolve(undefined) };
     const early = shift(this.#records, pid);
     if (early !== undefined) {
       this.#waitingRecords--;
@@ -122,8 +124,12 @@ export class ExecCorrelator {
     return { skip: false, audit };
   }
 
-  /** An audit exec record arrived. Failed execs (no connector exec follows) are ignored. */
+  /**
+   * An audit exec record arrived. Failed execs (no connector exec follows) are ignored, and so is
+   * every record once closed: its connector exec went, or goes, without it.
+   */
   auditExec(record: AuditExecRecord): void {
+    if (this.#closed) return;
     if (record.timestampMs > this.#watermarkMs) this.#watermarkMs = record.timestampMs;
     if (!record.success) return;
     const waiting = shift(this.#execs, record.pid);
@@ -157,8 +163,9 @@ export class ExecCorrelator {
     return { execs: this.#waitingExecs, records: this.#waitingRecords };
   }
 
-  /** Resolves every waiting exec without a record, drops waiting records, clears timers. */
+  /** Resolves every waiting exec without a record, drops waiting records, clears timers; pairs nothing after. */
   close(): void {
+    this.#closed = true;
     for (const list of this.#execs.values()) {
       for (const w of list) {
         clearTimeout(w.timer);

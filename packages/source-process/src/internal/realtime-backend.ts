@@ -297,8 +297,11 @@ export class RealtimeBackend {
     publisher.enqueue(pid, async () => {
       const audit = await plan.audit;
       this.#untrack(pid, read);
+      // The read shows another image than this exec's: audit names another executable, or (eBPF, whose
+      // batches can split two quick execs so the later one cannot mark this read) another comm.
       const otherImage =
-        audit?.exe !== undefined && snap?.executablePath !== undefined && audit.exe !== snap.executablePath;
+        (audit?.exe !== undefined && snap?.executablePath !== undefined && audit.exe !== snap.executablePath) ||
+        (kernel !== undefined && snap !== undefined && snap.name !== processName(kernel.comm, snap.executablePath));
       const staleReason = read.stale ?? (otherImage ? STALE_REASON : undefined);
       const stale = staleReason !== undefined;
       const facts = this.#merge(pid, snap, audit, known, stale, kernel?.filename);
