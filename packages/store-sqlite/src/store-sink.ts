@@ -86,7 +86,7 @@ export function createStoreSink(options: StoreSinkOptions = {}): StoreSink {
   let duplicates = 0;
   let retries = 0;
   const rejected: Record<string, number> = {};
-  const maxInFlightEvents = options.maxInFlightEvents ?? 10_000;
+  const maxInFlightEvents = options.maxInFlightEvents ?? 20_000;
   const inFlight = new Map<Promise<void>, number>();
   let inFlightEvents = 0;
   let fatal: Error | undefined;

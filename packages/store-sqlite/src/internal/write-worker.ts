@@ -9,8 +9,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { PruneTotals, WorkerReply, WorkerRequest, WriterWorkerData } from './protocol.ts';
 import { isTransientSqliteCode, StoreWriter, type WriteRequest, type WriteResult } from './store-writer.ts';
 
-/** Most events committed in one transaction when batches queue up. */
-const GROUP_COMMIT_EVENTS = 20_000;
+/** Events queued that are committed at once, without waiting out the window. */
+const GROUP_COMMIT_EVENTS = 10_000;
+/**
+ * How long the first batch queued waits for others before it is committed. A commit rewrites every
+ * index page it touched, so one of 8,000 rows costs far less per row than eight of 1,000 (measured:
+ * 5 µs against 7 µs a row); the wait only delays when a query sees the rows, not the collector.
+ */
+const GROUP_COMMIT_WINDOW_MS = 5;
 
 const port = parentPort;
 const data = workerData as WriterWorkerData;
@@ -111,7 +117,10 @@ if (port !== null) {
     // Batches that arrived while the worker was busy are committed together (group commit).
     let queued: (WriteRequest & { id: number })[] = [];
     let queuedEvents = 0;
+    let window: NodeJS.Timeout | undefined;
     const flush = (): void => {
+      if (window !== undefined) clearTimeout(window);
+      window = undefined;
       const group = queued;
       queued = [];
       queuedEvents = 0;
@@ -133,7 +142,7 @@ if (port !== null) {
         case 'write':
           queued.push(m);
           queuedEvents += m.events.length;
-          if (queued.length === 1) setImmediate(flush);
+          if (queued.length === 1) window = setTimeout(flush, GROUP_COMMIT_WINDOW_MS);
           else if (queuedEvents >= GROUP_COMMIT_EVENTS) flush();
           return;
         case 'prune':
