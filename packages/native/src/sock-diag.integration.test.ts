@@ -242,7 +242,7 @@ describe.skipIf(!probe.available)('openSockDiag (kernel)', () => {
     }
   });
 
-  it('dumpColumns returns in one trip what the per-family dumps return, and honours the state filter', async () => {
+  it('dumpColumns returns in one trip what the per-family dumps return (TCP of both families in one walk), and honours the state filter', async () => {
     const srv = await listen('127.0.0.1');
     const srv6 = await listen('::1');
     const reader = await openSockDiag();
@@ -262,6 +262,15 @@ describe.skipIf(!probe.available)('openSockDiag (kernel)', () => {
       expect(listenersOf(inetDiagSockets(cols))).toContain(
         `4 127.0.0.1:${portOf(srv)} LISTEN ${objects.find((s) => s.srcPort === portOf(srv))?.inode}`,
       );
+      // Both families of TCP come from one walk of the kernel's tables (TCPDIAG_GETSOCK): v6 is there too.
+      expect(listenersOf(inetDiagSockets(cols))).toContain(
+        `6 ::1:${portOf(srv6)} LISTEN ${objects.find((s) => s.srcPort === portOf(srv6))?.inode}`,
+      );
+      const listenBoth = inetDiagSockets(await reader.dumpColumns({ states: [10], protocols: ['tcp'] }));
+      expect(listenBoth.every((s) => s.stateName === 'LISTEN')).toBe(true);
+      expect(
+        [portOf(srv), portOf(srv6)].map((p) => listenBoth.filter((s) => s.srcPort === p).map((s) => s.family)),
+      ).toEqual([[4], [6]]);
       const onlyListen = await reader.dumpColumns({ states: [10], families: [6] });
       expect(inetDiagSockets(onlyListen).every((s) => s.stateName === 'LISTEN' && s.family === 6)).toBe(true);
       expect(inetDiagSockets(onlyListen).some((s) => s.srcPort === portOf(srv6))).toBe(true);

@@ -44,6 +44,7 @@ export const Errno = {
   EEXIST: 17,
   EINVAL: 22,
   ENOSYS: 38,
+  EOPNOTSUPP: 95,
   EPROTONOSUPPORT: 93,
   EAFNOSUPPORT: 97,
   ENOBUFS: 105,
@@ -129,6 +130,8 @@ export const ExecSyscalls: Readonly<Record<number, readonly number[]>> = {
 /** sock_diag values (linux/sock_diag.h, linux/inet_diag.h). */
 export const SockDiag = {
   SOCK_DIAG_BY_FAMILY: 20,
+  /** The older inet_diag request (struct inet_diag_req) for TCP; its dump covers IPv4 and IPv6 in one pass. */
+  TCPDIAG_GETSOCK: 18,
   INET_DIAG_INFO: 2,
   INET_DIAG_NOCOOKIE: 0xffffffff,
   ALL_STATES: 0xffffffff,

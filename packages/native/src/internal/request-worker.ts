@@ -14,7 +14,7 @@ import { columnBuffers, InetColumnsBuilder, readDumpDatagram } from './inet-diag
 import { callError, libc } from './libc.ts';
 import { netlinkRequest, openNetlinkSocket, receiveBufferSize } from './netlink.ts';
 import { closeProcConnectorSocket, openProcConnectorSocket } from './proc-connector-socket.ts';
-import { encodeInetDiagRequest } from './sock-diag-codec.ts';
+import { encodeInetDiagRequest, encodeTcpDiagCompatRequest } from './sock-diag-codec.ts';
 import { encodeNlMsg } from './structs.ts';
 import { decodeUnixDiagMessage, encodeUnixDiagRequest } from './unix-diag-codec.ts';
 import { runWorkerEntry, serveRequests, TransferReply } from './worker-entry.ts';
@@ -33,13 +33,15 @@ let nextSeq = 1;
  * `onMessage(buffer, start, end)` until NLMSG_DONE. Receives without waiting while the kernel has
  * the next datagram ready (it builds one per receive), and polls only when it has not.
  */
-function runDump(fd: number, payload: Buffer, onMessage: (buf: Buffer, start: number, end: number) => void): void {
+function runDump(
+  fd: number,
+  payload: Buffer,
+  onMessage: (buf: Buffer, start: number, end: number) => void,
+  type: number = SockDiag.SOCK_DIAG_BY_FAMILY,
+): void {
   const c = libc();
   const seq = nextSeq++;
-  const msg = encodeNlMsg(
-    { type: SockDiag.SOCK_DIAG_BY_FAMILY, flags: Netlink.NLM_F_REQUEST | Netlink.NLM_F_DUMP, seq },
-    payload,
-  );
+  const msg = encodeNlMsg({ type, flags: Netlink.NLM_F_REQUEST | Netlink.NLM_F_DUMP, seq }, payload);
   const sent = c.send(fd, msg, 0);
   if (sent < 0) throw callError('send(sock_diag dump)', sent);
   receiveBuffer ??= Buffer.allocUnsafe(RECEIVE_BYTES);
@@ -55,16 +57,41 @@ function runDump(fd: number, payload: Buffer, onMessage: (buf: Buffer, start: nu
       continue;
     }
     if (n < 0) throw callError('recv(sock_diag dump)', n);
-    if (readDumpDatagram(buf, n, seq, SockDiag.SOCK_DIAG_BY_FAMILY, each) === 'done') return;
+    if (readDumpDatagram(buf, n, seq, type, each) === 'done') return;
   }
 }
 
 /** Rows of the previous inet dump: the next one is sized for it, so its columns rarely grow. */
 let lastRows = 0;
 
+/** False once the kernel refused a TCPDIAG_GETSOCK dump: TCP is then dumped per family. */
+let tcpBothFamilies = true;
+
 function dumpColumns(fd: number, req: Extract<WorkerRequest, { kind: 'sock-diag-columns' }>): TransferReply {
   const builder = new InetColumnsBuilder(Math.ceil(lastRows * 1.1) + 64);
-  for (const q of req.queries) {
+  const into =
+    (protocol: number) =>
+    (buf: Buffer, start: number, end: number): void => {
+      if (!builder.push(buf, start, end, protocol))
+        throw new NativeError('ERR_NETLINK_PROTOCOL', `sock_diag: truncated inet_diag_msg (${end - start} bytes)`);
+    };
+  let queries = req.queries;
+  // TCP of both families in one walk of the kernel's tables, where the kernel still takes the old request.
+  const tcp = queries.filter((q) => q.protocol === 'tcp');
+  if (tcpBothFamilies && tcp.some((q) => q.family === 4) && tcp.some((q) => q.family === 6)) {
+    const payload = encodeTcpDiagCompatRequest({ withInfo: req.withInfo, states: req.states });
+    const before = builder.length;
+    try {
+      runDump(fd, payload, into(Sock.IPPROTO_TCP), SockDiag.TCPDIAG_GETSOCK);
+      queries = queries.filter((q) => q.protocol !== 'tcp');
+    } catch (e) {
+      // A kernel without it answers EINVAL or ENOENT at once, before any row: dump per family instead.
+      const refused: number[] = [Errno.EINVAL, Errno.ENOENT, Errno.EOPNOTSUPP];
+      if (!(e instanceof NativeError) || builder.length !== before || !refused.includes(e.errno ?? 0)) throw e;
+      tcpBothFamilies = false;
+    }
+  }
+  for (const q of queries) {
     const protocol = q.protocol === 'tcp' ? Sock.IPPROTO_TCP : Sock.IPPROTO_UDP;
     const payload = encodeInetDiagRequest({
       family: q.family,
@@ -72,10 +99,7 @@ function dumpColumns(fd: number, req: Extract<WorkerRequest, { kind: 'sock-diag-
       withInfo: req.withInfo && q.protocol === 'tcp',
       states: req.states,
     });
-    runDump(fd, payload, (buf, start, end) => {
-      if (!builder.push(buf, start, end, protocol))
-        throw new NativeError('ERR_NETLINK_PROTOCOL', `sock_diag: truncated inet_diag_msg (${end - start} bytes)`);
-    });
+    runDump(fd, payload, into(protocol));
   }
   const columns = builder.finish();
   lastRows = columns.length;

@@ -1,6 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { decodeInetDiagMessage, encodeInetDiagRequest, formatIpv6 } from './sock-diag-codec.ts';
+import {
+  decodeInetDiagMessage,
+  encodeInetDiagRequest,
+  encodeTcpDiagCompatRequest,
+  formatIpv6,
+} from './sock-diag-codec.ts';
 
 const fixture = JSON.parse(readFileSync(new URL('../__fixtures__/sock-diag.json', import.meta.url), 'utf8')) as {
   payloads: string[];
@@ -100,6 +105,19 @@ describe('encodeInetDiagRequest', () => {
       10, 17, 0, 0xffffffff, 0xffffffff, 0xffffffff,
     ]);
     expect(encodeInetDiagRequest({ family: 4, protocol: 'tcp', withInfo: true })[2]).toBe(2);
+  });
+});
+
+describe('encodeTcpDiagCompatRequest', () => {
+  it('is a 60-byte struct inet_diag_req: no family, tcp_info bit in idiag_ext, no cookie, the state mask', () => {
+    const r = encodeTcpDiagCompatRequest({ withInfo: true, states: (1 << 1) | (1 << 10) });
+    const want = Buffer.alloc(60);
+    want[3] = 1 << 1; // INET_DIAG_INFO
+    want.fill(0xff, 44, 52); // id.idiag_cookie = INET_DIAG_NOCOOKIE
+    want.writeUInt32LE(0x402, 52); // idiag_states: ESTABLISHED and LISTEN
+    expect(r.toString('hex')).toBe(want.toString('hex'));
+    const all = encodeTcpDiagCompatRequest({ withInfo: false });
+    expect([all[3], all.readUInt32LE(52), all.readUInt32LE(56)]).toEqual([0, 0xffffffff, 0]);
   });
 });
 

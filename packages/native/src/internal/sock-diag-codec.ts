@@ -1,12 +1,13 @@
 /**
- * The NETLINK_SOCK_DIAG wire format for inet sockets: encoding an inet_diag_req_v2 dump request and
+ * The NETLINK_SOCK_DIAG wire format for inet sockets: encoding an inet_diag_req_v2 dump request (or the
+ * older inet_diag_req of a TCP dump of both families) and
  * decoding inet_diag_msg replies (addresses, ports, state, owner, inode, and the tcp_info byte
  * counters when asked for). Pure: no system calls, tested against recorded kernel bytes.
  */
 
 import type { InetDiagSocket } from '../sock-diag.ts';
 import { Sock, SockDiag, TcpStateNames } from './constants.ts';
-import { InetDiagMsg, InetDiagReqV2, RtAttr, TcpInfo } from './structs.ts';
+import { InetDiagMsg, InetDiagReqV1, InetDiagReqV2, RtAttr, TcpInfo } from './structs.ts';
 
 /** Encodes the inet_diag_req_v2 payload of a dump of the sockets of `family`/`protocol` in `states`. */
 export function encodeInetDiagRequest(opts: {
@@ -23,6 +24,21 @@ export function encodeInetDiagRequest(opts: {
   b.writeUInt32LE((opts.states ?? SockDiag.ALL_STATES) >>> 0, InetDiagReqV2.STATES);
   b.writeUInt32LE(SockDiag.INET_DIAG_NOCOOKIE, InetDiagReqV2.SOCKID_COOKIE);
   b.writeUInt32LE(SockDiag.INET_DIAG_NOCOOKIE, InetDiagReqV2.SOCKID_COOKIE + 4);
+  return b;
+}
+
+/**
+ * Encodes a TCPDIAG_GETSOCK dump request (struct inet_diag_req). The kernel dumps it with the family
+ * unspecified, so one pass over its TCP tables lists IPv4 and IPv6 sockets both, where two
+ * SOCK_DIAG_BY_FAMILY requests walk them twice (the walk of the established table costs the same
+ * whether it finds sockets of the family or none). Replies carry message type TCPDIAG_GETSOCK.
+ */
+export function encodeTcpDiagCompatRequest(opts: { withInfo: boolean; states?: number }): Buffer {
+  const b = Buffer.alloc(InetDiagReqV1.SIZE);
+  b.writeUInt8(opts.withInfo ? 1 << (SockDiag.INET_DIAG_INFO - 1) : 0, InetDiagReqV1.EXT);
+  b.writeUInt32LE(SockDiag.INET_DIAG_NOCOOKIE, InetDiagReqV1.SOCKID_COOKIE);
+  b.writeUInt32LE(SockDiag.INET_DIAG_NOCOOKIE, InetDiagReqV1.SOCKID_COOKIE + 4);
+  b.writeUInt32LE((opts.states ?? SockDiag.ALL_STATES) >>> 0, InetDiagReqV1.STATES);
   return b;
 }
 

@@ -88,6 +88,14 @@ export const InetDiagReqV2 = {
   SOCKID_COOKIE: 8 + 40,
 } as const;
 
+/** struct inet_diag_req (60 bytes), the request of TCPDIAG_GETSOCK: no family or protocol field of its own. */
+export const InetDiagReqV1 = {
+  SIZE: 60,
+  EXT: 3,
+  SOCKID_COOKIE: 4 + 40,
+  STATES: 52,
+} as const;
+
 /** struct inet_diag_msg (72 bytes); ports are big-endian, addresses are 16 bytes each. */
 export const InetDiagMsg = {
   SIZE: 72,
