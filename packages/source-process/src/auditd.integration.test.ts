@@ -5,18 +5,18 @@
  * daemon pid or backlog settings; exec capture of a 1,000-exec burst is complete. Ground truth: the
  * kernel's audit status and rule list, read with auditctl.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@daemoneye/core';
 import { probeAudit, probeProcConnector, readAuditStatus } from '@daemoneye/native';
+import { AUDITD_PATH as AUDITD, startTestAuditd } from '@daemoneye/native/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RecordingSender } from '../test/fakes.ts';
 import { createProcessSource } from './process-event-source.ts';
 
-const AUDITD = ['/sbin/auditd', '/usr/sbin/auditd'].find((p) => existsSync(p));
 const connector = await probeProcConnector();
 const audit = await probeAudit();
 const free = audit.available && (await readAuditStatus()).pid === 0;
@@ -53,27 +53,10 @@ function seen(): Seen {
   };
 }
 
-/** Starts auditd in the foreground with a configuration in the test's directory; resolves once registered. */
-async function startAuditd(): Promise<ChildProcess> {
-  const conf = readFileSync('/etc/audit/auditd.conf', 'utf8')
-    .replace(/^log_file\s*=.*$/m, `log_file = ${join(dir, 'audit.log')}`)
-    .replace(/^write_logs\s*=.*$/m, 'write_logs = yes');
-  writeFileSync(join(dir, 'auditd.conf'), conf, { mode: 0o640 });
-  const child = spawn(AUDITD ?? 'auditd', ['-n', '-s', 'enable', '-c', dir], { stdio: 'ignore' });
-  const end = Date.now() + 10_000;
-  while (Date.now() < end) {
-    if ((await readAuditStatus()).pid === child.pid) return child;
-    if (child.exitCode !== null) break;
-    await sleep(50);
-  }
-  child.kill('SIGTERM');
-  throw new Error(`auditd did not register (exit ${child.exitCode})`);
-}
-
 describe.skipIf(!connector.available || !free || AUDITD === undefined)('beside a running auditd', () => {
   it('reads the multicast group, touches nothing of auditd, and captures a 1,000-exec burst completely', async () => {
     const initial = seen();
-    const auditd = await startAuditd();
+    const auditd = await startTestAuditd(dir);
     try {
       auditctl('-a', 'always,exit', '-F', 'arch=b64', '-S', 'openat', '-F', 'key=de-test-admin-syscall');
       auditctl(...ADMIN_RULE);
@@ -151,9 +134,7 @@ describe.skipIf(!connector.available || !free || AUDITD === undefined)('beside a
       // Our rules gone, auditd's rules, pid, enabled flag and settings exactly as auditd had them.
       expect(seen()).toEqual(withAuditd);
     } finally {
-      const exited = new Promise((r) => auditd.once('exit', r));
-      auditd.kill('SIGTERM');
-      await exited;
+      await auditd.stop();
       auditctl('-d', 'always,exit', '-F', 'arch=b64', '-S', 'openat', '-F', 'key=de-test-admin-syscall');
       auditctl('-W', ...ADMIN_RULE.slice(1));
       auditctl('-e', initial.enabled);

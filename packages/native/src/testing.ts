@@ -1,0 +1,52 @@
+/**
+ * `@daemoneye/native/testing`: for tests that run a collector beside a real audit daemon, as on most
+ * hardened servers. Starts Debian's `auditd` in the foreground with a configuration of its own (logs
+ * in the given directory, nothing else of the host's changed), waits until the kernel names it the
+ * audit daemon, and stops it by its pid. Needs root and the `auditd` binary (Debian: auditd). Not
+ * loaded by the package's main entry.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readAuditStatus } from './audit-control.ts';
+
+/** The auditd binary of this host, or undefined when it is not installed. */
+export const AUDITD_PATH: string | undefined = ['/sbin/auditd', '/usr/sbin/auditd'].find((p) => existsSync(p));
+
+/** A running auditd started by {@link startTestAuditd}. */
+export interface TestAuditd {
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** Its log file (every record it received). */
+  readonly logFile: string;
+  /** Sends SIGTERM and resolves once it has exited (it unregisters from the kernel on the way out). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts auditd (`-n -s enable`) with the host's auditd.conf, its log file moved into `dir`; resolves
+ * once the kernel's audit status names it as the daemon (10 s at most, else it is stopped and this
+ * rejects).
+ */
+export async function startTestAuditd(dir: string): Promise<TestAuditd> {
+  if (AUDITD_PATH === undefined) throw new Error('auditd is not installed (apt-get install auditd)');
+  const logFile = join(dir, 'audit.log');
+  const conf = readFileSync('/etc/audit/auditd.conf', 'utf8')
+    .replace(/^log_file\s*=.*$/m, `log_file = ${logFile}`)
+    .replace(/^write_logs\s*=.*$/m, 'write_logs = yes');
+  writeFileSync(join(dir, 'auditd.conf'), conf, { mode: 0o640 });
+  const child = spawn(AUDITD_PATH, ['-n', '-s', 'enable', '-c', dir], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  const end = Date.now() + 10_000;
+  while (Date.now() < end && child.exitCode === null) {
+    if ((await readAuditStatus()).pid === child.pid) return { pid: child.pid, child, logFile, stop };
+    await sleep(50);
+  }
+  await stop();
+  throw new Error(`auditd did not register as the audit daemon (exit ${child.exitCode})`);
+}
