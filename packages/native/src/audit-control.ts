@@ -22,6 +22,11 @@ export interface AuditStatusInfo {
   readonly backlogLimit: number;
   /** How long (jiffies) an exec waits when the backlog is full (`backlog_wait_time`); absent on old kernels. */
   readonly backlogWaitTime?: number;
+  /**
+   * Jiffies processes have spent waiting on a full backlog, in all (`backlog_wait_time_actual`, kernel
+   * 5.9 and later; absent before): what a stalled audit daemon cost the host.
+   */
+  readonly backlogWaitTimeActual?: number;
   /** Records lost since boot (backlog overflow, rate limit, no daemon). */
   readonly lost: number;
   /** Records waiting in the kernel queue. */

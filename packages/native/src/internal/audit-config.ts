@@ -47,9 +47,11 @@ export function decodeAuditStatus(p: Buffer): AuditStatusInfo | undefined {
     lost: p.readUInt32LE(AuditStatus.LOST),
     backlog: p.readUInt32LE(AuditStatus.BACKLOG),
   };
-  return p.length >= AuditStatus.BACKLOG_WAIT_TIME + 4
-    ? { ...info, backlogWaitTime: p.readUInt32LE(AuditStatus.BACKLOG_WAIT_TIME) }
-    : info;
+  if (p.length < AuditStatus.BACKLOG_WAIT_TIME + 4) return info;
+  const backlogWaitTime = p.readUInt32LE(AuditStatus.BACKLOG_WAIT_TIME);
+  return p.length >= AuditStatus.BACKLOG_WAIT_TIME_ACTUAL + 4
+    ? { ...info, backlogWaitTime, backlogWaitTimeActual: p.readUInt32LE(AuditStatus.BACKLOG_WAIT_TIME_ACTUAL) }
+    : { ...info, backlogWaitTime };
 }
 
 function statusPayload(

@@ -63,6 +63,8 @@ export const AuditStatus = {
   BACKLOG: 28,
   /** u32 feature_bitmap (or version) at 32, then backlog_wait_time (kernel 3.14 and later). */
   BACKLOG_WAIT_TIME: 36,
+  /** Jiffies processes have waited on a full backlog in all (kernel 5.9 and later). */
+  BACKLOG_WAIT_TIME_ACTUAL: 40,
 } as const;
 
 /** struct audit_rule_data: flags, action, field_count, mask[64], fields[64], values[64], fieldflags[64], buflen, buf[]. */
