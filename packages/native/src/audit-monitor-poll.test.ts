@@ -12,19 +12,7 @@ import type { AuditState } from './internal/audit-state.ts';
 import type { AuditWorkerItem } from './internal/audit-worker.ts';
 import type { ReaderHost } from './internal/reader-host.ts';
 import { NativeError } from './native-error.ts';
-
-const record = (pid: number): AuditExecRecord => ({
-  serial: pid,
-  timestampMs: 1,
-  pid,
-  ppid: 1,
-  uid: 0,
-  euid: 0,
-  gid: 0,
-  auid: 4294967295,
-  argv: ['/bin/true'],
-  success: true,
-});
+import { auditExecRecord } from './testing.ts';
 
 function fakes(statusReplies: Array<number | Error>) {
   let emitItems: (items: readonly AuditWorkerItem[]) => void = () => {};
@@ -98,9 +86,9 @@ describe('audit monitor loss poll', () => {
     monitor.onLoss((l) => losses.push({ reason: l.reason, count: l.count }));
     monitor.onExec((rs) => execs.push(...rs.map((r) => r.pid)));
     await vi.advanceTimersByTimeAsync(5000);
-    records([record(10)]);
+    records([auditExecRecord({ pid: 10 })]);
     await vi.advanceTimersByTimeAsync(5000);
-    records([record(11)]);
+    records([auditExecRecord({ pid: 11 })]);
     expect(losses).toEqual([]);
     await vi.advanceTimersByTimeAsync(5000);
     expect(errors).toEqual([]);

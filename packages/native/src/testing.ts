@@ -2,14 +2,35 @@
  * `@daemoneye/native/testing`: for tests that run a collector beside a real audit daemon, as on most
  * hardened servers. Starts Debian's `auditd` in the foreground with a configuration of its own (logs
  * in the given directory, nothing else of the host's changed), waits until the kernel names it the
- * audit daemon, and stops it by its pid. Needs root and the `auditd` binary (Debian: auditd). Not
- * loaded by the package's main entry.
+ * audit daemon, and stops it by its pid (needs root and the `auditd` binary, Debian: auditd). Also
+ * builds audit exec records for tests of code that consumes them. Not loaded by the package's main
+ * entry.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readAuditStatus } from './audit-control.ts';
+import type { AuditExecRecord } from './audit-record.ts';
+
+/**
+ * An audit exec record as the monitor emits one for a successful execve by root: serial = pid,
+ * parent 1, uid/euid/gid 0, no login uid, argv `/bin/true`; `fields` overrides any of it.
+ */
+export function auditExecRecord(fields: Partial<AuditExecRecord> & { readonly pid: number }): AuditExecRecord {
+  return {
+    serial: fields.pid,
+    timestampMs: 1,
+    ppid: 1,
+    uid: 0,
+    euid: 0,
+    gid: 0,
+    auid: 4294967295,
+    argv: ['/bin/true'],
+    success: true,
+    ...fields,
+  };
+}
 
 /** The auditd binary of this host, or undefined when it is not installed. */
 export const AUDITD_PATH: string | undefined = ['/sbin/auditd', '/usr/sbin/auditd'].find((p) => existsSync(p));

@@ -1,20 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuditExecRecord } from '@daemoneye/native';
+import { auditExecRecord } from '@daemoneye/native/testing';
 import { describe, expect, it } from 'vitest';
 import { ExecCorrelator } from './exec-correlator.ts';
 
-const rec = (pid: number, timestampMs: number, serial = pid): AuditExecRecord => ({
-  serial,
-  timestampMs,
-  pid,
-  ppid: 1,
-  uid: 0,
-  euid: 0,
-  gid: 0,
-  auid: 4294967295,
-  argv: [`x${serial}`],
-  success: true,
-});
+const rec = (pid: number, timestampMs: number, serial = pid): AuditExecRecord =>
+  auditExecRecord({ pid, timestampMs, serial, argv: [`x${serial}`] });
 
 function correlator(waitMs = 10, maxWaitMs = 200) {
   const orphans: AuditExecRecord[] = [];
