@@ -46,16 +46,20 @@ export interface TestAuditd {
 }
 
 /**
- * Starts auditd (`-n -s enable`) with the host's auditd.conf, its log file moved into `dir`; resolves
- * once the kernel's audit status names it as the daemon (10 s at most, else it is stopped and this
- * rejects).
+ * Starts auditd (`-n -s enable`) with the host's auditd.conf, its log file moved into `dir` (or, with
+ * `writeLogs: false`, no log written at all: for timing tests, where the log's disk writes are noise);
+ * resolves once the kernel's audit status names it as the daemon (10 s at most, else it is stopped and
+ * this rejects).
  */
-export async function startTestAuditd(dir: string): Promise<TestAuditd> {
+export async function startTestAuditd(
+  dir: string,
+  options: { readonly writeLogs?: boolean } = {},
+): Promise<TestAuditd> {
   if (AUDITD_PATH === undefined) throw new Error('auditd is not installed (apt-get install auditd)');
   const logFile = join(dir, 'audit.log');
   const conf = readFileSync('/etc/audit/auditd.conf', 'utf8')
     .replace(/^log_file\s*=.*$/m, `log_file = ${logFile}`)
-    .replace(/^write_logs\s*=.*$/m, 'write_logs = yes');
+    .replace(/^write_logs\s*=.*$/m, `write_logs = ${options.writeLogs === false ? 'no' : 'yes'}`);
   writeFileSync(join(dir, 'auditd.conf'), conf, { mode: 0o640 });
   const child = spawn(AUDITD_PATH, ['-n', '-s', 'enable', '-c', dir], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
