@@ -7,6 +7,7 @@ import { batchAt, eventAt, tempDir } from '../test/fixtures.ts';
 import { type EventStore, openEventStore } from './event-store.ts';
 import { insertSql, rowValues } from './internal/rows.ts';
 import { migrate, SCHEMA_VERSION } from './internal/schema.ts';
+import { StoreWriter } from './internal/store-writer.ts';
 import { runQuery } from './query.ts';
 
 /** Process events with every field, odd command lines, absent and extra fields. */
@@ -247,7 +248,24 @@ describe('openEventStore', () => {
     await s.close();
     const check = new Database(path, { readonly: true });
     expect(check.pragma('user_version', { simple: true })).toBe(3);
+    // An existing store keeps the page size it was made with.
+    expect(check.pragma('page_size', { simple: true })).toBe(4096);
     check.close();
+  });
+
+  it('makes a new store with 8 KiB pages, incremental auto-vacuum, WAL and checkpoints every 80 MiB', async () => {
+    const path = join(tempDir(), 'events.db');
+    const s = await store(path);
+    await s.write(batchAt(0, 3, () => Date.now()));
+    await s.close();
+    const check = new Database(path, { readonly: true });
+    expect(check.pragma('page_size', { simple: true })).toBe(8192);
+    expect(check.pragma('auto_vacuum', { simple: true })).toBe(2);
+    expect(check.pragma('journal_mode', { simple: true })).toBe('wal');
+    check.close();
+    const w = new StoreWriter(path, { maxAgeMs: 0, maxSizeBytes: 0, maxRows: 0 });
+    expect(w.db.pragma('wal_autocheckpoint', { simple: true })).toBe(10_240);
+    w.close();
   });
 
   it('migrates a version 2 store to compact process rows with the same columns and the same event JSON', async () => {
