@@ -121,6 +121,74 @@ describe('ProcScanner over the recorded sample', () => {
   });
 });
 
+describe('ProcScanner reads only what the kernel did not say', () => {
+  const counting = () => {
+    const base = fixtureProcReader(PROC_SAMPLE);
+    const reads: string[] = [];
+    const reader = {
+      ...base,
+      readFile: (p: string) => {
+        reads.push(p);
+        return base.readFile(p);
+      },
+      readlink: (p: string) => {
+        reads.push(p);
+        return base.readlink(p);
+      },
+    };
+    return { reads, scanner: new ProcScanner(reader, { now: () => PROC_SAMPLE_AT_MS, reuseMs: 10_000 }) };
+  };
+
+  it('with an exec from the kernel, reads neither cmdline nor status and carries the kernel argv and uid', () => {
+    const { reads, scanner: s } = counting();
+    s.readOne(3642);
+    reads.length = 0;
+    const p = s.readOne(3642, undefined, { argv: ['from', 'kernel'], uid: 65534 });
+    expect(reads.filter((r) => r.startsWith('/proc/3642/'))).toEqual([
+      '/proc/3642/stat',
+      '/proc/3642/exe',
+      '/proc/3642/cwd',
+      '/proc/3642/cgroup',
+    ]);
+    expect(p).toMatchObject({
+      pid: 3642,
+      name: 'a b) (c',
+      executablePath: '/tmp/fx/a b) (c',
+      commandLine: ['from', 'kernel'],
+      userId: 65534,
+      userName: 'nobody',
+      accessible: true,
+      cgroup: '/',
+    });
+    expect(p?.fieldErrors).toBeUndefined();
+    // What it read without `status` is not kept: a later plain read reads status and has /proc's uid.
+    const fresh = counting();
+    expect(fresh.scanner.readOne(3642, undefined, { argv: ['x'], uid: 65534 })?.userId).toBe(65534);
+    fresh.reads.length = 0;
+    expect(fresh.scanner.readOne(3642)?.userId).toBe(0);
+    expect(fresh.reads).toContain('/proc/3642/status');
+  });
+
+  it('reads where a forked child is (stat and cgroup only), and nothing more of a kernel thread', () => {
+    const { reads, scanner: s } = counting();
+    expect(s.readPlace(4242)).toEqual({
+      startTime: (s.readOne(4242)?.startTime ?? 0) as number,
+      startTicks: s.readOne(4242)?.startTicks,
+      kernelThread: false,
+      cgroup: '/system.slice/docker-4f3c2a1b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a.scope',
+      containerId: '4f3c2a1b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a',
+      containerRuntime: 'docker',
+    });
+    reads.length = 0;
+    s.readPlace(4242);
+    expect(reads).toEqual(['/proc/4242/stat', '/proc/4242/cgroup']);
+    reads.length = 0;
+    expect(s.readPlace(2)).toMatchObject({ kernelThread: true });
+    expect(reads).toEqual(['/proc/2/stat']);
+    expect(s.readPlace(99999)).toBeUndefined();
+  });
+});
+
 describe('ProcScanner reuse of slow fields', () => {
   it('reuses uid, exe and cgroup while pid, start, comm and argv are unchanged, and rereads after reuseMs', () => {
     const base = fixtureProcReader(PROC_SAMPLE);

@@ -66,6 +66,29 @@ interface ScanContext {
   readonly exists: Map<string, boolean>;
   /** Cgroups from a walk of the cgroup file systems, when the scan built one. */
   readonly cgroups: CgroupIndex | undefined;
+  /** What the kernel already said of this process (an eBPF exec): those files are not read. */
+  readonly known?: KnownFromKernel | undefined;
+}
+
+/**
+ * What an exec event from the kernel already gives (eBPF): its argument vector and real uid, so
+ * `cmdline` and `status` are not read; the snapshot carries the kernel's values instead.
+ */
+export interface KnownFromKernel {
+  readonly argv: readonly string[];
+  readonly uid: number;
+}
+
+/** What {@link ProcScanner.readPlace} reads of a process. */
+export interface ProcessPlace {
+  readonly startTime: number;
+  readonly startTicks: number;
+  readonly kernelThread: boolean;
+  readonly cgroup?: string;
+  readonly containerId?: string;
+  readonly containerRuntime?: string;
+  readonly podUid?: string;
+  readonly fieldErrors?: Readonly<Record<string, string>>;
 }
 
 /** A kernel thread that was not read further. */
@@ -221,17 +244,56 @@ export class ProcScanner {
    * files of `/proc/<pid>/` read earlier (at exec time, by the connector's reader thread): text, or
    * `-errno` when that read failed; they are used instead of reading those files again.
    */
-  readOne(pid: number, captured?: Readonly<Record<string, string | number>>): ProcessSnapshot | undefined {
+  readOne(
+    pid: number,
+    captured?: Readonly<Record<string, string | number>>,
+    known?: KnownFromKernel,
+  ): ProcessSnapshot | undefined {
     if (this.#users.size === 0) this.#refreshUsers();
     const reader =
       captured === undefined ? this.#reader : capturedProcReader(this.#reader, `${this.#root}/${pid}/`, captured);
     let p: ProcessSnapshot | KernelThreadMark | undefined;
     try {
-      p = this.#read(pid, { reader, exists: new Map(), cgroups: undefined }, true);
+      p = this.#read(pid, { reader, exists: new Map(), cgroups: undefined, known }, true);
     } finally {
       reader.flush?.();
     }
     return p !== undefined && 'pid' in p ? p : undefined;
+  }
+
+  /**
+   * Where a process is, not what it runs: its start time, whether it is a kernel thread, and its
+   * cgroup (two reads: `stat` and `cgroup`). For a child just forked, whose image is its parent's.
+   * `undefined` when it is gone.
+   */
+  readPlace(pid: number): ProcessPlace | undefined {
+    const dir = `${this.#root}/${pid}`;
+    let stat: ProcStat | undefined;
+    try {
+      stat = parseStat(this.#reader.readFile(`${dir}/stat`));
+    } catch {
+      return undefined;
+    }
+    if (stat === undefined) return undefined;
+    const place: Writable<ProcessPlace> = {
+      startTime: this.bootTimeMs() + Math.round((stat.startTicks * 1000) / this.#hz),
+      startTicks: stat.startTicks,
+      kernelThread: (stat.flags & PF_KTHREAD) !== 0 || pid === 2 || stat.ppid === 2,
+    };
+    if (place.kernelThread) return place;
+    let cgroup: CgroupInfo | undefined;
+    try {
+      cgroup = parseCgroup(this.#reader.readFile(`${dir}/cgroup`));
+    } catch (e) {
+      place.fieldErrors = { cgroup: errorCode(e) };
+    }
+    if (cgroup !== undefined) {
+      place.cgroup = cgroup.path;
+      if (cgroup.containerId !== undefined) place.containerId = cgroup.containerId;
+      if (cgroup.containerRuntime !== undefined) place.containerRuntime = cgroup.containerRuntime;
+      if (cgroup.podUid !== undefined) place.podUid = cgroup.podUid;
+    }
+    return place;
   }
 
   /** The user name of a uid, from the cached passwd file. */
@@ -263,12 +325,15 @@ export class ProcScanner {
     if (stat === undefined) return undefined;
     const kernelThread = (stat.flags & PF_KTHREAD) !== 0 || pid === 2 || stat.ppid === 2;
     if (kernelThread && !withKernelThreads) return { kernelThread: true };
+    const known = ctx.known;
     let cmdText: string | undefined;
     let cmdError: string | undefined;
-    try {
-      cmdText = ctx.reader.readFile(`${dir}/cmdline`);
-    } catch (e) {
-      cmdError = errorCode(e);
+    if (known === undefined) {
+      try {
+        cmdText = ctx.reader.readFile(`${dir}/cmdline`);
+      } catch (e) {
+        cmdError = errorCode(e);
+      }
     }
     const slow = this.#slowFields(pid, stat, cmdText, kernelThread, ctx);
     // A process that exits while it is read: its stat said running, then its exe link reads ENOENT and
@@ -296,7 +361,7 @@ export class ProcScanner {
     if (exited) errors = exitedErrors(errors);
     const denied = (code: string | undefined): boolean => code === 'EACCES' || code === 'EPERM';
     const startTime = this.bootTimeMs() + Math.round((stat.startTicks * 1000) / this.#hz);
-    const uid = slow.uid;
+    const uid = known?.uid ?? slow.uid;
     const userName = uid === undefined ? undefined : this.#users.get(uid);
     const cpuUsage = this.#cpuUsage(pid, stat.startTicks, stat.utime + stat.stime, startTime);
     const exePath = slow.exePath;
@@ -306,11 +371,12 @@ export class ProcScanner {
       ppid: stat.ppid,
       name: processName(latin1ToUtf8(stat.comm), exePath),
       executableDeleted: slow.deleted,
-      commandLine: cmdText === undefined ? [] : parseCmdline(latin1ToUtf8(cmdText)),
+      commandLine:
+        known !== undefined ? [...known.argv] : cmdText === undefined ? [] : parseCmdline(latin1ToUtf8(cmdText)),
       startTime,
       startTicks: stat.startTicks,
       memoryUsage: stat.rssPages * this.#pageSize,
-      accessible: !denied(errors.exe) && !denied(errors.cmdline) && cmdText !== undefined,
+      accessible: !denied(errors.exe) && !denied(errors.cmdline) && (cmdText !== undefined || known !== undefined),
       fileExists: slow.fileExists,
       threadCount: stat.numThreads,
       state: stat.state,
@@ -362,7 +428,8 @@ export class ProcScanner {
         return undefined;
       }
     };
-    const status = field('status', () => parseStatus(ctx.reader.readFile(`${dir}/status`)));
+    const status =
+      ctx.known === undefined ? field('status', () => parseStatus(ctx.reader.readFile(`${dir}/status`))) : undefined;
     const exe = kernelThread ? undefined : field('exe', () => parseExeLink(ctx.reader.readlink(`${dir}/exe`)));
     const cwd = kernelThread || !this.#withCwd ? undefined : field('cwd', () => ctx.reader.readlink(`${dir}/cwd`));
     const indexed = ctx.cgroups === undefined ? null : ctx.cgroups.lookup(pid);
@@ -385,7 +452,8 @@ export class ProcScanner {
     if (exePath !== undefined) fields.exePath = exePath;
     if (cwd !== undefined) fields.cwd = latin1ToUtf8(cwd);
     if (cgroup !== undefined) fields.cgroup = cgroup;
-    if (this.#reuseMs > 0) {
+    // Fields read without `status` lack the uid: not kept for later scans.
+    if (this.#reuseMs > 0 && ctx.known === undefined) {
       // Spread refreshes over time so entries read in one scan do not all expire in the same later one.
       const at = now - Math.random() * this.#reuseMs * 0.5;
       this.#slow.set(pid, { startTicks: stat.startTicks, comm: stat.comm, cmdText, at, fields });

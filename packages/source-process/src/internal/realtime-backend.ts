@@ -158,7 +158,7 @@ export class RealtimeBackend {
     });
   }
 
-  #skipKernel(snap: ProcessSnapshot | undefined, ppid: number): boolean {
+  #skipKernel(snap: { readonly kernelThread: boolean } | undefined, ppid: number): boolean {
     if (this.#o.includeKernelThreads) return false;
     return snap === undefined ? ppid === 2 : snap.kernelThread;
   }
@@ -200,19 +200,22 @@ export class RealtimeBackend {
    */
   #fork(pid: number, ppid: number, ts: bigint, detectedBy: 'connector' | 'ebpf'): void {
     const { scanner, table, publisher } = this.#o;
-    const snap = scanner.readOne(pid);
+    const parent = table.get(ppid);
+    // With the parent known, the child's image is the parent's: only where the child is gets read.
+    const full = parent === undefined ? scanner.readOne(pid) : undefined;
+    const snap = parent === undefined ? full : scanner.readPlace(pid);
     if (this.#skipKernel(snap, ppid)) {
       if (this.#skippedKernel.size > 65_536) this.#skippedKernel.clear();
       this.#skippedKernel.add(pid);
       return;
     }
     const at = epochMsOfMonotonicNs(ts);
-    let image: KnownProcess | ProcessSnapshot | undefined = table.get(ppid);
+    let image: KnownProcess | ProcessSnapshot | undefined = parent;
     let imageFrom = 'parent';
     if (image === undefined) {
       image = scanner.readOne(ppid);
-      if (image === undefined && snap !== undefined) {
-        image = snap;
+      if (image === undefined && full !== undefined) {
+        image = full;
         imageFrom = 'child';
       }
     }
@@ -275,8 +278,13 @@ export class RealtimeBackend {
     const { scanner, table, publisher } = this.#o;
     const correlator = kernel === undefined ? this.#correlator : undefined;
     this.#markStale(pid, ts, STALE_REASON);
-    // Files the connector's reader thread captured right after the exec, when it did.
-    const snap = scanner.readOne(pid, captured);
+    // Files the connector's reader thread captured right after the exec, when it did. An eBPF exec
+    // with its argv gives the command line and the uid: /proc/PID/cmdline and status are not read.
+    const snap = scanner.readOne(
+      pid,
+      captured,
+      kernel !== undefined && kernel.argv.length > 0 ? { argv: kernel.argv, uid: kernel.uid } : undefined,
+    );
     const readAtNs = captured !== undefined && capturedAtNs !== undefined ? capturedAtNs : process.hrtime.bigint();
     const known = table.get(pid);
     if (snap?.kernelThread === true && !this.#o.includeKernelThreads) return;
