@@ -8,6 +8,24 @@ function scanner(now = PROC_SAMPLE_AT_MS): ProcScanner {
   return new ProcScanner(fixtureProcReader(PROC_SAMPLE), { now: () => now });
 }
 
+/** The sample's reader, recording every file and link it is asked for. */
+function countingReader(): { reads: string[]; reader: ReturnType<typeof fixtureProcReader> } {
+  const base = fixtureProcReader(PROC_SAMPLE);
+  const reads: string[] = [];
+  const reader = {
+    ...base,
+    readFile: (p: string) => {
+      reads.push(p);
+      return base.readFile(p);
+    },
+    readlink: (p: string) => {
+      reads.push(p);
+      return base.readlink(p);
+    },
+  };
+  return { reads, reader };
+}
+
 describe('ProcScanner over the recorded sample', () => {
   it('derives boot time from uptime', () => {
     expect(scanner().bootTimeMs()).toBe(BOOT_MS);
@@ -123,19 +141,7 @@ describe('ProcScanner over the recorded sample', () => {
 
 describe('ProcScanner reads only what the kernel did not say', () => {
   const counting = () => {
-    const base = fixtureProcReader(PROC_SAMPLE);
-    const reads: string[] = [];
-    const reader = {
-      ...base,
-      readFile: (p: string) => {
-        reads.push(p);
-        return base.readFile(p);
-      },
-      readlink: (p: string) => {
-        reads.push(p);
-        return base.readlink(p);
-      },
-    };
+    const { reads, reader } = countingReader();
     return { reads, scanner: new ProcScanner(reader, { now: () => PROC_SAMPLE_AT_MS, reuseMs: 10_000 }) };
   };
 
@@ -191,19 +197,7 @@ describe('ProcScanner reads only what the kernel did not say', () => {
 
 describe('ProcScanner reuse of slow fields', () => {
   it('reuses uid, exe and cgroup while pid, start, comm and argv are unchanged, and rereads after reuseMs', () => {
-    const base = fixtureProcReader(PROC_SAMPLE);
-    const reads: string[] = [];
-    const reader = {
-      ...base,
-      readFile: (p: string) => {
-        reads.push(p);
-        return base.readFile(p);
-      },
-      readlink: (p: string) => {
-        reads.push(p);
-        return base.readlink(p);
-      },
-    };
+    const { reads, reader } = countingReader();
     let now = PROC_SAMPLE_AT_MS;
     const s = new ProcScanner(reader, { now: () => now, reuseMs: 10_000, withCwd: false });
     const first = s.scan(false);
