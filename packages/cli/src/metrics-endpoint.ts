@@ -12,6 +12,7 @@ import {
   type Collector,
   CollectorError,
   type CollectorStats,
+  EVENT_LOOP_RESOLUTION_MS,
   HealthStatus,
   type ValueOrigin,
   type WatchdogStats,
@@ -66,7 +67,9 @@ export class CollectorMetrics {
 
   constructor(options: MetricsEndpointOptions) {
     this.#o = options;
-    collectDefaultMetrics({ register: this.registry });
+    // The lag monitor ticks as coarsely as the collector's own (prom-client's 10 ms would wake an idle
+    // collector 100 times a second).
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_RESOLUTION_MS });
     this.#define();
   }
 

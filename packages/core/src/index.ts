@@ -133,6 +133,6 @@ export {
 } from './source-caps.ts';
 export type { SourceCounters } from './source-runner.ts';
 export type { TelemetrySample } from './telemetry.ts';
-export { SelfTelemetry, TELEMETRY_HISTORY } from './telemetry.ts';
+export { EVENT_LOOP_RESOLUTION_MS, SelfTelemetry, TELEMETRY_HISTORY } from './telemetry.ts';
 export type { ResourceSample, WatchdogOptions, WatchdogStats } from './watchdog.ts';
 export { Watchdog } from './watchdog.ts';

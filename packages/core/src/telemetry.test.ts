@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { Collector } from './collector.ts';
 import { CollectorConfig } from './config.ts';
-import { SelfTelemetry, TELEMETRY_HISTORY } from './telemetry.ts';
+import { EVENT_LOOP_RESOLUTION_MS, SelfTelemetry, TELEMETRY_HISTORY } from './telemetry.ts';
 
 function burn(ms: number): void {
   const end = performance.now() + ms;
@@ -66,7 +66,7 @@ describe('self-telemetry', () => {
   });
 
   it('measures event-loop delay once started', async () => {
-    const t = new SelfTelemetry();
+    const t = new SelfTelemetry({ resolutionMs: 10 });
     t.start();
     await new Promise((r) => setTimeout(r, 30));
     burn(60);
@@ -76,5 +76,18 @@ describe('self-telemetry', () => {
     expect(s.eventLoopDelayMaxMs).toBeGreaterThan(20);
     expect(s.eventLoopDelayP50Ms).toBeLessThanOrEqual(s.eventLoopDelayP99Ms);
     expect(s.eventLoopDelayP99Ms).toBeLessThanOrEqual(s.eventLoopDelayMaxMs);
+  });
+
+  it('the default monitor ticks every 100 ms and still catches a stall longer than its tick', async () => {
+    const t = new SelfTelemetry();
+    t.start();
+    await new Promise((r) => setTimeout(r, 150));
+    burn(250);
+    await new Promise((r) => setTimeout(r, 150));
+    const s = t.sample();
+    t.stop();
+    expect(EVENT_LOOP_RESOLUTION_MS).toBe(100);
+    expect(s.eventLoopDelayMaxMs).toBeGreaterThan(100);
+    expect(s.eventLoopDelayMaxMs).toBeLessThan(400);
   });
 });
