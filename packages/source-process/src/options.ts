@@ -66,7 +66,7 @@ export interface ProcessSourceOptions {
   readonly shedding?: SheddingSignal;
   /** Port: reads single processes on the main thread (default: the real file system). */
   readonly procReader?: ProcReader;
-  /** Port: full snapshots (default: a /proc worker on Linux, systeminformation elsewhere). */
+  /** Port: full snapshots (default on Linux: /proc on the calling thread while a scan is cheap, snapshot workers otherwise; systeminformation elsewhere). */
   readonly snapshot?: SnapshotPort;
   /** Port: kernel event readers (default: `@daemoneye/native`). */
   readonly kernel?: KernelPorts;

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { type Logger, SourceCaps } from '@daemoneye/core';
 import { checkSourceConformance } from '@daemoneye/core/testing';
@@ -74,6 +74,25 @@ describe.skipIf(!connector.available)('ProcessEventSource on the real kernel', (
     });
     expect(report.failures).toEqual([]);
   }, 60_000);
+
+  it('scans /proc on the main thread of a small host: no snapshot worker, every process ps lists', async () => {
+    // User-space processes: everything but kthreadd (pid 2) and its children.
+    const ps = (): number[] =>
+      execFileSync('ps', ['--ppid', '2', '-N', '-o', 'pid='], { encoding: 'utf8' })
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map(Number)
+        .filter((pid) => pid !== 2);
+    const before = ps();
+    const { source, tx } = await startLive();
+    const after = new Set(ps());
+    const pids = new Set(tx.process('snapshot').map((e) => e.pid));
+    const stable = before.filter((pid) => after.has(pid));
+    expect(stable.length).toBeGreaterThan(3);
+    expect(stable.filter((pid) => !pids.has(pid))).toEqual([]);
+    expect(source.stats().snapshotThread).toBe('current');
+    expect(source.stats().lastScanMs).toBeLessThan(25);
+  });
 
   it("reports sh -c 'sleep 2': start and exec with pid, ppid, argv, path, uid, start time; exit 0", async () => {
     const { source, tx } = await startLive();

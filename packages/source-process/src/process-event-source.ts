@@ -21,6 +21,7 @@ import {
   type SourceCapsBits,
   silentLogger,
 } from '@daemoneye/core';
+import { AdaptiveSnapshot, type SnapshotPlace } from './internal/adaptive-snapshot.ts';
 import { EventPublisher } from './internal/event-publisher.ts';
 import { ExecutableHasher } from './internal/exe-hasher.ts';
 import { ExecCorrelator } from './internal/exec-correlator.ts';
@@ -32,7 +33,6 @@ import { ProcessTable } from './internal/process-table.ts';
 import { EXEC_CAPTURE, RealtimeBackend } from './internal/realtime-backend.ts';
 import { Reconciler } from './internal/reconciler.ts';
 import { SystemInformationSnapshot } from './internal/si-snapshot.ts';
-import { SnapshotWorkerClient } from './internal/snapshot-client.ts';
 import type { SnapshotPort } from './internal/snapshot-port.ts';
 import {
   type ProcessSourceOptions,
@@ -62,6 +62,11 @@ export interface ProcessSourceStats {
   readonly tableEvictions: number;
   /** Exited processes dropped from the table before their retention ended. */
   readonly exitedEvictions: number;
+  /**
+   * Where full scans of /proc run: `current` (the main thread: a small host), `worker` (snapshot
+   * workers: scans there took over 25 ms), `undefined` before the first scan or with another port.
+   */
+  readonly snapshotThread: SnapshotPlace | undefined;
 }
 
 interface Run {
@@ -152,6 +157,7 @@ export class ProcessEventSource implements EventSource {
       recoveredExecs: s?.recoveredExecs ?? 0,
       tableEvictions: r?.table.stats.evictions ?? 0,
       exitedEvictions: r?.table.stats.exitedEvictions ?? 0,
+      snapshotThread: r?.snapshot instanceof AdaptiveSnapshot ? r.snapshot.where() : undefined,
     };
   }
 
@@ -255,7 +261,7 @@ export class ProcessEventSource implements EventSource {
   #createRun(tx: EventSender): Run {
     const o = this.#o;
     const snapshot =
-      o.snapshot ?? (process.platform === 'linux' ? new SnapshotWorkerClient() : new SystemInformationSnapshot());
+      o.snapshot ?? (process.platform === 'linux' ? new AdaptiveSnapshot() : new SystemInformationSnapshot());
     const hasher = o.hashing.enabled
       ? new ExecutableHasher({ maxFileBytes: o.hashing.maxFileBytes, timeoutMs: o.hashing.timeoutMs })
       : undefined;
