@@ -69,4 +69,38 @@ describe('Tree', () => {
     const again = await tree.rescan(dir, Date.now() + 1000, { excluded: none });
     expect(again).toEqual({ created: [], deleted: [], changed: [] });
   });
+
+  it('keeps exact names in a walked listing: no prefix, suffix or substring matches, and changes after the walk', async () => {
+    for (const n of ['a', 'ab', 'b.a', 'x y', 'ü']) writeFileSync(join(dir, n), '');
+    const tree = new Tree();
+    await tree.walk(dir, { excluded: none });
+    expect(tree.entryCount()).toBe(5);
+    for (const n of ['a', 'ab', 'b.a', 'x y', 'ü']) expect(tree.has(join(dir, n))).toBe(true);
+    for (const n of ['b', 'a.b', '.a', 'x', 'y', 'u', 'a/b']) expect(tree.has(join(dir, n))).toBe(false);
+    expect([...(tree.names(dir) ?? [])].sort()).toEqual(['a', 'ab', 'b.a', 'x y', 'ü']);
+
+    tree.remove(join(dir, 'a'));
+    tree.add(join(dir, 'b'), false);
+    tree.add(join(dir, 'ab'), false);
+    expect(tree.has(join(dir, 'a'))).toBe(false);
+    expect(tree.has(join(dir, 'ab'))).toBe(true);
+    expect(tree.has(join(dir, 'b'))).toBe(true);
+    expect(tree.entryCount()).toBe(5);
+    tree.move(join(dir, 'b'), join(dir, 'c'), false);
+    expect([...(tree.names(dir) ?? [])].sort()).toEqual(['ab', 'b.a', 'c', 'x y', 'ü']);
+
+    // A new empty directory and an empty walked one count nothing, and take entries later.
+    mkdirSync(join(dir, 'empty'));
+    await tree.walk(join(dir, 'empty'), { excluded: none });
+    tree.add(join(dir, 'empty'), true);
+    expect(tree.names(join(dir, 'empty'))).toEqual(new Set());
+    tree.add(join(dir, 'empty', 'f'), false);
+    expect(tree.has(join(dir, 'empty', 'f'))).toBe(true);
+    expect(tree.entryCount()).toBe(7);
+
+    // A rescan after all that still sees exactly the disk.
+    const r = await tree.rescan(dir, Date.now() + 1000, { excluded: none });
+    expect(r.created).toEqual([{ path: join(dir, 'a'), isDir: false }]);
+    expect(r.deleted.map((e) => e.path).sort()).toEqual([join(dir, 'c'), join(dir, 'empty', 'f')]);
+  });
 });

@@ -45,9 +45,39 @@ function isDirEntry(d: Dirent): boolean {
   return d.isDirectory();
 }
 
+/**
+ * A directory's entry names: a `Set` while events change it, otherwise packed into one string,
+ * `/a/b/c/` (a name never holds a slash; `/` alone is an empty directory). A walk packs what it read:
+ * a set costs about 55 bytes a name in V8, the packed string one byte a character plus the slash, and
+ * a watched tree of a quarter of a million entries held some 30 MB of heap as sets.
+ */
+type Listing = Set<string> | string;
+
+const EMPTY = '/';
+
+function pack(names: ReadonlySet<string>): string {
+  return names.size === 0 ? EMPTY : `/${[...names].join('/')}/`;
+}
+
+function unpack(listing: Listing): Set<string> {
+  if (typeof listing !== 'string') return listing;
+  return listing.length <= 1 ? new Set() : new Set(listing.slice(1, -1).split('/'));
+}
+
+function listingHas(listing: Listing, name: string): boolean {
+  return typeof listing === 'string' ? listing.includes(`/${name}/`) : listing.has(name);
+}
+
+function listingSize(listing: Listing): number {
+  if (typeof listing !== 'string') return listing.size;
+  let n = -1;
+  for (let i = listing.indexOf('/'); i !== -1; i = listing.indexOf('/', i + 1)) n++;
+  return n;
+}
+
 /** Directories and their entry names. */
 export class Tree {
-  readonly #dirs = new Map<string, Set<string>>();
+  readonly #dirs = new Map<string, Listing>();
 
   /** Directories known. */
   get dirCount(): number {
@@ -57,7 +87,7 @@ export class Tree {
   /** Entries known (files and directories). */
   entryCount(): number {
     let n = 0;
-    for (const s of this.#dirs.values()) n += s.size;
+    for (const s of this.#dirs.values()) n += listingSize(s);
     return n;
   }
 
@@ -69,21 +99,31 @@ export class Tree {
   /** Whether `path` is a known entry. */
   has(path: string): boolean {
     const [dir, name] = splitPath(path);
-    return this.#dirs.get(dir)?.has(name) ?? false;
+    const listing = this.#dirs.get(dir);
+    return listing !== undefined && listingHas(listing, name);
+  }
+
+  /** The listing of `dir` as a set, for changes (a packed listing is unpacked and kept so). */
+  #hot(dir: string): Set<string> | undefined {
+    const listing = this.#dirs.get(dir);
+    if (listing === undefined || typeof listing !== 'string') return listing;
+    const names = unpack(listing);
+    this.#dirs.set(dir, names);
+    return names;
   }
 
   /** Records `path` (and, for a directory, an empty listing for it unless known). */
   add(path: string, isDir: boolean): void {
     const [dir, name] = splitPath(path);
-    const names = this.#dirs.get(dir);
-    if (names !== undefined) names.add(name);
-    if (isDir && !this.#dirs.has(path)) this.#dirs.set(path, new Set());
+    const listing = this.#dirs.get(dir);
+    if (listing !== undefined && !listingHas(listing, name)) this.#hot(dir)?.add(name);
+    if (isDir && !this.#dirs.has(path)) this.#dirs.set(path, EMPTY);
   }
 
   /** Forgets `path` and, for a directory, everything beneath it; returns the directories forgotten. */
   remove(path: string): string[] {
     const [dir, name] = splitPath(path);
-    this.#dirs.get(dir)?.delete(name);
+    this.#forget(dir, name);
     // A file (or a directory never walked) has nothing beneath it: no scan of every known directory,
     // which made each removed file cost as much as the tree is large.
     return this.#dirs.has(path) ? this.#dropTree(path) : [];
@@ -92,9 +132,10 @@ export class Tree {
   /** Moves `from` (and what is beneath it) to `to`; returns the directories now beneath `to`. */
   move(from: string, to: string, isDir: boolean): string[] {
     const [fromDir, fromName] = splitPath(from);
-    this.#dirs.get(fromDir)?.delete(fromName);
+    this.#forget(fromDir, fromName);
     const [toDir, toName] = splitPath(to);
-    this.#dirs.get(toDir)?.add(toName);
+    const target = this.#dirs.get(toDir);
+    if (target !== undefined && !listingHas(target, toName)) this.#hot(toDir)?.add(toName);
     if (!isDir && !this.#dirs.has(from)) return [];
     const moved: string[] = [];
     for (const [d, names] of [...this.#dirs]) {
@@ -115,9 +156,15 @@ export class Tree {
     return out;
   }
 
-  /** The known names in `dir`. */
+  /** The known names in `dir` (a copy when the listing is packed). */
   names(dir: string): ReadonlySet<string> | undefined {
-    return this.#dirs.get(dir);
+    const listing = this.#dirs.get(dir);
+    return listing === undefined ? undefined : unpack(listing);
+  }
+
+  #forget(dir: string, name: string): void {
+    const listing = this.#dirs.get(dir);
+    if (listing !== undefined && listingHas(listing, name)) this.#hot(dir)?.delete(name);
   }
 
   #dropTree(path: string): string[] {
@@ -153,11 +200,9 @@ export class Tree {
         continue;
       }
       read++;
-      let names = this.#dirs.get(dir);
-      if (names === undefined) {
-        names = new Set();
-        this.#dirs.set(dir, names);
-      }
+      const known = this.#dirs.get(dir);
+      const names = known === undefined ? new Set<string>() : unpack(known);
+      this.#dirs.set(dir, names);
       const subdirs: string[] = [];
       for (const d of entries) {
         const path = joinPath(dir, d.name);
@@ -169,6 +214,8 @@ export class Tree {
         }
         if (isDir) subdirs.push(path);
       }
+      // Packed once read, unless a callback changed the listing meanwhile.
+      if (this.#dirs.get(dir) === names) this.#dirs.set(dir, pack(names));
       // Depth first, in directory order: reversed onto the stack.
       for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i] as string);
       if (opts.sync !== true && read % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
@@ -195,7 +242,8 @@ export class Tree {
     const before = new Set(this.dirsUnder(root));
     for (const dir of fresh.dirsUnder(root).sort()) {
       const now = fresh.names(dir) ?? new Set<string>();
-      const old = this.#dirs.get(dir);
+      const known = this.#dirs.get(dir);
+      const old = known === undefined ? undefined : unpack(known);
       for (const name of now) {
         const path = joinPath(dir, name);
         if (old === undefined || !old.has(name)) created.push({ path, isDir: fresh.isDir(path) });
@@ -214,13 +262,13 @@ export class Tree {
     }
     // Known directories the walk did not reach: gone (their parent reports the delete itself).
     for (const dir of before) {
-      for (const name of this.#dirs.get(dir) ?? []) {
+      for (const name of this.names(dir) ?? []) {
         const path = joinPath(dir, name);
         deleted.push({ path, isDir: this.isDir(path) });
       }
     }
     for (const dir of this.dirsUnder(root)) this.#dirs.delete(dir);
-    for (const dir of fresh.dirsUnder(root)) this.#dirs.set(dir, new Set(fresh.names(dir)));
+    for (const dir of fresh.dirsUnder(root)) this.#dirs.set(dir, fresh.#dirs.get(dir) ?? EMPTY);
     return { created, deleted, changed };
   }
 }
