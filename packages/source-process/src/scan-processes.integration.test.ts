@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it, vi } from 'vitest';
+import { psPids } from '../test/ps.ts';
 import type { ProcessSnapshot } from './index.ts';
 import { buildCgroupIndex } from './internal/cgroup-index.ts';
 import { parseCgroup } from './internal/proc-parse.ts';
@@ -12,14 +13,6 @@ import { scanProcesses } from './scan-processes.ts';
 
 const onLinux = process.platform === 'linux';
 if (!onLinux) console.log(`skipping /proc snapshot tests: platform is ${process.platform}`);
-
-const psPids = (): Set<number> =>
-  new Set(
-    execFileSync('ps', ['-e', '-o', 'pid='], { encoding: 'utf8' })
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map(Number),
-  );
 
 const psRows = (): Map<number, { ppid: number; uid: number }> => {
   const rows = new Map<number, { ppid: number; uid: number }>();

@@ -1,23 +1,14 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { psPids } from '../../test/ps.ts';
 import type { ProcessSnapshot } from '../process-snapshot.ts';
 import { AdaptiveSnapshot } from './adaptive-snapshot.ts';
 import type { SnapshotPort, SnapshotResult } from './snapshot-port.ts';
 
 const onLinux = process.platform === 'linux';
 if (!onLinux) console.log(`skipping adaptive snapshot tests: platform is ${process.platform}`);
-
-/** The pids `ps` lists (kernel threads included). */
-const psPids = (): Set<number> =>
-  new Set(
-    execFileSync('ps', ['-e', '-o', 'pid='], { encoding: 'utf8' })
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map(Number),
-  );
 
 /** A worker port that records its scans and answers with a fixed duration. */
 class FakeWorkers implements SnapshotPort {
