@@ -2,13 +2,24 @@ import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { Collector } from './collector.ts';
 import { CollectorConfig } from './config.ts';
-import { EVENT_LOOP_RESOLUTION_MS, SelfTelemetry, TELEMETRY_HISTORY } from './telemetry.ts';
+import { EVENT_LOOP_RESOLUTION_MS, SelfTelemetry, TELEMETRY_HISTORY, type TelemetrySample } from './telemetry.ts';
 
 function burn(ms: number): void {
   const end = performance.now() + ms;
   let x = 0;
   while (performance.now() < end) x += Math.sqrt(x + 1);
   if (x < 0) throw new Error('unreachable');
+}
+
+/** Starts `t`, waits `padMs`, blocks the loop for `stallMs`, waits again, and returns a sample. */
+async function sampleAroundStall(t: SelfTelemetry, padMs: number, stallMs: number): Promise<TelemetrySample> {
+  t.start();
+  await new Promise((r) => setTimeout(r, padMs));
+  burn(stallMs);
+  await new Promise((r) => setTimeout(r, padMs));
+  const s = t.sample();
+  t.stop();
+  return s;
 }
 
 describe('self-telemetry', () => {
@@ -66,26 +77,14 @@ describe('self-telemetry', () => {
   });
 
   it('measures event-loop delay once started', async () => {
-    const t = new SelfTelemetry({ resolutionMs: 10 });
-    t.start();
-    await new Promise((r) => setTimeout(r, 30));
-    burn(60);
-    await new Promise((r) => setTimeout(r, 30));
-    const s = t.sample();
-    t.stop();
+    const s = await sampleAroundStall(new SelfTelemetry({ resolutionMs: 10 }), 30, 60);
     expect(s.eventLoopDelayMaxMs).toBeGreaterThan(20);
     expect(s.eventLoopDelayP50Ms).toBeLessThanOrEqual(s.eventLoopDelayP99Ms);
     expect(s.eventLoopDelayP99Ms).toBeLessThanOrEqual(s.eventLoopDelayMaxMs);
   });
 
   it('the default monitor ticks every 100 ms and still catches a stall longer than its tick', async () => {
-    const t = new SelfTelemetry();
-    t.start();
-    await new Promise((r) => setTimeout(r, 150));
-    burn(250);
-    await new Promise((r) => setTimeout(r, 150));
-    const s = t.sample();
-    t.stop();
+    const s = await sampleAroundStall(new SelfTelemetry(), 150, 250);
     expect(EVENT_LOOP_RESOLUTION_MS).toBe(100);
     expect(s.eventLoopDelayMaxMs).toBeGreaterThan(100);
     expect(s.eventLoopDelayMaxMs).toBeLessThan(400);

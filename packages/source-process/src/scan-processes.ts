@@ -5,8 +5,7 @@
  * not hash executables or emit events.
  */
 
-import { loadFastProcReader } from './internal/proc-reader.ts';
-import { ProcScanner, SNAPSHOT_SCANNER_SETTINGS } from './internal/proc-scan.ts';
+import { openSnapshotScanner, type ProcScanner } from './internal/proc-scan.ts';
 import { SystemInformationSnapshot } from './internal/si-snapshot.ts';
 import { SnapshotWorkerClient } from './internal/snapshot-client.ts';
 import type { SnapshotPort, SnapshotResult } from './internal/snapshot-port.ts';
@@ -42,11 +41,12 @@ export interface ProcessScanner {
 export function openProcessScanner(options: ScanProcessesOptions = {}): ProcessScanner {
   const include = options.includeKernelThreads ?? false;
   if (process.platform === 'linux' && options.thread === 'current') {
-    const reuse = options.reuseFieldsMs === undefined ? {} : { reuseMs: options.reuseFieldsMs };
     let scanner: ProcScanner | undefined;
     return {
       scan: async () => {
-        scanner ??= new ProcScanner(await loadFastProcReader(), { ...SNAPSHOT_SCANNER_SETTINGS, ...reuse });
+        scanner ??= await openSnapshotScanner(
+          options.reuseFieldsMs === undefined ? {} : { reuseMs: options.reuseFieldsMs },
+        );
         const started = performance.now();
         const processes = scanner.scan(include);
         return { processes, durationMs: performance.now() - started };

@@ -115,8 +115,7 @@ export class Tree {
   /** Records `path` (and, for a directory, an empty listing for it unless known). */
   add(path: string, isDir: boolean): void {
     const [dir, name] = splitPath(path);
-    const listing = this.#dirs.get(dir);
-    if (listing !== undefined && !listingHas(listing, name)) this.#hot(dir)?.add(name);
+    this.#record(dir, name);
     if (isDir && !this.#dirs.has(path)) this.#dirs.set(path, EMPTY);
   }
 
@@ -134,8 +133,7 @@ export class Tree {
     const [fromDir, fromName] = splitPath(from);
     this.#forget(fromDir, fromName);
     const [toDir, toName] = splitPath(to);
-    const target = this.#dirs.get(toDir);
-    if (target !== undefined && !listingHas(target, toName)) this.#hot(toDir)?.add(toName);
+    this.#record(toDir, toName);
     if (!isDir && !this.#dirs.has(from)) return [];
     const moved: string[] = [];
     for (const [d, names] of [...this.#dirs]) {
@@ -160,6 +158,12 @@ export class Tree {
   names(dir: string): ReadonlySet<string> | undefined {
     const listing = this.#dirs.get(dir);
     return listing === undefined ? undefined : unpack(listing);
+  }
+
+  /** Adds `name` to a known directory's listing (a packed one only when the name is new). */
+  #record(dir: string, name: string): void {
+    const listing = this.#dirs.get(dir);
+    if (listing !== undefined && !listingHas(listing, name)) this.#hot(dir)?.add(name);
   }
 
   #forget(dir: string, name: string): void {

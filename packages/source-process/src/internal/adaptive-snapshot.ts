@@ -9,8 +9,7 @@
  * at once when /proc already lists more than `inThreadMaxPids` pids. CPU % deltas start afresh after a
  * move, since each side keeps its own samples.
  */
-import { loadFastProcReader } from './proc-reader.ts';
-import { ProcScanner, SNAPSHOT_SCANNER_SETTINGS } from './proc-scan.ts';
+import { openSnapshotScanner, type ProcScanner } from './proc-scan.ts';
 import { SnapshotWorkerClient, type SnapshotWorkerClientOptions } from './snapshot-client.ts';
 import type { SnapshotPort, SnapshotResult } from './snapshot-port.ts';
 
@@ -89,12 +88,7 @@ export class AdaptiveSnapshot implements SnapshotPort {
   }
 
   async #inThreadScanner(): Promise<ProcScanner> {
-    const o = this.#o;
-    const scanner = new ProcScanner(await loadFastProcReader(), {
-      ...SNAPSHOT_SCANNER_SETTINGS,
-      ...(o.procRoot === undefined ? {} : { procRoot: o.procRoot }),
-      ...(o.reuseMs === undefined ? {} : { reuseMs: o.reuseMs }),
-    });
+    const scanner = await openSnapshotScanner(this.#o);
     this.#scanner ??= scanner;
     return this.#scanner;
   }

@@ -22,10 +22,22 @@ import {
   parseUptime,
   processName,
 } from './proc-parse.ts';
-import { capturedProcReader, errorCode, latin1ToUtf8, type ProcReader } from './proc-reader.ts';
+import { capturedProcReader, errorCode, latin1ToUtf8, loadFastProcReader, type ProcReader } from './proc-reader.ts';
 
 /** The settings of full-snapshot scanners: reuse slow fields for 10 s, no cwd. */
 export const SNAPSHOT_SCANNER_SETTINGS = { reuseMs: 10_000, withCwd: false } as const;
+
+/**
+ * A full-snapshot scanner over the native procfs reader (or Node's, where it cannot load), as the
+ * snapshot workers, the process source's in-thread scans and `openProcessScanner` use it.
+ */
+export async function openSnapshotScanner(options: { procRoot?: string; reuseMs?: number } = {}): Promise<ProcScanner> {
+  return new ProcScanner(await loadFastProcReader(), {
+    ...SNAPSHOT_SCANNER_SETTINGS,
+    ...(options.procRoot === undefined ? {} : { procRoot: options.procRoot }),
+    ...(options.reuseMs === undefined ? {} : { reuseMs: options.reuseMs }),
+  });
+}
 
 /** Scanner settings. */
 export interface ProcScannerOptions {

@@ -8,18 +8,13 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { servePrivilegeDrop } from '@daemoneye/native';
-import { loadFastProcReader } from './proc-reader.ts';
-import { ProcScanner, SNAPSHOT_SCANNER_SETTINGS } from './proc-scan.ts';
+import { openSnapshotScanner } from './proc-scan.ts';
 import type { SnapshotReply, SnapshotRequest, SnapshotWorkerData } from './snapshot-protocol.ts';
 
 // After a privilege drop this thread keeps the collector's capabilities (it reads other users' /proc entries).
 servePrivilegeDrop();
 const data = (workerData ?? {}) as SnapshotWorkerData;
-const scanner = new ProcScanner(await loadFastProcReader(), {
-  ...SNAPSHOT_SCANNER_SETTINGS,
-  ...(data.procRoot === undefined ? {} : { procRoot: data.procRoot }),
-  ...(data.reuseMs === undefined ? {} : { reuseMs: data.reuseMs }),
-});
+const scanner = await openSnapshotScanner(data);
 const port = parentPort;
 
 port?.on('message', (request: SnapshotRequest) => {
