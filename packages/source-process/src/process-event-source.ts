@@ -459,12 +459,12 @@ function lineageOf(table: ProcessTable, depth: number): (event: ProcessEvent) =>
   return (event) => {
     const ppid = event.ppid;
     if (ppid === undefined || ppid === 0) return undefined;
-    const chain = table.ancestry(ppid, Math.max(depth, 1));
-    const parent = chain[0];
-    if (parent === undefined) return { parentError: 'not in the process table' };
+    const lineage = table.ancestryJson(ppid, Math.max(depth, 1));
+    if (lineage === undefined) return { parentError: 'not in the process table' };
+    const { parent, json } = lineage;
     const meta: Record<string, string | number | boolean> = { parentName: parent.name };
     if (parent.executablePath !== undefined) meta.parentExecutablePath = parent.executablePath;
-    if (depth > 0) meta.ancestry = JSON.stringify(chain);
+    if (depth > 0) meta.ancestry = json;
     return meta;
   };
 }

@@ -8,6 +8,8 @@ import { CollectionEvent, type ProcessEvent, type ProcessEventSubtype } from '@d
 import type { ProcessSnapshot } from '../process-snapshot.ts';
 import type { HashOutcome } from './exe-hasher.ts';
 
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
 /** What is known about a process when an event is built; only `pid` and `name` are required. */
 export interface ProcessFacts {
   readonly pid: number;
@@ -44,10 +46,6 @@ export interface EventExtras {
   readonly metadata?: Readonly<Record<string, string | number | boolean>>;
 }
 
-function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
-}
-
 /** Builds the event for `facts`. A snapshot record is a complete set of facts. */
 export function processEvent(
   facts: ProcessFacts | ProcessSnapshot,
@@ -64,27 +62,32 @@ export function processEvent(
   for (const [field, code] of Object.entries(facts.fieldErrors ?? {})) meta[`${field}Error`] = code;
   const hash = extras.hash;
   if (hash !== undefined && !hash.ok) meta.hashError = hash.reason;
-  return CollectionEvent.process({
+  // Assigned one field at a time (not spread from small objects): this runs for every event.
+  const data: Writable<Parameters<typeof CollectionEvent.process>[0]> = {
     subtype,
     pid: facts.pid,
     name: facts.name,
     commandLine: facts.commandLine ?? [],
     accessible: facts.accessible ?? false,
     fileExists: facts.fileExists ?? false,
-    ...opt('ppid', facts.ppid),
-    ...opt('executablePath', facts.executablePath),
-    ...opt('startTime', facts.startTime),
-    ...opt('cpuUsage', facts.cpuUsage),
-    ...opt('memoryUsage', facts.memoryUsage),
-    ...(hash?.ok === true ? { executableHash: hash.hash, hashAlgorithm: 'sha256' } : {}),
-    ...opt('userId', facts.userId === undefined ? undefined : String(facts.userId)),
-    ...opt('userName', facts.userName),
-    ...opt('exitCode', extras.exitCode),
-    ...opt('threadCount', facts.threadCount),
-    ...opt('cwd', facts.cwd),
-    ...opt('cgroup', facts.cgroup),
-    ...opt('containerId', facts.containerId),
-    ...opt('timestamp', extras.timestamp),
-    ...(Object.keys(meta).length === 0 ? {} : { platformMetadata: meta }),
-  });
+  };
+  if (facts.ppid !== undefined) data.ppid = facts.ppid;
+  if (facts.executablePath !== undefined) data.executablePath = facts.executablePath;
+  if (facts.startTime !== undefined) data.startTime = facts.startTime;
+  if (facts.cpuUsage !== undefined) data.cpuUsage = facts.cpuUsage;
+  if (facts.memoryUsage !== undefined) data.memoryUsage = facts.memoryUsage;
+  if (hash?.ok === true) {
+    data.executableHash = hash.hash;
+    data.hashAlgorithm = 'sha256';
+  }
+  if (facts.userId !== undefined) data.userId = String(facts.userId);
+  if (facts.userName !== undefined) data.userName = facts.userName;
+  if (extras.exitCode !== undefined) data.exitCode = extras.exitCode;
+  if (facts.threadCount !== undefined) data.threadCount = facts.threadCount;
+  if (facts.cwd !== undefined) data.cwd = facts.cwd;
+  if (facts.cgroup !== undefined) data.cgroup = facts.cgroup;
+  if (facts.containerId !== undefined) data.containerId = facts.containerId;
+  if (extras.timestamp !== undefined) data.timestamp = extras.timestamp;
+  if (Object.keys(meta).length > 0) data.platformMetadata = meta;
+  return CollectionEvent.process(data);
 }

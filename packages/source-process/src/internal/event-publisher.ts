@@ -7,14 +7,7 @@
  * ancestors, from the process table) at the moment it is sent. It does not read /proc or talk to the
  * kernel.
  */
-import {
-  CollectionEvent,
-  type EventSender,
-  type Logger,
-  type PlatformMetadata,
-  type ProcessEvent,
-  type SheddingSignal,
-} from '@daemoneye/core';
+import type { EventSender, Logger, PlatformMetadata, ProcessEvent, SheddingSignal } from '@daemoneye/core';
 import type { ProcessSnapshot } from '../process-snapshot.ts';
 import type { ExecutableHasher, HashOutcome } from './exe-hasher.ts';
 
@@ -89,7 +82,7 @@ export class EventPublisher {
     }
   }
 
-  /** Sends with backpressure (snapshots, polling). */
+  /** Sends with backpressure (snapshots, polling). The event must be built for this send alone: its lineage is added in place. */
   async send(event: ProcessEvent): Promise<boolean> {
     const ok = await this.#options.tx.send(this.#withLineage(event));
     if (ok) this.stats.sent++;
@@ -97,7 +90,7 @@ export class EventPublisher {
     return ok;
   }
 
-  /** Sends without waiting (kernel-fed events); a `false` was counted by the collector. */
+  /** Sends without waiting (kernel-fed events), an event built for this send alone; a `false` was counted by the collector. */
   trySend(event: ProcessEvent): boolean {
     const ok = this.#options.tx.trySend(this.#withLineage(event));
     if (ok) this.stats.sent++;
@@ -131,10 +124,12 @@ export class EventPublisher {
     this.#chains.set(pid, next);
   }
 
+  /** Adds the lineage to an event built for this send alone (its metadata is replaced, not the event copied). */
   #withLineage(event: ProcessEvent): ProcessEvent {
     const extra = this.#options.lineage?.(event);
     if (extra === undefined) return event;
-    return CollectionEvent.process({ ...event, platformMetadata: { ...extra, ...event.platformMetadata } });
+    (event as { platformMetadata?: PlatformMetadata }).platformMetadata = { ...extra, ...event.platformMetadata };
+    return event;
   }
 
   /** Tasks pending right now. */

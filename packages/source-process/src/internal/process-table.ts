@@ -74,6 +74,11 @@ export class ProcessTable {
   readonly #procs = new Map<number, KnownProcess>();
   readonly #exited = new Map<number, ExitMark>();
   readonly #retained = new Map<number, Retained>();
+  /** The ancestry JSON last built from each parent entry, with the entries it was built from. */
+  readonly #chainJson = new WeakMap<
+    KnownProcess,
+    { readonly entries: readonly KnownProcess[]; readonly json: string }
+  >();
   readonly stats: ProcessTableStats = { evictions: 0, exitedEvictions: 0 };
 
   constructor(options: ProcessTableOptions | (() => number) = {}) {
@@ -88,23 +93,38 @@ export class ProcessTable {
    * recently exited entries. The walk stops at pid 0, at an unknown pid, at `depth`, or at a loop.
    */
   ancestry(ppid: number | undefined, depth: number): Ancestor[] {
-    const chain: Ancestor[] = [];
-    const seen = new Set<number>();
+    return this.#walk(ppid, depth).map(ancestorOf);
+  }
+
+  /**
+   * {@link ancestry} as JSON (`[{ pid, name, executablePath }]`), with the parent's entry; undefined
+   * when the parent is not known. The JSON is kept with the parent's entry and reused while the walk
+   * meets the same entries (any change to a process replaces its entry), so the children of one
+   * parent do not serialize the same chain again and again.
+   */
+  ancestryJson(ppid: number, depth: number): { readonly parent: KnownProcess; readonly json: string } | undefined {
+    const entries = this.#walk(ppid, depth);
+    const parent = entries[0];
+    if (parent === undefined) return undefined;
+    const cached = this.#chainJson.get(parent);
+    if (cached !== undefined && sameEntries(cached.entries, entries)) return { parent, json: cached.json };
+    const json = JSON.stringify(entries.map(ancestorOf));
+    this.#chainJson.set(parent, { entries, json });
+    return { parent, json };
+  }
+
+  #walk(ppid: number | undefined, depth: number): KnownProcess[] {
+    const chain: KnownProcess[] = [];
     let pid = ppid;
     const now = this.#now();
-    while (pid !== undefined && pid > 0 && chain.length < depth && !seen.has(pid)) {
-      seen.add(pid);
+    while (pid !== undefined && pid > 0 && chain.length < depth) {
       let k = this.#procs.get(pid);
       if (k === undefined) {
         const r = this.#retained.get(pid);
         if (r !== undefined && r.until >= now) k = r.process;
       }
-      if (k === undefined) break;
-      chain.push(
-        k.executablePath === undefined
-          ? { pid, name: k.name }
-          : { pid, name: k.name, executablePath: k.executablePath },
-      );
+      if (k === undefined || chain.includes(k)) break;
+      chain.push(k);
       pid = k.ppid;
     }
     return chain;
@@ -246,4 +266,16 @@ export class ProcessTable {
       if (mark.at < cutoff || (force && this.#exited.size > EXIT_MEMORY_MAX / 2)) this.#exited.delete(pid);
     }
   }
+}
+
+function ancestorOf(k: KnownProcess): Ancestor {
+  return k.executablePath === undefined
+    ? { pid: k.pid, name: k.name }
+    : { pid: k.pid, name: k.name, executablePath: k.executablePath };
+}
+
+function sameEntries(a: readonly KnownProcess[], b: readonly KnownProcess[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
