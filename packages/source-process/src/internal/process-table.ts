@@ -116,13 +116,8 @@ export class ProcessTable {
   #walk(ppid: number | undefined, depth: number): KnownProcess[] {
     const chain: KnownProcess[] = [];
     let pid = ppid;
-    const now = this.#now();
     while (pid !== undefined && pid > 0 && chain.length < depth) {
-      let k = this.#procs.get(pid);
-      if (k === undefined) {
-        const r = this.#retained.get(pid);
-        if (r !== undefined && r.until >= now) k = r.process;
-      }
+      const k = this.lookup(pid);
       if (k === undefined || chain.includes(k)) break;
       chain.push(k);
       pid = k.ppid;
