@@ -18,7 +18,7 @@
  * SOAK_S (600; BENCH_QUICK=1 makes it 120). Prints the table and writes bench-results/process-backends.json.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { writeBenchResult } from '../../../tools/bench/results.mjs';
@@ -90,11 +90,14 @@ async function rateLoad(seconds) {
 }
 
 function startMonitor(kind, out) {
-  const stream = createWriteStream(out);
+  // The monitor writes the file itself, as with `> out` in a shell: a pipe through this process would
+  // make every chunk it copies a write by another process under /tmp, which the filesystem source
+  // reports (it ignores only the collector's own writes), and the next chunk reports that one.
+  const fd = openSync(out, 'w');
   const startedAt = Date.now();
   let child;
   if (kind === 'forkstat') {
-    child = spawn('forkstat', ['-e', 'exec', '-l'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    child = spawn('forkstat', ['-e', 'exec', '-l'], { stdio: ['ignore', fd, 'ignore'] });
   } else {
     const data = mkdtempSync(path.join(work, 'data-'));
     child = spawn(
@@ -111,12 +114,12 @@ function startMonitor(kind, out) {
         `sources.process.backend=${kind}`,
       ],
       {
-        stdio: ['ignore', 'pipe', 'ignore'],
+        stdio: ['ignore', fd, 'ignore'],
         env: { ...process.env, XDG_CONFIG_HOME: '/nonexistent', DAEMONEYE_COLLECTOR_DATA_DIR: data },
       },
     );
   }
-  child.stdout.pipe(stream);
+  closeSync(fd);
   const stop = () =>
     new Promise((r) => {
       if (child.exitCode !== null || child.signalCode !== null) return r();
