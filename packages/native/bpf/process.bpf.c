@@ -66,7 +66,12 @@ static __always_inline void count(__u32 idx)
 		*c += 1;
 }
 
-static __always_inline void fill(struct de_event *h, struct task_struct *task, __u32 type, __u64 now)
+/*
+ * `task` gives the credentials and parent, `subject` the start time, cgroup and flags: the same
+ * task except for a fork, whose subject is the child (so the reader needs no /proc read for them).
+ */
+static __always_inline void fill(struct de_event *h, struct task_struct *task, struct task_struct *subject,
+				 __u32 type, __u64 now)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 ug = bpf_get_current_uid_gid();
@@ -83,6 +88,10 @@ static __always_inline void fill(struct de_event *h, struct task_struct *task, _
 	h->fname_len = 0;
 	h->args_len = 0;
 	bpf_get_current_comm(&h->comm, sizeof(h->comm));
+	h->start_ns = BPF_CORE_READ(subject, start_boottime);
+	h->cgroup_id = BPF_CORE_READ(subject, cgroups, dfl_cgrp, kn, id);
+	h->task_flags = BPF_CORE_READ(subject, flags);
+	h->reserved = 0;
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -94,7 +103,7 @@ int BPF_PROG(de_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
 	count(DE_C_EXEC);
-	fill(&s->h, p, DE_EV_EXEC, now);
+	fill(&s->h, p, p, DE_EV_EXEC, now);
 	s->h.aux = old_pid;
 
 	const char *fname = BPF_CORE_READ(bprm, filename);
@@ -136,7 +145,8 @@ int BPF_PROG(de_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	return 0;
 }
 
-static __always_inline int emit(struct task_struct *task, __u32 type, __u32 pid, __u32 tgid, __u32 ppid, __u32 aux)
+static __always_inline int emit(struct task_struct *task, struct task_struct *subject, __u32 type, __u32 pid,
+				__u32 tgid, __u32 ppid, __u32 aux)
 {
 	struct de_event *h = bpf_ringbuf_reserve(&events, sizeof(*h), 0);
 	if (!h) {
@@ -144,7 +154,7 @@ static __always_inline int emit(struct task_struct *task, __u32 type, __u32 pid,
 		return 0;
 	}
 	__u64 now = bpf_ktime_get_ns();
-	fill(h, task, type, now);
+	fill(h, task, subject, type, now);
 	h->pid = pid;
 	h->tgid = tgid;
 	h->ppid = ppid;
@@ -159,7 +169,7 @@ int BPF_PROG(de_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 pid = BPF_CORE_READ(child, pid), tgid = BPF_CORE_READ(child, tgid);
 	if (pid != tgid) /* a new thread, not a new process */
 		return 0;
-	return emit(parent, DE_EV_FORK, pid, tgid, BPF_CORE_READ(parent, tgid), BPF_CORE_READ(parent, pid));
+	return emit(parent, child, DE_EV_FORK, pid, tgid, BPF_CORE_READ(parent, tgid), BPF_CORE_READ(parent, pid));
 }
 
 SEC("tp_btf/sched_process_exit")
@@ -168,5 +178,5 @@ int BPF_PROG(de_exit, struct task_struct *p)
 	__u32 pid = BPF_CORE_READ(p, pid), tgid = BPF_CORE_READ(p, tgid);
 	if (pid != tgid) /* a thread of a process that lives on */
 		return 0;
-	return emit(p, DE_EV_EXIT, pid, tgid, BPF_CORE_READ(p, real_parent, tgid), BPF_CORE_READ(p, exit_code));
+	return emit(p, p, DE_EV_EXIT, pid, tgid, BPF_CORE_READ(p, real_parent, tgid), BPF_CORE_READ(p, exit_code));
 }

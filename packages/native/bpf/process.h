@@ -34,7 +34,11 @@ struct de_event {
 	__u16 fname_len; /* 44 bytes of file name after the header, no NUL */
 	__u16 args_len;  /* 46 bytes of argv block after the file name */
 	char comm[16];   /* 48 */
-	/* 64: filename[fname_len], then args[args_len] */
+	__u64 start_ns;  /* 64 start_boottime of the subject (fork: the child): /proc/PID/stat's start time, in ns */
+	__u64 cgroup_id; /* 72 id of the subject's cgroup v2 (its kernfs node id: the directory's inode) */
+	__u32 task_flags;/* 80 the subject's task->flags (PF_KTHREAD 0x00200000) */
+	__u32 reserved;  /* 84 zero */
+	/* 88: filename[fname_len], then args[args_len] */
 };
 
 /* The loader's settings, in .rodata. */

@@ -60,13 +60,28 @@ struct mm_struct {
 	unsigned long arg_end;
 };
 
+struct kernfs_node {
+	__u64 id; /* 64 bits since 5.5: the inode number of the cgroup directory */
+};
+
+struct cgroup {
+	struct kernfs_node *kn;
+};
+
+struct css_set {
+	struct cgroup *dfl_cgrp;
+};
+
 struct task_struct {
+	unsigned int flags;
 	pid_t pid;
 	pid_t tgid;
 	int exit_code;
+	__u64 start_boottime; /* since 5.5 (real_start_time before) */
 	struct task_struct *real_parent;
 	struct mm_struct *mm;
 	const struct cred *cred;
+	struct css_set *cgroups;
 };
 
 struct linux_binprm {

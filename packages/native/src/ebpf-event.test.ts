@@ -1,21 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { probeEbpf } from './ebpf.ts';
-import { decodeEbpfRecord, EBPF_EVENT_LAYOUT as L } from './ebpf-event.ts';
+import { decodeEbpfRecord, EBPF_HEADER_BYTES as H, EBPF_EVENT_LAYOUT as L } from './ebpf-event.ts';
 
 /** A record as bpf/process.bpf.c writes it. */
-function record(type: number, fields: Partial<Record<keyof typeof L, number>>, fname = '', args = ''): Buffer {
+function record(type: number, fields: Partial<Record<keyof typeof L, number | bigint>>, fname = '', args = ''): Buffer {
   const f = Buffer.from(fname);
   const a = Buffer.from(args);
-  const b = Buffer.alloc(64 + f.length + a.length);
+  const b = Buffer.alloc(H + f.length + a.length);
   b.writeBigUInt64LE(123456789n, L.ts_ns);
   b.writeUInt32LE(type, L.type);
-  for (const k of ['pid', 'tgid', 'ppid', 'uid', 'euid', 'gid', 'aux', 'flags'] as const)
-    b.writeUInt32LE(fields[k] ?? 0, L[k]);
+  for (const k of ['pid', 'tgid', 'ppid', 'uid', 'euid', 'gid', 'aux', 'flags', 'task_flags'] as const)
+    b.writeUInt32LE(Number(fields[k] ?? 0), L[k]);
+  for (const k of ['start_ns', 'cgroup_id'] as const) b.writeBigUInt64LE(BigInt(fields[k] ?? 0), L[k]);
   b.writeUInt16LE(f.length, L.fname_len);
   b.writeUInt16LE(a.length, L.args_len);
   b.write('tinybin', L.comm);
-  f.copy(b, 64);
-  a.copy(b, 64 + f.length);
+  f.copy(b, H);
+  a.copy(b, H + f.length);
   return b;
 }
 
@@ -64,19 +65,33 @@ describe('decodeEbpfRecord', () => {
     });
     const killed = record(2, { pid: 7, tgid: 7, aux: 9 });
     expect(decodeEbpfRecord(killed, killed.length)).toMatchObject({ exitCode: 137, termSignal: 9 });
-    const fork = record(3, { pid: 8, tgid: 8, ppid: 3, aux: 4 });
-    expect(decodeEbpfRecord(fork, fork.length)).toMatchObject({
+    const fork = record(3, {
+      pid: 8,
+      tgid: 8,
+      ppid: 3,
+      aux: 4,
+      start_ns: 98_765_432_101_234_567n,
+      cgroup_id: 2n ** 40n + 7n,
+      task_flags: 0x0040_0100,
+    });
+    expect(decodeEbpfRecord(fork, fork.length)).toEqual({
       type: 'fork',
+      timestampNs: 123456789n,
       childPid: 8,
       childTgid: 8,
       parentTgid: 3,
       parentPid: 4,
+      childStartNs: 98_765_432_101_234_567n,
+      childCgroupId: 2n ** 40n + 7n,
+      childKernelThread: false,
     });
+    const kthread = record(3, { pid: 9, tgid: 9, ppid: 2, task_flags: 0x0020_0040 });
+    expect(decodeEbpfRecord(kthread, kthread.length)).toMatchObject({ childKernelThread: true });
   });
 
   it('refuses short records, lengths past the end and unknown types', () => {
     const b = record(1, {}, '/a', 'b');
-    expect(decodeEbpfRecord(b, 63)).toBeUndefined();
+    expect(decodeEbpfRecord(b, H - 1)).toBeUndefined();
     expect(decodeEbpfRecord(b, b.length - 1)).toBeUndefined();
     const odd = record(9, {});
     expect(decodeEbpfRecord(odd, odd.length)).toBeUndefined();

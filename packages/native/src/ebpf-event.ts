@@ -14,6 +14,15 @@ export type EbpfProcessEvent =
       readonly parentTgid: number;
       readonly childPid: number;
       readonly childTgid: number;
+      /**
+       * The child's start time (`task->start_boottime`, CLOCK_BOOTTIME ns): /proc/PID/stat's
+       * `starttime` is this divided by 10^9 / USER_HZ.
+       */
+      readonly childStartNs: bigint;
+      /** The id of the child's cgroup v2 (the inode number of its directory under the cgroup2 mount); 0 when unknown. */
+      readonly childCgroupId: bigint;
+      /** The child is a kernel thread (`PF_KTHREAD`). */
+      readonly childKernelThread: boolean;
     }
   | {
       readonly type: 'exec';
@@ -75,10 +84,14 @@ export const EBPF_EVENT_LAYOUT = Object.freeze({
   fname_len: 44,
   args_len: 46,
   comm: 48,
+  start_ns: 64,
+  cgroup_id: 72,
+  task_flags: 80,
+  reserved: 84,
 });
 
 /** Size of the record header; the file name and argument block follow it. */
-export const EBPF_HEADER_BYTES = 64;
+export const EBPF_HEADER_BYTES = 88;
 
 /** Byte offsets of `struct de_config` (the loader's settings in .rodata). */
 export const EBPF_CONFIG_LAYOUT = Object.freeze({ wakeup_bytes: 0, latency_ns: 8 });
@@ -88,6 +101,7 @@ const F_ARGS_TRUNC = 1;
 const F_FNAME_TRUNC = 2;
 const F_ARGS_ERR = 4;
 const F_FNAME_ERR = 8;
+const PF_KTHREAD = 0x0020_0000;
 
 function cString(b: Uint8Array, start: number, end: number): string {
   let e = start;
@@ -152,7 +166,17 @@ export function decodeEbpfRecord(b: Buffer, size: number): EbpfProcessEvent | un
     };
   }
   if (type === 3) {
-    return { type: 'fork', timestampNs, parentPid: aux, parentTgid: ppid, childPid: pid, childTgid: tgid };
+    return {
+      type: 'fork',
+      timestampNs,
+      parentPid: aux,
+      parentTgid: ppid,
+      childPid: pid,
+      childTgid: tgid,
+      childStartNs: b.readBigUInt64LE(L.start_ns),
+      childCgroupId: b.readBigUInt64LE(L.cgroup_id),
+      childKernelThread: (b.readUInt32LE(L.task_flags) & PF_KTHREAD) !== 0,
+    };
   }
   return undefined;
 }

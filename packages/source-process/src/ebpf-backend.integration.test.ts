@@ -6,7 +6,7 @@
  * is refused — by the option, and in a child process that lacks the capabilities.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -145,6 +145,45 @@ describe.skipIf(!ebpf.available)('the eBPF process backend (real kernel)', () =>
     expect(tx.process('exit').find((e) => e.pid === child?.pid)?.exitCode).toBe(0);
     const k = tx.process('exit').find((e) => e.pid === killed.pid);
     expect([k?.exitCode, k?.platformMetadata?.termSignal]).toEqual([128 + 9, 9]);
+  }, 20_000);
+
+  it("a forked child's start time and cgroup come from the kernel's fork record: /proc's own, also for a child gone at once", async () => {
+    const { tx } = await startLive({ backend: 'ebpf' });
+    const ownCgroups = readFileSync('/proc/self/cgroup', 'utf8');
+    const ownCgroup = /^0::(.*)$/m.exec(ownCgroups)?.[1];
+    // Only on a pure cgroup v2 host does one v2 cgroup id say all of a process's cgroups.
+    const pureV2 = ownCgroups.trim().split('\n').length === 1;
+    const sleeper = spawn('/bin/sleep', ['5'], { stdio: 'ignore' });
+    open.push(async () => void sleeper.kill('SIGKILL'));
+    const pid = sleeper.pid ?? -1;
+    await tx.waitFor((t) => t.process('exec').some((e) => e.pid === pid), 5000);
+    // /proc's view of the same process, read now from outside the source.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const uptimeS = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    const procStartMs = Date.now() - uptimeS * 1000 + ticks * 10;
+    const start = tx.process('start').find((e) => e.pid === pid);
+    const exec = tx.process('exec').find((e) => e.pid === pid);
+    // The fork event, read before the child exec'd, and the exec event, read from /proc after it,
+    // give one start time; both are /proc's (its boot time is known to 10 ms, the ticks to 10 ms).
+    expect(start?.startTime).toBe(exec?.startTime);
+    expect(Math.abs((start?.startTime ?? 0) - procStartMs)).toBeLessThanOrEqual(30);
+    expect(start?.cgroup).toBe(/^0::(.*)$/m.exec(readFileSync(`/proc/${pid}/cgroup`, 'utf8'))?.[1]);
+    // A subshell that forks and exits without an exec: gone before any /proc read, it still has the
+    // kernel's start time (within its parent's life) and, on a pure cgroup v2 host, the cgroup it was
+    // forked into (a hybrid host has it only when /proc could still be read).
+    const before = Date.now();
+    const { pid: sh, code } = await run('/bin/sh', ['-c', '(exit 0); exit 3']);
+    const after = Date.now();
+    expect(code).toBe(3);
+    await tx.waitFor((t) => t.process('exit').some((e) => e.pid === sh), 5000);
+    const sub = tx.process('start').find((e) => e.ppid === sh);
+    expect(sub?.platformMetadata?.detectedBy).toBe('ebpf');
+    expect(sub?.startTime).toBeGreaterThanOrEqual(before - 30);
+    expect(sub?.startTime).toBeLessThanOrEqual(after + 30);
+    if (pureV2) expect(sub?.cgroup).toBe(ownCgroup);
+    else expect([undefined, ownCgroup]).toContain(sub?.cgroup);
+    expect(tx.process('exit').find((e) => e.pid === sub?.pid)?.exitCode).toBe(0);
   }, 20_000);
 
   it(`an argument block over ${EBPF_ARGV_MAX} bytes arrives cut there and flagged; the cut is reported as loss with its reason`, async () => {

@@ -11,6 +11,7 @@ import {
   snap,
 } from '../test/fakes.ts';
 import { fixtureProcReader, PROC_SAMPLE } from '../test/fixture-proc-reader.ts';
+import type { ProcReader } from './internal/proc-reader.ts';
 import type { ProcessSourceOptions } from './options.ts';
 import { createProcessSource, type ProcessEventSource } from './process-event-source.ts';
 
@@ -429,6 +430,52 @@ describe('ProcessEventSource real-time backend', () => {
 
 describe('ProcessEventSource eBPF backend (fake kernel)', () => {
   const reader = fixtureProcReader(PROC_SAMPLE);
+
+  it('a fork takes the start time and kernel-thread flag from its record; one cgroup read serves later forks into the same v2 cgroup, on a pure cgroup v2 host only', async () => {
+    // 5001 is pure cgroup v2 and 5004 hybrid (v1 lines beside the v2 one); the others are gone.
+    const files = new Map([
+      ['/proc/5001/cgroup', '0::/system.slice/app.service\n'],
+      ['/proc/5004/cgroup', '4:memory:/m/one\n0::/hybrid.slice\n'],
+    ]);
+    const procReader: ProcReader = { ...reader, readFile: (path) => files.get(path) ?? reader.readFile(path) };
+    const kernel = new FakeEbpfKernel();
+    const snapshot = new ScriptedSnapshot();
+    snapshot.processes = [snap(3750, { name: 'bash', executablePath: '/usr/bin/bash', commandLine: ['bash'] })];
+    const { tx } = startSource({ kernel, snapshot, procReader, scanIntervalMs: 60_000 });
+    await tx.waitFor((t) => t.process('snapshot').length === 1);
+    const fork = (child: number, cgroupId: bigint, startNs: bigint, kernelThread = false) => ({
+      type: 'fork' as const,
+      timestampNs: nowNs(),
+      parentPid: 3750,
+      parentTgid: 3750,
+      childPid: child,
+      childTgid: child,
+      childStartNs: startNs,
+      childCgroupId: cgroupId,
+      childKernelThread: kernelThread,
+    });
+    kernel.ebpfEvents?.([
+      fork(5001, 77n, 10_000_000_000n),
+      fork(5002, 77n, 12_500_000_000n),
+      fork(5003, 78n, 12_600_000_000n),
+      fork(5004, 79n, 12_700_000_000n),
+      fork(5005, 79n, 12_800_000_000n),
+      fork(5006, 80n, 12_900_000_000n, true),
+    ]);
+    await tx.waitFor((t) => t.process('start').length === 5);
+    await new Promise((r) => setTimeout(r, 50));
+    const starts = tx.process('start');
+    expect(starts.map((e) => [e.pid, e.cgroup])).toEqual([
+      [5001, '/system.slice/app.service'],
+      [5002, '/system.slice/app.service'],
+      [5003, undefined],
+      [5004, '/hybrid.slice'],
+      [5005, undefined],
+    ]);
+    // Ticks of 10 ms from start_boottime, as /proc/PID/stat counts them, also for the children gone.
+    const at = (pid: number) => starts.find((e) => e.pid === pid)?.startTime ?? Number.NaN;
+    expect([at(5002) - at(5001), at(5003) - at(5002), at(5005) - at(5001)]).toEqual([2500, 100, 2800]);
+  });
 
   it('an exec whose /proc read already shows a later image (another comm) takes its image from the kernel, not /proc', async () => {
     const kernel = new FakeEbpfKernel();

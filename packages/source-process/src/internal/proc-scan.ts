@@ -10,10 +10,12 @@ import type { ProcessSnapshot } from '../process-snapshot.ts';
 import { buildCgroupIndex, type CgroupIndex } from './cgroup-index.ts';
 import {
   type CgroupInfo,
+  cgroupInfo,
   PF_KTHREAD,
   type ProcStat,
   parseBootTime,
   parseCgroup,
+  parseCgroupLines,
   parseCmdline,
   parseExeLink,
   parsePasswd,
@@ -293,19 +295,36 @@ export class ProcScanner {
       kernelThread: (stat.flags & PF_KTHREAD) !== 0 || pid === 2 || stat.ppid === 2,
     };
     if (place.kernelThread) return place;
-    let cgroup: CgroupInfo | undefined;
-    try {
-      cgroup = parseCgroup(this.#reader.readFile(`${dir}/cgroup`));
-    } catch (e) {
-      place.fieldErrors = { cgroup: errorCode(e) };
-    }
-    if (cgroup !== undefined) {
-      place.cgroup = cgroup.path;
-      if (cgroup.containerId !== undefined) place.containerId = cgroup.containerId;
-      if (cgroup.containerRuntime !== undefined) place.containerRuntime = cgroup.containerRuntime;
-      if (cgroup.podUid !== undefined) place.podUid = cgroup.podUid;
-    }
+    const read = this.readCgroup(pid);
+    if (read.error !== undefined) place.fieldErrors = { cgroup: read.error };
+    if (read.cgroup !== undefined) withCgroup(place, read.cgroup);
     return place;
+  }
+
+  /**
+   * The cgroup of `pid` from /proc/PID/cgroup (none for an empty file), or the error code of the
+   * read. `unifiedOnly` when the file holds nothing but the cgroup v2 line: the cgroup is then all
+   * there is of it, and one v2 cgroup id stands for it.
+   */
+  readCgroup(pid: number): { readonly cgroup?: CgroupInfo; readonly unifiedOnly?: boolean; readonly error?: string } {
+    try {
+      const lines = parseCgroupLines(this.#reader.readFile(`${this.#root}/${pid}/cgroup`));
+      const cgroup = cgroupInfo(lines);
+      const unifiedOnly = lines.length === 1 && lines[0]?.id === '0' && lines[0].controllers === '';
+      return cgroup === undefined ? {} : { cgroup, unifiedOnly };
+    } catch (e) {
+      return { error: errorCode(e) };
+    }
+  }
+
+  /**
+   * The start of a process from the kernel's `start_boottime` in ns (an eBPF record): the clock
+   * ticks /proc/PID/stat shows as `starttime` (the kernel divides by 10^9 / USER_HZ, rounding down)
+   * and the epoch ms a /proc read would give.
+   */
+  startOf(startBoottimeNs: bigint): { readonly startTicks: number; readonly startTime: number } {
+    const startTicks = Number(startBoottimeNs / BigInt(Math.round(1e9 / this.#hz)));
+    return { startTicks, startTime: this.bootTimeMs() + Math.round((startTicks * 1000) / this.#hz) };
   }
 
   /** The user name of a uid, from the cached passwd file. */
@@ -503,4 +522,15 @@ function exitedErrors(errors: Readonly<Record<string, string>>): Record<string, 
   const out: Record<string, string> = { ...errors };
   for (const [field, code] of Object.entries(out)) if (code === 'ENOENT') out[field] = 'exited before it could be read';
   return out;
+}
+
+/** Sets the cgroup fields of `place` from `cgroup`. */
+export function withCgroup(
+  place: { cgroup?: string; containerId?: string; containerRuntime?: string; podUid?: string },
+  cgroup: CgroupInfo,
+): void {
+  place.cgroup = cgroup.path;
+  if (cgroup.containerId !== undefined) place.containerId = cgroup.containerId;
+  if (cgroup.containerRuntime !== undefined) place.containerRuntime = cgroup.containerRuntime;
+  if (cgroup.podUid !== undefined) place.podUid = cgroup.podUid;
 }

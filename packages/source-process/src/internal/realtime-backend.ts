@@ -15,8 +15,8 @@ import type { ProcessSnapshot } from '../process-snapshot.ts';
 import { type ProcessFacts, processEvent } from './event-mapping.ts';
 import type { EventPublisher } from './event-publisher.ts';
 import type { ExecCorrelator } from './exec-correlator.ts';
-import { processName } from './proc-parse.ts';
-import type { ProcScanner } from './proc-scan.ts';
+import { type CgroupInfo, processName } from './proc-parse.ts';
+import { type ProcessPlace, type ProcScanner, withCgroup } from './proc-scan.ts';
 import type { KnownProcess, ProcessTable } from './process-table.ts';
 
 /** Backend wiring. */
@@ -40,6 +40,17 @@ type ExitEvent = Omit<Extract<ProcConnectorEvent, { type: 'exit' }>, 'exitSignal
 
 /** An exec event of the eBPF backend. */
 type KernelExec = Extract<EbpfProcessEvent, { type: 'exec' }>;
+/** A fork event of the eBPF backend: it carries the child's start time, cgroup id and kernel-thread flag. */
+type KernelFork = Extract<EbpfProcessEvent, { type: 'fork' }>;
+
+/**
+ * How long a cgroup read for one cgroup v2 id is reused for later forks into that cgroup. Ids are
+ * not reused while the host runs; the bound only lets a renamed cgroup directory show its new
+ * path within this time.
+ */
+const CGROUP_REUSE_MS = 60_000;
+/** Cgroup ids remembered at most (the map starts afresh beyond). */
+const CGROUP_IDS_MAX = 4096;
 
 /** A /proc read for an exec event not sent yet; `stale` once a later exec of the process preceded the read. */
 interface ExecRead {
@@ -84,6 +95,8 @@ export class RealtimeBackend {
   readonly #reads = new Map<number, ExecRead[]>();
   /** Kernel threads whose fork was skipped, so their exits are skipped too (the kernel reports parent 0 then). */
   readonly #skippedKernel = new Set<number>();
+  /** Cgroups read for eBPF forks, by cgroup v2 id (pure cgroup v2 hosts only), with when they were read. */
+  readonly #cgroups = new Map<bigint, { readonly cgroup: CgroupInfo; readonly at: number }>();
   #correlator: ExecCorrelator | undefined;
 
   constructor(options: RealtimeBackendOptions) {
@@ -104,7 +117,7 @@ export class RealtimeBackend {
     for (const ev of events) {
       switch (ev.type) {
         case 'fork':
-          if (ev.childPid === ev.childTgid) this.#fork(ev.childTgid, ev.parentTgid, ev.timestampNs, 'ebpf');
+          if (ev.childPid === ev.childTgid) this.#fork(ev.childTgid, ev.parentTgid, ev.timestampNs, 'ebpf', ev);
           break;
         case 'exec':
           this.#exec(ev.tgid, ev.timestampNs, undefined, undefined, ev);
@@ -138,6 +151,33 @@ export class RealtimeBackend {
           break;
       }
     }
+  }
+
+  /**
+   * Where a forked child is, from its eBPF fork record: the start time and kernel-thread flag the
+   * kernel gave, and the cgroup, read from /proc unless a fork into the same cgroup v2 id read it
+   * within {@link CGROUP_REUSE_MS}. Unlike a /proc read, it has the start time of a child that is
+   * gone already.
+   */
+  #kernelPlace(pid: number, ppid: number, k: KernelFork): ProcessPlace {
+    const kernelThread = k.childKernelThread || pid === 2 || ppid === 2;
+    const place: Writable<ProcessPlace> = { ...this.#o.scanner.startOf(k.childStartNs), kernelThread };
+    if (kernelThread) return place;
+    const id = k.childCgroupId;
+    const now = Date.now();
+    const seen = id === 0n ? undefined : this.#cgroups.get(id);
+    let cgroup = seen !== undefined && now - seen.at < CGROUP_REUSE_MS ? seen.cgroup : undefined;
+    if (cgroup === undefined) {
+      const read = this.#o.scanner.readCgroup(pid);
+      if (read.error !== undefined) place.fieldErrors = { cgroup: read.error };
+      cgroup = read.cgroup;
+      if (cgroup !== undefined && read.unifiedOnly === true && id !== 0n) {
+        if (this.#cgroups.size >= CGROUP_IDS_MAX) this.#cgroups.clear();
+        this.#cgroups.set(id, { cgroup, at: now });
+      }
+    }
+    if (cgroup !== undefined) withCgroup(place, cgroup);
+    return place;
   }
 
   /** An audit exec record whose connector exec never came: emit it alone. */
@@ -198,12 +238,18 @@ export class RealtimeBackend {
    * pid, start time and cgroup. Reading the child's image instead would mix programs when it execs
    * at once. Empty fields carry the reason in `fieldErrors`.
    */
-  #fork(pid: number, ppid: number, ts: bigint, detectedBy: 'connector' | 'ebpf'): void {
+  #fork(pid: number, ppid: number, ts: bigint, detectedBy: 'connector' | 'ebpf', kernel?: KernelFork): void {
     const { scanner, table, publisher } = this.#o;
     const parent = table.get(ppid);
-    // With the parent known, the child's image is the parent's: only where the child is gets read.
+    // With the parent known, the child's image is the parent's: only where the child is gets read
+    // (with eBPF only its cgroup, unless a fork into the same cgroup read it already).
     const full = parent === undefined ? scanner.readOne(pid) : undefined;
-    const snap = parent === undefined ? full : scanner.readPlace(pid);
+    const snap =
+      parent !== undefined
+        ? kernel === undefined
+          ? scanner.readPlace(pid)
+          : this.#kernelPlace(pid, ppid, kernel)
+        : full;
     if (this.#skipKernel(snap, ppid)) {
       if (this.#skippedKernel.size > 65_536) this.#skippedKernel.clear();
       this.#skippedKernel.add(pid);
