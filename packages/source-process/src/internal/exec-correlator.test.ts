@@ -106,4 +106,33 @@ describe('ExecCorrelator without waiting', () => {
     const plan = c.connectorExec(15, Date.now(), false);
     if (!plan.skip) expect((await plan.audit)?.pid).toBe(15);
   });
+
+  it('a stall of the thread longer than the whole wait does not count: the record the audit reader delivered meanwhile still pairs', async () => {
+    const { c } = correlator(10, 200);
+    const now = Date.now();
+    const { port1, port2 } = new MessageChannel();
+    port1.on('message', (r: AuditExecRecord) => c.auditExec(r));
+    // The record reaches this thread as a message (as the audit reader's batches do) while it is
+    // busy for longer than maxWaitMs, in a callback of the check phase (like a batch handled after
+    // I/O): after the stall the exec's timer and the message are both due, and timers run first.
+    const plan = await new Promise<ReturnType<typeof c.connectorExec>>((resolve) =>
+      setImmediate(() => {
+        const p = c.connectorExec(16, now);
+        port2.postMessage(rec(16, now));
+        const until = performance.now() + 300;
+        while (performance.now() < until) {}
+        resolve(p);
+      }),
+    );
+    expect(plan.skip).toBe(false);
+    if (!plan.skip) expect((await plan.audit)?.serial).toBe(16);
+    port1.close();
+    // Without a record, the stalled exec still goes ahead once the wait has passed.
+    const lone = c.connectorExec(17, Date.now());
+    const t = performance.now();
+    const spin = performance.now() + 300;
+    while (performance.now() < spin) {}
+    if (!lone.skip) expect(await lone.audit).toBeUndefined();
+    expect(performance.now() - t).toBeLessThan(1000);
+  });
 });

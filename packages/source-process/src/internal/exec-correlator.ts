@@ -97,25 +97,40 @@ export class ExecCorrelator {
       return { skip: false, audit: Promise.resolve(undefined) };
     }
     this.#waitingExecs++;
-    const deadline = performance.now() + (this.#options.maxWaitMs ?? 500);
+    const waitMs = this.#options.waitMs;
+    let deadline = performance.now() + (this.#options.maxWaitMs ?? 500);
     const audit = new Promise<AuditExecRecord | undefined>((resolve) => {
+      let due = performance.now() + waitMs;
       const entry: { resolve: (r: AuditExecRecord | undefined) => void; timer: NodeJS.Timeout } = {
         resolve,
-        timer: setTimeout(() => expire(), this.#options.waitMs),
+        timer: setTimeout(() => expire(), waitMs),
+      };
+      const arm = (): void => {
+        due = performance.now() + waitMs;
+        entry.timer = setTimeout(() => expire(), waitMs);
       };
       const expire = (): void => {
+        // A timer that fires late means this thread was stalled (a long task, a pause of the whole
+        // process): the audit reader's batches could not be handled meanwhile, so the stall does not
+        // count as waiting.
+        const late = performance.now() - due;
+        if (late > waitMs) deadline += late;
         const lagging = this.#watermarkMs < atMs + CLOCK_SLACK_MS;
         if (lagging && performance.now() < deadline) {
-          entry.timer = setTimeout(() => expire(), this.#options.waitMs);
+          arm();
           return;
         }
+        // Timers run before the messages that arrived with them: let those be handled first (the
+        // record may be among them, and pairs with this exec through auditExec) before going without.
+        setImmediate(giveUp);
+      };
+      const giveUp = (): void => {
         const list = this.#execs.get(pid);
         const i = list?.indexOf(entry) ?? -1;
-        if (list !== undefined && i >= 0) {
-          list.splice(i, 1);
-          if (list.length === 0) this.#execs.delete(pid);
-          this.#waitingExecs--;
-        }
+        if (list === undefined || i < 0) return; // paired, or resolved by close()
+        list.splice(i, 1);
+        if (list.length === 0) this.#execs.delete(pid);
+        this.#waitingExecs--;
         this.#remember(this.#wentWithout, pid);
         resolve(undefined);
       };
