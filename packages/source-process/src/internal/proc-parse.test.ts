@@ -7,6 +7,7 @@ import {
   PF_KTHREAD,
   parseBootTime,
   parseCgroup,
+  parseCgroupFile,
   parseCgroupLines,
   parseCgroupMounts,
   parseCmdline,
@@ -112,6 +113,17 @@ describe('parseExeLink', () => {
 
 describe('parseCgroup', () => {
   const id = '4f3c2a1b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a';
+  it('tells a pure cgroup v2 file from a hybrid or v1 one, and reuses the result for a text seen before', () => {
+    const v2 = parseCgroupFile(`0::/system.slice/docker-${id}.scope\n`);
+    expect(v2).toEqual({
+      cgroup: { path: `/system.slice/docker-${id}.scope`, containerId: id, containerRuntime: 'docker' },
+      unifiedOnly: true,
+    });
+    expect(parseCgroupFile(`0::/system.slice/docker-${id}.scope\n`)).toBe(v2);
+    expect(parseCgroupFile('4:memory:/m\n0::/\n')).toEqual({ cgroup: { path: '/' }, unifiedOnly: false });
+    expect(parseCgroupFile('4:memory:/m\n')).toEqual({ cgroup: { path: '/m' }, unifiedOnly: false });
+    expect(parseCgroupFile('')).toEqual({ unifiedOnly: false });
+  });
   it('prefers the unified path and finds no container on a host', () => {
     expect(parseCgroup('1:cpu:/\n0::/user.slice/session-1.scope\n')).toEqual({ path: '/user.slice/session-1.scope' });
     expect(parseCgroup('4:memory:/user.slice/abc0123456789abcdef0123456789abcd\n')).toEqual({

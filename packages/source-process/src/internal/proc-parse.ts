@@ -262,9 +262,36 @@ export function containerIdIn(path: string): string | undefined {
   return containerOf(path)?.id;
 }
 
+/** What {@link parseCgroupFile} makes of a `/proc/<pid>/cgroup` file. */
+export interface CgroupFile {
+  /** The process's cgroup and container (see {@link cgroupInfo}); absent for an empty file. */
+  readonly cgroup?: CgroupInfo;
+  /** The file holds nothing but the cgroup v2 line (a pure cgroup v2 host). */
+  readonly unifiedOnly: boolean;
+}
+
+/** Files parsed so far, by their text: most processes share a few, and each parse runs several regular expressions a line. */
+const cgroupFiles = new Map<string, CgroupFile>();
+/** Texts remembered at most (the map starts afresh beyond). */
+const CGROUP_FILES_MAX = 1024;
+
+/** Parses `/proc/<pid>/cgroup` (see {@link cgroupInfo}); the result of a text seen before is reused. */
+export function parseCgroupFile(text: string): CgroupFile {
+  let file = cgroupFiles.get(text);
+  if (file !== undefined) return file;
+  const lines = parseCgroupLines(text);
+  const cgroup = cgroupInfo(lines);
+  const first = lines[0];
+  const unifiedOnly = lines.length === 1 && first?.id === '0' && first.controllers === '';
+  file = cgroup === undefined ? { unifiedOnly } : { cgroup, unifiedOnly };
+  if (cgroupFiles.size >= CGROUP_FILES_MAX) cgroupFiles.clear();
+  cgroupFiles.set(text, file);
+  return file;
+}
+
 /** Parses `/proc/<pid>/cgroup` into the process's cgroup and container id (see {@link cgroupInfo}). */
 export function parseCgroup(text: string): CgroupInfo | undefined {
-  return cgroupInfo(parseCgroupLines(text));
+  return parseCgroupFile(text).cgroup;
 }
 
 /** A cgroup file system mount from `/proc/self/mountinfo`. */

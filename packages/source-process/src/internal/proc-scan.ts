@@ -10,12 +10,11 @@ import type { ProcessSnapshot } from '../process-snapshot.ts';
 import { buildCgroupIndex, type CgroupIndex } from './cgroup-index.ts';
 import {
   type CgroupInfo,
-  cgroupInfo,
   PF_KTHREAD,
   type ProcStat,
   parseBootTime,
   parseCgroup,
-  parseCgroupLines,
+  parseCgroupFile,
   parseCmdline,
   parseExeLink,
   parsePasswd,
@@ -308,9 +307,7 @@ export class ProcScanner {
    */
   readCgroup(pid: number): { readonly cgroup?: CgroupInfo; readonly unifiedOnly?: boolean; readonly error?: string } {
     try {
-      const lines = parseCgroupLines(this.#reader.readFile(`${this.#root}/${pid}/cgroup`));
-      const cgroup = cgroupInfo(lines);
-      const unifiedOnly = lines.length === 1 && lines[0]?.id === '0' && lines[0].controllers === '';
+      const { cgroup, unifiedOnly } = parseCgroupFile(this.#reader.readFile(`${this.#root}/${pid}/cgroup`));
       return cgroup === undefined ? {} : { cgroup, unifiedOnly };
     } catch (e) {
       return { error: errorCode(e) };
