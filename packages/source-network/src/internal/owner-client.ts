@@ -1,8 +1,10 @@
 /**
  * The main-thread side of the owner worker: posts the inodes of a dump, resolves the owners. The
  * worker runs on `@daemoneye/native`'s worker host, referenced only while a lookup is pending, so an
- * idle source never holds the process open. A lookup taking longer than its timeout fails and the
- * worker is replaced on the next one. Node cannot run a `.ts` worker: the script is the compiled one.
+ * idle source never holds the process open, and ended once no lookup came for `idleMs` (a quiet host
+ * opens no connections for minutes: the thread and its heap need not stay resident meanwhile; the next
+ * lookup starts a fresh worker). A lookup taking longer than its timeout fails and the worker is
+ * replaced on the next one. Node cannot run a `.ts` worker: the script is the compiled one.
  */
 import { startWorkerHost, type WorkerHost } from '@daemoneye/native';
 import type { OwnerMissReason, SocketOwner } from './owner-index.ts';
@@ -44,19 +46,30 @@ interface Pending {
 /** Resolves owners in a worker thread. */
 export class OwnerWorkerClient implements OwnerResolver {
   readonly #timeoutMs: number;
+  readonly #idleMs: number;
   readonly #procRoot: string | undefined;
   #worker: WorkerHost<OwnerRequest, OwnerReply> | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   #closed = false;
 
-  constructor(options: { timeoutMs?: number; procRoot?: string } = {}) {
+  /** `idleMs`: how long the worker stays after its last lookup (default 30 s). */
+  constructor(options: { timeoutMs?: number; idleMs?: number; procRoot?: string } = {}) {
     this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#idleMs = options.idleMs ?? 30_000;
     this.#procRoot = options.procRoot;
+  }
+
+  /** Whether a worker thread is running now. */
+  workerRunning(): boolean {
+    return this.#worker !== undefined && !this.#worker.exited();
   }
 
   lookup(inodes: number[]): Promise<OwnerResult> {
     if (this.#closed) return Promise.reject(new Error('owner worker is closed'));
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
     const worker = this.#ensure();
     const id = this.#nextId++;
     return new Promise<OwnerResult>((resolve, reject) => {
@@ -73,6 +86,7 @@ export class OwnerWorkerClient implements OwnerResolver {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#idleTimer);
     const w = this.#worker;
     this.#worker = undefined;
     this.#rejectAll(new Error('owner worker is closed'));
@@ -102,7 +116,10 @@ export class OwnerWorkerClient implements OwnerResolver {
     if (p === undefined) return;
     this.#pending.delete(reply.id);
     clearTimeout(p.timer);
-    if (this.#pending.size === 0) this.#worker?.unref();
+    if (this.#pending.size === 0) {
+      this.#worker?.unref();
+      this.#retireWhenIdle();
+    }
     if (reply.type === 'error') {
       p.reject(new Error(`owner lookup failed: ${reply.message}`));
       return;
@@ -116,6 +133,19 @@ export class OwnerWorkerClient implements OwnerResolver {
       missing.set(inode, reply.missingDenied[i] === 1 ? 'not_permitted' : 'not_found');
     });
     p.resolve({ owners, missing, walked: reply.walked, linksRead: reply.linksRead, durationMs: reply.durationMs });
+  }
+
+  /** Ends the worker once no lookup came for `idleMs`; the next lookup starts another. */
+  #retireWhenIdle(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      const w = this.#worker;
+      if (this.#closed || w === undefined || this.#pending.size > 0) return;
+      this.#worker = undefined;
+      void w.close();
+    }, this.#idleMs);
+    this.#idleTimer.unref();
   }
 
   #fail(reason: string): void {
