@@ -411,12 +411,15 @@ export class FsEventSource implements EventSource {
 
   /** Size, mode and owner from a stat of the path now (absent when it is gone). */
   #refresh(e: Mutable<FilesystemEvent>): void {
-    let st: Stats;
+    let st: Stats | undefined;
     try {
-      st = lstatSync(e.path);
+      // A file already gone is the common case under churn (created and removed at once): asking
+      // for `undefined` then spares building and throwing an error per event.
+      st = lstatSync(e.path, { throwIfNoEntry: false });
     } catch {
       return;
     }
+    if (st === undefined) return;
     e.size = st.size;
     e.permissions = octal(st.mode);
     e.ownerUid = st.uid;
