@@ -15,7 +15,7 @@ import { NativeError } from '../native-error.ts';
 import { type Handle, loadLibbpf } from './libbpf.ts';
 import { errnoName, libc } from './libc.ts';
 import { runWorkerEntry } from './worker-entry.ts';
-import type { HostMessage, WorkerMessage } from './worker-protocol.ts';
+import { type HostMessage, InFlight, type WorkerMessage } from './worker-protocol.ts';
 
 /** Settings of the eBPF worker (its `workerData`). */
 export interface EbpfWorkerSettings {
@@ -154,12 +154,12 @@ runWorkerEntry((port) => {
     });
 
     const wakeFd = typeof s.wakeFd === 'number' && s.wakeFd >= 0 ? s.wakeFd : -1;
-    let inFlight = 0;
+    const inFlight = new InFlight(workerData);
     let stopping = false;
     let timeoutMs = IDLE_POLL_MS;
     let lastCounters = 0;
     port.on('message', (m: HostMessage) => {
-      if (m.type === 'ack') inFlight = Math.max(0, inFlight - 1);
+      if (m.type === 'ack') inFlight.acked();
       else if (m.type === 'stop') stopping = true;
     });
     const drain = (): number => {
@@ -170,7 +170,7 @@ runWorkerEntry((port) => {
     };
     const flush = (): void => {
       if (items.length === 0) return;
-      inFlight++;
+      inFlight.posted();
       post({ type: 'batch', items: items.splice(0) });
     };
     const finish = (): void => {
@@ -186,7 +186,7 @@ runWorkerEntry((port) => {
         finish();
         return;
       }
-      if (inFlight >= MAX_IN_FLIGHT) {
+      if (inFlight.count() >= MAX_IN_FLIGHT) {
         setTimeout(tick, 5);
         return;
       }

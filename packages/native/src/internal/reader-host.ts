@@ -13,7 +13,13 @@ import { abortedError } from './abort.ts';
 import { EventFd } from './constants.ts';
 import { libc } from './libc.ts';
 import { createListeners } from './listeners.ts';
-import type { HostMessage, ReadyMessage, WorkerMessage, WorkerRequest } from './worker-protocol.ts';
+import {
+  ACK_COUNTER_KEY,
+  type HostMessage,
+  type ReadyMessage,
+  type WorkerMessage,
+  type WorkerRequest,
+} from './worker-protocol.ts';
 
 /**
  * Resolves a worker script in the compiled output. Under a test runner executing the TypeScript
@@ -81,11 +87,14 @@ export function startReader<T>(
     const wake = (): void => {
       if (wakeFd >= 0) libc().wake(wakeFd);
     };
+    // Batches are acknowledged through shared memory: a message per batch would cost this thread a
+    // postMessage and the worker a wake-up, at every batch of a busy stream.
+    const acks = new Int32Array(new SharedArrayBuffer(4));
     let worker: WorkerHost<HostMessage, WorkerMessage<T>>;
     try {
       worker = startWorkerHost({
         script: workerScriptUrl(script),
-        workerData: wakeFd >= 0 ? { ...workerData, wakeFd } : workerData,
+        workerData: { ...workerData, ...(wakeFd >= 0 ? { wakeFd } : {}), [ACK_COUNTER_KEY]: acks.buffer },
         name: `daemoneye-native-${script}`,
         onStop: wake,
       });
@@ -146,7 +155,7 @@ export function startReader<T>(
       } else {
         delivered += m.items.length;
         items.emit(m.items);
-        worker.post({ type: 'ack' });
+        Atomics.add(acks, 0, 1);
       }
     });
     worker.onError((e) => {

@@ -9,7 +9,7 @@
 import { type MessagePort, workerData } from 'node:worker_threads';
 import { Errno, Sock } from './constants.ts';
 import { errnoName, libc, WOKEN } from './libc.ts';
-import type { HostMessage, WorkerMessage } from './worker-protocol.ts';
+import { type HostMessage, InFlight, type WorkerMessage } from './worker-protocol.ts';
 
 /** Longest sleep in poll() when woken by the host's eventfd (a safety net, not a schedule). */
 const IDLE_POLL_MS = 10_000;
@@ -48,7 +48,7 @@ export function runReaderLoop<T>(opts: ReaderLoopOptions<T>): void {
   const maxBatch = opts.maxBatch ?? 4096;
   const settleMs = opts.settleMs ?? 0;
   const post = (m: WorkerMessage<T>): void => opts.port.postMessage(m);
-  let inFlight = 0;
+  const inFlight = new InFlight(workerData);
   let stopping = false;
   // With the host's wake-up eventfd the loop sleeps in poll() until data arrives or the host stops
   // it (no periodic wake-ups at idle); without one it polls every 100 ms to see the stop message.
@@ -61,7 +61,7 @@ export function runReaderLoop<T>(opts: ReaderLoopOptions<T>): void {
         }
       : (): number => c.pollIn(opts.fd, 100);
   opts.port.on('message', (m: HostMessage) => {
-    if (m.type === 'ack') inFlight = Math.max(0, inFlight - 1);
+    if (m.type === 'ack') inFlight.acked();
     else if (m.type === 'stop') stopping = true;
   });
 
@@ -83,7 +83,7 @@ export function runReaderLoop<T>(opts: ReaderLoopOptions<T>): void {
       finish();
       return;
     }
-    if (inFlight >= maxInFlight) {
+    if (inFlight.count() >= maxInFlight) {
       setTimeout(tick, 5);
       return;
     }
@@ -114,7 +114,7 @@ export function runReaderLoop<T>(opts: ReaderLoopOptions<T>): void {
     opts.afterRead?.(items);
     if (lost > 0) post({ type: 'loss', reason: 'enobufs', count: lost, at: Date.now() });
     if (items.length > 0) {
-      inFlight++;
+      inFlight.posted();
       post({ type: 'batch', items });
     }
     if (settleMs > 0 && ready > 0 && items.length < maxBatch) setTimeout(tick, settleMs);

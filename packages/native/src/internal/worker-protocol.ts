@@ -13,7 +13,11 @@ export interface ReadyMessage {
   readonly detail?: Readonly<Record<string, unknown>>;
 }
 
-/** A batch of decoded items; the host answers each with an `ack` (flow control). */
+/**
+ * A batch of decoded items. The host acknowledges each (flow control) by adding one to the shared
+ * counter of {@link ackCounter} when the worker was given one (no message, so no cross-thread wake-up
+ * per batch), else with an `ack` message.
+ */
 export interface BatchMessage<T> {
   readonly type: 'batch';
   readonly items: T[];
@@ -92,3 +96,46 @@ export interface RequestMessage {
 
 /** Everything the host posts to a worker. */
 export type HostMessage = { readonly type: 'ack' } | { readonly type: 'stop' } | RequestMessage;
+
+/** The `workerData` key of the shared acknowledgement counter (an `Int32Array` over a `SharedArrayBuffer`). */
+export const ACK_COUNTER_KEY = 'ackCounter';
+
+/**
+ * The acknowledgement counter a reader worker was given in its `workerData`, or `undefined`: the
+ * host adds one per batch it handled, the worker reads it to know how many of its batches are still
+ * in flight.
+ */
+export function ackCounter(data: unknown): Int32Array | undefined {
+  const sab = (data as Record<string, unknown> | null)?.[ACK_COUNTER_KEY];
+  return sab instanceof SharedArrayBuffer && sab.byteLength >= 4 ? new Int32Array(sab, 0, 1) : undefined;
+}
+
+/**
+ * Batches posted and not yet acknowledged, for a worker: acknowledgements come through the shared
+ * counter when there is one, else as `ack` messages (call {@link InFlight.acked} for each).
+ */
+export class InFlight {
+  readonly #shared: Int32Array | undefined;
+  #posted = 0;
+  #acked = 0;
+
+  constructor(data: unknown) {
+    this.#shared = ackCounter(data);
+  }
+
+  /** One more batch posted. */
+  posted(): void {
+    this.#posted++;
+  }
+
+  /** An `ack` message arrived (hosts without the shared counter). */
+  acked(): void {
+    this.#acked++;
+  }
+
+  /** Batches waiting for their acknowledgement. */
+  count(): number {
+    const acked = this.#shared === undefined ? this.#acked : Atomics.load(this.#shared, 0);
+    return Math.max(0, this.#posted - acked);
+  }
+}
