@@ -105,7 +105,7 @@ export const ACK_COUNTER_KEY = 'ackCounter';
  * host adds one per batch it handled, the worker reads it to know how many of its batches are still
  * in flight.
  */
-export function ackCounter(data: unknown): Int32Array | undefined {
+function ackCounter(data: unknown): Int32Array | undefined {
   const sab = (data as Record<string, unknown> | null)?.[ACK_COUNTER_KEY];
   return sab instanceof SharedArrayBuffer && sab.byteLength >= 4 ? new Int32Array(sab, 0, 1) : undefined;
 }

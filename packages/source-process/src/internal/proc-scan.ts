@@ -9,6 +9,7 @@
 import type { ProcessSnapshot } from '../process-snapshot.ts';
 import { buildCgroupIndex, type CgroupIndex } from './cgroup-index.ts';
 import {
+  type CgroupFile,
   type CgroupInfo,
   PF_KTHREAD,
   type ProcStat,
@@ -305,10 +306,9 @@ export class ProcScanner {
    * read. `unifiedOnly` when the file holds nothing but the cgroup v2 line: the cgroup is then all
    * there is of it, and one v2 cgroup id stands for it.
    */
-  readCgroup(pid: number): { readonly cgroup?: CgroupInfo; readonly unifiedOnly?: boolean; readonly error?: string } {
+  readCgroup(pid: number): Partial<CgroupFile> & { readonly error?: string } {
     try {
-      const { cgroup, unifiedOnly } = parseCgroupFile(this.#reader.readFile(`${this.#root}/${pid}/cgroup`));
-      return cgroup === undefined ? {} : { cgroup, unifiedOnly };
+      return parseCgroupFile(this.#reader.readFile(`${this.#root}/${pid}/cgroup`));
     } catch (e) {
       return { error: errorCode(e) };
     }
@@ -415,10 +415,7 @@ export class ProcScanner {
     if (uid !== undefined) p.userId = uid;
     if (userName !== undefined) p.userName = userName;
     if (slow.cwd !== undefined) p.cwd = slow.cwd;
-    if (slow.cgroup !== undefined) p.cgroup = slow.cgroup.path;
-    if (slow.cgroup?.containerId !== undefined) p.containerId = slow.cgroup.containerId;
-    if (slow.cgroup?.containerRuntime !== undefined) p.containerRuntime = slow.cgroup.containerRuntime;
-    if (slow.cgroup?.podUid !== undefined) p.podUid = slow.cgroup.podUid;
+    if (slow.cgroup !== undefined) withCgroup(p, slow.cgroup);
     if (cmdError !== undefined || slow.hasErrors) p.fieldErrors = errors;
     return p;
   }

@@ -244,12 +244,9 @@ export class RealtimeBackend {
     // With the parent known, the child's image is the parent's: only where the child is gets read
     // (with eBPF only its cgroup, unless a fork into the same cgroup read it already).
     const full = parent === undefined ? scanner.readOne(pid) : undefined;
-    const snap =
-      parent !== undefined
-        ? kernel === undefined
-          ? scanner.readPlace(pid)
-          : this.#kernelPlace(pid, ppid, kernel)
-        : full;
+    let snap: ProcessPlace | ProcessSnapshot | undefined = full;
+    if (parent !== undefined)
+      snap = kernel === undefined ? scanner.readPlace(pid) : this.#kernelPlace(pid, ppid, kernel);
     if (this.#skipKernel(snap, ppid)) {
       if (this.#skippedKernel.size > 65_536) this.#skippedKernel.clear();
       this.#skippedKernel.add(pid);
