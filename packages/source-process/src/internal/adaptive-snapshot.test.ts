@@ -39,6 +39,8 @@ describe.skipIf(!onLinux)('AdaptiveSnapshot', () => {
   it('scans a small host on the calling thread, starting no worker, and finds the pids ps finds', async () => {
     const made: FakeWorkers[] = [];
     const snap = new AdaptiveSnapshot({
+      // The timing rule is the next test's; a loaded test host must not move this one.
+      inThreadLimitMs: 500,
       createWorkers: () => {
         const w = new FakeWorkers(1);
         made.push(w);
@@ -60,7 +62,7 @@ describe.skipIf(!onLinux)('AdaptiveSnapshot', () => {
     expect(second.processes.some((p) => p.pid === process.pid)).toBe(true);
   });
 
-  it('moves to the workers after a slow scan, and back (closing them) once their scans are fast', async () => {
+  it('moves to the workers after two slow scans in a row, and back (closing them) once their scans are fast', async () => {
     const made: FakeWorkers[] = [];
     const durations = [30, 2];
     const snap = new AdaptiveSnapshot({
@@ -71,8 +73,10 @@ describe.skipIf(!onLinux)('AdaptiveSnapshot', () => {
         return w;
       },
     });
-    const own = await snap.scan(false); // in the thread, over the 0 ms limit
+    const own = await snap.scan(false); // in the thread, over the 0 ms limit: one slow scan stays
     expect(own.processes.some((p) => p.pid === process.pid)).toBe(true);
+    expect(snap.where()).toBe('current');
+    await snap.scan(false); // the second in a row moves
     expect(snap.where()).toBe('worker');
     expect(made.length).toBe(0);
     const slow = await snap.scan(false); // 30 ms in the workers: they stay
@@ -85,6 +89,7 @@ describe.skipIf(!onLinux)('AdaptiveSnapshot', () => {
 
     const back = new AdaptiveSnapshot({
       inThreadLimitMs: 1e-6, // any real scan is slower; the fake workers' 0 ms is under a quarter of it
+      slowScansToMove: 1,
       createWorkers: () => {
         const w = new FakeWorkers(0);
         made.push(w);
@@ -118,7 +123,7 @@ describe.skipIf(!onLinux)('AdaptiveSnapshot', () => {
   });
 
   it('runs real snapshot workers after the move and they agree with the calling thread', async () => {
-    const snap = new AdaptiveSnapshot({ inThreadLimitMs: 0 });
+    const snap = new AdaptiveSnapshot({ inThreadLimitMs: 0, slowScansToMove: 1 });
     const own = await snap.scan(false);
     const inWorkers = await snap.scan(false);
     await snap.close();

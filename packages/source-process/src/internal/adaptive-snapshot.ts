@@ -2,8 +2,10 @@
  * `AdaptiveSnapshot`: the process source's default snapshot port on Linux. A host with a few hundred
  * processes is scanned in a few milliseconds, and two snapshot workers sitting idle between the
  * minutely rescans cost about 25 MB of resident memory, so small hosts are scanned on the calling
- * thread and no worker exists. When a scan there takes longer than `inThreadLimitMs` (thousands of
- * processes, or a short poll interval on a busy host), later scans move to the snapshot workers, which
+ * thread and no worker exists. When `slowScansToMove` scans in a row there take longer than
+ * `inThreadLimitMs` (thousands of processes, or a short poll interval on a busy host; one slow scan
+ * alone — the cold first one, a GC pause, a loaded host — does not move), later scans move to the
+ * snapshot workers, which
  * keep the event loop free; when the workers' scans become fast again (under a quarter of the limit),
  * the workers are closed and scanning returns to the calling thread. The first scan goes to the workers
  * at once when /proc already lists more than `inThreadMaxPids` pids. CPU % deltas start afresh after a
@@ -17,6 +19,8 @@ import type { SnapshotPort, SnapshotResult } from './snapshot-port.ts';
 export interface AdaptiveSnapshotOptions extends SnapshotWorkerClientOptions {
   /** A scan on the calling thread longer than this moves later scans to the workers (default 25 ms). */
   readonly inThreadLimitMs?: number;
+  /** How many slow scans in a row on the calling thread move scanning to the workers (default 2). */
+  readonly slowScansToMove?: number;
   /** With more pids than this in /proc the first scan already goes to the workers (default 1,000). */
   readonly inThreadMaxPids?: number;
   /** Creates the worker port (default: a {@link SnapshotWorkerClient} with these options); for tests. */
@@ -30,6 +34,8 @@ export type SnapshotPlace = 'current' | 'worker';
 export class AdaptiveSnapshot implements SnapshotPort {
   readonly #o: AdaptiveSnapshotOptions;
   readonly #limitMs: number;
+  readonly #slowToMove: number;
+  #slowInRow = 0;
   #scanner: ProcScanner | undefined;
   #workers: SnapshotPort | undefined;
   #place: SnapshotPlace | undefined;
@@ -40,6 +46,7 @@ export class AdaptiveSnapshot implements SnapshotPort {
   constructor(options: AdaptiveSnapshotOptions = {}) {
     this.#o = options;
     this.#limitMs = options.inThreadLimitMs ?? 25;
+    this.#slowToMove = Math.max(1, options.slowScansToMove ?? 2);
   }
 
   /** Where the next scan runs (`undefined` before the first). */
@@ -75,7 +82,8 @@ export class AdaptiveSnapshot implements SnapshotPort {
     }
     const durationMs = performance.now() - started;
     this.#failure = undefined;
-    if (durationMs > this.#limitMs) this.#move('worker');
+    this.#slowInRow = durationMs > this.#limitMs ? this.#slowInRow + 1 : 0;
+    if (this.#slowInRow >= this.#slowToMove) this.#move('worker');
     return { processes, durationMs };
   }
 
@@ -107,6 +115,7 @@ export class AdaptiveSnapshot implements SnapshotPort {
 
   #move(to: SnapshotPlace): void {
     this.#place = to;
+    this.#slowInRow = 0;
     this.#moves++;
   }
 }
