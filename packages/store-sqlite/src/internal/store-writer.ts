@@ -168,7 +168,10 @@ export class StoreWriter {
       }
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
-      this.db.pragma('cache_size = -65536');
+      // A 16 MiB page cache: inserts touch the newest pages of each table and index, and a larger cache
+      // only fills with older pages as the store grows (64 MiB measured: the same rows per second, and
+      // the writer's resident memory still rising after ten minutes at 600 events/s).
+      this.db.pragma('cache_size = -16384');
       this.db.pragma('temp_store = MEMORY');
       // Fewer, larger checkpoints: the WAL grows to about 80 MiB between two of them (measured: 8-10 %
       // more rows per second than at 40 MiB).
