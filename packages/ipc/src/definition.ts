@@ -32,7 +32,7 @@ export const ipcServerSchema = {
   slow_consumer: field('enum', 'drop-oldest', 'What a subscriber further behind gets', {
     values: ['drop-oldest', 'disconnect'],
   }),
-  replay_capacity: field('integer', 50_000, 'Events held for subscribers that resume after a sequence number', {
+  replay_capacity: field('integer', 10_000, 'Events held for subscribers that resume after a sequence number', {
     min: 1,
   }),
 } as const;

@@ -191,6 +191,18 @@ describe('CollectorIpcServer requests', () => {
 });
 
 describe('CollectorIpcServer subscriptions', () => {
+  it('holds the last 10,000 events by default, and a resuming subscriber is told what is no longer held', async () => {
+    const { server, path } = await startServer();
+    await server.write(batchOf(processEvents(12_000), { firstSeq: 1, source: 'process', runId: 'run-d' }));
+    expect(server.stats()).toMatchObject({ replayHeld: 10_000, replayEvicted: 2_000 });
+    const p = await peer(path);
+    p.send(3, { $case: 'subscribeRequest', value: { topics: [], resumeAfterSeq: 0 } });
+    expect(await p.reply(3)).toMatchObject({
+      $case: 'subscribeResponse',
+      value: { oldestHeldSeq: 2_001, nextSeq: 12_001, replayed: 10_000, missed: 2_000, queueCapacity: 10_000 },
+    });
+  });
+
   it('streams matching events with their records, then replays from the ring after sequence N', async () => {
     const { server, path } = await startServer({ replayCapacity: 100, subscriberQueue: 50 });
     const live = await peer(path);

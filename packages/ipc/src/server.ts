@@ -72,7 +72,7 @@ export interface IpcServerOptions {
   readonly subscriberQueue?: number;
   /** What a subscriber that falls further behind gets (default `drop-oldest`, with a drop notice). */
   readonly slowConsumer?: SlowConsumerPolicy;
-  /** Events held for resuming subscribers (default 50,000; at least `subscriberQueue`). */
+  /** Events held for resuming subscribers (default 10,000, about 15 MB of heap at 1.5 KB an event; at least `subscriberQueue`). */
   readonly replayCapacity?: number;
   /** Events per streamed batch at most (default 1,000; batches also stay within one frame). */
   readonly maxBatchEvents?: number;
@@ -170,7 +170,7 @@ export class CollectorIpcServer implements EventSink, ConnectionHost {
     this.maxBatchEvents = positive('maxBatchEvents', options.maxBatchEvents, 1000);
     this.#maxConnections = positive('maxConnections', options.maxConnections, 16);
     this.#subscriberQueue = positive('subscriberQueue', options.subscriberQueue, 10_000);
-    const replay = positive('replayCapacity', options.replayCapacity, 50_000);
+    const replay = positive('replayCapacity', options.replayCapacity, 10_000);
     this.ring = new ReplayRing(Math.max(replay, this.#subscriberQueue));
     this.#allowed = options.allowedUids === undefined ? undefined : new Set(options.allowedUids);
     this.#log = options.logger ?? silentLogger;
