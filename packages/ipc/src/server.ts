@@ -72,7 +72,10 @@ export interface IpcServerOptions {
   readonly subscriberQueue?: number;
   /** What a subscriber that falls further behind gets (default `drop-oldest`, with a drop notice). */
   readonly slowConsumer?: SlowConsumerPolicy;
-  /** Events held for resuming subscribers (default 10,000, about 15 MB of heap at 1.5 KB an event; at least `subscriberQueue`). */
+  /**
+   * Events held for resuming subscribers (default 10,000: about 15 MB of heap, a held event being
+   * about 1.5 KB; at least `subscriberQueue`).
+   */
   readonly replayCapacity?: number;
   /** Events per streamed batch at most (default 1,000; batches also stay within one frame). */
   readonly maxBatchEvents?: number;

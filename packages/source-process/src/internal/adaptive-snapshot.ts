@@ -5,11 +5,10 @@
  * thread and no worker exists. When `slowScansToMove` scans in a row there take longer than
  * `inThreadLimitMs` (thousands of processes, or a short poll interval on a busy host; one slow scan
  * alone — the cold first one, a GC pause, a loaded host — does not move), later scans move to the
- * snapshot workers, which
- * keep the event loop free; when the workers' scans become fast again (under a quarter of the limit),
- * the workers are closed and scanning returns to the calling thread. The first scan goes to the workers
- * at once when /proc already lists more than `inThreadMaxPids` pids. CPU % deltas start afresh after a
- * move, since each side keeps its own samples.
+ * snapshot workers, which keep the event loop free; when the workers' scans become fast again (under
+ * a quarter of the limit), the workers are closed and scanning returns to the calling thread. The
+ * first scan goes to the workers at once when /proc already lists more than `inThreadMaxPids` pids.
+ * CPU % deltas start afresh after a move, since each side keeps its own samples.
  */
 import { openSnapshotScanner, type ProcScanner } from './proc-scan.ts';
 import { SnapshotWorkerClient, type SnapshotWorkerClientOptions } from './snapshot-client.ts';
@@ -17,7 +16,7 @@ import type { SnapshotPort, SnapshotResult } from './snapshot-port.ts';
 
 /** Settings of {@link AdaptiveSnapshot}. */
 export interface AdaptiveSnapshotOptions extends SnapshotWorkerClientOptions {
-  /** A scan on the calling thread longer than this moves later scans to the workers (default 25 ms). */
+  /** A scan on the calling thread longer than this is slow (default 25 ms); see `slowScansToMove`. */
   readonly inThreadLimitMs?: number;
   /** How many slow scans in a row on the calling thread move scanning to the workers (default 2). */
   readonly slowScansToMove?: number;
