@@ -1,5 +1,20 @@
-import { readdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
+
+// Every temporary directory of a run (the tests', and those of the collectors and servers they start)
+// goes under one directory that is removed when the run ends. Mode 1777 as /tmp: tests that drop to
+// another user hand it directories made in there.
+// The configuration is also loaded where the tests run: only its first load (the run's own process)
+// makes and removes the directory.
+if (process.env.DAEMONEYE_TEST_TMPDIR === undefined) {
+  const runTmp = mkdtempSync(join(tmpdir(), 'de-test-'));
+  chmodSync(runTmp, 0o1777);
+  process.env.DAEMONEYE_TEST_TMPDIR = runTmp;
+  process.env.TMPDIR = runTmp;
+  process.on('exit', () => rmSync(runTmp, { recursive: true, force: true }));
+}
 
 // One project per workspace package, each inheriting the shared settings below.
 const packages = readdirSync('packages', { withFileTypes: true })
