@@ -8,6 +8,7 @@ import { defineConfig } from 'vitest/config';
 // another user hand it directories made in there.
 // The configuration is also loaded where the tests run: only its first load (the run's own process)
 // makes and removes the directory.
+// biome-ignore lint/suspicious/noUndeclaredEnvVars: set and read here only, by vitest, not by a turbo task
 if (process.env.DAEMONEYE_TEST_TMPDIR === undefined) {
   const runTmp = mkdtempSync(join(tmpdir(), 'de-test-'));
   chmodSync(runTmp, 0o1777);
