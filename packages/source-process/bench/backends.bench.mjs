@@ -12,10 +12,15 @@
  *   setpriv            200 setpriv --reuid=65534 sleep 0 chains: both execs right (program, argv, uid)
  *   rate               200 execs/s for RATE_S seconds: CPU % of one core
  *   soak (eBPF only)   200 execs/s for SOAK_S seconds: RSS every 10 s; plateau = RSS(end) - RSS(at 1/10)
+ *   parts              where the eBPF collector's CPU goes: 200 execs/s for PARTS_S seconds against the
+ *                      whole collector, then with one part turned off at a time (store, IPC, triggers,
+ *                      filesystem source, network + performance sources); each part's cost is the
+ *                      difference, measured in the same run
  *
  * Needs root, the built packages and (for the comparison) forkstat; run it under
  * `flock /tmp/daemoneye-kernel.lock` on a shared host. Env: RATE_S (default 30), IDLE_S (10),
- * SOAK_S (600; BENCH_QUICK=1 makes it 120). Prints the table and writes bench-results/process-backends.json.
+ * SOAK_S (600; BENCH_QUICK=1 makes it 120), PARTS_S (40; 0 leaves the parts out, as BENCH_QUICK=1
+ * does). Prints the tables and writes bench-results/process-backends.json.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -29,6 +34,7 @@ const quick = process.env.BENCH_QUICK === '1' || process.argv.includes('--quick'
 const IDLE_S = Number(process.env.IDLE_S ?? 10);
 const RATE_S = Number(process.env.RATE_S ?? 30);
 const SOAK_S = Number(process.env.SOAK_S ?? (quick ? 120 : 600));
+const PARTS_S = Number(process.env.PARTS_S ?? (quick ? 0 : 40));
 const BURST = 5000;
 const CHAINS = 200;
 const TICK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
@@ -89,7 +95,7 @@ async function rateLoad(seconds) {
   return execs / seconds;
 }
 
-function startMonitor(kind, out) {
+function startMonitor(kind, out, extra = []) {
   // The monitor writes the file itself, as with `> out` in a shell: a pipe through this process would
   // make every chunk it copies a write by another process under /tmp, which the filesystem source
   // reports (it ignores only the collector's own writes), and the next chunk reports that one.
@@ -112,6 +118,7 @@ function startMonitor(kind, out) {
         'warn',
         '--set',
         `sources.process.backend=${kind}`,
+        ...extra,
       ],
       {
         stdio: ['ignore', fd, 'ignore'],
@@ -256,6 +263,45 @@ async function measure(kind) {
   return r;
 }
 
+/** The parts a collector can run without, each as the `--set` options that turn it off. */
+const PARTS = [
+  ['store (SQLite sink)', ['--set', 'sinks.store.enabled=false']],
+  ['IPC server', ['--set', 'sinks.ipc.enabled=false']],
+  ['triggers', ['--set', 'processors.triggers.enabled=false']],
+  ['filesystem source', ['--set', 'sources.filesystem.enabled=false']],
+  [
+    'network + performance sources',
+    ['--set', 'sources.network.enabled=false', '--set', 'sources.performance.enabled=false'],
+  ],
+];
+
+/** CPU of the eBPF collector, run with `extra`, under the rate load for PARTS_S seconds. */
+async function rateCost(label, extra) {
+  const out = path.join(work, 'parts.out');
+  const m = startMonitor('ebpf', out, extra);
+  await sleep(8000);
+  await settle(out);
+  const pid = m.child.pid;
+  const c0 = cpuTicks(pid);
+  const m0 = cpuTicks(pid, true);
+  const t0 = performance.now();
+  const rate = await rateLoad(PARTS_S);
+  const s = (performance.now() - t0) / 1000;
+  const r = {
+    label,
+    rate,
+    cpuPct: ((cpuTicks(pid) - c0) / TICK / s) * 100,
+    mainCpuPct: ((cpuTicks(pid, true) - m0) / TICK / s) * 100,
+    rssMb: memKb(pid).rss / 1024,
+  };
+  await m.stop();
+  log(
+    'parts',
+    `${label}: ${r.cpuPct.toFixed(2)} % CPU (main ${r.mainCpuPct.toFixed(2)} %), RSS ${r.rssMb.toFixed(0)} MB`,
+  );
+  return r;
+}
+
 const load = loadavg()
   .map((x) => x.toFixed(2))
   .join(' ');
@@ -363,5 +409,19 @@ console.log(
     .map((x) => x.toFixed(2))
     .join(' ')}`,
 );
-writeBenchResult('source-process-backends', { load, baseMs, results });
+let parts;
+if (PARTS_S > 0) {
+  console.log(`\nwhere the eBPF collector's CPU goes at ~200 execs/s (${PARTS_S} s each, one part off at a time) ...`);
+  const all = await rateCost('whole default collector', []);
+  parts = { all, without: [] };
+  for (const [label, extra] of PARTS) parts.without.push(await rateCost(label, extra));
+  console.log('| run | CPU % of one core | main thread % | RSS MB | the part costs (CPU % / RSS MB) |');
+  console.log('| --- | --- | --- | --- | --- |');
+  console.log(`| ${all.label} | ${f(all.cpuPct)} | ${f(all.mainCpuPct)} | ${f(all.rssMb, 0)} | |`);
+  for (const p of parts.without)
+    console.log(
+      `| without ${p.label} | ${f(p.cpuPct)} | ${f(p.mainCpuPct)} | ${f(p.rssMb, 0)} | ${f(all.cpuPct - p.cpuPct)} / ${f(all.rssMb - p.rssMb, 0)} |`,
+    );
+}
+writeBenchResult('source-process-backends', { load, baseMs, results, ...(parts === undefined ? {} : { parts }) });
 rmSync(work, { recursive: true, force: true });
