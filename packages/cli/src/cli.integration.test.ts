@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeEbpf } from '@daemoneye/native';
@@ -98,6 +98,49 @@ describe('daemoneye-collector run (the built command)', () => {
     expect(Object.keys(sink?.dropped ?? {})).toEqual(['sink_closed']);
     expect((sink?.delivered ?? 0) + (sink?.dropped.sink_closed ?? 0)).toBe(sink?.received);
     expect(logs.some((l) => l.msg === 'sink consumer closed; later events for it count as sink_closed')).toBe(true);
+  });
+
+  it('runs under the Node options it asks for, restarted in place (same PID), unless DAEMONEYE_NODE_FLAGS says otherwise', async () => {
+    const cmdline = (pid: number): string[] =>
+      readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+        .split('\0')
+        .filter((a) => a !== '');
+    for (const [env, flags] of [
+      [{}, ['--single-threaded-gc']],
+      [{ DAEMONEYE_NODE_FLAGS: '' }, []],
+      [
+        { DAEMONEYE_NODE_FLAGS: '--single-threaded-gc --max-semi-space-size=4' },
+        ['--single-threaded-gc', '--max-semi-space-size=4'],
+      ],
+    ] as const) {
+      const c = startRun<Line>(['--output', 'jsonl', '--log-level', 'debug', '--set', 'batch_timeout=20ms'], { env });
+      running = c.child;
+      expect(await until(() => c.lines.length > 0, 15_000)).toBe(true);
+      const pid = c.child.pid as number;
+      expect(cmdline(pid)).toEqual([
+        process.execPath,
+        ...flags,
+        BIN,
+        'run',
+        '--no-system-config',
+        '--output',
+        'jsonl',
+        '--log-level',
+        'debug',
+        '--set',
+        'batch_timeout=20ms',
+      ]);
+      c.child.kill('SIGTERM');
+      expect(await new Promise<number | null>((r) => c.child.on('exit', (code) => r(code)))).toBe(0);
+      const said = c
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes('"running with Node options"'));
+      expect(said.map((l) => (JSON.parse(l) as { nodeFlags: string[] }).nodeFlags)).toEqual(
+        flags.length > 0 ? [flags] : [],
+      );
+      expect(c.stderr()).toContain('"collector stopped"');
+    }
   });
 
   it('--log-level debug shows the source start, privileges, backend, sink open and close, and the stop', async () => {

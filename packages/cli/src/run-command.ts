@@ -19,6 +19,7 @@ import {
 import { cliErrors } from './errors.ts';
 import { createLogger } from './logging.ts';
 import { type MetricsEndpoint, parseListenAddress, startMetricsEndpoint } from './metrics-endpoint.ts';
+import { nodeFlagsOutcome, runNodeFlags } from './node-flags.ts';
 import { createWatchdog, Reloader, runningCollector, writePidFile } from './operations.ts';
 import { checkPrivilegeDrop, dropAfterStartup } from './privilege-drop.ts';
 import { configuredStorePath } from './query-command.ts';
@@ -54,6 +55,13 @@ export async function runCollector(options: RunCommandOptions): Promise<number> 
   const { loaded, plugins, stdout } = options;
   const log = sectionOptions(loaded, 'log', commandSchema.log);
   const logger: Logger & { level?: string } = createLogger(logLevel(loaded), log.format);
+  const nodeFlags = nodeFlagsOutcome();
+  if (nodeFlags?.applied === false)
+    logger.warn(
+      { reason: nodeFlags.reason, nodeFlags: runNodeFlags() },
+      'running without the Node options the collector asks for (DAEMONEYE_NODE_FLAGS); it costs more CPU',
+    );
+  else if (nodeFlags?.applied === true) logger.debug({ nodeFlags: nodeFlags.flags }, 'running with Node options');
   const listen = listenOf(loaded);
   const user = userOf(loaded);
   // Refused before anything starts: not root, or a user that does not exist.

@@ -38,6 +38,8 @@ describe('public surface', () => {
         'columnStateName',
         'createProcfsReader',
         'errnoName',
+        'execWithNodeFlags',
+        'missingNodeFlags',
         'getPeerCredentials',
         'inetDiagSocketAt',
         'inetDiagSockets',

@@ -51,6 +51,8 @@ export { errnoName } from './internal/libc.ts';
 export type { NativeErrorCode, NativeErrorOptions } from './native-error.ts';
 export { isNativeError, NativeError, NativeErrorCodes } from './native-error.ts';
 export type { NativeLogger } from './native-logger.ts';
+export type { NodeFlagsOutcome } from './node-flags.ts';
+export { execWithNodeFlags, missingNodeFlags } from './node-flags.ts';
 export { getPeerCredentials } from './peer-credentials.ts';
 export type {
   CapabilityName,

@@ -19,11 +19,15 @@ export interface RunningCommand<L> {
   stderr(): string;
 }
 
-/** Starts `run` with `args`; `dataDir` defaults to a new temporary directory. */
-export function startRun<L>(args: readonly string[], options: { dataDir?: string } = {}): RunningCommand<L> {
+/** Starts `run` with `args`; `dataDir` defaults to a new temporary directory; `env` is added to the environment. */
+export function startRun<L>(
+  args: readonly string[],
+  options: { dataDir?: string; env?: NodeJS.ProcessEnv } = {},
+): RunningCommand<L> {
   const child = spawn(process.execPath, [BIN, 'run', '--no-system-config', ...args], {
     env: {
       ...process.env,
+      ...options.env,
       XDG_CONFIG_HOME: '/nonexistent',
       DAEMONEYE_COLLECTOR_DATA_DIR: options.dataDir ?? mkdtempSync(join(tmpdir(), 'de-cli-data-')),
     },

@@ -64,6 +64,13 @@ export interface Libc {
    */
   setresuidThread(uid: number): number;
   setresgidThread(gid: number): number;
+  /**
+   * execve(2): replaces the process image with `path` run with `argv` and the `NAME=value` strings of
+   * `env`. Returns only on failure, with `-errno`.
+   */
+  execve(path: string, argv: readonly string[], env: readonly string[]): number;
+  /** Clears FD_CLOEXEC of `fd` (fcntl F_SETFD), so an execve keeps it open; returns 0 or `-errno`. */
+  keepOnExec(fd: number): number;
   /** The password database entry of a user name or uid (NSS included), or undefined when there is none. */
   getpw(user: string | number): { name: string; uid: number; gid: number; dir: string } | undefined;
 }
@@ -116,6 +123,8 @@ function bindLibc(k: Koffi, lib: ReturnType<Koffi['load']>): Libc {
   const capget = fn('int capget(void *, void *)');
   const capset = fn('int capset(void *, void *)');
   const syscall = fn('long syscall(long, ...)');
+  const execve = fn('int execve(const char *, const char **, const char **)');
+  const fcntl = fn('int fcntl(int, int, ...)');
   const Passwd = k.struct({
     pw_name: 'const char *',
     pw_passwd: 'const char *',
@@ -227,6 +236,12 @@ function bindLibc(k: Koffi, lib: ReturnType<Koffi['load']>): Libc {
     },
     setresuidThread: (uid) => call(syscall, SYS_SETRESUID, 'uint32_t', uid, 'uint32_t', uid, 'uint32_t', uid),
     setresgidThread: (gid) => call(syscall, SYS_SETRESGID, 'uint32_t', gid, 'uint32_t', gid, 'uint32_t', gid),
+    execve: (path, argv, env) => call(execve, path, [...argv, null], [...env, null]),
+    keepOnExec(fd) {
+      // F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1.
+      const flags = call(fcntl, fd, 1);
+      return flags < 0 ? flags : call(fcntl, fd, 2, 'int', flags & ~1);
+    },
     getpw(user) {
       const p = typeof user === 'number' ? getpwuid(user >>> 0) : getpwnam(user);
       if (p === null || p === undefined) return undefined;
