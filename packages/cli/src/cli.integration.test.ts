@@ -106,11 +106,11 @@ describe('daemoneye-collector run (the built command)', () => {
         .split('\0')
         .filter((a) => a !== '');
     for (const [env, flags] of [
-      [{}, ['--single-threaded-gc']],
+      [{}, ['--single-threaded-gc', '--max-semi-space-size=1']],
       [{ DAEMONEYE_NODE_FLAGS: '' }, []],
       [
-        { DAEMONEYE_NODE_FLAGS: '--single-threaded-gc --max-semi-space-size=4' },
-        ['--single-threaded-gc', '--max-semi-space-size=4'],
+        { DAEMONEYE_NODE_FLAGS: '--single-threaded-gc --stack-trace-limit=20' },
+        ['--single-threaded-gc', '--stack-trace-limit=20'],
       ],
     ] as const) {
       const c = startRun<Line>(['--output', 'jsonl', '--log-level', 'debug', '--set', 'batch_timeout=20ms'], { env });

@@ -1,16 +1,18 @@
 /**
- * The Node options `run` starts with. The collector is a long-running service whose cost is mostly
- * V8's young-generation collections: with the collector threads V8 starts by default, each scavenge
- * is split across four helper threads whose hand-off costs more CPU than the work saves on a small
- * host (measured at 200 execs/s: about 9 % of the collector's CPU). `--single-threaded-gc` does the
- * same collections on the thread that allocated. Only the command line can set it, so `run` starts
- * itself over in place (same PID) with it, before anything else runs. `DAEMONEYE_NODE_FLAGS` replaces
- * the list (space-separated; empty: Node's defaults, no restart).
+ * The Node options `run` starts with. Much of the collector's cost is V8's young-generation
+ * collections. By default each one is split across helper threads whose hand-off costs more CPU
+ * than it saves on a small host: `--single-threaded-gc` does them on the thread that allocated. And
+ * by default the young generation grows to 16 MB semi-spaces under load, in every isolate (the main
+ * thread and each worker), which is RSS the service keeps: `--max-semi-space-size=1` holds them at
+ * 1 MB. Measured with the backends and collector benches (numbers in the package README). Only the
+ * command line can set these, so `run` starts itself over in place (same PID) with them, before
+ * anything else runs. `DAEMONEYE_NODE_FLAGS` replaces the list (space-separated; empty: Node's
+ * defaults, no restart).
  */
 import { execWithNodeFlags, type NodeFlagsOutcome } from '@daemoneye/native';
 
 /** The Node options of `run` unless `DAEMONEYE_NODE_FLAGS` says otherwise. */
-export const RUN_NODE_FLAGS: readonly string[] = ['--single-threaded-gc'];
+export const RUN_NODE_FLAGS: readonly string[] = ['--single-threaded-gc', '--max-semi-space-size=1'];
 
 let outcome: NodeFlagsOutcome | undefined;
 
