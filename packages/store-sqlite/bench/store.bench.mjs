@@ -15,7 +15,7 @@ import Database from 'better-sqlite3';
 import { writeBenchResult } from '../../../tools/bench/results.mjs';
 import { createStoreSink, openEventStore, runQuery, SCHEMA_VERSION } from '../dist/index.js';
 import { PROCESS_ROW_COLUMNS, processInsertSql, processRow } from '../dist/internal/rows.js';
-import { PROCESS_CHUNK } from '../dist/internal/store-writer.js';
+import { ROW_CHUNK } from '../dist/internal/store-writer.js';
 
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 const out = (s = '') => process.stdout.write(`${s}\n`);
@@ -134,7 +134,7 @@ async function insertSection() {
   const now = Date.now();
   const batches = makeBatches(n, (k) => now - n + k);
   const bare = await bareLoop(batches, n, 1);
-  const bareChunked = await bareLoop(batches, n, PROCESS_CHUNK);
+  const bareChunked = await bareLoop(batches, n, ROW_CHUNK);
   const store = await viaStore(batches, n);
   const row = {
     events: n,
@@ -158,10 +158,10 @@ async function insertSection() {
     `| bare better-sqlite3 loop, one INSERT per row (calling thread) | ${bare.eventsPerSecond} | ${bare.seconds} | ${bare.eventLoop.p99Ms} | ${bare.eventLoop.maxMs} |`,
   );
   out(
-    `| bare better-sqlite3 loop, ${PROCESS_CHUNK} rows per INSERT (calling thread) | ${bareChunked.eventsPerSecond} | ${bareChunked.seconds} | ${bareChunked.eventLoop.p99Ms} | ${bareChunked.eventLoop.maxMs} |`,
+    `| bare better-sqlite3 loop, ${ROW_CHUNK} rows per INSERT (calling thread) | ${bareChunked.eventsPerSecond} | ${bareChunked.seconds} | ${bareChunked.eventLoop.p99Ms} | ${bareChunked.eventLoop.maxMs} |`,
   );
   out(
-    `overhead ratio (bare / store): ${row.overheadRatio} (one INSERT per row), ${row.overheadRatioChunked} (${PROCESS_CHUNK} rows per INSERT)`,
+    `overhead ratio (bare / store): ${row.overheadRatio} (one INSERT per row), ${row.overheadRatioChunked} (${ROW_CHUNK} rows per INSERT)`,
   );
 }
 

@@ -164,6 +164,55 @@ describe('openEventStore', () => {
     expect(await rows(path, 'SELECT seq FROM events ORDER BY seq')).toEqual([[10], [13]]);
   });
 
+  it('stores every kind in chunks of rows and still rejects exactly the one row a chunk cannot hold', async () => {
+    const path = join(tempDir(), 'events.db');
+    const s = await store(path);
+    const t = Date.now();
+    const events: CollectionEvent[] = [];
+    // 70 filesystem events (two whole chunks of 32 and 6 more) between network and performance events.
+    for (let i = 0; i < 70; i++) {
+      events.push(E.filesystem({ path: `/tmp/f${i}`, operation: 'create', pid: 100 + i, size: i, timestamp: t }));
+      if (i % 10 === 0)
+        events.push(
+          E.network({
+            connectionId: `c${i}`,
+            protocol: 'tcp',
+            state: 'established',
+            sourceAddr: '10.0.0.1:1',
+            destAddr: `10.0.0.2:${i}`,
+            timestamp: t,
+          }),
+        );
+      if (i % 35 === 0)
+        events.push(E.performance({ metricName: 'cpu.usage', component: 'cpu', value: i, unit: '%', timestamp: t }));
+    }
+    // In the first filesystem chunk: a null path (INSERT OR IGNORE would skip it silently), a size
+    // JSON cannot hold, and permissions SQLite cannot bind (the chunk fails and goes again row by row).
+    events.splice(3, 1, { ...events[3], path: null } as unknown as CollectionEvent);
+    events.splice(5, 1, { ...events[5], size: 1n } as unknown as CollectionEvent);
+    events.splice(7, 1, { ...events[7], permissions: { mode: 1 } } as unknown as CollectionEvent);
+    const r = await s.write(batchOf(events, { firstSeq: 1 }));
+    expect(r).toEqual({
+      inserted: events.length - 3,
+      duplicates: 0,
+      rejected: { invalid_event: 3 },
+    });
+    const seqs = await rows(path, 'SELECT seq FROM events ORDER BY seq');
+    expect(seqs.map((x) => x[0])).toEqual(events.map((_, i) => i + 1).filter((q) => ![4, 6, 8].includes(q)));
+    // Sizes 0..69 without those of /tmp/f1, /tmp/f3 and /tmp/f5: 2415 - 1 - 3 - 5.
+    expect(await rows(path, 'SELECT count(*), min(path), sum(size) FROM filesystem_events')).toEqual([
+      [67, '/tmp/f0', 2406],
+    ]);
+    expect(await rows(path, 'SELECT count(*) FROM network_events')).toEqual([[7]]);
+    expect(await rows(path, 'SELECT count(*) FROM performance_events')).toEqual([[2]]);
+    // Written again: every row is a duplicate, in chunks as well.
+    expect(await s.write(batchOf(events, { firstSeq: 1 }))).toEqual({
+      inserted: 0,
+      duplicates: events.length - 3,
+      rejected: { invalid_event: 3 },
+    });
+  });
+
   it('prunes by age: exactly the events older than max_age go', async () => {
     const path = join(tempDir(), 'events.db');
     const s = await store(path, { intervalMs: 0, maxAgeMs: 3600_000, maxSizeBytes: 0 });

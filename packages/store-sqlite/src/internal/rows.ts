@@ -18,6 +18,15 @@ type Columns<K extends EventKind> = {
 
 const opt = (v: number | string | undefined): SqlValue => (v === undefined ? null : v);
 
+/**
+ * A value its column cannot be without. Missing, it throws {@link InvalidEventError}: `INSERT OR
+ * IGNORE` would otherwise skip the row without a word, and the write would count it as a duplicate.
+ */
+const need = (v: number | string | undefined | null, field: string): SqlValue => {
+  if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) return v;
+  throw new InvalidEventError(`event without a valid ${field}`);
+};
+
 const KIND_COLUMNS: { readonly [K in EventKind]: Columns<K> } = {
   process: {
     names: [
@@ -60,40 +69,72 @@ const KIND_COLUMNS: { readonly [K in EventKind]: Columns<K> } = {
   network: {
     names: ['connection_id', 'pid', 'protocol', 'state', 'source_addr', 'dest_addr', 'bytes_sent', 'bytes_received'],
     values: (e) => [
-      e.connectionId,
+      need(e.connectionId, 'connectionId'),
       opt(e.pid),
-      e.protocol,
-      e.state,
-      e.sourceAddr,
-      e.destAddr,
-      e.bytesSent,
-      e.bytesReceived,
+      need(e.protocol, 'protocol'),
+      need(e.state, 'state'),
+      need(e.sourceAddr, 'sourceAddr'),
+      need(e.destAddr, 'destAddr'),
+      opt(e.bytesSent),
+      opt(e.bytesReceived),
     ],
   },
   filesystem: {
     names: ['path', 'operation', 'pid', 'size', 'permissions', 'file_hash'],
-    values: (e) => [e.path, e.operation, opt(e.pid), opt(e.size), opt(e.permissions), opt(e.fileHash)],
+    values: (e) => [
+      need(e.path, 'path'),
+      need(e.operation, 'operation'),
+      opt(e.pid),
+      opt(e.size),
+      opt(e.permissions),
+      opt(e.fileHash),
+    ],
   },
   performance: {
     names: ['metric_name', 'component', 'value', 'unit', 'pid'],
-    values: (e) => [e.metricName, e.component, e.value, e.unit, opt(e.pid)],
+    values: (e) => [
+      need(e.metricName, 'metricName'),
+      need(e.component, 'component'),
+      need(e.value, 'value'),
+      need(e.unit, 'unit'),
+      opt(e.pid),
+    ],
   },
   trigger_request: {
     names: ['trigger_id', 'analysis_type', 'priority', 'target_pid', 'target_path', 'correlation_id'],
-    values: (e) => [e.triggerId, e.analysisType, e.priority, opt(e.targetPid), opt(e.targetPath), e.correlationId],
+    values: (e) => [
+      need(e.triggerId, 'triggerId'),
+      need(e.analysisType, 'analysisType'),
+      need(e.priority, 'priority'),
+      opt(e.targetPid),
+      opt(e.targetPath),
+      need(e.correlationId, 'correlationId'),
+    ],
   },
   analysis_result: {
     names: ['analysis_type', 'trigger_id', 'correlation_id', 'success', 'error'],
-    values: (e) => [e.analysisType, opt(e.triggerId), opt(e.correlationId), e.success ? 1 : 0, opt(e.error)],
+    values: (e) => [
+      need(e.analysisType, 'analysisType'),
+      opt(e.triggerId),
+      opt(e.correlationId),
+      e.success ? 1 : 0,
+      opt(e.error),
+    ],
   },
 };
 
 const COMMON_NAMES = ['seq', 'run', 'source', 'accepted_at', 'time', 'cause_seq', 'depth'] as const;
 
-/** The `INSERT OR IGNORE` statement of a kind's table. */
-export function insertSql(kind: EventKind): string {
+/** The `INSERT OR IGNORE` statement of a kind's table, for `rows` rows in one statement (default 1). */
+export function insertSql(kind: EventKind, rows = 1): string {
   const names = [...COMMON_NAMES, ...KIND_COLUMNS[kind].names, 'event'];
-  return `INSERT OR IGNORE INTO ${KIND_TABLES[kind]} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')})`;
+  const one = `(${names.map(() => '?').join(', ')})`;
+  return `INSERT OR IGNORE INTO ${KIND_TABLES[kind]} (${names.join(', ')}) VALUES ${Array(rows).fill(one).join(', ')}`;
+}
+
+/** How many parameters one row of `insertSql(kind)` takes. */
+export function rowWidth(kind: EventKind): number {
+  return COMMON_NAMES.length + KIND_COLUMNS[kind].names.length + 1;
 }
 
 /** The record fields of one row. */
@@ -106,10 +147,13 @@ export interface RowRecord {
   readonly depth: number;
 }
 
-/** The parameters of `insertSql(e.kind)` for an event and its record. */
-export function rowValues(e: CollectionEvent, r: RowRecord): SqlValue[] {
+/** The parameters of `insertSql(e.kind)` for an event and its record, appended to `out` (default a new array). */
+export function rowValues(e: CollectionEvent, r: RowRecord, out: SqlValue[] = []): SqlValue[] {
   const own = (KIND_COLUMNS[e.kind] as Columns<EventKind>).values(e as never);
-  return [r.seq, r.run, r.source, r.acceptedAt, e.timestamp, r.cause, r.depth, ...own, JSON.stringify(e)];
+  out.push(r.seq, r.run, r.source, r.acceptedAt, need(e.timestamp, 'timestamp'), r.cause, r.depth);
+  for (const v of own) out.push(v);
+  out.push(JSON.stringify(e));
+  return out;
 }
 
 /** Gives the id of a string in the `strings` table, adding it when new. */

@@ -2,8 +2,8 @@
  * The store's one write connection, synchronous, meant to run in the store's worker thread: opens (or
  * creates) the database in WAL mode and migrates it, inserts a batch in one transaction keyed by
  * sequence number (a record already stored is ignored), and prunes by age, row count and size in
- * small steps so inserts between steps never wait long. Process events go in as compact rows,
- * {@link PROCESS_CHUNK} per statement, their strings interned through a bounded cache of ids. It does
+ * small steps so inserts between steps never wait long. Rows go in {@link ROW_CHUNK} per statement;
+ * process events as compact rows, their strings interned through a bounded cache of ids. It does
  * not schedule anything itself (see `write-worker.ts`) and never talks to the collector.
  */
 
@@ -16,6 +16,7 @@ import {
   processInsertSql,
   processRow,
   rowValues,
+  rowWidth,
   type SqlValue,
   type StringIds,
 } from './rows.ts';
@@ -66,8 +67,8 @@ export const SWEEP_CHUNK = 50_000;
 /** Rows deleted per prune step (one short transaction). */
 export const PRUNE_CHUNK = 5000;
 
-/** Process rows per `INSERT` statement: one statement per row costs more than the row itself. */
-export const PROCESS_CHUNK = 32;
+/** Rows per `INSERT` statement, for every kind: one statement per row costs more than the row itself. */
+export const ROW_CHUNK = 32;
 
 /** Strings whose ids the writer remembers; beyond that, the cache starts again empty. */
 export const STRING_CACHE_SIZE = 65_536;
@@ -142,13 +143,15 @@ export const STORE_PAGE_SIZE = 8192;
 /** How large the WAL grows between two automatic checkpoints, in bytes. */
 const WAL_CHECKPOINT_BYTES = 80 * 1024 * 1024;
 
+/** Each kind's INSERT of one row and of {@link ROW_CHUNK} rows, and the parameters one row takes. */
+type KindInserts = Record<EventKind, { one: Database.Statement; chunk: Database.Statement; width: number }>;
+
 /** The synchronous writer over one database file. */
 export class StoreWriter {
   readonly db: Database.Database;
   /** The schema version the file had when opened (0 for a new store). */
   readonly foundVersion: number;
-  readonly #inserts: Record<EventKind, Database.Statement>;
-  readonly #processChunk: Database.Statement;
+  readonly #tables: KindInserts;
   readonly #strings: StringTable;
   readonly #runs = new Map<string, number>();
   readonly #counts = new Map<EventKind, number>();
@@ -178,12 +181,16 @@ export class StoreWriter {
       const pageSize = this.db.pragma('page_size', { simple: true }) as number;
       this.db.pragma(`wal_autocheckpoint = ${Math.round(WAL_CHECKPOINT_BYTES / pageSize)}`);
       this.foundVersion = migrate(this.db);
-      const inserts = {} as Record<EventKind, Database.Statement>;
+      const tables = {} as KindInserts;
       for (const kind of KINDS) {
-        inserts[kind] = this.db.prepare(kind === 'process' ? processInsertSql(1) : insertSql(kind));
+        const sql = (rows: number): string => (kind === 'process' ? processInsertSql(rows) : insertSql(kind, rows));
+        tables[kind] = {
+          one: this.db.prepare(sql(1)),
+          chunk: this.db.prepare(sql(ROW_CHUNK)),
+          width: kind === 'process' ? PROCESS_ROW_COLUMNS.length : rowWidth(kind),
+        };
       }
-      this.#inserts = inserts;
-      this.#processChunk = this.db.prepare(processInsertSql(PROCESS_CHUNK));
+      this.#tables = tables;
       this.#strings = new StringTable(this.db);
       for (const kind of KINDS) {
         const t = STORAGE_TABLES[kind];
@@ -247,39 +254,38 @@ export class StoreWriter {
       inserted += n;
       if (n > 0) added.set(kind, (added.get(kind) ?? 0) + n);
     };
-    const run = this.#run(req);
-    const width = PROCESS_ROW_COLUMNS.length;
-    let chunk: SqlValue[] = [];
-    const flushChunk = (rows: number): void => {
-      if (rows === PROCESS_CHUNK) {
+    // Rows of each kind gathered for one INSERT of ROW_CHUNK rows. A chunk SQLite refuses (one row
+    // breaks a constraint) was not applied at all, so it goes again row by row and only that row is
+    // rejected; the partial chunk at the end goes row by row too.
+    const flush = (kind: EventKind, values: SqlValue[]): void => {
+      const t = this.#tables[kind];
+      if (values.length === t.width * ROW_CHUNK) {
         try {
-          count('process', this.#processChunk.run(chunk).changes);
-          chunk = [];
+          count(kind, t.chunk.run(values).changes);
           return;
         } catch (err) {
           if (isTransientSqliteCode(sqliteCode(err))) throw err;
-          // One row SQLite refused: find it, row by row.
         }
       }
-      for (let at = 0; at < rows * width; at += width) {
+      for (let at = 0; at < values.length; at += t.width) {
         try {
-          count('process', this.#inserts.process.run(chunk.slice(at, at + width)).changes);
+          count(kind, t.one.run(values.slice(at, at + t.width)).changes);
         } catch (err) {
           const code = sqliteCode(err);
           if (isTransientSqliteCode(code)) throw err;
           reject(code ?? 'invalid_event');
         }
       }
-      chunk = [];
     };
-    let rows = 0;
+    const gathered = new Map<EventKind, SqlValue[]>();
+    const run = this.#run(req);
     let sourceOf = '';
     let sourceId = 0;
     for (let i = 0; i < req.events.length; i++) {
       const e = req.events[i] as CollectionEvent;
       const kind = e?.kind;
-      const stmt = this.#inserts[kind];
-      if (stmt === undefined) {
+      const t = this.#tables[kind];
+      if (t === undefined) {
         reject('invalid_event');
         continue;
       }
@@ -291,33 +297,33 @@ export class StoreWriter {
         cause: req.causes[i] ?? null,
         depth: req.depths[i] ?? 0,
       };
-      if (kind === 'process') {
-        try {
+      let values = gathered.get(kind);
+      if (values === undefined) {
+        values = [];
+        gathered.set(kind, values);
+      }
+      const mark = values.length;
+      try {
+        if (kind === 'process') {
           if (record.source !== sourceOf || sourceId === 0) {
             sourceId = this.#strings.id(record.source);
             sourceOf = record.source;
           }
-          processRow(e as ProcessEvent, record, this.#strings, sourceId, chunk);
-        } catch (err) {
-          if (!(err instanceof InvalidEventError)) throw err;
-          reject('invalid_event');
-          continue;
-        }
-        if (++rows === PROCESS_CHUNK) {
-          flushChunk(rows);
-          rows = 0;
-        }
+          processRow(e as ProcessEvent, record, this.#strings, sourceId, values);
+        } else rowValues(e, record, values);
+      } catch (err) {
+        if (kind === 'process' && !(err instanceof InvalidEventError)) throw err;
+        // An event that cannot be a row (a missing field, a value JSON cannot hold) adds nothing.
+        values.length = mark;
+        reject('invalid_event');
         continue;
       }
-      try {
-        count(kind, stmt.run(rowValues(e, record)).changes);
-      } catch (err) {
-        const code = sqliteCode(err);
-        if (isTransientSqliteCode(code)) throw err;
-        reject(code ?? 'invalid_event');
+      if (values.length === t.width * ROW_CHUNK) {
+        flush(kind, values);
+        gathered.set(kind, []);
       }
     }
-    if (rows > 0) flushChunk(rows);
+    for (const [kind, values] of gathered) if (values.length > 0) flush(kind, values);
     const nRejected = Object.values(rejected).reduce((a, b) => a + b, 0);
     return { inserted, duplicates: req.events.length - inserted - nRejected, rejected };
   }
