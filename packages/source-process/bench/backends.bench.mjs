@@ -15,7 +15,8 @@
  *   parts              where the eBPF collector's CPU goes: 200 execs/s for PARTS_S seconds against the
  *                      whole collector, then with one part turned off at a time (store, IPC, triggers,
  *                      filesystem source, network + performance sources); each part's cost is the
- *                      difference, measured in the same run
+ *                      difference, measured in the same run; then the whole collector with the Node
+ *                      options `run` starts with and with Node's defaults, alternating, twice
  *
  * Needs root, the built packages and (for the comparison) forkstat; run it under
  * `flock /tmp/daemoneye-kernel.lock` on a shared host. Env: RATE_S (default 30), IDLE_S (10),
@@ -95,7 +96,7 @@ async function rateLoad(seconds) {
   return execs / seconds;
 }
 
-function startMonitor(kind, out, extra = []) {
+function startMonitor(kind, out, extra = [], env = {}) {
   // The monitor writes the file itself, as with `> out` in a shell: a pipe through this process would
   // make every chunk it copies a write by another process under /tmp, which the filesystem source
   // reports (it ignores only the collector's own writes), and the next chunk reports that one.
@@ -122,7 +123,7 @@ function startMonitor(kind, out, extra = []) {
       ],
       {
         stdio: ['ignore', fd, 'ignore'],
-        env: { ...process.env, XDG_CONFIG_HOME: '/nonexistent', DAEMONEYE_COLLECTOR_DATA_DIR: data },
+        env: { ...process.env, XDG_CONFIG_HOME: '/nonexistent', DAEMONEYE_COLLECTOR_DATA_DIR: data, ...env },
       },
     );
   }
@@ -282,6 +283,12 @@ async function measure(kind) {
   return r;
 }
 
+/** The Node options compared: those `run` starts with, and Node's defaults. */
+const NODE_OPTIONS = [
+  ["run's Node options", {}],
+  ["Node's defaults (DAEMONEYE_NODE_FLAGS='')", { DAEMONEYE_NODE_FLAGS: '' }],
+];
+
 /** The parts a collector can run without, each as the `--set` options that turn it off. */
 const PARTS = [
   ['store (SQLite sink)', ['--set', 'sinks.store.enabled=false']],
@@ -294,10 +301,10 @@ const PARTS = [
   ],
 ];
 
-/** CPU of the eBPF collector, run with `extra`, under the rate load for PARTS_S seconds. */
-async function rateCost(label, extra) {
+/** CPU of the eBPF collector, run with `extra` (and `env` added), under the rate load for PARTS_S seconds. */
+async function rateCost(label, extra, env = {}) {
   const out = path.join(work, 'parts.out');
-  const m = startMonitor('ebpf', out, extra);
+  const m = startMonitor('ebpf', out, extra, env);
   await sleep(8000);
   await settle(out);
   const pid = m.child.pid;
@@ -433,6 +440,17 @@ if (PARTS_S > 0) {
     console.log(
       `| without ${p.label} | ${f(p.cpuPct)} | ${f(p.mainCpuPct)} | ${f(p.rssMb, 0)} | ${f(all.cpuPct - p.cpuPct)} |`,
     );
+  // The Node options `run` starts with against Node's defaults, alternating twice, so the spread
+  // between two runs of the same options shows beside the difference.
+  console.log(`
+the whole collector with run's Node options and with Node's defaults, alternating (${PARTS_S} s each) ...`);
+  parts.nodeOptions = [];
+  for (let round = 0; round < 2; round++)
+    for (const [label, env] of NODE_OPTIONS) parts.nodeOptions.push(await rateCost(label, [], env));
+  console.log('| Node options | CPU % of one core | main thread % | RSS MB at the end |');
+  console.log('| --- | --- | --- | --- |');
+  for (const r of parts.nodeOptions)
+    console.log(`| ${r.label} | ${f(r.cpuPct)} | ${f(r.mainCpuPct)} | ${f(r.rssMb, 0)} |`);
 }
 writeBenchResult('source-process-backends', { load, baseMs, results, ...(parts === undefined ? {} : { parts }) });
 rmSync(work, { recursive: true, force: true });
