@@ -180,6 +180,8 @@ describe('openEventStore', () => {
             state: 'established',
             sourceAddr: '10.0.0.1:1',
             destAddr: `10.0.0.2:${i}`,
+            bytesSent: i,
+            bytesReceived: 0,
             timestamp: t,
           }),
         );
