@@ -1,7 +1,7 @@
 /**
  * The Node options `run` starts with. Much of the collector's cost is V8's young-generation
- * collections. By default each one is split across helper threads whose hand-off costs more CPU
- * than it saves on a small host: `--single-threaded-gc` does them on the thread that allocated. And
+ * collections. By default each one is split across helper threads whose hand-off costs CPU on a
+ * small host: `--single-threaded-gc` does them on the thread that allocated. And
  * by default the young generation grows to 16 MB semi-spaces under load, in every isolate (the main
  * thread and each worker), which is RSS the service keeps: `--max-semi-space-size=1` holds them at
  * 1 MB. Measured with the backends and collector benches (numbers in the package README). Only the
