@@ -14,10 +14,16 @@ import { execWithNodeFlags, type NodeFlagsOutcome } from '@daemoneye/native';
 /** The Node options of `run` unless `DAEMONEYE_NODE_FLAGS` says otherwise. */
 export const RUN_NODE_FLAGS: readonly string[] = ['--single-threaded-gc', '--max-semi-space-size=1'];
 
-let outcome: NodeFlagsOutcome | undefined;
+/** The options asked for in this process and what came of it. */
+export interface RunNodeFlags {
+  readonly asked: readonly string[];
+  readonly outcome: NodeFlagsOutcome;
+}
+
+let applied: RunNodeFlags | undefined;
 
 /** The Node options `run` asks for, from `env`. */
-export function runNodeFlags(env: NodeJS.ProcessEnv = process.env): readonly string[] {
+function runNodeFlags(env: NodeJS.ProcessEnv = process.env): readonly string[] {
   const given = env.DAEMONEYE_NODE_FLAGS;
   return given === undefined ? RUN_NODE_FLAGS : given.split(/\s+/).filter((f) => f !== '');
 }
@@ -28,11 +34,11 @@ export function runNodeFlags(env: NodeJS.ProcessEnv = process.env): readonly str
  */
 export function applyRunNodeFlags(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): void {
   if (argv[0] !== 'run' || argv.includes('--help') || argv.includes('-h')) return;
-  const flags = runNodeFlags(env);
-  outcome = flags.length === 0 ? undefined : execWithNodeFlags(flags);
+  const asked = runNodeFlags(env);
+  applied = asked.length === 0 ? undefined : { asked, outcome: execWithNodeFlags(asked) };
 }
 
-/** What {@link applyRunNodeFlags} found in this process: applied, why not, or `undefined` (not asked). */
-export function nodeFlagsOutcome(): NodeFlagsOutcome | undefined {
-  return outcome;
+/** What {@link applyRunNodeFlags} asked for and found in this process, or `undefined` (nothing asked). */
+export function nodeFlagsOutcome(): RunNodeFlags | undefined {
+  return applied;
 }

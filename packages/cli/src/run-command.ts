@@ -19,7 +19,7 @@ import {
 import { cliErrors } from './errors.ts';
 import { createLogger } from './logging.ts';
 import { type MetricsEndpoint, parseListenAddress, startMetricsEndpoint } from './metrics-endpoint.ts';
-import { nodeFlagsOutcome, runNodeFlags } from './node-flags.ts';
+import { nodeFlagsOutcome } from './node-flags.ts';
 import { createWatchdog, Reloader, runningCollector, writePidFile } from './operations.ts';
 import { checkPrivilegeDrop, dropAfterStartup } from './privilege-drop.ts';
 import { configuredStorePath } from './query-command.ts';
@@ -56,12 +56,12 @@ export async function runCollector(options: RunCommandOptions): Promise<number> 
   const log = sectionOptions(loaded, 'log', commandSchema.log);
   const logger: Logger & { level?: string } = createLogger(logLevel(loaded), log.format);
   const nodeFlags = nodeFlagsOutcome();
-  if (nodeFlags?.applied === false)
+  if (nodeFlags?.outcome.applied === false)
     logger.warn(
-      { reason: nodeFlags.reason, nodeFlags: runNodeFlags() },
+      { reason: nodeFlags.outcome.reason, nodeFlags: nodeFlags.asked },
       'running without the Node options the collector asks for (DAEMONEYE_NODE_FLAGS); it costs more CPU',
     );
-  else if (nodeFlags?.applied === true) logger.debug({ nodeFlags: nodeFlags.flags }, 'running with Node options');
+  else if (nodeFlags !== undefined) logger.debug({ nodeFlags: nodeFlags.asked }, 'running with Node options');
   const listen = listenOf(loaded);
   const user = userOf(loaded);
   // Refused before anything starts: not root, or a user that does not exist.

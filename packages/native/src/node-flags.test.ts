@@ -9,7 +9,6 @@ function restartProbe(flags: readonly string[], nodeArgs: readonly string[] = []
   const code = `
     import { readFileSync } from 'node:fs';
     import { execWithNodeFlags } from ${JSON.stringify(ENTRY)};
-    const before = process.env.PROBE_PID_BEFORE ?? String(process.pid);
     const outcome = execWithNodeFlags(${JSON.stringify(flags)});
     process.stdout.write(JSON.stringify({
       outcome, pid: process.pid, execArgv: process.execArgv, args: process.argv.slice(1),
