@@ -193,25 +193,30 @@ describe('openEventStore', () => {
     events.splice(3, 1, { ...events[3], path: null } as unknown as CollectionEvent);
     events.splice(5, 1, { ...events[5], size: 1n } as unknown as CollectionEvent);
     events.splice(7, 1, { ...events[7], permissions: { mode: 1 } } as unknown as CollectionEvent);
+    // And one in the last, partial filesystem chunk (six rows in one statement).
+    const late = events.findIndex((e) => e.kind === 'filesystem' && e.path === '/tmp/f67');
+    events.splice(late, 1, { ...events[late], permissions: { mode: 1 } } as unknown as CollectionEvent);
     const r = await s.write(batchOf(events, { firstSeq: 1 }));
     expect(r).toEqual({
-      inserted: events.length - 3,
+      inserted: events.length - 4,
       duplicates: 0,
-      rejected: { invalid_event: 3 },
+      rejected: { invalid_event: 4 },
     });
     const seqs = await rows(path, 'SELECT seq FROM events ORDER BY seq');
-    expect(seqs.map((x) => x[0])).toEqual(events.map((_, i) => i + 1).filter((q) => ![4, 6, 8].includes(q)));
-    // Sizes 0..69 without those of /tmp/f1, /tmp/f3 and /tmp/f5: 2415 - 1 - 3 - 5.
+    expect(seqs.map((x) => x[0])).toEqual(
+      events.map((_, i) => i + 1).filter((q) => ![4, 6, 8, late + 1].includes(q)),
+    );
+    // Sizes 0..69 without those of /tmp/f1, /tmp/f3, /tmp/f5 and /tmp/f67: 2415 - 1 - 3 - 5 - 67.
     expect(await rows(path, 'SELECT count(*), min(path), sum(size) FROM filesystem_events')).toEqual([
-      [67, '/tmp/f0', 2406],
+      [66, '/tmp/f0', 2339],
     ]);
     expect(await rows(path, 'SELECT count(*) FROM network_events')).toEqual([[7]]);
     expect(await rows(path, 'SELECT count(*) FROM performance_events')).toEqual([[2]]);
     // Written again: every row is a duplicate, in chunks as well.
     expect(await s.write(batchOf(events, { firstSeq: 1 }))).toEqual({
       inserted: 0,
-      duplicates: events.length - 3,
-      rejected: { invalid_event: 3 },
+      duplicates: events.length - 4,
+      rejected: { invalid_event: 4 },
     });
   });
 

@@ -2,7 +2,7 @@
  * The store's one write connection, synchronous, meant to run in the store's worker thread: opens (or
  * creates) the database in WAL mode and migrates it, inserts a batch in one transaction keyed by
  * sequence number (a record already stored is ignored), and prunes by age, row count and size in
- * small steps so inserts between steps never wait long. Rows go in {@link ROW_CHUNK} per statement;
+ * small steps so inserts between steps never wait long. Rows go up to {@link ROW_CHUNK} per statement;
  * process events as compact rows, their strings interned through a bounded cache of ids. It does
  * not schedule anything itself (see `write-worker.ts`) and never talks to the collector.
  */
@@ -143,8 +143,16 @@ export const STORE_PAGE_SIZE = 8192;
 /** How large the WAL grows between two automatic checkpoints, in bytes. */
 const WAL_CHECKPOINT_BYTES = 80 * 1024 * 1024;
 
-/** Each kind's INSERT of one row and of {@link ROW_CHUNK} rows, and the parameters one row takes. */
-type KindInserts = Record<EventKind, { one: Database.Statement; chunk: Database.Statement; width: number }>;
+/**
+ * A kind's INSERT statements by row count (1 to {@link ROW_CHUNK}, each prepared when first needed, so a
+ * batch's last partial chunk is one statement too) and the parameters one row takes.
+ */
+interface KindInsert {
+  readonly width: number;
+  readonly sql: (rows: number) => string;
+  readonly byRows: (Database.Statement | undefined)[];
+}
+type KindInserts = Record<EventKind, KindInsert>;
 
 /** The synchronous writer over one database file. */
 export class StoreWriter {
@@ -185,9 +193,9 @@ export class StoreWriter {
       for (const kind of KINDS) {
         const sql = (rows: number): string => (kind === 'process' ? processInsertSql(rows) : insertSql(kind, rows));
         tables[kind] = {
-          one: this.db.prepare(sql(1)),
-          chunk: this.db.prepare(sql(ROW_CHUNK)),
           width: kind === 'process' ? PROCESS_ROW_COLUMNS.length : rowWidth(kind),
+          sql,
+          byRows: [],
         };
       }
       this.#tables = tables;
@@ -254,22 +262,24 @@ export class StoreWriter {
       inserted += n;
       if (n > 0) added.set(kind, (added.get(kind) ?? 0) + n);
     };
-    // Rows of each kind gathered for one INSERT of ROW_CHUNK rows. A chunk SQLite refuses (one row
-    // breaks a constraint) was not applied at all, so it goes again row by row and only that row is
-    // rejected; the partial chunk at the end goes row by row too.
+    // Rows of each kind gathered for one INSERT of up to ROW_CHUNK rows. A chunk SQLite refuses (one
+    // row breaks a constraint) was not applied at all, so it goes again row by row and only that row
+    // is rejected.
     const flush = (kind: EventKind, values: SqlValue[]): void => {
       const t = this.#tables[kind];
-      if (values.length === t.width * ROW_CHUNK) {
+      const rows = values.length / t.width;
+      if (rows > 1) {
         try {
-          count(kind, t.chunk.run(values).changes);
+          count(kind, this.#statement(t, rows).run(values).changes);
           return;
         } catch (err) {
           if (isTransientSqliteCode(sqliteCode(err))) throw err;
         }
       }
+      const one = this.#statement(t, 1);
       for (let at = 0; at < values.length; at += t.width) {
         try {
-          count(kind, t.one.run(values.slice(at, at + t.width)).changes);
+          count(kind, one.run(values.slice(at, at + t.width)).changes);
         } catch (err) {
           const code = sqliteCode(err);
           if (isTransientSqliteCode(code)) throw err;
@@ -326,6 +336,16 @@ export class StoreWriter {
     for (const [kind, values] of gathered) if (values.length > 0) flush(kind, values);
     const nRejected = Object.values(rejected).reduce((a, b) => a + b, 0);
     return { inserted, duplicates: req.events.length - inserted - nRejected, rejected };
+  }
+
+  /** The INSERT of `rows` rows of a kind, prepared on first use. */
+  #statement(t: KindInsert, rows: number): Database.Statement {
+    let st = t.byRows[rows];
+    if (st === undefined) {
+      st = this.db.prepare(t.sql(rows));
+      t.byRows[rows] = st;
+    }
+    return st;
   }
 
   /** Rows stored, per table and in total. */
