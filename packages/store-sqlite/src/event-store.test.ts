@@ -50,6 +50,64 @@ const RICH_EVENTS: CollectionEvent[] = [
   }),
 ];
 
+/**
+ * Filesystem events with every field, booleans true and false, fields of another type than their
+ * column's, a field without a column, and the bare minimum.
+ */
+const RICH_FS_EVENTS: CollectionEvent[] = [
+  E.filesystem({
+    path: '/etc/passwd',
+    operation: 'modify',
+    pid: 1234,
+    size: 2048,
+    permissions: '0644',
+    fileHash: 'cd'.repeat(32),
+    hashAlgorithm: 'sha256',
+    processName: 'vim',
+    uid: 0,
+    ownerUid: 0,
+    ownerGid: 42,
+    isDirectory: false,
+    modifyCount: 3,
+    rescan: true,
+    lostCount: 2,
+    timestamp: 1_700_000_001_000,
+  }),
+  E.filesystem({
+    path: '/tmp/b',
+    oldPath: '/tmp/a',
+    operation: 'rename',
+    isDirectory: true,
+    timestamp: 1_700_000_001_001,
+  }),
+  {
+    ...E.filesystem({ path: '/tmp/c d', operation: 'create', pid: 9, rescan: false, timestamp: 1_700_000_001_002 }),
+    uid: '1000',
+    processName: 7,
+    inode: 99,
+    labels: { team: 'sre' },
+  } as unknown as CollectionEvent,
+  E.filesystem({ path: '/tmp/gone', operation: 'delete', timestamp: 1_700_000_001_003 }),
+];
+
+/** The columns of `filesystem_events`, as version 3 had them. */
+const FILESYSTEM_COLUMNS = [
+  'seq',
+  'run',
+  'source',
+  'accepted_at',
+  'time',
+  'cause_seq',
+  'depth',
+  'path',
+  'operation',
+  'pid',
+  'size',
+  'permissions',
+  'file_hash',
+  'event',
+];
+
 /** The columns of `process_events`, as version 2 had them. */
 const PROCESS_COLUMNS = [
   'seq',
@@ -188,35 +246,42 @@ describe('openEventStore', () => {
       if (i % 35 === 0)
         events.push(E.performance({ metricName: 'cpu.usage', component: 'cpu', value: i, unit: '%', timestamp: t }));
     }
-    // In the first filesystem chunk: a null path (INSERT OR IGNORE would skip it silently), a size
-    // JSON cannot hold, and permissions SQLite cannot bind (the chunk fails and goes again row by row).
+    // In the first filesystem chunk: a null path (INSERT OR IGNORE would skip it silently), a size JSON
+    // cannot hold, and permissions of another type than the column's (kept in the event's JSON). In the
+    // network events, one partial chunk of seven rows: a byte count SQLite cannot bind (the chunk fails
+    // and goes again row by row, and only that row is rejected).
     events.splice(3, 1, { ...events[3], path: null } as unknown as CollectionEvent);
     events.splice(5, 1, { ...events[5], size: 1n } as unknown as CollectionEvent);
     events.splice(7, 1, { ...events[7], permissions: { mode: 1 } } as unknown as CollectionEvent);
-    // And one in the last, partial filesystem chunk (six rows in one statement).
-    const late = events.findIndex((e) => e.kind === 'filesystem' && e.path === '/tmp/f67');
-    events.splice(late, 1, { ...events[late], permissions: { mode: 1 } } as unknown as CollectionEvent);
+    const net = events.findIndex((e) => e.kind === 'network' && e.connectionId === 'c30');
+    events.splice(net, 1, { ...events[net], bytesSent: { n: 1 } } as unknown as CollectionEvent);
     const r = await s.write(batchOf(events, { firstSeq: 1 }));
     expect(r).toEqual({
-      inserted: events.length - 4,
+      inserted: events.length - 3,
       duplicates: 0,
-      rejected: { invalid_event: 4 },
+      rejected: { invalid_event: 3 },
     });
     const seqs = await rows(path, 'SELECT seq FROM events ORDER BY seq');
-    expect(seqs.map((x) => x[0])).toEqual(
-      events.map((_, i) => i + 1).filter((q) => ![4, 6, 8, late + 1].includes(q)),
-    );
-    // Sizes 0..69 without those of /tmp/f1, /tmp/f3, /tmp/f5 and /tmp/f67: 2415 - 1 - 3 - 5 - 67.
+    expect(seqs.map((x) => x[0])).toEqual(events.map((_, i) => i + 1).filter((q) => ![4, 6, net + 1].includes(q)));
+    // Sizes 0..69 without those of /tmp/f1 and /tmp/f3: 2415 - 1 - 3.
     expect(await rows(path, 'SELECT count(*), min(path), sum(size) FROM filesystem_events')).toEqual([
-      [66, '/tmp/f0', 2339],
+      [68, '/tmp/f0', 2411],
     ]);
-    expect(await rows(path, 'SELECT count(*) FROM network_events')).toEqual([[7]]);
+    expect(
+      await rows(
+        path,
+        "SELECT permissions, json_extract(event, '$.permissions.mode') FROM filesystem_events WHERE seq = 8",
+      ),
+    ).toEqual([[null, 1]]);
+    expect(await rows(path, 'SELECT count(*), sum(bytes_sent) FROM network_events')).toEqual([
+      [6, 0 + 10 + 20 + 40 + 50 + 60],
+    ]);
     expect(await rows(path, 'SELECT count(*) FROM performance_events')).toEqual([[2]]);
     // Written again: every row is a duplicate, in chunks as well.
     expect(await s.write(batchOf(events, { firstSeq: 1 }))).toEqual({
       inserted: 0,
-      duplicates: events.length - 4,
-      rejected: { invalid_event: 4 },
+      duplicates: events.length - 3,
+      rejected: { invalid_event: 3 },
     });
   });
 
@@ -291,7 +356,7 @@ describe('openEventStore', () => {
 
     const s = await store(path);
     expect(s.foundSchemaVersion).toBe(1);
-    expect(SCHEMA_VERSION).toBe(3);
+    expect(SCHEMA_VERSION).toBe(4);
     expect(await rows(path, 'SELECT seq, container_id, cgroup, cwd FROM process_events')).toEqual([
       [7, 'abc123', '/docker/abc123', '/srv'],
     ]);
@@ -303,7 +368,7 @@ describe('openEventStore', () => {
     expect(await rows(path, 'SELECT count(*) FROM events')).toEqual([[4]]);
     await s.close();
     const check = new Database(path, { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(3);
+    expect(check.pragma('user_version', { simple: true })).toBe(4);
     // An existing store keeps the page size it was made with.
     expect(check.pragma('page_size', { simple: true })).toBe(4096);
     check.close();
@@ -377,6 +442,99 @@ describe('openEventStore', () => {
     ).toEqual([[3]]);
   });
 
+  it('migrates a version 3 store to compact filesystem rows with the same columns and the same event JSON', async () => {
+    const path = join(tempDir(), 'events.db');
+    const old = new Database(path);
+    old.pragma('journal_mode = WAL');
+    migrate(old, 3);
+    old.prepare("INSERT INTO runs (run, run_id, hostname, first_seen) VALUES (1, 'old-run', 'old-host', 0)").run();
+    const v3Insert = old.prepare(insertSql('filesystem'));
+    const record = (seq: number) => ({ seq, run: 1, source: 'filesystem', acceptedAt: 5, cause: 3, depth: 1 });
+    for (const [i, e] of RICH_FS_EVENTS.entries()) v3Insert.run(rowValues(e, record(i + 1)));
+    const before = old.prepare('SELECT * FROM filesystem_events ORDER BY seq').raw(true).all() as unknown[][];
+    old.close();
+
+    const s = await store(path);
+    expect(s.foundSchemaVersion).toBe(3);
+    const after = await rows(path, 'SELECT * FROM filesystem_events ORDER BY seq');
+    const eventAt = FILESYSTEM_COLUMNS.indexOf('event');
+    expect(after.map((r) => r.filter((_, i) => i !== eventAt))).toEqual(
+      before.map((r) => r.filter((_, i) => i !== eventAt)),
+    );
+    expect(after.map((r) => JSON.parse(r[eventAt] as string))).toEqual(RICH_FS_EVENTS.map((e) => ({ ...e })));
+    // The fields of another type than their column's stayed in `extra`, the rest have columns.
+    expect(
+      await rows(
+        path,
+        'SELECT seq, uid, process_name IS NULL, extra FROM filesystem_rows WHERE seq IN (1, 3) ORDER BY seq',
+      ),
+    ).toEqual([
+      [1, 0, 0, null],
+      [3, null, 1, '{"uid":"1000","processName":7,"inode":99,"labels":{"team":"sre"}}'],
+    ]);
+    expect(
+      await rows(
+        path,
+        "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'filesystem_rows' ORDER BY name",
+      ),
+    ).toEqual([['filesystem_rows_path'], ['filesystem_rows_pid'], ['filesystem_rows_time']]);
+    expect(await rows(path, "SELECT count(*) FROM events WHERE kind = 'filesystem'")).toEqual([[4]]);
+    // New rows go in beside the migrated ones.
+    expect(await s.write(batchOf(RICH_FS_EVENTS, { firstSeq: 10, source: 'filesystem' }))).toEqual({
+      inserted: 4,
+      duplicates: 0,
+      rejected: {},
+    });
+    const json = await rows(path, 'SELECT event FROM filesystem_events WHERE seq >= 10 ORDER BY seq');
+    expect(json.map(([e]) => JSON.parse(e as string))).toEqual(RICH_FS_EVENTS.map((e) => ({ ...e })));
+  });
+
+  it('gives back every filesystem event as it was written, in the event JSON and in the columns', async () => {
+    const path = join(tempDir(), 'events.db');
+    const s = await store(path);
+    const r = await s.write(batchOf(RICH_FS_EVENTS, { firstSeq: 1, runId: 'r', source: 'fs' }));
+    expect(r).toEqual({ inserted: RICH_FS_EVENTS.length, duplicates: 0, rejected: {} });
+    const json = await rows(path, "SELECT event FROM events WHERE kind = 'filesystem' ORDER BY seq");
+    expect(json.map(([e]) => JSON.parse(e as string))).toEqual(RICH_FS_EVENTS.map((e) => ({ ...e })));
+    expect(
+      await rows(
+        path,
+        'SELECT seq, source, path, operation, pid, size, permissions, file_hash FROM filesystem_events ORDER BY seq',
+      ),
+    ).toEqual([
+      [1, 'fs', '/etc/passwd', 'modify', 1234, 2048, '0644', 'cd'.repeat(32)],
+      [2, 'fs', '/tmp/b', 'rename', null, null, null, null],
+      [3, 'fs', '/tmp/c d', 'create', 9, null, null, null],
+      [4, 'fs', '/tmp/gone', 'delete', null, null, null, null],
+    ]);
+    // No copy of the event beside the columns: only the fields without one are JSON.
+    expect(await rows(path, 'SELECT count(*) FROM filesystem_rows WHERE extra IS NOT NULL')).toEqual([[1]]);
+    // A field holding null is left out, as the README says.
+    const withNull = { ...RICH_FS_EVENTS[3], size: null, note: null } as unknown as CollectionEvent;
+    await s.write(batchOf([withNull], { firstSeq: 9, source: 'fs' }));
+    expect(await rows(path, 'SELECT size, event FROM filesystem_events WHERE seq = 9')).toEqual([
+      [
+        null,
+        JSON.stringify({ kind: 'filesystem', path: '/tmp/gone', operation: 'delete', timestamp: 1_700_000_001_003 }),
+      ],
+    ]);
+    // The pid index answers a lookup by pid.
+    expect(
+      (await rows(path, 'EXPLAIN QUERY PLAN SELECT seq FROM filesystem_events WHERE pid = 9')).flat().join(' '),
+    ).toMatch(/USING (COVERING )?INDEX filesystem_rows_pid/);
+  });
+
+  it('rejects a process event with a value JSON cannot hold and keeps the rest of the batch', async () => {
+    const path = join(tempDir(), 'events.db');
+    const s = await store(path);
+    const bad = { ...RICH_EVENTS[1], sessionBytes: 5n } as unknown as CollectionEvent;
+    const r = await s.write(
+      batchOf([RICH_EVENTS[0] as CollectionEvent, bad, RICH_EVENTS[2] as CollectionEvent], { firstSeq: 1 }),
+    );
+    expect(r).toEqual({ inserted: 2, duplicates: 0, rejected: { invalid_event: 1 } });
+    expect(await rows(path, 'SELECT seq FROM process_events ORDER BY seq')).toEqual([[1], [3]]);
+  });
+
   it('refuses a store written by a newer collector', async () => {
     const path = join(tempDir(), 'events.db');
     const db = new Database(path);
@@ -385,7 +543,7 @@ describe('openEventStore', () => {
     const e = await openEventStore({ path }).catch((err: unknown) => err);
     expect(isCollectorError(e, 'ERR_STORE_SCHEMA')).toBe(true);
     expect((e as Error).message).toBe(
-      `event store ${path}: the store has schema version 99, newer than 3; use a newer collector`,
+      `event store ${path}: the store has schema version 99, newer than 4; use a newer collector`,
     );
   });
 

@@ -1,12 +1,13 @@
 /**
  * How an event becomes a row: for each kind, the columns of its table after the common ones and a
- * function reading them from the event; for process events, the compact `process_rows` row
- * ({@link processRow}) whose strings are ids from a {@link StringIds}. `INSERT OR IGNORE` on the
+ * function reading them from the event; for process and filesystem events, the compact
+ * `process_rows` and `filesystem_rows` rows ({@link processRow}, {@link filesystemRow}) whose repeated
+ * strings are ids from a {@link StringIds}. `INSERT OR IGNORE` on the
  * sequence number makes a write of a record already stored (after a crash and a replay, say) a
  * no-op. No database access except through the `StringIds` given.
  */
-import type { CollectionEvent, EventKind, ProcessEvent } from '@daemoneye/core';
-import { KIND_TABLES, PROCESS_FLAGS } from './schema.ts';
+import type { CollectionEvent, EventKind, FilesystemEvent, ProcessEvent } from '@daemoneye/core';
+import { FILESYSTEM_FLAGS, KIND_TABLES, PROCESS_FLAGS } from './schema.ts';
 
 /** A SQLite value. */
 export type SqlValue = number | string | null;
@@ -191,24 +192,96 @@ export const PROCESS_ROW_COLUMNS = [
   'extra',
 ] as const;
 
+/** Columns of `filesystem_rows`, in table order. */
+export const FILESYSTEM_ROW_COLUMNS = [
+  'seq',
+  'run',
+  'source',
+  'accepted_at',
+  'time',
+  'cause_seq',
+  'depth',
+  'path',
+  'operation',
+  'pid',
+  'size',
+  'permissions',
+  'file_hash',
+  'old_path',
+  'process_name',
+  'uid',
+  'owner_uid',
+  'owner_gid',
+  'modify_count',
+  'hash_algorithm',
+  'lost_count',
+  'flags',
+  'extra',
+] as const;
+
+/** `INSERT OR IGNORE` of `rows` rows of a compact table (`process_rows`, `filesystem_rows`) in one statement. */
+export function compactInsertSql(table: string, columns: readonly string[], rows: number): string {
+  const one = `(${columns.map(() => '?').join(', ')})`;
+  return `INSERT OR IGNORE INTO ${table} (${columns.join(', ')}) VALUES ${Array(rows).fill(one).join(', ')}`;
+}
+
 /** `INSERT OR IGNORE` of `rows` process rows in one statement. */
 export function processInsertSql(rows: number): string {
-  const one = `(${PROCESS_ROW_COLUMNS.map(() => '?').join(', ')})`;
-  return `INSERT OR IGNORE INTO process_rows (${PROCESS_ROW_COLUMNS.join(', ')}) VALUES ${Array(rows).fill(one).join(', ')}`;
+  return compactInsertSql('process_rows', PROCESS_ROW_COLUMNS, rows);
+}
+
+/** `INSERT OR IGNORE` of `rows` filesystem rows in one statement. */
+export function filesystemInsertSql(rows: number): string {
+  return compactInsertSql('filesystem_rows', FILESYSTEM_ROW_COLUMNS, rows);
 }
 
 /** Thrown for an event that cannot be a row (a required field missing or of the wrong type). */
 export class InvalidEventError extends Error {}
 
-const invalid = (field: string): never => {
-  throw new InvalidEventError(`process event without a valid ${field}`);
+const invalid = (field: string, kind = 'process'): never => {
+  throw new InvalidEventError(`${kind} event without a valid ${field}`);
 };
+
+/** `extra` as JSON; a value JSON cannot hold (a BigInt, say) makes the event one the store cannot hold. */
+const extraJson = (extra: Record<string, unknown> | undefined): string | null => {
+  if (extra === undefined) return null;
+  try {
+    return JSON.stringify(extra);
+  } catch {
+    throw new InvalidEventError('event with a value JSON cannot hold');
+  }
+};
+
+/**
+ * The collector of the fields without a column of their own (or of another type than their
+ * column's), for `extra`, and the readers of typed fields that send a value of the wrong type there.
+ */
+class Extra {
+  fields: Record<string, unknown> | undefined;
+  constructor(readonly ids: StringIds) {}
+  put(k: string, v: unknown): null {
+    if (v === undefined) return null;
+    this.fields ??= {};
+    this.fields[k] = v;
+    return null;
+  }
+  num(k: string, v: unknown): SqlValue {
+    return typeof v === 'number' ? v : this.put(k, v);
+  }
+  text(k: string, v: unknown): SqlValue {
+    return typeof v === 'string' ? v : this.put(k, v);
+  }
+  id(k: string, v: unknown): SqlValue {
+    return typeof v === 'string' ? this.ids.id(v) : this.put(k, v);
+  }
+}
 
 /**
  * Appends the `process_rows` values of `e` (see {@link PROCESS_ROW_COLUMNS}) to `out`. Strings become
  * ids; a field of another type than its column's, and a field without a column, go to `extra`, so
  * the `event` JSON of the view is the event's. Throws {@link InvalidEventError} when `pid`, `name`,
- * `subtype`, `commandLine` or `timestamp` is missing or of the wrong type; `out` is then unchanged.
+ * `subtype`, `commandLine` or `timestamp` is missing or of the wrong type, or a value JSON cannot
+ * hold; `out` is then unchanged.
  */
 export function processRow(e: ProcessEvent, r: RowRecord, ids: StringIds, sourceId: number, out: SqlValue[]): void {
   const { pid, name, subtype, commandLine, timestamp } = e;
@@ -217,15 +290,7 @@ export function processRow(e: ProcessEvent, r: RowRecord, ids: StringIds, source
   if (typeof subtype !== 'string') invalid('subtype');
   if (!Array.isArray(commandLine)) invalid('commandLine');
   if (typeof timestamp !== 'number') invalid('timestamp');
-  let extra: Record<string, unknown> | undefined;
-  const put = (k: string, v: unknown): null => {
-    if (v === undefined) return null;
-    extra ??= {};
-    extra[k] = v;
-    return null;
-  };
-  const num = (k: string, v: unknown): SqlValue => (typeof v === 'number' ? v : put(k, v));
-  const text = (k: string, v: unknown): SqlValue => (typeof v === 'string' ? ids.id(v) : put(k, v));
+  const x = new Extra(ids);
   let commandText: string | null = null;
   let argv: string | null = null;
   const n = commandLine.length;
@@ -244,28 +309,29 @@ export function processRow(e: ProcessEvent, r: RowRecord, ids: StringIds, source
   if (accessible === true) flags |= PROCESS_FLAGS.accessible;
   else if (accessible !== false) {
     flags |= PROCESS_FLAGS.noAccessible;
-    put('accessible', accessible);
+    x.put('accessible', accessible);
   }
   if (fileExists === true) flags |= PROCESS_FLAGS.fileExists;
   else if (fileExists !== false) {
     flags |= PROCESS_FLAGS.noFileExists;
-    put('fileExists', fileExists);
+    x.put('fileExists', fileExists);
   }
-  const ppid = num('ppid', e.ppid);
-  const path = text('executablePath', e.executablePath);
-  const startTime = num('startTime', e.startTime);
-  const cpu = num('cpuUsage', e.cpuUsage);
-  const memory = num('memoryUsage', e.memoryUsage);
-  const hash = text('executableHash', e.executableHash);
-  const userId = text('userId', e.userId);
-  const userName = text('userName', e.userName);
-  const exitCode = num('exitCode', e.exitCode);
-  const cwd = text('cwd', e.cwd);
-  const cgroup = text('cgroup', e.cgroup);
-  const container = text('containerId', e.containerId);
+  const ppid = x.num('ppid', e.ppid);
+  const path = x.id('executablePath', e.executablePath);
+  const startTime = x.num('startTime', e.startTime);
+  const cpu = x.num('cpuUsage', e.cpuUsage);
+  const memory = x.num('memoryUsage', e.memoryUsage);
+  const hash = x.id('executableHash', e.executableHash);
+  const userId = x.id('userId', e.userId);
+  const userName = x.id('userName', e.userName);
+  const exitCode = x.num('exitCode', e.exitCode);
+  const cwd = x.id('cwd', e.cwd);
+  const cgroup = x.id('cgroup', e.cgroup);
+  const container = x.id('containerId', e.containerId);
   for (const k in e) {
-    if (!PROCESS_COLUMN_FIELDS.has(k)) put(k, (e as unknown as Record<string, unknown>)[k]);
+    if (!PROCESS_COLUMN_FIELDS.has(k)) x.put(k, (e as unknown as Record<string, unknown>)[k]);
   }
+  const extra = extraJson(x.fields);
   out.push(
     r.seq,
     r.run,
@@ -292,7 +358,7 @@ export function processRow(e: ProcessEvent, r: RowRecord, ids: StringIds, source
     cgroup,
     container,
     flags,
-    extra === undefined ? null : JSON.stringify(extra),
+    extra,
   );
 }
 
@@ -319,3 +385,95 @@ const PROCESS_COLUMN_FIELDS: ReadonlySet<string> = new Set([
   'containerId',
   'timestamp',
 ]);
+
+/** The fields of a filesystem event stored in a column of their own (or implied, as `kind`). */
+const FILESYSTEM_COLUMN_FIELDS: ReadonlySet<string> = new Set([
+  'kind',
+  'path',
+  'operation',
+  'pid',
+  'size',
+  'permissions',
+  'fileHash',
+  'timestamp',
+  'oldPath',
+  'processName',
+  'uid',
+  'ownerUid',
+  'ownerGid',
+  'isDirectory',
+  'modifyCount',
+  'hashAlgorithm',
+  'rescan',
+  'lostCount',
+]);
+
+/**
+ * Appends the `filesystem_rows` values of `e` (see {@link FILESYSTEM_ROW_COLUMNS}) to `out`, as
+ * {@link processRow} does for process events: the operation, permissions, process name and hash
+ * algorithm as string ids; a field of another type than its column's, and a field without a column,
+ * in `extra`. Throws {@link InvalidEventError} when `path`, `operation` or `timestamp` is missing or
+ * of the wrong type, or a value JSON cannot hold; `out` is then unchanged.
+ */
+export function filesystemRow(
+  e: FilesystemEvent,
+  r: RowRecord,
+  ids: StringIds,
+  sourceId: number,
+  out: SqlValue[],
+): void {
+  const { path, operation, timestamp } = e;
+  if (typeof path !== 'string') invalid('path', 'filesystem');
+  if (typeof operation !== 'string') invalid('operation', 'filesystem');
+  if (typeof timestamp !== 'number') invalid('timestamp', 'filesystem');
+  const x = new Extra(ids);
+  let flags = 0;
+  const { isDirectory, rescan } = e;
+  if (isDirectory === true) flags |= FILESYSTEM_FLAGS.directory;
+  else if (isDirectory === false) flags |= FILESYSTEM_FLAGS.notDirectory;
+  else x.put('isDirectory', isDirectory);
+  if (rescan === true) flags |= FILESYSTEM_FLAGS.rescan;
+  else if (rescan === false) flags |= FILESYSTEM_FLAGS.notRescan;
+  else x.put('rescan', rescan);
+  const pid = x.num('pid', e.pid);
+  const size = x.num('size', e.size);
+  const permissions = x.id('permissions', e.permissions);
+  const fileHash = x.text('fileHash', e.fileHash);
+  const oldPath = x.text('oldPath', e.oldPath);
+  const processName = x.id('processName', e.processName);
+  const uid = x.num('uid', e.uid);
+  const ownerUid = x.num('ownerUid', e.ownerUid);
+  const ownerGid = x.num('ownerGid', e.ownerGid);
+  const modifyCount = x.num('modifyCount', e.modifyCount);
+  const hashAlgorithm = x.id('hashAlgorithm', e.hashAlgorithm);
+  const lostCount = x.num('lostCount', e.lostCount);
+  for (const k in e) {
+    if (!FILESYSTEM_COLUMN_FIELDS.has(k)) x.put(k, (e as unknown as Record<string, unknown>)[k]);
+  }
+  const extra = extraJson(x.fields);
+  out.push(
+    r.seq,
+    r.run,
+    sourceId,
+    r.acceptedAt,
+    timestamp,
+    r.cause,
+    r.depth,
+    path,
+    ids.id(operation),
+    pid,
+    size,
+    permissions,
+    fileHash,
+    oldPath,
+    processName,
+    uid,
+    ownerUid,
+    ownerGid,
+    modifyCount,
+    hashAlgorithm,
+    lostCount,
+    flags,
+    extra,
+  );
+}

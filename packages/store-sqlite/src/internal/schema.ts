@@ -4,14 +4,15 @@
  * host identity; convenience views. Since version 3 process events, the bulk of a host's events, are
  * stored compactly in `process_rows` (repeated strings as ids into `strings`, no JSON beyond the
  * fields without a column, two indexes) and read through the `process_events` view, which has the
- * columns and the `event` JSON of version 2. `MIGRATIONS[n]` turns a store of version `n` into version `n + 1`
+ * columns and the `event` JSON of version 2; since version 4 filesystem events, the bulk under file churn,
+ * are stored the same way in `filesystem_rows`, read through the `filesystem_events` view. `MIGRATIONS[n]` turns a store of version `n` into version `n + 1`
  * (the version is SQLite's `user_version`), so a newer collector opens any older store. This module
  * only describes SQL; the writer applies it.
  */
 import type Database from 'better-sqlite3';
 
 /** The schema version this code writes. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** The table each event kind is stored in. */
 export const KIND_TABLES = {
@@ -26,8 +27,11 @@ export const KIND_TABLES = {
 /** Every event table (a view for process events), in a stable order. */
 export const EVENT_TABLES = Object.values(KIND_TABLES);
 
-/** The table each event kind's rows are written to (`process_events` is a view over `process_rows`). */
-export const STORAGE_TABLES = { ...KIND_TABLES, process: 'process_rows' } as const;
+/**
+ * The table each event kind's rows are written to (`process_events` and `filesystem_events` are views
+ * over `process_rows` and `filesystem_rows`).
+ */
+export const STORAGE_TABLES = { ...KIND_TABLES, process: 'process_rows', filesystem: 'filesystem_rows' } as const;
 
 /** Every table holding event rows, in a stable order. */
 export const STORAGE_TABLE_LIST = Object.values(STORAGE_TABLES);
@@ -37,6 +41,12 @@ export const STORAGE_TABLE_LIST = Object.values(STORAGE_TABLES);
  * (so the rebuilt JSON leaves it out, as the event did).
  */
 export const PROCESS_FLAGS = { accessible: 1, fileExists: 2, noAccessible: 4, noFileExists: 8 } as const;
+
+/**
+ * Bits of `filesystem_rows.flags`: the event's `isDirectory` and `rescan` when true, and when present
+ * and false (absent, neither bit is set and the rebuilt JSON leaves the field out).
+ */
+export const FILESYSTEM_FLAGS = { directory: 1, notDirectory: 2, rescan: 4, notRescan: 8 } as const;
 
 /**
  * Columns every event table starts with (beside `event`, the JSON, at the end). `run` points into
@@ -144,6 +154,16 @@ const PROCESS_EVENT_JSON = `json_patch(json_patch('{}', json_object('kind', 'pro
 const parentOf = (col: string): string =>
   `(SELECT ${col} FROM process_rows q WHERE q.pid = p.ppid AND q.seq < p.seq ORDER BY q.seq DESC LIMIT 1)`;
 
+/** The view of every event, kind by kind (version 3 on; created again when a table becomes a view). */
+const EVENTS_VIEW = `
+CREATE VIEW events AS
+  SELECT e.seq, 'process' AS kind, e.time, e.pid, e.source, r.run_id, r.hostname, e.event FROM process_events e JOIN runs r USING (run)
+  UNION ALL SELECT e.seq, 'network', e.time, e.pid, e.source, r.run_id, r.hostname, e.event FROM network_events e JOIN runs r USING (run)
+  UNION ALL SELECT e.seq, 'filesystem', e.time, e.pid, e.source, r.run_id, r.hostname, e.event FROM filesystem_events e JOIN runs r USING (run)
+  UNION ALL SELECT e.seq, 'performance', e.time, e.pid, e.source, r.run_id, r.hostname, e.event FROM performance_events e JOIN runs r USING (run)
+  UNION ALL SELECT e.seq, 'trigger_request', e.time, e.target_pid, e.source, r.run_id, r.hostname, e.event FROM trigger_requests e JOIN runs r USING (run)
+  UNION ALL SELECT e.seq, 'analysis_result', e.time, NULL, e.source, r.run_id, r.hostname, e.event FROM analysis_results e JOIN runs r USING (run);`;
+
 /** Views of version 3 (dropped and created again by the migration). */
 const V3_VIEWS = `
 CREATE VIEW process_events AS
@@ -153,13 +173,7 @@ CREATE VIEW process_events AS
     ${str('user_id')} AS user_id, ${str('user_name')} AS user_name, p.exit_code, ${PROCESS_EVENT_JSON} AS event,
     ${str('cwd')} AS cwd, ${str('cgroup')} AS cgroup, ${str('container_id')} AS container_id
   FROM process_rows p;
-CREATE VIEW events AS
-  SELECT e.seq, 'process' AS kind, e.time, e.pid, e.source, r.run_id, r.hostname, e.event FROM process_events e JOIN runs r USING (run)
-  UNION ALL SELECT e.seq, 'network', e.time, e.pid, e.source, r.run_id, r.hostname, e.event FROM network_events e JOIN runs r USING (run)
-  UNION ALL SELECT e.seq, 'filesystem', e.time, e.pid, e.source, r.run_id, r.hostname, e.event FROM filesystem_events e JOIN runs r USING (run)
-  UNION ALL SELECT e.seq, 'performance', e.time, e.pid, e.source, r.run_id, r.hostname, e.event FROM performance_events e JOIN runs r USING (run)
-  UNION ALL SELECT e.seq, 'trigger_request', e.time, e.target_pid, e.source, r.run_id, r.hostname, e.event FROM trigger_requests e JOIN runs r USING (run)
-  UNION ALL SELECT e.seq, 'analysis_result', e.time, NULL, e.source, r.run_id, r.hostname, e.event FROM analysis_results e JOIN runs r USING (run);
+${EVENTS_VIEW}
 CREATE VIEW processes_last_hour AS
   SELECT p.seq, p.time, ${str('subtype')} AS subtype, p.pid, p.ppid, ${str('name')} AS name, p.command_line,
     ${str('executable_path')} AS executable_path, ${str('user_name')} AS user_name, ${str('container_id')} AS container_id,
@@ -241,8 +255,99 @@ CREATE INDEX process_rows_pid ON process_rows(pid);
 CREATE INDEX process_rows_container ON process_rows(container_id) WHERE container_id IS NOT NULL;
 ${V3_VIEWS}`;
 
+/** The string columns of `filesystem_rows` that hold ids into `strings`. */
+export const FILESYSTEM_STRING_COLUMNS = [
+  'source',
+  'operation',
+  'permissions',
+  'process_name',
+  'hash_algorithm',
+] as const;
+
+/** The tables whose rows refer to `strings`, with those columns (the string sweep marks them all). */
+export const STRING_REFERENCES = [
+  { table: 'process_rows', columns: PROCESS_STRING_COLUMNS },
+  { table: 'filesystem_rows', columns: FILESYSTEM_STRING_COLUMNS },
+] as const;
+
+/**
+ * The `event` JSON of a `filesystem_rows` row `f`: the columns, absent fields left out, merged with
+ * `extra` (as for process rows).
+ */
+const FILESYSTEM_EVENT_JSON = `json_patch(json_patch('{}', json_object('kind', 'filesystem', 'path', f.path,
+    'operation', ${str('operation', 'f')}, 'pid', f.pid, 'size', f.size, 'permissions', ${str('permissions', 'f')},
+    'fileHash', f.file_hash, 'timestamp', f.time, 'oldPath', f.old_path, 'processName', ${str('process_name', 'f')},
+    'uid', f.uid, 'ownerUid', f.owner_uid, 'ownerGid', f.owner_gid,
+    'isDirectory', CASE WHEN f.flags & 1 THEN json('true') WHEN f.flags & 2 THEN json('false') END,
+    'modifyCount', f.modify_count, 'hashAlgorithm', ${str('hash_algorithm', 'f')},
+    'rescan', CASE WHEN f.flags & 4 THEN json('true') WHEN f.flags & 8 THEN json('false') END,
+    'lostCount', f.lost_count)), coalesce(f.extra, '{}'))`;
+
+/** A JSON field of `e.event` when its JSON type is one of `types`, else NULL (it then stays in `extra`). */
+const field = (name: string, ...types: string[]): string =>
+  `CASE WHEN json_type(e.event, '$.${name}') IN (${types.map((t) => `'${t}'`).join(', ')}) THEN json_extract(e.event, '$.${name}') END`;
+
+/**
+ * The path of a JSON field for `json_remove` when it has a column (its type fits), else `$[0]`, which
+ * matches nothing in an object.
+ */
+const moved = (name: string, ...types: string[]): string =>
+  `CASE WHEN json_type(e.event, '$.${name}') IN (${types.map((t) => `'${t}'`).join(', ')}) THEN '$.${name}' ELSE '$[0]' END`;
+
+const NUM = ['integer', 'real'];
+/** The fields of a filesystem event with a column of their own, by the JSON type the column holds. */
+const FS_NUMBER_FIELDS = ['pid', 'size', 'uid', 'ownerUid', 'ownerGid', 'modifyCount', 'lostCount'];
+const FS_TEXT_FIELDS = ['oldPath', 'fileHash'];
+const FS_INTERNED_FIELDS = ['permissions', 'processName', 'hashAlgorithm'];
+
+/**
+ * Version 3 → 4: filesystem events move to `filesystem_rows`, every field of the event in a column of
+ * its own (the few repeated strings as ids into `strings`, the two booleans in `flags`), `extra` only
+ * for fields without a column or of another type than their column's; indexes on time, path and pid.
+ * `filesystem_events` becomes a view with the columns and the `event` of version 3.
+ */
+const V4 = `
+DROP VIEW events;
+CREATE TABLE filesystem_rows (seq INTEGER PRIMARY KEY, run INTEGER NOT NULL, source INTEGER NOT NULL,
+  accepted_at INTEGER NOT NULL, time INTEGER NOT NULL, cause_seq INTEGER, depth INTEGER NOT NULL DEFAULT 0,
+  path TEXT NOT NULL, operation INTEGER NOT NULL, pid INTEGER, size INTEGER, permissions INTEGER, file_hash TEXT,
+  old_path TEXT, process_name INTEGER, uid INTEGER, owner_uid INTEGER, owner_gid INTEGER, modify_count INTEGER,
+  hash_algorithm INTEGER, lost_count INTEGER, flags INTEGER NOT NULL, extra TEXT);
+INSERT OR IGNORE INTO strings (value)
+  SELECT source FROM filesystem_events UNION SELECT operation FROM filesystem_events
+  ${FS_INTERNED_FIELDS.map(
+    (k) => `UNION SELECT ${field(k, 'text')} FROM filesystem_events e WHERE json_type(e.event, '$.${k}') = 'text'`,
+  ).join('\n  ')};
+INSERT INTO filesystem_rows
+  SELECT seq, run, (SELECT id FROM strings WHERE value = e.source), accepted_at, time, cause_seq, depth, path,
+    (SELECT id FROM strings WHERE value = e.operation), ${field('pid', ...NUM)}, ${field('size', ...NUM)},
+    (SELECT id FROM strings WHERE value = ${field('permissions', 'text')}), ${field('fileHash', 'text')},
+    ${field('oldPath', 'text')}, (SELECT id FROM strings WHERE value = ${field('processName', 'text')}),
+    ${field('uid', ...NUM)}, ${field('ownerUid', ...NUM)}, ${field('ownerGid', ...NUM)}, ${field('modifyCount', ...NUM)},
+    (SELECT id FROM strings WHERE value = ${field('hashAlgorithm', 'text')}), ${field('lostCount', ...NUM)},
+    CASE json_type(e.event, '$.isDirectory') WHEN 'true' THEN 1 WHEN 'false' THEN 2 ELSE 0 END
+      | CASE json_type(e.event, '$.rescan') WHEN 'true' THEN 4 WHEN 'false' THEN 8 ELSE 0 END,
+    nullif(json_remove(e.event, '$.kind', '$.path', '$.operation', '$.timestamp',
+      ${[
+        ...FS_NUMBER_FIELDS.map((k) => moved(k, ...NUM)),
+        ...[...FS_TEXT_FIELDS, ...FS_INTERNED_FIELDS].map((k) => moved(k, 'text')),
+        moved('isDirectory', 'true', 'false'),
+        moved('rescan', 'true', 'false'),
+      ].join(',\n      ')}), '{}')
+  FROM filesystem_events e;
+DROP TABLE filesystem_events;
+CREATE INDEX filesystem_rows_time ON filesystem_rows(time);
+CREATE INDEX filesystem_rows_path ON filesystem_rows(path);
+CREATE INDEX filesystem_rows_pid ON filesystem_rows(pid) WHERE pid IS NOT NULL;
+CREATE VIEW filesystem_events AS
+  SELECT f.seq, f.run, ${str('source', 'f')} AS source, f.accepted_at, f.time, f.cause_seq, f.depth, f.path,
+    ${str('operation', 'f')} AS operation, f.pid, f.size, ${str('permissions', 'f')} AS permissions, f.file_hash,
+    ${FILESYSTEM_EVENT_JSON} AS event
+  FROM filesystem_rows f;
+${EVENTS_VIEW}`;
+
 /** `MIGRATIONS[n]` upgrades version `n` to `n + 1`. */
-export const MIGRATIONS: readonly string[] = [V1, V2, V3];
+export const MIGRATIONS: readonly string[] = [V1, V2, V3, V4];
 
 /**
  * Brings `db` to `target` (default {@link SCHEMA_VERSION}), one version per transaction. Returns the

@@ -7,9 +7,12 @@
  * not schedule anything itself (see `write-worker.ts`) and never talks to the collector.
  */
 
-import type { CollectionEvent, EventKind, ProcessEvent } from '@daemoneye/core';
+import type { CollectionEvent, EventKind, FilesystemEvent, ProcessEvent } from '@daemoneye/core';
 import Database from 'better-sqlite3';
 import {
+  FILESYSTEM_ROW_COLUMNS,
+  filesystemInsertSql,
+  filesystemRow,
   InvalidEventError,
   insertSql,
   PROCESS_ROW_COLUMNS,
@@ -20,7 +23,7 @@ import {
   type SqlValue,
   type StringIds,
 } from './rows.ts';
-import { KIND_TABLES, migrate, PROCESS_STRING_COLUMNS, SCHEMA_VERSION, STORAGE_TABLES } from './schema.ts';
+import { KIND_TABLES, migrate, SCHEMA_VERSION, STORAGE_TABLES, STRING_REFERENCES } from './schema.ts';
 
 /** Retention limits; 0 means no limit. */
 export interface RetentionLimits {
@@ -191,9 +194,19 @@ export class StoreWriter {
       this.foundVersion = migrate(this.db);
       const tables = {} as KindInserts;
       for (const kind of KINDS) {
-        const sql = (rows: number): string => (kind === 'process' ? processInsertSql(rows) : insertSql(kind, rows));
+        const sql = (rows: number): string =>
+          kind === 'process'
+            ? processInsertSql(rows)
+            : kind === 'filesystem'
+              ? filesystemInsertSql(rows)
+              : insertSql(kind, rows);
         tables[kind] = {
-          width: kind === 'process' ? PROCESS_ROW_COLUMNS.length : rowWidth(kind),
+          width:
+            kind === 'process'
+              ? PROCESS_ROW_COLUMNS.length
+              : kind === 'filesystem'
+                ? FILESYSTEM_ROW_COLUMNS.length
+                : rowWidth(kind),
           sql,
           byRows: [],
         };
@@ -314,15 +327,17 @@ export class StoreWriter {
       }
       const mark = values.length;
       try {
-        if (kind === 'process') {
+        if (kind === 'process' || kind === 'filesystem') {
           if (record.source !== sourceOf || sourceId === 0) {
             sourceId = this.#strings.id(record.source);
             sourceOf = record.source;
           }
-          processRow(e as ProcessEvent, record, this.#strings, sourceId, values);
+          if (kind === 'process') processRow(e as ProcessEvent, record, this.#strings, sourceId, values);
+          else filesystemRow(e as FilesystemEvent, record, this.#strings, sourceId, values);
         } else rowValues(e, record, values);
       } catch (err) {
-        if (kind === 'process' && !(err instanceof InvalidEventError)) throw err;
+        // A compact row's strings go into the database as it is built: a failure there is SQLite's.
+        if ((kind === 'process' || kind === 'filesystem') && !(err instanceof InvalidEventError)) throw err;
         // An event that cannot be a row (a missing field, a value JSON cannot hold) adds nothing.
         values.length = mark;
         reject('invalid_event');
@@ -426,30 +441,42 @@ export class StoreWriter {
   }
 
   /**
-   * One step of the sweep that deletes the strings no stored process row refers to any more (pruned
-   * rows leave theirs behind): the first step notes the newest row and string, then each step marks the
-   * ids of the next {@link SWEEP_CHUNK} rows in a temporary table; the last step, in one transaction,
+   * One step of the sweep that deletes the strings no stored row refers to any more (pruned rows
+   * leave theirs behind): the first step notes the newest row of each table that refers to strings
+   * (process and filesystem rows) and the newest string, then each step marks the ids of the next
+   * {@link SWEEP_CHUNK} rows of one table in a temporary table; the last step, in one transaction,
    * also marks the rows written since the sweep began (they may reuse an old id) and deletes the
    * unmarked strings no newer than the sweep's start. Returns the strings deleted once done.
    */
   sweepStringsStep(): { done: boolean; deleted: number } {
     if (this.#sweep === undefined) {
       this.db.exec('CREATE TEMP TABLE IF NOT EXISTS live_strings (id INTEGER PRIMARY KEY); DELETE FROM live_strings;');
-      const until = (this.db.prepare('SELECT max(seq) AS s FROM process_rows').get() as { s: number | null }).s ?? 0;
+      const until = STRING_REFERENCES.map(
+        ({ table }) => (this.db.prepare(`SELECT max(seq) AS s FROM ${table}`).get() as { s: number | null }).s ?? 0,
+      );
       const maxId = (this.db.prepare('SELECT max(id) AS i FROM strings').get() as { i: number | null }).i ?? 0;
-      this.#sweep = { from: Number.MIN_SAFE_INTEGER, until, maxId };
+      this.#sweep = { table: 0, from: Number.MIN_SAFE_INTEGER, until, maxId };
     }
     const sw = this.#sweep;
+    const { table } = STRING_REFERENCES[sw.table] as (typeof STRING_REFERENCES)[number];
+    const until = sw.until[sw.table] as number;
     const next = this.db
-      .prepare('SELECT seq FROM process_rows WHERE seq > ? ORDER BY seq LIMIT 1 OFFSET ?')
+      .prepare(`SELECT seq FROM ${table} WHERE seq > ? ORDER BY seq LIMIT 1 OFFSET ?`)
       .get(sw.from, SWEEP_CHUNK - 1) as { seq: number } | undefined;
-    const upper = next === undefined || next.seq >= sw.until ? sw.until : next.seq;
-    this.#markStrings.run({ from: sw.from, to: upper });
+    const upper = next === undefined || next.seq >= until ? until : next.seq;
+    this.#markStrings(sw.table).run({ from: sw.from, to: upper });
     sw.from = upper;
-    if (upper < sw.until) return { done: false, deleted: 0 };
+    if (upper < until) return { done: false, deleted: 0 };
+    if (sw.table + 1 < STRING_REFERENCES.length) {
+      sw.table++;
+      sw.from = Number.MIN_SAFE_INTEGER;
+      return { done: false, deleted: 0 };
+    }
     let deleted = 0;
     this.db.transaction(() => {
-      this.#markStrings.run({ from: sw.until, to: Number.MAX_SAFE_INTEGER });
+      STRING_REFERENCES.forEach((_, t) => {
+        this.#markStrings(t).run({ from: sw.until[t] as number, to: Number.MAX_SAFE_INTEGER });
+      });
       deleted = this.db
         .prepare('DELETE FROM strings WHERE id <= ? AND id NOT IN (SELECT id FROM live_strings)')
         .run(sw.maxId).changes;
@@ -460,19 +487,25 @@ export class StoreWriter {
     return { done: true, deleted };
   }
 
-  #sweep: { from: number; until: number; maxId: number } | undefined;
+  /** The sweep under way: the table being marked (an index into `STRING_REFERENCES`) and how far. */
+  #sweep: { table: number; from: number; until: number[]; maxId: number } | undefined;
 
-  /** Marks the string ids the process rows with `from < seq <= to` refer to. */
-  get #markStrings(): Database.Statement<[{ from: number; to: number }]> {
-    this.#markStatement ??= this.db.prepare(
-      `INSERT OR IGNORE INTO live_strings (id) ${PROCESS_STRING_COLUMNS.map(
-        (c) => `SELECT ${c} FROM process_rows WHERE seq > @from AND seq <= @to AND ${c} IS NOT NULL`,
-      ).join(' UNION ')}`,
-    );
-    return this.#markStatement;
+  /** Marks the string ids the rows of `STRING_REFERENCES[t]` with `from < seq <= to` refer to. */
+  #markStrings(t: number): Database.Statement<[{ from: number; to: number }]> {
+    let st = this.#markStatements[t];
+    if (st === undefined) {
+      const { table, columns } = STRING_REFERENCES[t] as (typeof STRING_REFERENCES)[number];
+      st = this.db.prepare(
+        `INSERT OR IGNORE INTO live_strings (id) ${columns
+          .map((c) => `SELECT ${c} FROM ${table} WHERE seq > @from AND seq <= @to AND ${c} IS NOT NULL`)
+          .join(' UNION ')}`,
+      );
+      this.#markStatements[t] = st;
+    }
+    return st;
   }
 
-  #markStatement: Database.Statement<[{ from: number; to: number }]> | undefined;
+  readonly #markStatements: (Database.Statement<[{ from: number; to: number }]> | undefined)[] = [];
 
   /** Strings stored (for the sweep's tests and statistics). */
   stringCount(): number {

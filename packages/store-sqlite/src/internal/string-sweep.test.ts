@@ -1,6 +1,6 @@
 /**
  * The strings pruned rows leave behind: after a prune pass the `strings` table holds exactly the ids
- * the remaining process rows refer to (checked in SQLite itself), the remaining rows read back their
+ * the remaining process and filesystem rows refer to (checked in SQLite itself), the remaining rows read back their
  * own values, and a row written while a sweep runs can reuse an old string without losing it.
  */
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/fixtures.ts';
 import { type EventStore, openEventStore } from '../event-store.ts';
-import { PROCESS_STRING_COLUMNS } from './schema.ts';
+import { STRING_REFERENCES } from './schema.ts';
 import { StoreWriter, SWEEP_CHUNK, type WriteRequest } from './store-writer.ts';
 
 const open: (EventStore | StoreWriter)[] = [];
@@ -44,13 +44,13 @@ function request(from: number, names: readonly string[]): WriteRequest {
   } as WriteRequest;
 }
 
-/** Strings no process row refers to, and ids referred to that are missing, by SQLite's own answer. */
+/** Strings no row refers to, and ids referred to that are missing, by SQLite's own answer. */
 function audit(path: string): { unreferenced: number; dangling: number; strings: number } {
   const db = new Database(path, { readonly: true });
   try {
-    const refs = PROCESS_STRING_COLUMNS.map((c) => `SELECT ${c} AS id FROM process_rows WHERE ${c} IS NOT NULL`).join(
-      ' UNION ',
-    );
+    const refs = STRING_REFERENCES.flatMap(({ table, columns }) =>
+      columns.map((c) => `SELECT ${c} AS id FROM ${table} WHERE ${c} IS NOT NULL`),
+    ).join(' UNION ');
     const one = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
     return {
       unreferenced: one(`SELECT count(*) AS n FROM strings WHERE id NOT IN (${refs})`),
@@ -91,6 +91,36 @@ describe('the strings of pruned rows', () => {
     expect(rows).toHaveLength(100);
     expect(rows[0]).toEqual({ name: 'kept-900', path: '/opt/kept-900', cwd: '/work/kept-900' });
     expect(rows.every((r, i) => r.name === `kept-${900 + i}` && r.cwd === `/work/kept-${900 + i}`)).toBe(true);
+  });
+
+  it('go with filesystem rows too, whichever table the remaining rows are in', async () => {
+    const path = join(tempDir(), 'events.db');
+    const s = await openEventStore({
+      path,
+      host: { hostname: 'host-1' },
+      retention: { intervalMs: 0, maxAgeMs: 0, maxSizeBytes: 0, maxRows: 150 },
+    });
+    open.push(s);
+    const { batchOf } = await import('@daemoneye/core');
+    // 800 filesystem events, each by a process of its own name, then 200 process events; the prune (to
+    // 150 rows) removes the 800 filesystem rows and the 50 oldest process rows.
+    const files = Array.from({ length: 800 }, (_, k) =>
+      E.filesystem({
+        path: `/data/f${k}`,
+        operation: 'modify',
+        permissions: '0640',
+        processName: k < 750 ? `writer-gone-${k}` : `writer-kept-${k}`,
+        timestamp: 1_700_000_000_000 + k,
+      }),
+    );
+    const procs = Array.from({ length: 200 }, (_, k) => proc(800 + k, `p-${k}`));
+    await s.write(batchOf([...files, ...procs], { runId: 'run-a', firstSeq: 1, source: 'test' }));
+    // Per process: name, path, cwd; per file: the writer's name; plus source, subtype, operation, mode.
+    expect(audit(path)).toEqual({ unreferenced: 0, dangling: 0, strings: 3 * 200 + 800 + 4 });
+    const report = await s.prune();
+    expect(report.byRows).toBe(850);
+    expect(report.strings).toBe(800 + 3 * 50 + 2);
+    expect(audit(path)).toEqual({ unreferenced: 0, dangling: 0, strings: 3 * 150 + 2 });
   });
 
   it('a row written while the sweep runs keeps an old string it reuses', () => {
