@@ -13,11 +13,11 @@ export type ChangeOp = 'create' | 'delete' | 'modify' | 'attrib' | 'rename' | 'a
 export interface Change {
   readonly op: ChangeOp;
   readonly path: string;
-  readonly oldPath?: string;
+  readonly oldPath?: string | undefined;
   readonly isDir: boolean;
-  readonly pid?: number;
-  readonly processName?: string;
-  readonly uid?: number;
+  readonly pid?: number | undefined;
+  readonly processName?: string | undefined;
+  readonly uid?: number | undefined;
   /** Found by a scan rather than reported by the kernel. */
   readonly rescan?: boolean;
 }

@@ -8,7 +8,7 @@
  */
 import { statSync } from 'node:fs';
 import { FanotifyMask, type FsNotifyEvent, openFanotify } from '@daemoneye/native';
-import type { Backend, BackendContext, Change } from './backend.ts';
+import type { Backend, BackendContext, Change, ChangeOp } from './backend.ts';
 
 const M = FanotifyMask as Record<string, bigint>;
 const bit = (name: string): bigint => M[name] ?? 0n;
@@ -62,33 +62,39 @@ export async function openFanotifyBackend(ctx: BackendContext, opts: FanotifyBac
     actors: true,
   });
 
+  // One shape for every change (absent fields undefined), built without intermediate objects: this
+  // runs for every kernel event.
+  const change = (op: ChangeOp, ev: FsNotifyEvent, isDir: boolean, oldPath?: string): Change => ({
+    op,
+    path: ev.path,
+    oldPath,
+    isDir,
+    pid: ev.pid !== undefined && ev.pid > 0 ? ev.pid : undefined,
+    processName: ev.processName,
+    uid: ev.uid,
+  });
   const handle = (batch: readonly FsNotifyEvent[]): void => {
     const out: Change[] = [];
     for (const ev of batch) {
       if (ev.path === '') continue;
       const m = ev.mask;
       const isDir = (m & FAN.ONDIR) !== 0;
-      const who = {
-        ...(ev.pid !== undefined && ev.pid > 0 ? { pid: ev.pid } : {}),
-        ...(ev.processName !== undefined ? { processName: ev.processName } : {}),
-        ...(ev.uid !== undefined ? { uid: ev.uid } : {}),
-      };
       // One record may merge several events on one entry: report them in the order they happen.
       if ((m & FAN.CREATE) !== 0) {
         ctx.tree.add(ev.path, isDir);
-        out.push({ op: 'create', path: ev.path, isDir, ...who });
+        out.push(change('create', ev, isDir));
       }
       if ((m & FAN.RENAME) !== 0 && ev.oldPath !== undefined) {
         ctx.tree.move(ev.oldPath, ev.path, isDir);
-        out.push({ op: 'rename', path: ev.path, oldPath: ev.oldPath, isDir, ...who });
+        out.push(change('rename', ev, isDir, ev.oldPath));
       }
-      if ((m & FAN.MODIFY) !== 0 && !isDir) out.push({ op: 'modify', path: ev.path, isDir, ...who });
-      if ((m & FAN.ATTRIB) !== 0) out.push({ op: 'attrib', path: ev.path, isDir, ...who });
-      if ((m & FAN.ACCESS) !== 0 && opts.access) out.push({ op: 'access', path: ev.path, isDir, ...who });
-      if ((m & FAN.CLOSE_WRITE) !== 0) out.push({ op: 'close_write', path: ev.path, isDir, ...who });
+      if ((m & FAN.MODIFY) !== 0 && !isDir) out.push(change('modify', ev, isDir));
+      if ((m & FAN.ATTRIB) !== 0) out.push(change('attrib', ev, isDir));
+      if ((m & FAN.ACCESS) !== 0 && opts.access) out.push(change('access', ev, isDir));
+      if ((m & FAN.CLOSE_WRITE) !== 0) out.push(change('close_write', ev, isDir));
       if ((m & FAN.DELETE) !== 0) {
         ctx.tree.remove(ev.path);
-        out.push({ op: 'delete', path: ev.path, isDir, ...who });
+        out.push(change('delete', ev, isDir));
       }
     }
     if (out.length > 0) ctx.emit(out);
