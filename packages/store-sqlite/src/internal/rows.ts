@@ -242,16 +242,6 @@ const invalid = (field: string, kind = 'process'): never => {
   throw new InvalidEventError(`${kind} event without a valid ${field}`);
 };
 
-/** `extra` as JSON; a value JSON cannot hold (a BigInt, say) makes the event one the store cannot hold. */
-const extraJson = (extra: Record<string, unknown> | undefined): string | null => {
-  if (extra === undefined) return null;
-  try {
-    return JSON.stringify(extra);
-  } catch {
-    throw new InvalidEventError('event with a value JSON cannot hold');
-  }
-};
-
 /**
  * The collector of the fields without a column of their own (or of another type than their
  * column's), for `extra`, and the readers of typed fields that send a value of the wrong type there.
@@ -273,6 +263,21 @@ class Extra {
   }
   id(k: string, v: unknown): SqlValue {
     return typeof v === 'string' ? this.ids.id(v) : this.put(k, v);
+  }
+  /**
+   * Adds every field of `e` not in `columns`, and gives `extra` as JSON (null when empty). A value
+   * JSON cannot hold (a BigInt, say) makes the event one the store cannot hold.
+   */
+  json(e: object, columns: ReadonlySet<string>): string | null {
+    for (const k in e) {
+      if (!columns.has(k)) this.put(k, (e as Record<string, unknown>)[k]);
+    }
+    if (this.fields === undefined) return null;
+    try {
+      return JSON.stringify(this.fields);
+    } catch {
+      throw new InvalidEventError('event with a value JSON cannot hold');
+    }
   }
 }
 
@@ -328,10 +333,7 @@ export function processRow(e: ProcessEvent, r: RowRecord, ids: StringIds, source
   const cwd = x.id('cwd', e.cwd);
   const cgroup = x.id('cgroup', e.cgroup);
   const container = x.id('containerId', e.containerId);
-  for (const k in e) {
-    if (!PROCESS_COLUMN_FIELDS.has(k)) x.put(k, (e as unknown as Record<string, unknown>)[k]);
-  }
-  const extra = extraJson(x.fields);
+  const extra = x.json(e, PROCESS_COLUMN_FIELDS);
   out.push(
     r.seq,
     r.run,
@@ -447,10 +449,7 @@ export function filesystemRow(
   const modifyCount = x.num('modifyCount', e.modifyCount);
   const hashAlgorithm = x.id('hashAlgorithm', e.hashAlgorithm);
   const lostCount = x.num('lostCount', e.lostCount);
-  for (const k in e) {
-    if (!FILESYSTEM_COLUMN_FIELDS.has(k)) x.put(k, (e as unknown as Record<string, unknown>)[k]);
-  }
-  const extra = extraJson(x.fields);
+  const extra = x.json(e, FILESYSTEM_COLUMN_FIELDS);
   out.push(
     r.seq,
     r.run,
