@@ -30,7 +30,8 @@ describe('the forwarder on a 3-node JetStream cluster', () => {
         await sleep(10);
       }
     })();
-    await waitFor(() => s.stats().acked >= 10_000, 'the first acks', 60_000);
+    const state = () => ({ stats: s.stats(), health: s.health() });
+    await waitFor(() => s.stats().acked >= 10_000, 'the first acks', 60_000, state);
     // Stop the server the forwarder is connected to, while events are still being written.
     const on = s.stats().server;
     const victim = cluster.find((c) => on?.endsWith(`:${c.port}`)) as NatsServer;
@@ -39,7 +40,7 @@ describe('the forwarder on a 3-node JetStream cluster', () => {
     expect(s.stats().acked).toBeLessThan(50_000);
     await sleep(3000);
     await writer;
-    await waitFor(() => s.stats().acked >= 50_000, 'every ack with one server down', 90_000);
+    await waitFor(() => s.stats().acked >= 50_000, 'every ack with one server down', 90_000, state);
     await victim.start();
     expect(s.stats().server).not.toMatch(new RegExp(`:${victim.port}$`));
     const got = await readStream(urls, 'DAEMONEYE_EVENTS');

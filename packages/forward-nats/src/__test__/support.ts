@@ -34,10 +34,19 @@ export function runtime(dataDir = mkdtempSync(join(tmpdir(), 'de-nats-data-'))):
   return { componentName: 'test', host: HOST, dataDir, logger: silentLogger };
 }
 
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
+/** Waits until `check` holds; on time-out the error names `what` and, when given, the state `state` reports. */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  ms = 30_000,
+  state?: () => unknown,
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out waiting for ${what}${state === undefined ? '' : `; state: ${JSON.stringify(state())}`}`,
+      );
     await sleep(25);
   }
 }
