@@ -7,7 +7,7 @@
  * no-op. No database access except through the `StringIds` given.
  */
 import type { CollectionEvent, EventKind, FilesystemEvent, ProcessEvent } from '@daemoneye/core';
-import { FILESYSTEM_FLAGS, KIND_TABLES, PROCESS_FLAGS } from './schema.ts';
+import { FILESYSTEM_FLAGS, KIND_TABLES, PROCESS_FLAGS, STORAGE_TABLES } from './schema.ts';
 
 /** A SQLite value. */
 export type SqlValue = number | string | null;
@@ -227,12 +227,12 @@ export function compactInsertSql(table: string, columns: readonly string[], rows
 
 /** `INSERT OR IGNORE` of `rows` process rows in one statement. */
 export function processInsertSql(rows: number): string {
-  return compactInsertSql('process_rows', PROCESS_ROW_COLUMNS, rows);
+  return compactInsertSql(STORAGE_TABLES.process, PROCESS_ROW_COLUMNS, rows);
 }
 
-/** `INSERT OR IGNORE` of `rows` filesystem rows in one statement. */
-export function filesystemInsertSql(rows: number): string {
-  return compactInsertSql('filesystem_rows', FILESYSTEM_ROW_COLUMNS, rows);
+/** The record's columns every compact row starts with, the source as a string id. */
+function pushRecord(out: SqlValue[], r: RowRecord, sourceId: number, timestamp: number): void {
+  out.push(r.seq, r.run, sourceId, r.acceptedAt, timestamp, r.cause, r.depth);
 }
 
 /** Thrown for an event that cannot be a row (a required field missing or of the wrong type). */
@@ -334,14 +334,8 @@ export function processRow(e: ProcessEvent, r: RowRecord, ids: StringIds, source
   const cgroup = x.id('cgroup', e.cgroup);
   const container = x.id('containerId', e.containerId);
   const extra = x.json(e, PROCESS_COLUMN_FIELDS);
+  pushRecord(out, r, sourceId, timestamp);
   out.push(
-    r.seq,
-    r.run,
-    sourceId,
-    r.acceptedAt,
-    timestamp,
-    r.cause,
-    r.depth,
     ids.id(subtype),
     pid,
     ppid,
@@ -450,14 +444,8 @@ export function filesystemRow(
   const hashAlgorithm = x.id('hashAlgorithm', e.hashAlgorithm);
   const lostCount = x.num('lostCount', e.lostCount);
   const extra = x.json(e, FILESYSTEM_COLUMN_FIELDS);
+  pushRecord(out, r, sourceId, timestamp);
   out.push(
-    r.seq,
-    r.run,
-    sourceId,
-    r.acceptedAt,
-    timestamp,
-    r.cause,
-    r.depth,
     path,
     ids.id(operation),
     pid,
@@ -476,3 +464,21 @@ export function filesystemRow(
     extra,
   );
 }
+
+/** A kind stored as compact rows: its columns and the function that appends a row's values. */
+export interface CompactRows {
+  readonly columns: readonly string[];
+  readonly append: (e: CollectionEvent, r: RowRecord, ids: StringIds, sourceId: number, out: SqlValue[]) => void;
+}
+
+/** The kinds stored as compact rows (in `STORAGE_TABLES[kind]`); the others use {@link rowValues}. */
+export const COMPACT_ROWS: Partial<Record<EventKind, CompactRows>> = {
+  process: {
+    columns: PROCESS_ROW_COLUMNS,
+    append: (e, r, ids, sourceId, out) => processRow(e as ProcessEvent, r, ids, sourceId, out),
+  },
+  filesystem: {
+    columns: FILESYSTEM_ROW_COLUMNS,
+    append: (e, r, ids, sourceId, out) => filesystemRow(e as FilesystemEvent, r, ids, sourceId, out),
+  },
+};

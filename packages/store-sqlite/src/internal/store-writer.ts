@@ -7,17 +7,14 @@
  * not schedule anything itself (see `write-worker.ts`) and never talks to the collector.
  */
 
-import type { CollectionEvent, EventKind, FilesystemEvent, ProcessEvent } from '@daemoneye/core';
+import type { CollectionEvent, EventKind } from '@daemoneye/core';
 import Database from 'better-sqlite3';
 import {
-  FILESYSTEM_ROW_COLUMNS,
-  filesystemInsertSql,
-  filesystemRow,
+  COMPACT_ROWS,
+  type CompactRows,
+  compactInsertSql,
   InvalidEventError,
   insertSql,
-  PROCESS_ROW_COLUMNS,
-  processInsertSql,
-  processRow,
   rowValues,
   rowWidth,
   type SqlValue,
@@ -152,6 +149,8 @@ const WAL_CHECKPOINT_BYTES = 80 * 1024 * 1024;
  */
 interface KindInsert {
   readonly width: number;
+  /** How the kind's rows are built when it is stored as compact rows. */
+  readonly compact: CompactRows | undefined;
   readonly sql: (rows: number) => string;
   readonly byRows: (Database.Statement | undefined)[];
 }
@@ -194,22 +193,16 @@ export class StoreWriter {
       this.foundVersion = migrate(this.db);
       const tables = {} as KindInserts;
       for (const kind of KINDS) {
-        const sql = (rows: number): string =>
-          kind === 'process'
-            ? processInsertSql(rows)
-            : kind === 'filesystem'
-              ? filesystemInsertSql(rows)
-              : insertSql(kind, rows);
-        tables[kind] = {
-          width:
-            kind === 'process'
-              ? PROCESS_ROW_COLUMNS.length
-              : kind === 'filesystem'
-                ? FILESYSTEM_ROW_COLUMNS.length
-                : rowWidth(kind),
-          sql,
-          byRows: [],
-        };
+        const compact = COMPACT_ROWS[kind];
+        tables[kind] =
+          compact === undefined
+            ? { width: rowWidth(kind), compact, sql: (rows) => insertSql(kind, rows), byRows: [] }
+            : {
+                width: compact.columns.length,
+                compact,
+                sql: (rows) => compactInsertSql(STORAGE_TABLES[kind], compact.columns, rows),
+                byRows: [],
+              };
       }
       this.#tables = tables;
       this.#strings = new StringTable(this.db);
@@ -327,17 +320,16 @@ export class StoreWriter {
       }
       const mark = values.length;
       try {
-        if (kind === 'process' || kind === 'filesystem') {
+        if (t.compact !== undefined) {
           if (record.source !== sourceOf || sourceId === 0) {
             sourceId = this.#strings.id(record.source);
             sourceOf = record.source;
           }
-          if (kind === 'process') processRow(e as ProcessEvent, record, this.#strings, sourceId, values);
-          else filesystemRow(e as FilesystemEvent, record, this.#strings, sourceId, values);
+          t.compact.append(e, record, this.#strings, sourceId, values);
         } else rowValues(e, record, values);
       } catch (err) {
         // A compact row's strings go into the database as it is built: a failure there is SQLite's.
-        if ((kind === 'process' || kind === 'filesystem') && !(err instanceof InvalidEventError)) throw err;
+        if (t.compact !== undefined && !(err instanceof InvalidEventError)) throw err;
         // An event that cannot be a row (a missing field, a value JSON cannot hold) adds nothing.
         values.length = mark;
         reject('invalid_event');
