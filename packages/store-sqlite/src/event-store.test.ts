@@ -5,8 +5,8 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { batchAt, eventAt, tempDir } from '../test/fixtures.ts';
 import { type EventStore, openEventStore } from './event-store.ts';
-import { insertSql, rowValues } from './internal/rows.ts';
-import { migrate, SCHEMA_VERSION } from './internal/schema.ts';
+import { insertSql, type RowRecord, rowValues } from './internal/rows.ts';
+import { KIND_TABLES, migrate, SCHEMA_VERSION } from './internal/schema.ts';
 import { StoreWriter } from './internal/store-writer.ts';
 import { runQuery } from './query.ts';
 
@@ -151,6 +151,49 @@ async function rows(path: string, sql: string): Promise<unknown[][]> {
   const out: unknown[][] = [];
   await runQuery({ path, sql, onRows: (r) => void out.push(...r.map((x) => [...x])) });
   return out;
+}
+
+/** The `event` JSON of each row (one column each), parsed. */
+const parsed = (json: unknown[][]): unknown[] => json.map(([e]) => JSON.parse(e as string));
+
+/** `events` as one plain object each, as they read back from the `event` JSON. */
+const plain = (events: readonly CollectionEvent[]): unknown[] => events.map((e) => ({ ...e }));
+
+/**
+ * Makes a store of schema `version` at `path` holding `events` of `kind`, written as that version
+ * wrote them (run 1, sequence numbers from 1), and gives the rows of the kind's table as they were.
+ */
+function oldStore(
+  path: string,
+  version: number,
+  kind: 'process' | 'filesystem',
+  events: readonly CollectionEvent[],
+  record: (seq: number) => RowRecord,
+): unknown[][] {
+  const old = new Database(path);
+  old.pragma('journal_mode = WAL');
+  migrate(old, version);
+  old.prepare("INSERT INTO runs (run, run_id, hostname, first_seen) VALUES (1, 'old-run', 'old-host', 0)").run();
+  const insert = old.prepare(insertSql(kind));
+  for (const [i, e] of events.entries()) insert.run(rowValues(e, record(i + 1)));
+  const before = old.prepare(`SELECT * FROM ${KIND_TABLES[kind]} ORDER BY seq`).raw(true).all() as unknown[][];
+  old.close();
+  return before;
+}
+
+/** After a migration: every column as it was (`columns` names them) and the same events in `event`. */
+function expectMigrated(
+  before: unknown[][],
+  after: unknown[][],
+  columns: readonly string[],
+  events: readonly CollectionEvent[],
+): void {
+  const eventAt = columns.indexOf('event');
+  // The JSON is the same event; its keys may come in another order.
+  expect(after.map((r) => r.filter((_, i) => i !== eventAt))).toEqual(
+    before.map((r) => r.filter((_, i) => i !== eventAt)),
+  );
+  expect(parsed(after.map((r) => [r[eventAt]]))).toEqual(plain(events));
 }
 
 describe('openEventStore', () => {
@@ -391,25 +434,17 @@ describe('openEventStore', () => {
 
   it('migrates a version 2 store to compact process rows with the same columns and the same event JSON', async () => {
     const path = join(tempDir(), 'events.db');
-    const old = new Database(path);
-    old.pragma('journal_mode = WAL');
-    migrate(old, 2);
-    old.prepare("INSERT INTO runs (run, run_id, hostname, first_seen) VALUES (1, 'old-run', 'old-host', 0)").run();
-    const v2Insert = old.prepare(insertSql('process'));
-    const record = (seq: number) => ({ seq, run: 1, source: 'process', acceptedAt: 5, cause: null, depth: 0 });
-    for (const [i, e] of RICH_EVENTS.entries()) v2Insert.run(rowValues(e, record(i + 1)));
-    const before = old.prepare('SELECT * FROM process_events ORDER BY seq').raw(true).all() as unknown[][];
-    old.close();
-
+    const before = oldStore(path, 2, 'process', RICH_EVENTS, (seq) => ({
+      seq,
+      run: 1,
+      source: 'process',
+      acceptedAt: 5,
+      cause: null,
+      depth: 0,
+    }));
     const s = await store(path);
     expect(s.foundSchemaVersion).toBe(2);
-    const after = await rows(path, 'SELECT * FROM process_events ORDER BY seq');
-    const eventAt = PROCESS_COLUMNS.indexOf('event');
-    // Every column is as version 2 had it; the JSON is the same event (its keys may come in another order).
-    expect(after.map((r) => r.filter((_, i) => i !== eventAt))).toEqual(
-      before.map((r) => r.filter((_, i) => i !== eventAt)),
-    );
-    expect(after.map((r) => JSON.parse(r[eventAt] as string))).toEqual(RICH_EVENTS.map((e) => ({ ...e })));
+    expectMigrated(before, await rows(path, 'SELECT * FROM process_events ORDER BY seq'), PROCESS_COLUMNS, RICH_EVENTS);
     expect(await rows(path, 'SELECT count(*) FROM processes_last_hour')).toEqual([[0]]);
     expect(
       await rows(
@@ -425,7 +460,7 @@ describe('openEventStore', () => {
     const r = await s.write(batchOf(RICH_EVENTS, { firstSeq: 1, runId: 'r', source: 'process' }));
     expect(r).toEqual({ inserted: RICH_EVENTS.length, duplicates: 0, rejected: {} });
     const json = await rows(path, "SELECT event FROM events WHERE kind = 'process' ORDER BY seq");
-    expect(json.map(([e]) => JSON.parse(e as string))).toEqual(RICH_EVENTS.map((e) => ({ ...e })));
+    expect(parsed(json)).toEqual(plain(RICH_EVENTS));
     expect(
       await rows(
         path,
@@ -444,24 +479,22 @@ describe('openEventStore', () => {
 
   it('migrates a version 3 store to compact filesystem rows with the same columns and the same event JSON', async () => {
     const path = join(tempDir(), 'events.db');
-    const old = new Database(path);
-    old.pragma('journal_mode = WAL');
-    migrate(old, 3);
-    old.prepare("INSERT INTO runs (run, run_id, hostname, first_seen) VALUES (1, 'old-run', 'old-host', 0)").run();
-    const v3Insert = old.prepare(insertSql('filesystem'));
-    const record = (seq: number) => ({ seq, run: 1, source: 'filesystem', acceptedAt: 5, cause: 3, depth: 1 });
-    for (const [i, e] of RICH_FS_EVENTS.entries()) v3Insert.run(rowValues(e, record(i + 1)));
-    const before = old.prepare('SELECT * FROM filesystem_events ORDER BY seq').raw(true).all() as unknown[][];
-    old.close();
-
+    const before = oldStore(path, 3, 'filesystem', RICH_FS_EVENTS, (seq) => ({
+      seq,
+      run: 1,
+      source: 'filesystem',
+      acceptedAt: 5,
+      cause: 3,
+      depth: 1,
+    }));
     const s = await store(path);
     expect(s.foundSchemaVersion).toBe(3);
-    const after = await rows(path, 'SELECT * FROM filesystem_events ORDER BY seq');
-    const eventAt = FILESYSTEM_COLUMNS.indexOf('event');
-    expect(after.map((r) => r.filter((_, i) => i !== eventAt))).toEqual(
-      before.map((r) => r.filter((_, i) => i !== eventAt)),
+    expectMigrated(
+      before,
+      await rows(path, 'SELECT * FROM filesystem_events ORDER BY seq'),
+      FILESYSTEM_COLUMNS,
+      RICH_FS_EVENTS,
     );
-    expect(after.map((r) => JSON.parse(r[eventAt] as string))).toEqual(RICH_FS_EVENTS.map((e) => ({ ...e })));
     // The fields of another type than their column's stayed in `extra`, the rest have columns.
     expect(
       await rows(
@@ -486,7 +519,7 @@ describe('openEventStore', () => {
       rejected: {},
     });
     const json = await rows(path, 'SELECT event FROM filesystem_events WHERE seq >= 10 ORDER BY seq');
-    expect(json.map(([e]) => JSON.parse(e as string))).toEqual(RICH_FS_EVENTS.map((e) => ({ ...e })));
+    expect(parsed(json)).toEqual(plain(RICH_FS_EVENTS));
   });
 
   it('gives back every filesystem event as it was written, in the event JSON and in the columns', async () => {
@@ -495,7 +528,7 @@ describe('openEventStore', () => {
     const r = await s.write(batchOf(RICH_FS_EVENTS, { firstSeq: 1, runId: 'r', source: 'fs' }));
     expect(r).toEqual({ inserted: RICH_FS_EVENTS.length, duplicates: 0, rejected: {} });
     const json = await rows(path, "SELECT event FROM events WHERE kind = 'filesystem' ORDER BY seq");
-    expect(json.map(([e]) => JSON.parse(e as string))).toEqual(RICH_FS_EVENTS.map((e) => ({ ...e })));
+    expect(parsed(json)).toEqual(plain(RICH_FS_EVENTS));
     expect(
       await rows(
         path,
