@@ -164,13 +164,7 @@ export interface StringIds {
 
 /** Columns of `process_rows`, in table order. */
 export const PROCESS_ROW_COLUMNS = [
-  'seq',
-  'run',
-  'source',
-  'accepted_at',
-  'time',
-  'cause_seq',
-  'depth',
+  ...COMMON_NAMES,
   'subtype',
   'pid',
   'ppid',
@@ -194,13 +188,7 @@ export const PROCESS_ROW_COLUMNS = [
 
 /** Columns of `filesystem_rows`, in table order. */
 export const FILESYSTEM_ROW_COLUMNS = [
-  'seq',
-  'run',
-  'source',
-  'accepted_at',
-  'time',
-  'cause_seq',
-  'depth',
+  ...COMMON_NAMES,
   'path',
   'operation',
   'pid',
@@ -230,7 +218,7 @@ export function processInsertSql(rows: number): string {
   return compactInsertSql(STORAGE_TABLES.process, PROCESS_ROW_COLUMNS, rows);
 }
 
-/** The record's columns every compact row starts with, the source as a string id. */
+/** The record's columns every compact row starts with ({@link COMMON_NAMES}), the source as a string id. */
 function pushRecord(out: SqlValue[], r: RowRecord, sourceId: number, timestamp: number): void {
   out.push(r.seq, r.run, sourceId, r.acceptedAt, timestamp, r.cause, r.depth);
 }
